@@ -1,0 +1,596 @@
+"""Build a :class:`~symop.model.problem.Problem` from a syntax tree.
+
+Statements are read in two passes: declarations first (``problem``,
+``space``, ``time``, ``param``, ``let``, ``field``; parameters and named
+expressions in file order, so each may use the ones above it), then
+everything that refers to them (``domain``, ``exact``, ``equation``,
+``boundary``, ``initial``, ``solve``).  Every semantic error is collected and
+all are raised together, sorted by position.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import sympy as sp
+from lark import Token, Tree
+
+from symop.errors import ErrorCollector, Position, Source, SourceError
+from symop.lang.expressions import Converter, OperatorSpec, Scope, Vector, fail, position_of
+from symop.lang.names import CONSTANTS, DOMAIN_KINDS, RESERVED, did_you_mean
+from symop.lang.parser import parse_tree
+from symop.model.domains import Ball, Box, Difference, Disk, Domain, DomainError, Interval, Polygon
+from symop.model.operators import Laplacian, NormalDerivative, Partial
+from symop.model.problem import (
+    BoundaryCondition,
+    Equation,
+    Field,
+    InitialCondition,
+    Problem,
+    SolveSpec,
+    Space,
+    Time,
+)
+
+
+def parse(text: str, filename: str = "<string>", operators: Mapping[str, OperatorSpec] | None = None) -> Problem:
+    """Parse and check equation ``text``; return the :class:`Problem` it states.
+
+    Raises :class:`~symop.errors.SourceError` (or ``SourceErrors`` when there
+    are several) naming file, line and column.
+    """
+    tree = parse_tree(text, filename)
+    return Builder(Source(text, filename), operators or {}).build(tree)
+
+
+def load(path: str | Path, operators: Mapping[str, OperatorSpec] | None = None) -> Problem:
+    """Read and parse an equation file."""
+    from symop.errors import SymopError
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SymopError(f"no such equation file: {path}") from None
+    except IsADirectoryError:
+        raise SymopError(f"{path} is a directory, not an equation file") from None
+    if b"\x00" in data:
+        raise SourceError("the file is binary, not an equation file", None, "pass a .pde text file", Source("", str(path)))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SourceError("the file is not UTF-8 text", None, "save it as UTF-8", Source("", str(path))) from None
+    return parse(text, str(path), operators)
+
+
+def _statements(tree: Tree) -> list[Tree]:
+    return [c for c in tree.children if isinstance(c, Tree)]
+
+
+@dataclass
+class Builder:
+    """Turns a syntax tree into a Problem, collecting semantic errors."""
+
+    source: Source
+    operators: Mapping[str, OperatorSpec] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.errors = ErrorCollector(self.source)
+        self.scope = Scope(operators=dict(self.operators))
+        self.declared_at: dict[str, Position] = {}
+        self.name: str | None = None
+        self.title = ""
+        self.time: Time | None = None
+        self.space: Space | None = None
+        self.fields: list[Field] = []
+        self.domain: Domain | None = None
+        self.domain_node: Tree | None = None
+        self.equations: list[tuple[sp.Expr, sp.Expr, Tree]] = []
+        self.conditions: list[BoundaryCondition] = []
+        self.periodic: list[str] = []
+        self.periodic_node: Tree | None = None
+        self.initial: list[InitialCondition] = []
+        self.solve: SolveSpec | None = None
+        self.param_ranges: dict[str, tuple[float, float]] = {}
+
+    # ----------------------------------------------------------------- driver
+    def build(self, tree: Tree) -> Problem:
+        statements = _statements(tree)
+        first = ("problem_stmt", "space_stmt", "time_stmt", "param_stmt", "let_stmt", "field_stmt")
+        order = {"domain_stmt": 0, "exact_stmt": 1, "equation_stmt": 2, "boundary_condition": 3,
+                 "boundary_periodic": 3, "initial_stmt": 4, "solve_stmt": 5}
+        for st in statements:
+            if st.data in first:
+                self.guard(getattr(self, st.data), st)
+        later = sorted((s for s in statements if s.data not in first), key=lambda s: order[s.data])
+        for st in later:
+            self.guard(getattr(self, st.data), st)
+        self.check_whole(statements)
+        self.errors.raise_if_any()
+        return self.problem()
+
+    def guard(self, method, node: Tree) -> None:
+        try:
+            method(node)
+        except SourceError as err:
+            self.errors.extend([err])
+        except DomainError as err:
+            self.errors.add(str(err), position_of(node))
+
+    def converter(self, **flags: Any) -> Converter:
+        return Converter(self.scope, **flags)
+
+    def numeric(self, node: Tree | Token, what: str) -> float:
+        """Evaluate a constant expression to a finite float."""
+        value = self.converter(allow_fields=False, allow_time_derivative=False).scalar(node)
+        value = value.xreplace({self.scope.params[n]: sp.Float(v) for n, v in self.scope.param_values.items()})
+        if value.free_symbols:
+            names = ", ".join(sorted(str(s) for s in value.free_symbols))
+            raise fail(node, f"{what} must be a constant, but it depends on {names}")
+        try:
+            number = float(sp.N(value))
+        except (TypeError, ValueError):
+            raise fail(node, f"{what} does not evaluate to a real number ({value})") from None
+        if not math.isfinite(number):
+            raise fail(node, f"{what} evaluates to {'NaN' if math.isnan(number) else 'infinity'}",
+                       "check for a division by zero or an overflow")
+        return number
+
+    def declare(self, tok: Token, kind: str) -> bool:
+        name = str(tok)
+        pos = position_of(tok)
+        if name in RESERVED:
+            what = "constant" if name in CONSTANTS else "operator"
+            self.errors.add(f"`{name}` is a built-in {what} and cannot be declared as a {kind}", pos,
+                            "choose another name")
+            return False
+        if name in self.declared_at:
+            prev = self.declared_at[name]
+            self.errors.add(f"duplicate name `{name}`: it is already declared at line {prev.line}", pos,
+                            "choose another name or remove one declaration")
+            return False
+        self.declared_at[name] = pos
+        return True
+
+    # ----------------------------------------------------------- declarations
+    def problem_stmt(self, node: Tree) -> None:
+        self.name = str(node.children[0])
+        if len(node.children) > 1:
+            self.title = str(node.children[1])[1:-1]
+
+    def space_stmt(self, node: Tree) -> None:
+        if self.space is not None:
+            raise fail(node, "a second `space` line", "declare all coordinates on one `space` line")
+        coords: list[sp.Symbol] = []
+        indexed = None
+        dimension = 0
+        for decl in node.children:
+            tok = decl.children[0]
+            if not self.declare(tok, "coordinate"):
+                continue
+            if decl.data == "coord_named":
+                if indexed is not None:
+                    raise fail(decl, "named and indexed coordinates cannot be mixed")
+                coords.append(sp.Symbol(str(tok), real=True))
+            else:
+                if coords or indexed is not None:
+                    raise fail(decl, "an indexed space `x[1..d]` must be the only coordinate declaration")
+                lo = self.numeric(decl.children[1], "the first index")
+                hi = self.numeric(decl.children[2], "the last index")
+                if lo != 1:
+                    raise fail(decl.children[1], "indexed coordinates start at 1: write x[1..d]")
+                if hi != int(hi) or hi < 1:
+                    raise fail(decl.children[2], f"the dimension must be a whole number of at least 1, not {hi}")
+                indexed = sp.IndexedBase(str(tok), real=True)
+                dimension = int(hi)
+        if indexed is None:
+            dimension = len(coords)
+        self.space = Space(tuple(coords), indexed, dimension)
+        self.scope.coords = {str(c): c for c in coords}
+        self.scope.indexed = indexed
+        self.scope.dimension = dimension
+
+    def time_stmt(self, node: Tree) -> None:
+        if self.time is not None:
+            raise fail(node, "a second `time` line")
+        tok = node.children[0]
+        if not self.declare(tok, "time"):
+            return
+        symbol = sp.Symbol(str(tok), real=True)
+        start, end = 0.0, 1.0
+        if len(node.children) > 1:
+            interval = node.children[1]
+            start = self.numeric(interval.children[0], "the start time")
+            end = self.numeric(interval.children[1], "the end time")
+            if not end > start:
+                raise fail(interval, f"the time interval [{start:g}, {end:g}] is empty; the end must exceed the start")
+        self.time = Time(symbol, start, end)
+        self.scope.time = symbol
+
+    def param_stmt(self, node: Tree) -> None:
+        for decl in node.children:
+            tok = decl.children[0]
+            name = str(tok)
+            try:
+                if decl.data == "param_value":
+                    value = self.numeric(decl.children[1], f"the parameter `{name}`")
+                else:
+                    interval = decl.children[1]
+                    lo = self.numeric(interval.children[0], f"the lower bound of `{name}`")
+                    hi = self.numeric(interval.children[1], f"the upper bound of `{name}`")
+                    if not hi > lo:
+                        raise fail(interval, f"the range [{lo:g}, {hi:g}] of `{name}` is empty")
+                    self.param_ranges[name] = (lo, hi)
+                    value = 0.5 * (lo + hi)
+            except SourceError as err:
+                self.errors.extend([err])
+                continue
+            if self.declare(tok, "parameter"):
+                self.scope.params[name] = sp.Symbol(name, real=True)
+                self.scope.param_values[name] = value
+
+    def let_stmt(self, node: Tree) -> None:
+        tok, expr = node.children
+        value = self.converter(allow_time_derivative=True).scalar(expr)
+        self.check_finite(expr, value, f"`{tok}`")
+        if self.declare(tok, "named expression"):
+            self.scope.lets[str(tok)] = value
+
+    def field_stmt(self, node: Tree) -> None:
+        if self.space is None:
+            raise fail(node, "fields need coordinates: declare `space` before `field`")
+        for tok in node.children:
+            if not self.declare(tok, "field"):
+                continue
+            fn = sp.Function(str(tok), real=True)
+            args = self.space.arguments + ((self.time.symbol,) if self.time else ())
+            applied = fn(*args)
+            self.fields.append(Field(str(tok), fn, applied, position_of(tok)))
+            self.scope.fields[str(tok)] = applied
+
+    # -------------------------------------------------------------- geometry
+    def domain_stmt(self, node: Tree) -> None:
+        if self.domain is not None:
+            raise fail(node, "a second `domain` line", "combine shapes with `minus` on one line")
+        self.domain_node = node
+        expr = node.children[0]
+        parts = list(expr.children)
+        domain = self.domain_call(parts[0])
+        i = 1
+        holes = 0
+        while i < len(parts):
+            assert isinstance(parts[i], Token)  # MINUS_KW
+            hole = self.domain_call(parts[i + 1])
+            i += 2
+            name = None
+            if i < len(parts) and isinstance(parts[i], Tree) and parts[i].data == "hole_name":
+                name = str(parts[i].children[0])
+                i += 1
+            holes += 1
+            name = name or ("hole" if holes == 1 else f"hole{holes}")
+            if name in domain.sides:
+                raise fail(expr, f"the boundary part name `{name}` is already used by the domain")
+            domain = Difference(domain, hole, name)
+        if self.space is not None and domain.dimension != self.space.dimension:
+            raise fail(node, f"the domain is {domain.dimension}-dimensional but the space has {self.space.dimension} coordinate"
+                             f"{'s' if self.space.dimension != 1 else ''}",
+                       "make the `space` line and the domain agree")
+        self.domain = domain
+
+    def domain_call(self, node: Tree) -> Domain:
+        tok = node.children[0]
+        kind = str(tok)
+        keyword: dict[str, tuple[Tree, Any]] = {}
+        positional: list[tuple[Tree, Any]] = []
+        for arg in node.children[1:]:
+            if arg.data == "keyword_arg":
+                key = str(arg.children[0])
+                if key in keyword:
+                    raise fail(arg, f"the argument `{key}` is given twice")
+                keyword[key] = (arg, arg.children[1])
+            else:
+                positional.append((arg, arg.children[0]))
+        if kind in ("box", "interval"):
+            return self.box_domain(node, kind, keyword, positional)
+        if kind == "disk":
+            self.only_keywords(node, kind, keyword, positional, {"center", "radius"}, {"radius"})
+            center = self.point(keyword["center"][1], 2, "the centre") if "center" in keyword else (0.0, 0.0)
+            radius = self.positive(keyword["radius"][1], "the radius")
+            return Disk(center, radius)
+        if kind == "ball":
+            self.only_keywords(node, kind, keyword, positional, {"dim", "radius", "center"}, set())
+            dim = self.space.dimension if self.space else 0
+            if "dim" in keyword:
+                value = self.numeric(keyword["dim"][1], "the dimension")
+                if value != int(value) or value < 1:
+                    raise fail(keyword["dim"][1], f"the dimension must be a whole number of at least 1, not {value:g}")
+                dim = int(value)
+            radius = self.positive(keyword["radius"][1], "the radius") if "radius" in keyword else 1.0
+            center = self.point(keyword["center"][1], dim, "the centre") if "center" in keyword else None
+            return Ball(dim, radius, center)
+        if kind == "polygon":
+            if keyword:
+                raise fail(next(iter(keyword.values()))[0], "`polygon` takes its vertices as points: polygon((0,0), (1,0), (0,1))")
+            if len(positional) < 3:
+                raise fail(node, f"a polygon needs at least 3 vertices, not {len(positional)}")
+            vertices = tuple(self.point(v, 2, "a vertex") for _, v in positional)
+            return Polygon(vertices)
+        raise fail(tok, f"unknown domain `{kind}`",
+                   did_you_mean(kind, DOMAIN_KINDS) or "the domains are " + ", ".join(DOMAIN_KINDS))
+
+    def only_keywords(self, node, kind, keyword, positional, allowed, required) -> None:
+        if positional:
+            raise fail(positional[0][0], f"`{kind}` takes named arguments: " + ", ".join(f"{a}: ..." for a in sorted(allowed)))
+        for key, (arg, _) in keyword.items():
+            if key not in allowed:
+                raise fail(arg, f"`{kind}` has no argument `{key}`",
+                           did_you_mean(key, allowed) or "its arguments are " + ", ".join(sorted(allowed)))
+        for key in required:
+            if key not in keyword:
+                raise fail(node, f"`{kind}` needs the argument `{key}`")
+
+    def positive(self, node: Tree, what: str) -> float:
+        value = self.numeric(node, what)
+        if value <= 0:
+            raise fail(node, f"{what} must be positive, not {value:g}")
+        return value
+
+    def point(self, node: Tree, dim: int, what: str) -> tuple[float, ...]:
+        if not (isinstance(node, Tree) and node.data == "vector"):
+            raise fail(node, f"{what} must be a point such as (0, 0)")
+        if len(node.children) != dim:
+            raise fail(node, f"{what} needs {dim} coordinates, not {len(node.children)}")
+        return tuple(self.numeric(c, what) for c in node.children)
+
+    def box_domain(self, node, kind, keyword, positional) -> Domain:
+        if positional:
+            raise fail(positional[0][0], f"`{kind}` takes one interval per coordinate: {kind}(x: [0, 1]" + (", y: [0, 1])" if kind == "box" else ")"))
+        if not keyword:
+            raise fail(node, f"`{kind}` needs an interval per coordinate, e.g. x: [0, 1]")
+        axes: dict[str, tuple[float, float]] = {}
+        names = list(self.scope.coords)
+        for key, (arg, value) in keyword.items():
+            if names and key not in names:
+                raise fail(arg, f"unknown coordinate `{key}`; the coordinates are " + ", ".join(names),
+                           did_you_mean(key, names))
+            if not (isinstance(value, Tree) and value.data == "interval"):
+                raise fail(value, f"`{key}` needs an interval such as [0, 1]")
+            lo = self.numeric(value.children[0], "an interval bound")
+            hi = self.numeric(value.children[1], "an interval bound")
+            if not hi > lo:
+                raise fail(value, f"the interval [{lo:g}, {hi:g}] for `{key}` is empty; the upper bound must exceed the lower")
+            axes[key] = (lo, hi)
+        if names:
+            missing = [n for n in names if n not in axes]
+            if missing and len(axes) == len(names):
+                pass
+            elif missing:
+                raise fail(node, f"the {kind} gives no interval for " + ", ".join(f"`{m}`" for m in missing),
+                           "give one interval per coordinate of the `space` line")
+            ordered = [(n, *axes[n]) for n in names if n in axes]
+        else:
+            ordered = [(k, *v) for k, v in axes.items()]
+        if kind == "interval":
+            if len(ordered) != 1:
+                raise fail(node, "`interval` takes exactly one coordinate; use `box` for more")
+            return Interval(ordered[0][0], ordered[0][1], ordered[0][2])
+        return Box(tuple(ordered))
+
+    # ------------------------------------------------------------- equations
+    def exact_stmt(self, node: Tree) -> None:
+        tok, expr = node.children
+        name = str(tok)
+        if name not in self.scope.fields:
+            raise fail(tok, f"`exact {name}` names no field", did_you_mean(name, self.scope.fields) or "declare the field first")
+        if name in self.scope.exact:
+            raise fail(tok, f"a second exact solution for `{name}`")
+        value = self.converter(allow_fields=False, allow_time_derivative=False).scalar(expr)
+        self.check_finite(expr, value, "the exact solution")
+        self.scope.exact[name] = value
+
+    def equation_stmt(self, node: Tree) -> None:
+        conv = self.converter()
+        lhs = conv.scalar(node.children[0])
+        rhs = conv.scalar(node.children[1])
+        self.check_finite(node, lhs - rhs, "the equation")
+        self.equations.append((lhs, rhs, node))
+
+    def boundary_condition(self, node: Tree) -> None:
+        side_list, lhs_node, rhs_node = node.children
+        sides: list[str] = []
+        available = self.domain.sides if self.domain is not None else ()
+        for tok in side_list.children:
+            name = str(tok)
+            if name == "all":
+                sides.extend(s for s in available if s not in sides)
+                continue
+            if self.domain is not None and name not in available:
+                raise fail(tok, f"unknown boundary side `{name}`; the sides of this {self.domain.kind} are " + ", ".join(available),
+                           did_you_mean(name, list(available) + ["all"]))
+            if name not in sides:
+                sides.append(name)
+        conv = self.converter(allow_dn=True, allow_time_derivative=True)
+        lhs = conv.scalar(lhs_node)
+        rhs = conv.scalar(rhs_node)
+        self.check_finite(node, lhs - rhs, "the boundary condition")
+        present = [f for f in self.fields if (lhs - rhs).has(f.applied) or (lhs - rhs).has(f.function)]
+        if not present:
+            raise fail(node, "the boundary condition does not involve any field", "write e.g. `boundary left: u = 0`")
+        fld = present[0]
+        self.conditions.append(classify_condition(tuple(sides), fld, lhs, rhs, position_of(node)))
+
+    def boundary_periodic(self, node: Tree) -> None:
+        names = [str(t) for t in node.children[1:]]
+        for tok in node.children[1:]:
+            if str(tok) not in self.scope.coords:
+                raise fail(tok, f"unknown coordinate `{tok}`; the coordinates are " + ", ".join(self.scope.coordinate_names))
+        if self.domain is not None and not isinstance(self.domain, Box):
+            raise fail(node, f"periodic boundaries need a box domain; this problem has a {self.domain.kind}")
+        self.periodic.extend(n for n in names if n not in self.periodic)
+        self.periodic_node = node
+
+    def initial_stmt(self, node: Tree) -> None:
+        lhs_node, rhs_node = node.children
+        if self.time is None:
+            raise fail(node, "an initial condition in a steady problem", "add a `time t in [0, T]` line, or remove this line")
+        lhs = self.converter().scalar(lhs_node)
+        order = 0
+        target = lhs
+        if isinstance(lhs, sp.Derivative):
+            counts = dict(lhs.variable_count)
+            if set(counts) == {self.time.symbol}:
+                order = int(counts[self.time.symbol])
+                target = lhs.expr
+        fld = next((f for f in self.fields if f.applied == target), None)
+        if fld is None:
+            raise fail(lhs_node, "the left side of `initial` must be a field or its time derivative, e.g. `initial u = ...` or `initial dt(u) = ...`")
+        value = self.converter(allow_fields=False, allow_time_derivative=False).scalar(rhs_node)
+        value = value.subs(self.time.symbol, self.time.start)
+        self.check_finite(rhs_node, value, "the initial value")
+        if any(ic.field == fld.name and ic.order == order for ic in self.initial):
+            raise fail(node, f"a second initial condition for {'dt(' + fld.name + ')' if order else fld.name}")
+        self.initial.append(InitialCondition(fld.name, order, value, position_of(node)))
+
+    def solve_stmt(self, node: Tree) -> None:
+        if self.solve is not None:
+            raise fail(node, "a second `solve` line")
+        method = str(node.children[0])
+        options: dict[str, Any] = {}
+        for opt in node.children[1:]:
+            if opt is None:
+                continue
+            key = str(opt.children[0])
+            value_node = opt.children[1]
+            if isinstance(value_node, Tree) and value_node.data == "name" and str(value_node.children[0]) not in self.scope.params:
+                options[key] = str(value_node.children[0])
+                continue
+            value = self.numeric(value_node, f"the option `{key}`")
+            options[key] = int(value) if value.is_integer() and isinstance(value_node, Tree) and value_node.data == "number" and "." not in str(value_node.children[0]) and "e" not in str(value_node.children[0]).lower() else value
+        self.solve = SolveSpec(method, options, position_of(node))
+
+    # ---------------------------------------------------------- whole-file checks
+    def check_finite(self, node: Tree | Token, value: sp.Expr, what: str) -> None:
+        if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise fail(node, f"{what} evaluates to infinity or NaN", "check for a division by zero")
+
+    def check_whole(self, statements: list[Tree]) -> None:
+        last = statements[-1] if statements else None
+        end = position_of(last) if last is not None else Position(1, 1)
+        if self.space is None:
+            self.errors.add("the problem declares no coordinates", end, "add a line such as `space x, y`")
+        if self.domain is None and self.space is not None:
+            self.errors.add("the problem declares no domain", end, "add a line such as `domain box(x: [0, 1], y: [0, 1])`")
+        if not self.fields:
+            self.errors.add("the problem declares no field", end, "add a line such as `field u`")
+        if not self.equations and self.fields:
+            self.errors.add("the problem has no equation", end, "add a line such as `equation -lap(u) = 1`")
+        self.assign_equations()
+        if self.time is not None:
+            self.check_initial_conditions()
+        if self.periodic and self.domain is not None and isinstance(self.domain, Box):
+            for bc in self.conditions:
+                for side in bc.parts:
+                    axis, _ = self.domain.axis_of_side(side)
+                    if self.domain.axes[axis][0] in self.periodic:
+                        self.errors.add(f"the side `{side}` is periodic and cannot also have a boundary condition",
+                                        bc.position, "remove the condition or the periodic declaration")
+
+    def assign_equations(self) -> None:
+        """Match equations to fields: by the time derivative they contain, then in order."""
+        self.assigned: list[Equation] = []
+        free = [f.name for f in self.fields]
+        pending: list[tuple[sp.Expr, sp.Expr, Tree]] = []
+        for lhs, rhs, node in self.equations:
+            expr = lhs - rhs
+            claimed = [f.name for f in self.fields if self.time is not None
+                       and any(d.expr == f.applied and self.time.symbol in d.variables for d in expr.atoms(sp.Derivative))]
+            claimed = [c for c in claimed if c in free]
+            if len(claimed) == 1:
+                free.remove(claimed[0])
+                self.assigned.append(Equation(lhs, rhs, claimed[0], position_of(node)))
+            else:
+                pending.append((lhs, rhs, node))
+        for lhs, rhs, node in pending:
+            if not free:
+                self.errors.add(f"there are more equations ({len(self.equations)}) than fields ({len(self.fields)})",
+                                position_of(node), "declare another field, or remove this equation")
+                continue
+            self.assigned.append(Equation(lhs, rhs, free.pop(0), position_of(node)))
+        for name in free:
+            f = next(f for f in self.fields if f.name == name)
+            if self.equations:
+                self.errors.add(f"the field `{name}` has no equation ({len(self.equations)} equation"
+                                f"{'s' if len(self.equations) != 1 else ''} for {len(self.fields)} fields)",
+                                f.position, "add an `equation` line for it, or remove the field")
+        order = {f.name: i for i, f in enumerate(self.fields)}
+        self.assigned.sort(key=lambda e: order[e.field])
+
+    def check_initial_conditions(self) -> None:
+        t = self.time.symbol
+        for eq in self.assigned:
+            f = next(f for f in self.fields if f.name == eq.field)
+            order = time_order(eq.residual, f.applied, t)
+            for k in range(order):
+                if not any(ic.field == f.name and ic.order == k for ic in self.initial):
+                    lhs = f.name if k == 0 else (f"dt({f.name})" if k == 1 else f"dt({f.name}, {k})")
+                    need = "one initial condition" if order == 1 else f"{order} initial conditions"
+                    self.errors.add(f"missing initial condition `initial {lhs} = ...`: the field `{f.name}` is "
+                                    f"{'first' if order == 1 else 'second' if order == 2 else str(order) + 'th'} order in time and needs {need}",
+                                    f.position, f"add a line `initial {lhs} = ...`")
+
+    # ------------------------------------------------------------------ result
+    def problem(self) -> Problem:
+        name = self.name or (Path(self.source.filename).stem if self.source.filename != "<string>" else "problem")
+        return Problem(
+            name=name,
+            title=self.title,
+            space=self.space,
+            time=self.time,
+            domain=self.domain,
+            params=dict(self.scope.param_values),
+            param_symbols=dict(self.scope.params),
+            lets=dict(self.scope.lets),
+            fields=tuple(self.fields),
+            equations=tuple(self.assigned),
+            boundary=tuple(self.conditions),
+            periodic=tuple(self.periodic),
+            initial=tuple(self.initial),
+            exact=dict(self.scope.exact),
+            solve=self.solve,
+            source=self.source,
+            param_ranges=dict(self.param_ranges),
+        )
+
+
+def time_order(expr: sp.Expr, applied: sp.Expr, t: sp.Symbol) -> int:
+    """Highest order of time derivative of ``applied`` in ``expr``."""
+    best = 0
+    for d in expr.atoms(sp.Derivative):
+        if d.expr == applied:
+            best = max(best, int(dict(d.variable_count).get(t, 0)))
+    return best
+
+
+def classify_condition(parts: tuple[str, ...], fld: Field, lhs: sp.Expr, rhs: sp.Expr, position: Position) -> BoundaryCondition:
+    """Classify ``lhs = rhs`` as ``alpha*u + beta*dn(u) = value`` where it is linear."""
+    U, DN = sp.Dummy("U"), sp.Dummy("DN")
+    expr = (lhs - rhs).xreplace({NormalDerivative(fld.applied): DN}).xreplace({fld.applied: U})
+    general = BoundaryCondition(parts, fld.name, lhs, rhs, "general", position=position)
+    if expr.has(fld.function) or expr.has(NormalDerivative) or expr.has(sp.Derivative) or expr.has(Laplacian) or expr.has(Partial):
+        return general
+    poly = sp.Poly(sp.expand(expr), U, DN) if expr.is_polynomial(U, DN) else None
+    if poly is None or poly.total_degree() > 1:
+        return general
+    alpha = poly.coeff_monomial(U)
+    beta = poly.coeff_monomial(DN)
+    value = -poly.coeff_monomial(1)
+    if beta == 0:
+        kind = "dirichlet"
+    elif alpha == 0:
+        kind = "neumann"
+    else:
+        kind = "robin"
+    return BoundaryCondition(parts, fld.name, lhs, rhs, kind, sp.simplify(alpha), sp.simplify(beta), sp.simplify(value), position)

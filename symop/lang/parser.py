@@ -1,0 +1,200 @@
+"""Parse equation text into a Lark syntax tree, with readable syntax errors.
+
+The grammar lives in ``grammars/symop.lark`` (installed as ``symop.grammars``).
+Text is parsed by the grammar alone: nothing in a file ever reaches Python's
+``eval``, ``exec`` or ``sympify``.
+
+Newlines end statements, except inside brackets: :class:`BracketPostLexer`
+drops them there and reports unbalanced brackets with the position of the
+bracket at fault.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Iterator
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from symop.errors import Position, Source, SourceError
+
+OPENERS = {"(": ")", "[": "]"}
+CLOSERS = {")": "(", "]": "["}
+STATEMENT_KEYWORDS = (
+    "problem", "space", "time", "domain", "param", "let", "field",
+    "equation", "boundary", "initial", "exact", "solve",
+)
+
+
+class BracketPostLexer:
+    """Drops newlines inside brackets and checks that brackets balance."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        stack: list[Token] = []
+        for tok in stream:
+            if tok.type == "_NL":
+                if stack:
+                    continue
+                yield tok
+                continue
+            if tok.value in OPENERS and tok.type not in ("STRING", "NAME", "NUMBER"):
+                stack.append(tok)
+            elif tok.value in CLOSERS and tok.type not in ("STRING", "NAME", "NUMBER"):
+                if not stack:
+                    raise SourceError(
+                        f"unbalanced `{tok.value}`: there is no `{CLOSERS[tok.value]}` to close",
+                        Position(tok.line, tok.column),
+                        hint=f"remove this `{tok.value}` or add the missing `{CLOSERS[tok.value]}` before it",
+                    )
+                opener = stack.pop()
+                if OPENERS[opener.value] != tok.value:
+                    raise SourceError(
+                        f"`{tok.value}` closes the `{opener.value}` opened at line {opener.line}, column {opener.column}",
+                        Position(tok.line, tok.column),
+                        hint=f"close it with `{OPENERS[opener.value]}` instead",
+                    )
+            yield tok
+        if stack:
+            opener = stack[-1]
+            raise SourceError(
+                f"unbalanced `{opener.value}`: it is never closed",
+                Position(opener.line, opener.column),
+                hint=f"add the missing `{OPENERS[opener.value]}`",
+            )
+
+
+def grammar_text() -> str:
+    """The Lark grammar of the language."""
+    return resources.files("symop.grammars").joinpath("symop.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        postlex=BracketPostLexer(),
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+EXPECTED_NAMES = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a quoted string",
+    "_NL": "the end of the line",
+    "$END": "the end of the file",
+    "EQUAL": "`=`",
+    "COLON": "`:`",
+    "COMMA": "`,`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*` or `/`",
+    "POW": "`^`",
+    "COMPARE": "a comparison",
+}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    names = []
+    for e in sorted(expected):
+        if e in EXPECTED_NAMES:
+            names.append(EXPECTED_NAMES[e])
+        elif e.isupper() and e.lower() in STATEMENT_KEYWORDS:
+            names.append(f"`{e.lower()}`")
+    names = sorted(set(names))
+    if not names:
+        return ""
+    if len(names) > 4:
+        return "a statement or expression"
+    return ", ".join(names[:-1]) + (" or " if len(names) > 1 else "") + names[-1]
+
+
+def _syntax_error(err: UnexpectedInput, source: Source) -> SourceError:
+    line = getattr(err, "line", None) or 1
+    column = getattr(err, "column", None) or 1
+    if isinstance(err, UnexpectedCharacters):
+        text = source.line(line)
+        char = text[column - 1] if 0 < column <= len(text) else "?"
+        hint = None
+        if char in "'`;{}$@!|&":
+            hint = "the language has no strings, attributes or statements of other languages; see the README for its forms"
+        if char == "=" and text[column - 2 : column] == "!=":
+            hint = "write `if(a == b, 0, 1)` and swap the branches instead of `!=`"
+        return SourceError(f"unexpected character `{char}`", Position(line, column), hint, source)
+    if isinstance(err, UnexpectedEOF):
+        return SourceError(
+            "the file ends in the middle of a statement",
+            Position(max(1, len(source.text.splitlines())), 1),
+            "finish the last statement",
+            source,
+        )
+    assert isinstance(err, UnexpectedToken)
+    tok = err.token
+    expected = _describe_expected(set(err.expected))
+    if tok.type == "$END":
+        return SourceError("the file ends in the middle of a statement", Position(line, column), "finish the last statement", source)
+    if tok.type == "_NL":
+        msg = "the statement ends too early"
+        if expected:
+            msg += f"; expected {expected}"
+        return SourceError(msg, Position(tok.line, tok.column), None, source)
+    value = str(tok.value)
+    msg = f"unexpected `{value}`"
+    if expected:
+        msg += f"; expected {expected}"
+    hint = None
+    first = source.line(tok.line).split("#")[0].strip().split(" ")[0] if tok.line else ""
+    if tok.line and tok.column == _first_column(source.line(tok.line)):
+        import difflib
+
+        close = difflib.get_close_matches(value, STATEMENT_KEYWORDS, n=1)
+        hint = (
+            f"did you mean `{close[0]}`?"
+            if close
+            else "a statement starts with one of: " + ", ".join(STATEMENT_KEYWORDS)
+        )
+    elif first == "space" and value == "..":
+        hint = "write an indexed coordinate as `x[1..d]`"
+    return SourceError(msg, Position(tok.line, tok.column, max(1, len(value))), hint, source)
+
+
+def _first_column(text: str) -> int:
+    return len(text) - len(text.lstrip()) + 1
+
+
+def parse_tree(text: str, filename: str = "<string>") -> Tree:
+    """Parse ``text`` into a syntax tree; raise :class:`SourceError` on bad syntax."""
+    source = Source(text, filename)
+    check_text(source)
+    if not text.endswith("\n"):
+        text = text + "\n"
+    try:
+        return _parser().parse(text)
+    except SourceError as err:
+        raise err.with_source(source) from None
+    except UnexpectedInput as err:
+        raise _syntax_error(err, source) from None
+
+
+def check_text(source: Source) -> None:
+    """Reject empty and binary input with a clear message."""
+    if "\x00" in source.text:
+        raise SourceError("the file is binary, not an equation file", None, "pass a .pde text file", source)
+    stripped = [ln.split("#")[0].strip() for ln in source.text.splitlines()]
+    if not any(stripped):
+        raise SourceError(
+            "the file is empty: it declares no equation",
+            None,
+            "an equation file needs at least `space`, `domain`, `field` and `equation` lines",
+            source,
+        )

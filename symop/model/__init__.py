@@ -1,0 +1,1 @@
+"""The symbolic model: problems, domains, operators and their analysis."""

@@ -1,0 +1,241 @@
+"""The symbolic problem: what an equation file means, as immutable SymPy data.
+
+Conventions every consumer relies on:
+
+* Named coordinates (``space x, y``) are real ``sympy.Symbol``\\ s; an indexed
+  space (``space x[1..d]``) is one ``sympy.IndexedBase`` ``x`` of known
+  dimension whose k-th coordinate is ``x[k]`` (1-based, as written).
+* Time is a real symbol (``t`` unless the file names another).
+* A field ``u`` is an undefined ``sympy.Function`` applied to the coordinates
+  and then time: ``u(x, y, t)``; in an indexed space ``u(x, t)`` with ``x`` the
+  ``IndexedBase``.
+* Derivatives in a named space are ``sympy.Derivative`` nodes of applied
+  fields; in an indexed space they are :class:`~symop.model.operators.Laplacian`
+  and :class:`~symop.model.operators.Partial` nodes.  ``dn(u)`` is
+  :class:`~symop.model.operators.NormalDerivative`.
+* Parameters stay symbols in the equations; :attr:`Problem.params` holds their
+  values and :meth:`Problem.numeric` substitutes them.
+* ``let`` names are inlined; ``exact(u)`` is replaced by the exact expression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import sympy as sp
+
+from symop.errors import Position, Source
+from symop.model.domains import Domain
+
+
+@dataclass(frozen=True)
+class Space:
+    """The spatial coordinates of a problem."""
+
+    coords: tuple[sp.Symbol, ...] = ()
+    indexed: sp.IndexedBase | None = None
+    dimension: int = 0
+
+    @property
+    def is_indexed(self) -> bool:
+        return self.indexed is not None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Coordinate names: ``('x', 'y')`` or ``('x[1]', ..., 'x[d]')``."""
+        if self.indexed is not None:
+            base = str(self.indexed)
+            return tuple(f"{base}[{k}]" for k in range(1, self.dimension + 1))
+        return tuple(str(c) for c in self.coords)
+
+    def coordinate(self, k: int) -> sp.Expr:
+        """The k-th coordinate (0-based here), as a SymPy expression."""
+        if self.indexed is not None:
+            return self.indexed[k + 1]
+        return self.coords[k]
+
+    @property
+    def arguments(self) -> tuple[sp.Basic, ...]:
+        """What a field is applied to before time: the symbols, or the IndexedBase."""
+        return (self.indexed,) if self.indexed is not None else self.coords
+
+
+@dataclass(frozen=True)
+class Time:
+    """The time coordinate and its interval ``[start, end]``."""
+
+    symbol: sp.Symbol
+    start: float = 0.0
+    end: float = 1.0
+
+
+@dataclass(frozen=True)
+class Field:
+    """An unknown: its name, the SymPy function and its application."""
+
+    name: str
+    function: Any  # sympy UndefinedFunction
+    applied: sp.Expr
+    position: Position | None = None
+
+
+@dataclass(frozen=True)
+class Equation:
+    """``lhs = rhs``; :attr:`field` is the unknown it determines."""
+
+    lhs: sp.Expr
+    rhs: sp.Expr
+    field: str
+    position: Position | None = None
+
+    @property
+    def residual(self) -> sp.Expr:
+        """``lhs - rhs``: zero when the equation holds."""
+        return self.lhs - self.rhs
+
+
+@dataclass(frozen=True)
+class BoundaryCondition:
+    """A condition on named boundary parts for one field.
+
+    Linear conditions are classified as ``alpha*u + beta*dn(u) = g``:
+    ``dirichlet`` (beta = 0), ``neumann`` (alpha = 0) or ``robin``; anything
+    else is ``general`` and only :attr:`lhs`/:attr:`rhs` are meaningful.
+    """
+
+    parts: tuple[str, ...]
+    field: str
+    lhs: sp.Expr
+    rhs: sp.Expr
+    kind: str
+    alpha: sp.Expr = sp.S.Zero
+    beta: sp.Expr = sp.S.Zero
+    value: sp.Expr = sp.S.Zero
+    position: Position | None = None
+
+    @property
+    def residual(self) -> sp.Expr:
+        return self.lhs - self.rhs
+
+
+@dataclass(frozen=True)
+class InitialCondition:
+    """``dt(u, order) = value`` at the start time (``order`` 0 is ``u`` itself)."""
+
+    field: str
+    order: int
+    value: sp.Expr
+    position: Position | None = None
+
+
+@dataclass(frozen=True)
+class SolveSpec:
+    """The ``solve`` line: a default method and its options."""
+
+    method: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    position: Position | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A whole equation file, checked and converted to SymPy."""
+
+    name: str
+    title: str
+    space: Space
+    time: Time | None
+    domain: Domain
+    params: Mapping[str, float]
+    param_symbols: Mapping[str, sp.Symbol]
+    lets: Mapping[str, sp.Expr]
+    fields: tuple[Field, ...]
+    equations: tuple[Equation, ...]
+    boundary: tuple[BoundaryCondition, ...] = ()
+    periodic: tuple[str, ...] = ()
+    initial: tuple[InitialCondition, ...] = ()
+    exact: Mapping[str, sp.Expr] = field(default_factory=dict)
+    solve: SolveSpec | None = None
+    source: Source | None = None
+    param_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ access
+    @property
+    def is_steady(self) -> bool:
+        return self.time is None
+
+    @property
+    def dimension(self) -> int:
+        return self.space.dimension
+
+    @property
+    def t(self) -> sp.Symbol | None:
+        return self.time.symbol if self.time else None
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def equation_for(self, name: str) -> Equation:
+        for eq in self.equations:
+            if eq.field == name:
+                return eq
+        raise KeyError(name)
+
+    def conditions_for(self, name: str) -> tuple[BoundaryCondition, ...]:
+        return tuple(bc for bc in self.boundary if bc.field == name)
+
+    def initial_for(self, name: str, order: int = 0) -> InitialCondition | None:
+        for ic in self.initial:
+            if ic.field == name and ic.order == order:
+                return ic
+        return None
+
+    # ------------------------------------------------------------- numerics
+    @property
+    def param_values(self) -> dict[sp.Symbol, float]:
+        """Parameter symbol → value, for ``expr.subs``."""
+        return {self.param_symbols[n]: v for n, v in self.params.items()}
+
+    def numeric(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with every parameter replaced by its value."""
+        return sp.sympify(expr).xreplace({k: sp.Float(v) if not float(v).is_integer() else sp.Integer(int(v)) for k, v in self.param_values.items()})
+
+    def with_params(self, **values: float) -> "Problem":
+        """A copy with some parameter values changed (``--set kappa=0.2``)."""
+        from dataclasses import replace
+
+        unknown = [k for k in values if k not in self.params]
+        if unknown:
+            from symop.errors import OptionError
+
+            raise OptionError(
+                f"the problem has no parameter `{unknown[0]}`; its parameters are "
+                + (", ".join(self.params) or "none")
+                + "."
+            )
+        new = dict(self.params)
+        new.update({k: float(v) for k, v in values.items()})
+        return replace(self, params=new)
+
+    def substitute_fields(self, expr: sp.Expr, values: Mapping[str, sp.Expr]) -> sp.Expr:
+        """Replace applied fields by expressions and evaluate the derivatives.
+
+        ``values`` maps field names to expressions in the coordinates and time;
+        the result is what the operator gives for those functions (used to
+        check exact solutions and to derive manufactured sources).
+        """
+        from symop.model.operators import Laplacian, Partial
+
+        mapping = {self.field(n).applied: sp.sympify(v) for n, v in values.items()}
+        out = sp.sympify(expr).subs(mapping)
+        if self.space.is_indexed:
+            out = out.replace(lambda e: isinstance(e, (Laplacian, Partial)), lambda e: e)
+        return out.doit()

@@ -1,0 +1,234 @@
+"""The plugin system: hook specifications, the plugin manager, and the
+``Discretization`` → ``Program`` → ``Solution`` protocol.
+
+A plugin is any module or object with functions marked ``@symop.plugins.hookimpl``,
+announced under the ``symop`` entry-point group of its package::
+
+    [project.entry-points.symop]
+    mymethod = "my_package.plugin"
+
+Built-in methods register exactly this way; nothing in ``symop`` imports them.
+
+Hooks, by phase:
+
+* language: :func:`symop_operators` adds operators to the equation language;
+* lowering: :func:`symop_discretizations` contributes discretizations.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+import pluggy
+
+from symop.errors import MethodError, OptionError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symop.lang.expressions import OperatorSpec
+    from symop.model.problem import Problem
+    from symop.solution import Solution
+
+PROJECT = "symop"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class HookSpecs:
+    """Hook specifications of symop (all prefixed ``symop_``)."""
+
+    @hookspec
+    def symop_discretizations(self) -> "Sequence[Discretization]":
+        """Return the discretizations this plugin provides.
+
+        :return: a sequence of :class:`Discretization` instances; each name must
+            be unique across all plugins.
+        """
+
+    @hookspec
+    def symop_operators(self) -> "Sequence[OperatorSpec]":
+        """Return operators this plugin adds to the equation language.
+
+        :return: a sequence of :class:`symop.lang.expressions.OperatorSpec`;
+            each is callable in equation files by its name.
+        """
+
+
+# --------------------------------------------------------------- options
+@dataclass(frozen=True)
+class Option:
+    """One option of a discretization: name, type, default, help, choices."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+
+    def convert(self, value: Any, method: str) -> Any:
+        """``value`` (possibly a string from the command line) as this option's type."""
+        if value is None:
+            return None
+        try:
+            if self.type is bool:
+                if isinstance(value, str):
+                    low = value.strip().lower()
+                    if low in ("1", "true", "yes", "on"):
+                        return True
+                    if low in ("0", "false", "no", "off"):
+                        return False
+                    raise ValueError(value)
+                return bool(value)
+            if self.type is int:
+                number = float(value)
+                if not number.is_integer():
+                    raise ValueError(value)
+                result = int(number)
+            elif self.type is float:
+                result = float(value)
+            else:
+                result = self.type(value)
+        except (TypeError, ValueError):
+            raise OptionError(
+                f"the option `{self.name}` of method `{method}` takes {self.type.__name__} values, not `{value}`."
+            ) from None
+        if self.choices is not None and result not in self.choices:
+            raise OptionError(
+                f"the option `{self.name}` of method `{method}` must be one of "
+                + ", ".join(str(c) for c in self.choices)
+                + f", not `{result}`."
+            )
+        return result
+
+
+def resolve_options(method: str, declared: Sequence[Option], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults of ``declared`` updated by ``given``, each value checked and converted."""
+    import difflib
+
+    table = {o.name: o for o in declared}
+    out = {o.name: o.default for o in declared}
+    for key, value in given.items():
+        if key not in table:
+            close = difflib.get_close_matches(key, list(table), n=1)
+            hint = f" Did you mean `{close[0]}`?" if close else ""
+            raise OptionError(
+                f"the method `{method}` has no option `{key}`; its options are "
+                + (", ".join(table) or "none")
+                + "."
+                + hint
+            )
+        out[key] = table[key].convert(value, method)
+    return out
+
+
+# ------------------------------------------------------------- protocol
+class Program(ABC):
+    """A lowered problem, ready to run: generated code plus the data it needs."""
+
+    #: the generated PyTorch source (what ``symop show --code`` prints)
+    source: str = ""
+
+    @abstractmethod
+    def run(self, device: str = "cpu", progress: bool = False) -> "Solution":
+        """Execute on ``device`` and return the :class:`~symop.solution.Solution`."""
+
+    def stages(self) -> dict[str, str]:
+        """Printable intermediate forms, e.g. ``{"weak": ..., "code": ...}``."""
+        return {"code": self.source}
+
+
+class Discretization(ABC):
+    """A way of solving problems: declares its name, options and what it accepts."""
+
+    name: str = ""
+    description: str = ""
+    options: tuple[Option, ...] = ()
+
+    def accepts(self, problem: "Problem") -> str | None:
+        """``None`` if this method can solve ``problem``, else the reason it cannot."""
+        return None
+
+    @abstractmethod
+    def lower(self, problem: "Problem", options: Mapping[str, Any]) -> Program:
+        """Turn ``problem`` into a :class:`Program` (``options`` are already resolved)."""
+
+
+# --------------------------------------------------------------- manager
+def make_manager(load_entry_points: bool = True, plugins: Iterable[object] = ()) -> pluggy.PluginManager:
+    """A plugin manager with symop's hookspecs and the installed plugins loaded."""
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(HookSpecs)
+    if load_entry_points:
+        pm.load_setuptools_entrypoints(PROJECT)
+    for p in plugins:
+        pm.register(p)
+    pm.check_pending()
+    return pm
+
+
+@lru_cache(maxsize=1)
+def manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager (entry points loaded once)."""
+    return make_manager()
+
+
+def discretizations(pm: pluggy.PluginManager | None = None) -> dict[str, Discretization]:
+    """All registered discretizations by name."""
+    pm = pm or manager()
+    out: dict[str, Discretization] = {}
+    for group in pm.hook.symop_discretizations():
+        for d in group or ():
+            if d.name in out:
+                raise MethodError(f"two plugins provide a method named `{d.name}`.")
+            out[d.name] = d
+    return out
+
+
+def operators(pm: pluggy.PluginManager | None = None) -> dict[str, "OperatorSpec"]:
+    """Language operators contributed by plugins, by name."""
+    pm = pm or manager()
+    out: dict[str, OperatorSpec] = {}
+    for group in pm.hook.symop_operators():
+        for op in group or ():
+            out[op.name] = op
+    return out
+
+
+def get_discretization(name: str, pm: pluggy.PluginManager | None = None) -> Discretization:
+    """The discretization called ``name``; a :class:`MethodError` names the choices."""
+    import difflib
+
+    table = discretizations(pm)
+    if name not in table:
+        close = difflib.get_close_matches(name, list(table), n=1)
+        hint = f" Did you mean `{close[0]}`?" if close else ""
+        raise MethodError(
+            f"there is no method `{name}`; the installed methods are "
+            + (", ".join(sorted(table)) or "none")
+            + "."
+            + hint
+        )
+    return table[name]
+
+
+def lower(problem: "Problem", method: str, options: Mapping[str, Any] | None = None,
+          pm: pluggy.PluginManager | None = None) -> Program:
+    """Check that ``method`` accepts ``problem``, resolve options, and lower it."""
+    disc = get_discretization(method, pm)
+    reason = disc.accepts(problem)
+    if reason:
+        raise MethodError(reason if reason.endswith(".") else reason + ".")
+    resolved = resolve_options(method, disc.options, options or {})
+    return disc.lower(problem, resolved)
+
+
+def timed_run(program: Program, device: str, progress: bool) -> "Solution":
+    """Run ``program`` and record the wall time on the solution."""
+    start = time.perf_counter()
+    sol = program.run(device=device, progress=progress)
+    if not sol.wall_time:
+        sol.wall_time = time.perf_counter() - start
+    return sol
