@@ -1,0 +1,145 @@
+"""The time loop: equal steps from t0 to t1, snapshots, blow-up detection."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+
+from symop.errors import SolveError
+
+from .explicit import IntegratorError, Stepper
+
+Progress = Callable[[int, int, float], None]
+
+
+@dataclass
+class Trajectory:
+    """Snapshots of a run: ``states[i]`` is the solution at ``times[i]``.
+
+    ``steps`` is the number of time steps taken, ``dt`` the step actually used.
+    """
+
+    times: list[float] = field(default_factory=list)
+    states: list[torch.Tensor] = field(default_factory=list)
+    steps: int = 0
+    dt: float = 0.0
+
+    @property
+    def final(self) -> torch.Tensor:
+        """The state at the last snapshot (t1)."""
+        return self.states[-1]
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+def step_count(t0: float, t1: float, dt: float) -> int:
+    """n = ceil((t1 - t0)/dt - 1e-12): the equal steps dt' = (t1 - t0)/n <= dt."""
+    return max(1, math.ceil((t1 - t0) / dt - 1e-12))
+
+
+def _save_times(save_times: Sequence[float] | int | None, t0: float, t1: float) -> list[float]:
+    if save_times is None:
+        times = [t0, t1]
+    elif isinstance(save_times, int) and not isinstance(save_times, bool):
+        if save_times < 2:
+            raise IntegratorError(f"save_times must count at least 2 snapshots, got {save_times}")
+        times = [t0 + (t1 - t0) * i / (save_times - 1) for i in range(save_times)]
+    else:
+        times = [float(s) for s in save_times]
+        span = t1 - t0
+        tol = 1e-12 * max(1.0, abs(t0), abs(t1))
+        for s in times:
+            if (s - t0) * (s - t1) > tol * max(1.0, abs(span)):
+                raise IntegratorError(f"save time {s:g} lies outside [{t0:g}, {t1:g}]")
+        times = times + [t0, t1]
+    return sorted(set(times))
+
+
+def _check(u: torch.Tensor, step: int, t: float, dt: float, max_abs: float) -> None:
+    finite = bool(torch.isfinite(u).all())
+    if finite:
+        big = float(u.abs().max()) if u.numel() else 0.0
+        if big <= max_abs:
+            return
+        what = f"exceeded |u| = {max_abs:g} (max |u| = {big:.3g})"
+    else:
+        what = "became NaN" if bool(torch.isnan(u).any()) else "became infinite"
+    raise SolveError(
+        f"the solution {what} at step {step} (t = {t:g}); the time step dt = {dt:g} "
+        "may exceed the stability limit: try a smaller dt or an implicit scheme "
+        "such as --set scheme=crank-nicolson"
+    )
+
+
+def integrate(
+    stepper: Stepper,
+    u0: torch.Tensor,
+    t0: float,
+    t1: float,
+    dt: float,
+    *,
+    save_times: Sequence[float] | int | None = None,
+    progress: Progress | None = None,
+    check_every: int = 10,
+    max_abs: float = 1e12,
+) -> Trajectory:
+    """Integrate from ``t0`` to ``t1`` with ``n = ceil((t1 - t0)/dt - 1e-12)`` equal
+    steps dt' = (t1 - t0)/n, t^k = t0 + k dt'.
+
+    ``save_times``: None (t0 and t1 only), an int count (that many equally spaced
+    snapshots including t0 and t1) or a sequence of times in [t0, t1] (t0 and t1
+    are always added).  A time on the grid (within 1e-9 dt') takes the grid
+    state; a time between t^k and t^{k+1} is reached by an extra partial step of
+    length s - t^k from t^k, which does not perturb the main grid.
+
+    ``progress(step, total, t)`` is called after each step.  Every
+    ``check_every`` steps and at the end the state is checked for NaN/inf and
+    for max|u| > ``max_abs``; failure raises :class:`SolveError` naming the step,
+    the time and dt.
+    """
+    if not dt > 0:
+        raise IntegratorError(f"the time step must be positive, got dt = {dt}")
+    if not t1 > t0:
+        raise IntegratorError(f"the end time t1 = {t1} must exceed the start time t0 = {t0}")
+    check_every = max(1, int(check_every))
+    n = step_count(t0, t1, dt)
+    h = (t1 - t0) / n
+    wanted = _save_times(save_times, t0, t1)
+    traj = Trajectory(steps=n, dt=h)
+    eps = 1e-9 * h
+
+    u = u0
+    idx = 0  # next wanted snapshot
+    while idx < len(wanted) and wanted[idx] <= t0 + eps:
+        traj.times.append(wanted[idx])
+        traj.states.append(u0.clone())
+        idx += 1
+    t = t0
+    for k in range(1, n + 1):
+        t_prev = t
+        u_prev = u
+        t = t1 if k == n else t0 + k * h
+        # snapshots strictly inside (t_prev, t): partial steps from t_prev
+        while idx < len(wanted) and wanted[idx] < t - eps:
+            s = wanted[idx]
+            v = stepper.step(t_prev, u_prev, s - t_prev)
+            _check(v, k, s, h, max_abs)
+            traj.times.append(s)
+            traj.states.append(v)
+            idx += 1
+        u = stepper.step(t_prev, u, h)
+        if k % check_every == 0 or k == n:
+            _check(u, k, t, h, max_abs)
+        while idx < len(wanted) and wanted[idx] <= t + eps:
+            if not (k % check_every == 0 or k == n):
+                _check(u, k, t, h, max_abs)
+            traj.times.append(wanted[idx])
+            traj.states.append(u)
+            idx += 1
+        if progress is not None:
+            progress(k, n, t)
+    return traj

@@ -1,0 +1,145 @@
+"""Explicit Runge–Kutta methods and the :class:`Stepper` protocol.
+
+A stepper advances a state tensor ``u`` (any shape) from ``t`` to ``t + dt``.
+An explicit Runge–Kutta method with Butcher tableau ``(A, b, c)`` applied to
+``u' = F(t, u)`` computes the stages
+
+    k_i = F(t + c_i dt, u + dt * sum_{j<i} a_ij k_j),    i = 1..s
+
+and the update
+
+    u^{n+1} = u^n + dt * sum_i b_i k_i.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from symop.errors import SymopError
+
+RHS = Callable[[float, torch.Tensor], torch.Tensor]
+
+
+class IntegratorError(SymopError):
+    """A time-integration method is unknown or configured inconsistently."""
+
+
+class Stepper(ABC):
+    """One time step of a time integrator: ``step(t, u, dt) -> u(t + dt)``.
+
+    Attributes
+    ----------
+    order:
+        The global order of accuracy p (error = O(dt^p)).
+    name:
+        The method's name as users spell it (e.g. ``"rk4"``).
+    """
+
+    order: int = 1
+    name: str = "stepper"
+
+    @abstractmethod
+    def step(self, t: float, u: torch.Tensor, dt: float) -> torch.Tensor:
+        """Advance ``u`` from time ``t`` to ``t + dt`` and return the new state."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, order={self.order})"
+
+
+@dataclass(frozen=True)
+class Tableau:
+    """A Butcher tableau of an explicit Runge–Kutta method.
+
+    ``a`` is the strictly lower triangular stage matrix (row i holds
+    a_i1 .. a_i,i-1), ``b`` the weights and ``c`` the nodes::
+
+        c_1 |
+        c_2 | a_21
+        ... | ...
+        c_s | a_s1 ... a_s,s-1
+        ----+------------------
+            | b_1  ...  b_s
+    """
+
+    name: str
+    order: int
+    a: tuple[tuple[float, ...], ...]
+    b: tuple[float, ...]
+    c: tuple[float, ...]
+
+    @property
+    def stages(self) -> int:
+        return len(self.b)
+
+
+EXPLICIT_METHODS: dict[str, Tableau] = {
+    # forward Euler:  0 | ; | 1
+    "euler": Tableau("euler", 1, ((),), (1.0,), (0.0,)),
+    # Heun's method (explicit trapezoid):  0 | ; 1 | 1 ; | 1/2 1/2
+    "heun": Tableau("heun", 2, ((), (1.0,)), (0.5, 0.5), (0.0, 1.0)),
+    # Shu–Osher strong-stability-preserving RK3:
+    #   0   |
+    #   1   | 1
+    #   1/2 | 1/4 1/4
+    #       | 1/6 1/6 2/3
+    "ssprk3": Tableau(
+        "ssprk3", 3, ((), (1.0,), (0.25, 0.25)), (1 / 6, 1 / 6, 2 / 3), (0.0, 1.0, 0.5)
+    ),
+    # classical RK4:
+    #   0   |
+    #   1/2 | 1/2
+    #   1/2 | 0   1/2
+    #   1   | 0   0   1
+    #       | 1/6 1/3 1/3 1/6
+    "rk4": Tableau(
+        "rk4",
+        4,
+        ((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)),
+        (1 / 6, 1 / 3, 1 / 3, 1 / 6),
+        (0.0, 0.5, 0.5, 1.0),
+    ),
+}
+EXPLICIT_METHODS["rk2"] = EXPLICIT_METHODS["heun"]
+
+
+def explicit_tableau(method: str) -> Tableau:
+    """The tableau named ``method``; :class:`IntegratorError` listing the choices otherwise."""
+    key = method.strip().lower() if isinstance(method, str) else method
+    if key not in EXPLICIT_METHODS:
+        choices = ", ".join(sorted(EXPLICIT_METHODS))
+        raise IntegratorError(
+            f"unknown explicit method `{method}`; choose one of: {choices}"
+        )
+    return EXPLICIT_METHODS[key]
+
+
+class ExplicitRK(Stepper):
+    """Explicit Runge–Kutta stepper for ``u' = f(t, u)``.
+
+    k_i = f(t + c_i dt, u + dt sum_j a_ij k_j),  u_new = u + dt sum_i b_i k_i.
+    """
+
+    def __init__(self, f: RHS, method: str = "rk4") -> None:
+        self.f = f
+        self.tableau = explicit_tableau(method)
+        self.name = self.tableau.name
+        self.order = self.tableau.order
+
+    def step(self, t: float, u: torch.Tensor, dt: float) -> torch.Tensor:
+        tab = self.tableau
+        ks: list[torch.Tensor] = []
+        for i in range(tab.stages):
+            ui = u
+            for aij, kj in zip(tab.a[i], ks):
+                if aij != 0.0:
+                    ui = ui + (dt * aij) * kj
+            ks.append(self.f(t + tab.c[i] * dt, ui))
+        out = u
+        for bi, ki in zip(tab.b, ks):
+            if bi != 0.0:
+                out = out + (dt * bi) * ki
+        return out

@@ -1,0 +1,481 @@
+"""Sparse linear operators and linear solvers shared by FD and FEM.
+
+A :class:`LinearPart` represents the linear pieces of ``M u' = L u + N(t, u)``:
+the stiffness-like operator ``L`` and the mass matrix ``M`` (identity for
+finite differences).  Implicit schemes only need three things from it:
+
+* ``matvec(u)``            = L u
+* ``apply_mass(u)``        = M u
+* ``solve_shifted(a, r)``  = x with (M - a L) x = r
+
+The state is a tensor of any shape; the operators act on its flattened view.
+On the CPU the work is done by SciPy (sparse LU or pyamg-preconditioned Krylov
+methods); on CUDA by torch sparse CSR matrices and the Jacobi-preconditioned
+Krylov methods :func:`torch_cg` and :func:`torch_bicgstab` below.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+import torch
+
+from symop.errors import SolveError
+
+from .explicit import IntegratorError
+
+SOLVERS = ("auto", "direct", "amg")
+#: "auto" picks the direct solver below this many unknowns, AMG above.
+AUTO_DIRECT_LIMIT = 200_000
+_CACHE_SIZE = 4
+
+Operator = Any  # torch sparse/dense matrix or callable x -> A x
+
+
+# ---------------------------------------------------------------------------
+# torch Krylov solvers
+
+
+def _as_matvec(A: Operator) -> Callable[[torch.Tensor], torch.Tensor]:
+    if callable(A) and not isinstance(A, torch.Tensor):
+        return A
+    if A.layout == torch.strided:
+        return lambda x: A @ x
+    return lambda x: (A @ x.unsqueeze(-1)).squeeze(-1)
+
+
+def _diagonal(A: Operator) -> torch.Tensor | None:
+    """The diagonal of a torch matrix (dense or sparse); None for a callable."""
+    if callable(A) and not isinstance(A, torch.Tensor):
+        return None
+    if A.layout == torch.strided:
+        return torch.diagonal(A).clone()
+    if A.layout == torch.sparse_csr:
+        crow = A.crow_indices()
+        col = A.col_indices()
+        vals = A.values()
+        rows = torch.repeat_interleave(
+            torch.arange(A.shape[0], device=A.device), crow[1:] - crow[:-1]
+        )
+    else:
+        C = A.coalesce()
+        rows, col = C.indices()
+        vals = C.values()
+    mask = rows == col
+    d = torch.zeros(A.shape[0], dtype=A.dtype, device=A.device)
+    d.index_add_(0, rows[mask], vals[mask])
+    return d
+
+
+def _jacobi(A: Operator, precondition: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    d = _diagonal(A) if precondition else None
+    if d is None:
+        return lambda r: r
+    d = torch.where(d == 0, torch.ones_like(d), d)
+    inv = 1.0 / d
+    return lambda r: inv * r
+
+
+def _default_tol(dtype: torch.dtype, tol: float | None) -> float:
+    if tol is not None:
+        return tol
+    return max(1e-10, 50 * torch.finfo(dtype).eps)
+
+
+def torch_cg(
+    A: Operator,
+    b: torch.Tensor,
+    x0: torch.Tensor | None = None,
+    *,
+    tol: float | None = None,
+    maxiter: int | None = None,
+    precondition: bool = True,
+) -> torch.Tensor:
+    """Jacobi-preconditioned conjugate gradients for SPD ``A x = b`` (1-D ``b``).
+
+    ``A`` is a torch dense or sparse (CSR/COO) matrix, or a callable ``x -> A x``.
+    With z = D^{-1} r (D = diag A):
+
+        alpha_k = (r_k, z_k) / (p_k, A p_k)
+        x_{k+1} = x_k + alpha_k p_k,   r_{k+1} = r_k - alpha_k A p_k
+        beta_k  = (r_{k+1}, z_{k+1}) / (r_k, z_k),  p_{k+1} = z_{k+1} + beta_k p_k
+
+    Stops when ||r|| <= tol ||b||; raises :class:`SolveError` with the residual
+    reached otherwise.
+    """
+    mv = _as_matvec(A)
+    prec = _jacobi(A, precondition)
+    tol = _default_tol(b.dtype, tol)
+    n = b.shape[0]
+    maxiter = maxiter or max(10 * n, 100)
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    bnorm = torch.linalg.vector_norm(b)
+    if bnorm == 0:
+        return torch.zeros_like(b)
+    r = b - mv(x) if x0 is not None else b.clone()
+    z = prec(r)
+    p = z.clone()
+    rz = torch.vdot(r, z)
+    target = tol * bnorm
+    for _ in range(maxiter):
+        if torch.linalg.vector_norm(r) <= target:
+            return x
+        Ap = mv(p)
+        pAp = torch.vdot(p, Ap)
+        if pAp == 0:
+            break
+        alpha = rz / pAp
+        x = x + alpha * p
+        r = r - alpha * Ap
+        z = prec(r)
+        rz_new = torch.vdot(r, z)
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    res = float(torch.linalg.vector_norm(r) / bnorm)
+    if res <= tol:
+        return x
+    raise SolveError(
+        f"conjugate gradients did not converge: relative residual {res:.3g} "
+        f"after {maxiter} iterations (tolerance {tol:.3g}); is the matrix symmetric positive definite?"
+    )
+
+
+def torch_bicgstab(
+    A: Operator,
+    b: torch.Tensor,
+    x0: torch.Tensor | None = None,
+    *,
+    tol: float | None = None,
+    maxiter: int | None = None,
+    precondition: bool = True,
+) -> torch.Tensor:
+    """Jacobi-preconditioned BiCGSTAB for a general (nonsymmetric) ``A x = b``.
+
+    Right-preconditioned van der Vorst iteration with K = diag(A):
+
+        rho_k = (r^, r_k),  beta = (rho_k/rho_{k-1}) (alpha/omega)
+        p = r + beta (p - omega v),  v = A K^{-1} p,  alpha = rho_k / (r^, v)
+        s = r - alpha v,  t = A K^{-1} s,  omega = (t, s) / (t, t)
+        x += alpha K^{-1} p + omega K^{-1} s,  r = s - omega t
+
+    Stops when ||r|| <= tol ||b||; raises :class:`SolveError` otherwise.
+    """
+    mv = _as_matvec(A)
+    prec = _jacobi(A, precondition)
+    tol = _default_tol(b.dtype, tol)
+    n = b.shape[0]
+    maxiter = maxiter or max(10 * n, 100)
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    bnorm = torch.linalg.vector_norm(b)
+    if bnorm == 0:
+        return torch.zeros_like(b)
+    r = b - mv(x)
+    r_hat = r.clone()
+    rho_old = alpha = omega = torch.ones((), dtype=b.dtype, device=b.device)
+    v = torch.zeros_like(b)
+    p = torch.zeros_like(b)
+    target = tol * bnorm
+    for _ in range(maxiter):
+        if torch.linalg.vector_norm(r) <= target:
+            return x
+        rho = torch.vdot(r_hat, r)
+        if rho == 0:
+            break
+        beta = (rho / rho_old) * (alpha / omega)
+        p = r + beta * (p - omega * v)
+        y = prec(p)
+        v = mv(y)
+        denom = torch.vdot(r_hat, v)
+        if denom == 0:
+            break
+        alpha = rho / denom
+        s = r - alpha * v
+        if torch.linalg.vector_norm(s) <= target:
+            return x + alpha * y
+        z = prec(s)
+        tt = mv(z)
+        ttn = torch.vdot(tt, tt)
+        if ttn == 0:
+            break
+        omega = torch.vdot(tt, s) / ttn
+        x = x + alpha * y + omega * z
+        r = s - omega * tt
+        rho_old = rho
+        if omega == 0:
+            break
+    res = float(torch.linalg.vector_norm(b - mv(x)) / bnorm)
+    if res <= tol:
+        return x
+    raise SolveError(
+        f"BiCGSTAB did not converge: relative residual {res:.3g} "
+        f"(tolerance {tol:.3g}) after at most {maxiter} iterations"
+    )
+
+
+# ---------------------------------------------------------------------------
+# scipy helpers
+
+
+def _check_solver(solver: str) -> str:
+    if solver not in SOLVERS:
+        raise IntegratorError(
+            f"unknown linear solver `{solver}`; choose one of: {', '.join(SOLVERS)}"
+        )
+    return solver
+
+
+def _is_symmetric(A: sp.spmatrix, rtol: float = 1e-12) -> bool:
+    if A.shape[0] != A.shape[1]:
+        return False
+    diff = abs(A - A.T)
+    scale = abs(A).max() if A.nnz else 0.0
+    return diff.nnz == 0 or diff.max() <= rtol * max(scale, 1e-300)
+
+
+def _to_torch_csr(A: sp.spmatrix, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    C = sp.csr_matrix(A)
+    C.sum_duplicates()
+    C.sort_indices()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings("ignore", message="Sparse invariant checks")
+        return torch.sparse_csr_tensor(
+            torch.as_tensor(C.indptr, dtype=torch.int64),
+            torch.as_tensor(C.indices, dtype=torch.int64),
+            torch.as_tensor(C.data),
+            size=C.shape,
+        ).to(device=device, dtype=dtype)
+
+
+class _ScipySolver:
+    """A factorized / preconditioned solver for one fixed sparse matrix."""
+
+    def __init__(self, A: sp.spmatrix, kind: str, symmetric: bool, tol: float) -> None:
+        self.A = sp.csr_matrix(A)
+        self.kind = kind
+        self.symmetric = symmetric
+        self.tol = tol
+        if kind == "direct":
+            self.lu = spla.splu(sp.csc_matrix(A))
+        else:
+            import pyamg
+
+            ml = pyamg.smoothed_aggregation_solver(
+                self.A, symmetry="hermitian" if symmetric else "nonsymmetric"
+            )
+            self.prec = ml.aspreconditioner(cycle="V")
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        if np.iscomplexobj(b) and not np.iscomplexobj(self.A.data):
+            return self.solve(b.real) + 1j * self.solve(b.imag)
+        if self.kind == "direct":
+            return self.lu.solve(b)
+        bnorm = np.linalg.norm(b)
+        if bnorm == 0:
+            return np.zeros_like(b)
+        maxiter = 1000
+        x = None
+        if self.symmetric:
+            x, info = spla.cg(self.A, b, rtol=self.tol, atol=0.0, M=self.prec, maxiter=maxiter)
+        if x is None or np.linalg.norm(b - self.A @ x) > 10 * self.tol * bnorm:
+            x, info = spla.gmres(
+                self.A, b, rtol=self.tol, atol=0.0, M=self.prec, restart=50, maxiter=maxiter
+            )
+        res = np.linalg.norm(b - self.A @ x) / bnorm
+        if not np.isfinite(res) or res > 10 * self.tol:
+            method = "CG/GMRES" if self.symmetric else "GMRES"
+            raise SolveError(
+                f"the AMG-preconditioned {method} solver did not converge: relative residual "
+                f"{res:.3g} reached, tolerance {self.tol:.3g}; try solver='direct'"
+            )
+        return x
+
+
+def _pick_kind(solver: str, n: int) -> str:
+    if solver == "auto":
+        return "direct" if n < AUTO_DIRECT_LIMIT else "amg"
+    return solver
+
+
+def _scipy_matrix(A: Any) -> sp.csr_matrix:
+    if isinstance(A, torch.Tensor):
+        if A.layout == torch.strided:
+            return sp.csr_matrix(A.detach().cpu().numpy())
+        C = A.detach().to_sparse_coo().coalesce().cpu()
+        i, j = C.indices().numpy()
+        return sp.csr_matrix((C.values().numpy(), (i, j)), shape=tuple(C.shape))
+    return sp.csr_matrix(A)
+
+
+def solve_sparse(A: Any, b: Any, solver: str = "auto", tol: float = 1e-10) -> Any:
+    """Solve the stationary sparse system ``A x = b``.
+
+    ``A``: a SciPy sparse matrix (or dense array, or torch sparse/dense matrix);
+    ``b``: a numpy array or torch tensor of any shape with ``A.shape[0]`` entries;
+    the answer has the same kind, shape and dtype as ``b``.
+
+    ``solver``: "direct" (sparse LU), "amg" (CG when A is symmetric, else GMRES,
+    preconditioned by pyamg smoothed aggregation), "auto" (direct below 200 000
+    unknowns).  A CUDA tensor ``b`` is solved on its device with
+    :func:`torch_cg` (symmetric A) or :func:`torch_bicgstab`.  An iterative
+    solver that misses ``tol`` raises :class:`SolveError` with the residual reached.
+    """
+    _check_solver(solver)
+    S = _scipy_matrix(A)
+    is_torch = isinstance(b, torch.Tensor)
+    if is_torch and b.is_cuda:
+        symmetric = _is_symmetric(S)
+        At = _to_torch_csr(S, b.device, b.dtype)
+        rhs = b.reshape(-1)
+        t = None if tol <= 0 else max(tol, 50 * torch.finfo(b.dtype).eps)
+        x = (torch_cg if symmetric else torch_bicgstab)(At, rhs, tol=t)
+        return x.reshape(b.shape)
+    arr = b.detach().cpu().numpy() if is_torch else np.asarray(b)
+    flat = arr.reshape(-1)
+    if flat.dtype.kind not in "fc":
+        flat = flat.astype(np.float64)
+    kind = _pick_kind(solver, S.shape[0])
+    x = _ScipySolver(S, kind, _is_symmetric(S), tol).solve(flat).reshape(arr.shape)
+    if is_torch:
+        return torch.as_tensor(x).to(dtype=b.dtype, device=b.device)
+    return x.astype(np.result_type(x.dtype, arr.dtype), copy=False)
+
+
+# ---------------------------------------------------------------------------
+# linear parts
+
+
+class LinearPart(ABC):
+    """The linear operators of ``M u' = L u + N(t, u)`` acting on a state tensor."""
+
+    @abstractmethod
+    def matvec(self, u: torch.Tensor) -> torch.Tensor:
+        """L u (same shape, dtype and device as ``u``)."""
+
+    @abstractmethod
+    def apply_mass(self, u: torch.Tensor) -> torch.Tensor:
+        """M u (``u`` itself when M = I)."""
+
+    @abstractmethod
+    def solve_shifted(self, alpha: float, rhs: torch.Tensor) -> torch.Tensor:
+        """x with (M - alpha L) x = rhs."""
+
+    def solve_mass(self, rhs: torch.Tensor) -> torch.Tensor:
+        """x with M x = rhs (the shifted solve with alpha = 0)."""
+        return self.solve_shifted(0.0, rhs)
+
+
+class SparseLinearPart(LinearPart):
+    """A SciPy sparse ``L`` (and optional mass matrix ``M``) on the flattened state.
+
+    ``shape`` is the state tensor's shape (its product must be L's size).
+    ``solver``: "direct" (splu of M - alpha L, cached per alpha), "amg"
+    (CG if M and L are symmetric else GMRES, with a pyamg smoothed-aggregation
+    preconditioner cached per alpha) or "auto" (direct below 200 000 unknowns).
+    CUDA states use torch sparse CSR copies on the device and
+    :func:`torch_cg` / :func:`torch_bicgstab`.  Results keep the input dtype.
+    """
+
+    def __init__(
+        self,
+        L: Any,
+        shape: Sequence[int] | int,
+        mass: Any = None,
+        solver: str = "auto",
+        tol: float = 1e-10,
+    ) -> None:
+        self.L = sp.csr_matrix(L)
+        self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        n = int(np.prod(self.shape)) if self.shape else 1
+        if self.L.shape != (n, n):
+            raise IntegratorError(
+                f"the linear operator has shape {self.L.shape} but the state has "
+                f"{n} unknowns (shape {self.shape})"
+            )
+        self.mass = None if mass is None else sp.csr_matrix(mass)
+        if self.mass is not None and self.mass.shape != (n, n):
+            raise IntegratorError(
+                f"the mass matrix has shape {self.mass.shape}, expected {(n, n)}"
+            )
+        self.solver = _check_solver(solver)
+        self.tol = tol
+        self.n = n
+        self.symmetric = _is_symmetric(self.L) and (
+            self.mass is None or _is_symmetric(self.mass)
+        )
+        self._cpu_cache: OrderedDict[float, _ScipySolver] = OrderedDict()
+        self._torch_cache: dict[tuple, torch.Tensor] = {}
+
+    # -- helpers
+    def _identity(self) -> sp.csr_matrix:
+        return sp.identity(self.n, format="csr")
+
+    def _shifted(self, alpha: float) -> sp.csr_matrix:
+        M = self.mass if self.mass is not None else self._identity()
+        return sp.csr_matrix(M - alpha * self.L)
+
+    def _torch_op(self, key: str, alpha: float, u: torch.Tensor) -> torch.Tensor:
+        k = (key, alpha, u.device, u.dtype)
+        if k not in self._torch_cache:
+            if key == "L":
+                S = self.L
+            elif key == "M":
+                S = self.mass
+            else:
+                S = self._shifted(alpha)
+            if len(self._torch_cache) > 3 * _CACHE_SIZE:
+                self._torch_cache.clear()
+            self._torch_cache[k] = _to_torch_csr(S, u.device, u.dtype)
+        return self._torch_cache[k]
+
+    @staticmethod
+    def _to_numpy(u: torch.Tensor) -> np.ndarray:
+        return u.detach().reshape(-1).cpu().numpy()
+
+    def _from_numpy(self, x: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(x).to(dtype=like.dtype, device=like.device).reshape(like.shape)
+
+    # -- interface
+    def matvec(self, u: torch.Tensor) -> torch.Tensor:
+        """L u."""
+        if u.is_cuda:
+            A = self._torch_op("L", 0.0, u)
+            return (A @ u.reshape(-1, 1)).reshape(u.shape)
+        return self._from_numpy(self.L @ self._to_numpy(u), u)
+
+    def apply_mass(self, u: torch.Tensor) -> torch.Tensor:
+        """M u."""
+        if self.mass is None:
+            return u
+        if u.is_cuda:
+            A = self._torch_op("M", 0.0, u)
+            return (A @ u.reshape(-1, 1)).reshape(u.shape)
+        return self._from_numpy(self.mass @ self._to_numpy(u), u)
+
+    def solve_shifted(self, alpha: float, rhs: torch.Tensor) -> torch.Tensor:
+        """x with (M - alpha L) x = rhs."""
+        alpha = float(alpha)
+        if alpha == 0.0 and self.mass is None:
+            return rhs
+        if rhs.is_cuda:
+            A = self._torch_op("S", alpha, rhs)
+            b = rhs.reshape(-1)
+            tol = max(self.tol, 50 * torch.finfo(rhs.dtype).eps)
+            x = (torch_cg if self.symmetric else torch_bicgstab)(A, b, tol=tol)
+            return x.reshape(rhs.shape)
+        solver = self._cpu_cache.get(alpha)
+        if solver is None:
+            kind = _pick_kind(self.solver, self.n)
+            solver = _ScipySolver(self._shifted(alpha), kind, self.symmetric, self.tol)
+            self._cpu_cache[alpha] = solver
+            if len(self._cpu_cache) > _CACHE_SIZE:
+                self._cpu_cache.popitem(last=False)
+        else:
+            self._cpu_cache.move_to_end(alpha)
+        return self._from_numpy(solver.solve(self._to_numpy(rhs)), rhs)
