@@ -1,0 +1,533 @@
+"""The result of a run: field values on a geometry, their errors, files and plots.
+
+A :class:`Solution` is what every discretization returns.  It holds the final
+nodal values of each field on a :class:`Grid` (finite differences), a
+:class:`~symop.model.mesh.Mesh` (finite elements) or a :class:`PointCloud`
+(network evaluations), optionally their history in time, and knows how to
+
+* compare them with the problem's exact solution (:meth:`Solution.errors`),
+* summarise the run as JSON-safe data (:meth:`Solution.summary`),
+* write NumPy, VTK and JSON files (:meth:`Solution.save`),
+* draw PNG figures and GIF animations (:meth:`Solution.plot`,
+  :meth:`Solution.animate`),
+* and render its errors as a ``rich`` table for the command line.
+
+Errors are measured at the nodes with the root-mean-square norm
+
+.. math::
+
+    \\|v\\| = \\Big(\\frac1N \\sum_{i=1}^N v_i^2\\Big)^{1/2},
+
+so that ``rel_l2`` is :math:`\\|u - u_e\\| / \\|u_e\\|` (or the absolute
+:math:`\\|u - u_e\\|` when :math:`\\|u_e\\| = 0`) and ``max`` is
+:math:`\\max_i |u_i - u_{e,i}|`.  A plugin that measures better norms (for
+instance finite-element :math:`L^2` norms by quadrature) passes them in
+:attr:`Solution.norms`; they override the nodal ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+from symop.errors import SymopError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import rich.table
+
+    from symop.model.mesh import Mesh
+    from symop.model.problem import Problem
+
+
+# ---------------------------------------------------------------- geometries
+@dataclass(frozen=True)
+class Grid:
+    """A tensor-product grid: one 1-D array of coordinates per axis.
+
+    Field values on a grid have shape :attr:`shape` (C order, axis ``k`` is the
+    ``k``-th coordinate).
+    """
+
+    axes: tuple[np.ndarray, ...]
+    names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        axes = tuple(np.asarray(_to_numpy(a), dtype=np.float64).ravel() for a in self.axes)
+        object.__setattr__(self, "axes", axes)
+        names = tuple(self.names) or tuple(["x", "y", "z"][k] if k < 3 else f"x{k + 1}" for k in range(len(axes)))
+        if len(names) != len(axes):
+            raise SymopError(f"a grid with {len(axes)} axes needs {len(axes)} coordinate names, not {len(names)}.")
+        object.__setattr__(self, "names", names)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Number of nodes along each axis."""
+        return tuple(len(a) for a in self.axes)
+
+    @property
+    def dimension(self) -> int:
+        return len(self.axes)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def points(self) -> np.ndarray:
+        """All nodes as an ``(N, d)`` array, in C order (last axis fastest)."""
+        mesh = np.meshgrid(*self.axes, indexing="ij")
+        return np.stack([m.ravel() for m in mesh], axis=-1)
+
+
+@dataclass(frozen=True)
+class PointCloud:
+    """Scattered nodes (e.g. where a network was evaluated): ``points`` is ``(N, d)``."""
+
+    points: np.ndarray
+    names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        pts = np.asarray(_to_numpy(self.points), dtype=np.float64)
+        if pts.ndim == 1:
+            pts = pts[:, None]
+        object.__setattr__(self, "points", pts)
+        d = pts.shape[1]
+        names = tuple(self.names) or tuple(["x", "y", "z"][k] if k < 3 else f"x{k + 1}" for k in range(d))
+        object.__setattr__(self, "names", names)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.points.shape[1])
+
+    @property
+    def size(self) -> int:
+        return int(self.points.shape[0])
+
+
+def _to_numpy(value: Any) -> Any:
+    """Torch tensors (on any device) as NumPy arrays; everything else unchanged."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _nodes(geometry: Any) -> np.ndarray:
+    """The ``(N, d)`` node coordinates of any geometry."""
+    if isinstance(geometry, Grid):
+        return geometry.points()
+    pts = np.asarray(_to_numpy(geometry.points), dtype=np.float64)
+    return pts.reshape(len(pts), -1)
+
+
+def _shape(geometry: Any) -> tuple[int, ...]:
+    """The shape of a nodal field on ``geometry``."""
+    if isinstance(geometry, Grid):
+        return geometry.shape
+    return (len(geometry.points),)
+
+
+# ---------------------------------------------------------------- evaluation
+def _evaluate(expr: sp.Expr, symbols: Sequence[sp.Basic], arrays: Sequence[np.ndarray | float]) -> np.ndarray:
+    """Evaluate ``expr`` with ``symbols[k]`` set to ``arrays[k]`` (broadcast).
+
+    Symbols may be plain symbols or indexed coordinates such as ``x[1]``; each
+    is replaced by a dummy symbol before ``sympy.lambdify`` with NumPy.
+    """
+    dummies = [sp.Dummy(f"a{k}", real=True) for k in range(len(symbols))]
+    body = sp.sympify(expr).xreplace(dict(zip(symbols, dummies)))
+    leftover = body.free_symbols - set(dummies)
+    if leftover:
+        names = ", ".join(sorted(str(s) for s in leftover))
+        raise SymopError(f"the exact solution depends on {names}, which has no value at the nodes.")
+    fn = sp.lambdify(dummies, body, "numpy")
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    out = np.asarray(fn(*arrays), dtype=np.float64)
+    shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else out.shape
+    return np.broadcast_to(out, shape).copy()
+
+
+def _rms(v: np.ndarray) -> float:
+    r"""Root-mean-square :math:`(\frac1N\sum_i v_i^2)^{1/2}` of ``v``."""
+    v = np.asarray(v, dtype=np.float64).ravel()
+    return float(np.sqrt(np.mean(v * v))) if v.size else 0.0
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` made of JSON types only (non-finite floats become ``None``)."""
+    value = _to_numpy(value)
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        if value.size <= 64:
+            return _json_safe(value.tolist())
+        return {"shape": list(value.shape), "dtype": str(value.dtype)}
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+# ---------------------------------------------------------------- solution
+@dataclass
+class Solution:
+    """Field values computed for a problem, with everything needed to judge them.
+
+    :param fields: field name → final nodal values (grid shape for a
+        :class:`Grid`, ``(N,)`` otherwise).  Torch tensors are converted.
+    :param time: the time of :attr:`fields` (``None`` for a steady problem).
+    :param times: the saved times, when a :attr:`history` was kept.
+    :param history: field name → values at every saved time,
+        shape ``(len(times), *field_shape)``.
+    :param norms: errors measured by the method itself, field → norm → value;
+        they override the nodal errors of :meth:`errors`.
+    """
+
+    problem: "Problem"
+    method: str
+    options: dict
+    geometry: "Grid | Mesh | PointCloud"
+    fields: dict[str, np.ndarray]
+    time: float | None = None
+    times: np.ndarray | None = None
+    history: dict[str, np.ndarray] | None = None
+    device: str = "cpu"
+    wall_time: float = 0.0
+    info: dict = field(default_factory=dict)
+    norms: dict[str, dict[str, float]] | None = None
+
+    def __post_init__(self) -> None:
+        shape = _shape(self.geometry)
+        fields: dict[str, np.ndarray] = {}
+        for name, values in self.fields.items():
+            arr = np.asarray(_to_numpy(values), dtype=np.float64)
+            if arr.shape != shape:
+                if arr.size != int(np.prod(shape)):
+                    raise SymopError(
+                        f"field `{name}` has {arr.size} values but the geometry has {int(np.prod(shape))} nodes."
+                    )
+                arr = arr.reshape(shape)
+            fields[name] = arr
+        self.fields = fields
+        if self.time is not None:
+            self.time = float(_to_numpy(self.time))
+        if self.times is not None:
+            self.times = np.asarray(_to_numpy(self.times), dtype=np.float64).ravel()
+        if self.history is not None:
+            history: dict[str, np.ndarray] = {}
+            count = None if self.times is None else len(self.times)
+            for name, values in self.history.items():
+                arr = np.asarray(_to_numpy(values), dtype=np.float64)
+                steps = count if count is not None else arr.shape[0]
+                if arr.size != steps * int(np.prod(shape)):
+                    raise SymopError(
+                        f"the history of field `{name}` has {arr.size} values, "
+                        f"not {steps} times {int(np.prod(shape))} nodes."
+                    )
+                history[name] = arr.reshape((steps, *shape))
+            self.history = history
+        if self.norms is not None:
+            self.norms = {f: {k: float(_to_numpy(v)) for k, v in d.items()} for f, d in self.norms.items()}
+        self.wall_time = float(self.wall_time)
+        self.options = dict(self.options or {})
+
+    # ------------------------------------------------------------ exact values
+    def _time_at(self, time: float | None) -> float | None:
+        if time is not None:
+            return float(time)
+        if self.time is not None:
+            return self.time
+        if self.problem.time is not None:
+            return float(self.problem.time.end)
+        return None
+
+    def exact_values(self, name: str, time: float | None = None) -> np.ndarray | None:
+        """The exact solution of field ``name`` at the nodes, or ``None`` if unknown.
+
+        Evaluates ``problem.numeric(problem.exact[name])`` at every node, at
+        ``time`` (default :attr:`time`, else the end of the time interval).
+        The result has the shape of :attr:`fields` ``[name]``.
+        """
+        exact = getattr(self.problem, "exact", None) or {}
+        if name not in exact:
+            return None
+        expr = self.problem.numeric(exact[name])
+        space = self.problem.space
+        d = space.dimension
+        pts = _nodes(self.geometry)
+        if pts.shape[1] != d:
+            raise SymopError(
+                f"the solution's nodes have {pts.shape[1]} coordinates but the problem's space has {d}."
+            )
+        symbols: list[sp.Basic] = [space.coordinate(k) for k in range(d)]
+        arrays: list[Any] = [pts[:, k] for k in range(d)]
+        t = self.problem.t
+        if t is not None:
+            when = self._time_at(time)
+            symbols.append(t)
+            arrays.append(0.0 if when is None else when)
+        values = _evaluate(expr, symbols, arrays)
+        return np.broadcast_to(values, (len(pts),)).reshape(_shape(self.geometry)).copy()
+
+    # ------------------------------------------------------------ errors
+    def errors(self) -> dict[str, dict[str, float]]:
+        r"""Errors of each field that has an exact solution.
+
+        For nodal values :math:`u_i` and exact values :math:`u_{e,i}`,
+        :math:`i = 1..N`, with :math:`\|v\| = (\frac1N\sum_i v_i^2)^{1/2}`:
+
+        * ``rel_l2`` :math:`= \|u - u_e\| / \|u_e\|`, or :math:`\|u - u_e\|`
+          when :math:`\|u_e\| = 0`;
+        * ``max`` :math:`= \max_i |u_i - u_{e,i}|`.
+
+        Entries of :attr:`norms` (measured by the method) are merged in and
+        override these, field by field and norm by norm.
+        """
+        out: dict[str, dict[str, float]] = {}
+        for name, values in self.fields.items():
+            exact = self.exact_values(name)
+            if exact is None:
+                continue
+            diff = values - exact
+            scale = _rms(exact)
+            err = _rms(diff)
+            out[name] = {
+                "rel_l2": err / scale if scale > 0 else err,
+                "max": float(np.max(np.abs(diff))) if diff.size else 0.0,
+            }
+        for name, norms in (self.norms or {}).items():
+            out.setdefault(name, {}).update({k: float(v) for k, v in norms.items()})
+        return out
+
+    # ------------------------------------------------------------ summary
+    def summary(self) -> dict:
+        """The run as JSON-safe data: problem, method, options, device, timing, info, errors."""
+        source = getattr(self.problem, "source", None)
+        geometry: dict[str, Any]
+        if isinstance(self.geometry, Grid):
+            geometry = {"kind": "grid", "shape": list(self.geometry.shape), "names": list(self.geometry.names)}
+        elif isinstance(self.geometry, PointCloud):
+            geometry = {"kind": "points", "points": self.geometry.size, "names": list(self.geometry.names)}
+        else:
+            geometry = {
+                "kind": "mesh",
+                "points": int(len(self.geometry.points)),
+                "cells": int(len(self.geometry.cells)),
+            }
+        return _json_safe(
+            {
+                "problem": self.problem.name,
+                "title": getattr(self.problem, "title", ""),
+                "file": getattr(source, "filename", None),
+                "method": self.method,
+                "options": self.options,
+                "device": self.device,
+                "wall_time": self.wall_time,
+                "time": self.time,
+                "geometry": geometry,
+                "fields": list(self.fields),
+                "info": self.info,
+                "errors": self.errors(),
+            }
+        )
+
+    # ------------------------------------------------------------ files
+    def _point_data(self, values: Mapping[str, np.ndarray], time: float | None) -> dict[str, np.ndarray]:
+        data: dict[str, np.ndarray] = {}
+        for name, arr in values.items():
+            data[name] = arr
+            exact = self.exact_values(name, time)
+            if exact is not None:
+                data[f"{name}_exact"] = exact
+                data[f"{name}_error"] = arr - exact
+        return data
+
+    def _write_vtk(self, path: Path, values: Mapping[str, np.ndarray], time: float | None) -> Path:
+        from symop.output.vtk import write_vtr, write_vtu
+
+        data = self._point_data(values, time)
+        if isinstance(self.geometry, Grid):
+            return write_vtr(path, self.geometry.axes, data, self.geometry.names)
+        cells = None if isinstance(self.geometry, PointCloud) else np.asarray(self.geometry.cells)
+        return write_vtu(path, _nodes(self.geometry), cells, {k: v.ravel() for k, v in data.items()})
+
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write the solution into ``directory`` (created if needed); return the files.
+
+        * ``fields.npz``: each field under its name, the coordinates
+          (``axis_<k>`` for a grid, ``points`` and ``cells`` otherwise), and
+          ``time``/``times``/``history_<field>`` when present;
+        * VTK: ``<name>.vtr`` (grid) or ``<name>.vtu`` (mesh, points) with the
+          fields, their exact values and errors; with a history, one file per
+          saved time ``<name>_<k>.vt?`` and a ``<name>.pvd`` collection.
+          Geometries with more than three coordinates get no VTK file;
+        * ``summary.json``: :meth:`summary`.
+        """
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+
+        arrays: dict[str, np.ndarray] = dict(self.fields)
+        if isinstance(self.geometry, Grid):
+            for k, axis in enumerate(self.geometry.axes):
+                arrays[f"axis_{k}"] = axis
+        else:
+            arrays["points"] = _nodes(self.geometry)
+            if not isinstance(self.geometry, PointCloud):
+                arrays["cells"] = np.asarray(self.geometry.cells)
+        if self.time is not None:
+            arrays["time"] = np.asarray(self.time)
+        if self.times is not None:
+            arrays["times"] = self.times
+        for name, hist in (self.history or {}).items():
+            arrays[f"history_{name}"] = hist
+        npz = out / "fields.npz"
+        np.savez(npz, **arrays)
+        written.append(npz)
+
+        dim = self.geometry.dimension if hasattr(self.geometry, "dimension") else _nodes(self.geometry).shape[1]
+        if dim <= 3:
+            ext = ".vtr" if isinstance(self.geometry, Grid) else ".vtu"
+            stem = self.problem.name
+            if self.history and self.times is not None and len(self.times):
+                entries = []
+                width = max(4, len(str(len(self.times) - 1)))
+                for k, t in enumerate(self.times):
+                    values = {name: hist[k] for name, hist in self.history.items()}
+                    path = self._write_vtk(out / f"{stem}_{k:0{width}d}{ext}", values, float(t))
+                    written.append(path)
+                    entries.append((float(t), path))
+                from symop.output.vtk import write_pvd
+
+                written.append(write_pvd(out / f"{stem}.pvd", entries))
+            else:
+                written.append(self._write_vtk(out / f"{stem}{ext}", self.fields, self.time))
+
+        summary = out / "summary.json"
+        summary.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
+        written.append(summary)
+        return written
+
+    # ------------------------------------------------------------ figures
+    def _select(self, field: str | Sequence[str] | None) -> list[str]:
+        if field is None:
+            names = list(self.fields)
+        elif isinstance(field, str):
+            names = [field]
+        else:
+            names = list(field)
+        unknown = [n for n in names if n not in self.fields]
+        if unknown:
+            raise SymopError(
+                f"the solution has no field `{unknown[0]}`; its fields are {', '.join(self.fields) or 'none'}."
+            )
+        if not names:
+            raise SymopError("the solution has no field to draw.")
+        return names
+
+    def _title(self, names: Sequence[str], time: float | None) -> str:
+        title = f"{self.problem.name}: {', '.join(names)}"
+        if time is not None:
+            title += f" at t = {time:.4g}"
+        return title + f"  ({self.method})"
+
+    def plot(self, path: str | Path | None = None, field: str | Sequence[str] | None = None) -> Path:
+        """Draw the final fields into a PNG file and return its path.
+
+        ``field`` picks one field or a list of them (default: all, side by
+        side); ``path`` defaults to ``<problem name>.png`` in the current
+        directory.  See :mod:`symop.output.plotting` for the pictures.
+        """
+        from symop.output import plotting
+
+        names = self._select(field)
+        path = Path(path) if path is not None else Path(f"{self.problem.name}.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        values = {n: self.fields[n] for n in names}
+        exact = {n: self.exact_values(n) for n in names}
+        fig = plotting.new_figure(self.geometry, len(names))
+        try:
+            plotting.draw(fig, self.geometry, values, exact, self._title(names, self.time))
+            fig.savefig(path, dpi=110)
+        finally:
+            plotting.close(fig)
+        return path
+
+    def animate(
+        self, path: str | Path | None = None, field: str | Sequence[str] | None = None, fps: int = 10
+    ) -> Path:
+        """Draw every saved time into a GIF animation and return its path.
+
+        Needs a :attr:`history` and a geometry of one or two coordinates; the
+        value range is fixed over all frames.  ``path`` defaults to
+        ``<problem name>.gif``.
+        """
+        from matplotlib.animation import PillowWriter
+
+        from symop.output import plotting
+
+        if not self.history or self.times is None or len(self.times) == 0:
+            raise SymopError(
+                "the solution has no history to animate; run a time-dependent problem with saved steps."
+            )
+        dim = plotting.dimension(self.geometry)
+        if dim >= 3:
+            raise SymopError(f"animations are drawn for one or two space dimensions, not {dim}; use plot() instead.")
+        names = self._select(field)
+        missing = [n for n in names if n not in self.history]
+        if missing:
+            raise SymopError(f"the history does not contain field `{missing[0]}`.")
+        path = Path(path) if path is not None else Path(f"{self.problem.name}.gif")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        limits = {n: plotting.value_limits([self.history[n]]) for n in names}
+        fig = plotting.new_figure(self.geometry, len(names))
+        writer = PillowWriter(fps=fps)
+        try:
+            with writer.saving(fig, str(path), dpi=80):
+                for k, t in enumerate(self.times):
+                    values = {n: self.history[n][k] for n in names}
+                    exact = {n: self.exact_values(n, float(t)) for n in names}
+                    plotting.draw(fig, self.geometry, values, exact, self._title(names, float(t)), limits)
+                    writer.grab_frame()
+        finally:
+            plotting.close(fig)
+        return path
+
+    # ------------------------------------------------------------ terminal
+    def table(self) -> "rich.table.Table":
+        """The errors as a ``rich`` table: one row per field, one column per norm."""
+        from rich.table import Table
+
+        errors = self.errors()
+        norms: list[str] = []
+        for values in errors.values():
+            for key in values:
+                if key not in norms:
+                    norms.append(key)
+        title = f"{self.problem.name} — {self.method}"
+        if self.time is not None:
+            title += f", t = {self.time:.4g}"
+        table = Table(title=title)
+        table.add_column("field", style="bold")
+        for key in norms:
+            table.add_column(key, justify="right")
+        for name, values in errors.items():
+            table.add_row(name, *(f"{values[k]:.3e}" if k in values else "—" for k in norms))
+        if not errors:
+            table.caption = "no exact solution to compare with"
+        table.caption = (table.caption + "; " if table.caption else "") + f"wall time {self.wall_time:.3g} s on {self.device}"
+        return table
