@@ -179,9 +179,12 @@ class ExactLinearFlow(Stepper):
         self.A = A
         self.order = 99
         self.name = "exact"
+        self._cache: dict[float, np.ndarray] = {}
 
     def step(self, t, u, dt):
-        return torch.as_tensor(sla.expm(dt * self.A) @ u.numpy())
+        if dt not in self._cache:
+            self._cache[dt] = sla.expm(dt * self.A)
+        return torch.as_tensor(self._cache[dt] @ u.numpy())
 
 
 @pytest.mark.parametrize(

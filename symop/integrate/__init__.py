@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .driver import Trajectory, integrate, step_count
 from .explicit import EXPLICIT_METHODS, ExplicitRK, IntegratorError, Stepper, Tableau, explicit_tableau
-from .implicit import IMEX, IMEX_METHODS, ThetaMethod, backward_euler, crank_nicolson
+from .implicit import IMEX, IMEX_METHODS, THETA_SCHEMES, ThetaMethod, backward_euler, crank_nicolson
 from .linear import LinearPart, SparseLinearPart, solve_sparse, torch_bicgstab, torch_cg
 from .splitting import LieSplitting, StrangSplitting
 
@@ -25,6 +25,7 @@ __all__ = [
     "SparseLinearPart",
     "Stepper",
     "StrangSplitting",
+    "THETA_SCHEMES",
     "Tableau",
     "ThetaMethod",
     "Trajectory",

@@ -19,6 +19,8 @@ Source = Callable[[float], torch.Tensor]
 Nonlinear = Callable[[float, torch.Tensor], torch.Tensor]
 
 THETA_NAMES = {1.0: ("backward-euler", 1), 0.5: ("crank-nicolson", 2)}
+#: scheme name -> theta, for options such as ``--set scheme=crank-nicolson``.
+THETA_SCHEMES = {"backward-euler": 1.0, "crank-nicolson": 0.5}
 
 
 class ThetaMethod(Stepper):

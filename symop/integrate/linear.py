@@ -253,6 +253,15 @@ def _to_torch_csr(A: sp.spmatrix, device: torch.device, dtype: torch.dtype) -> t
         ).to(device=device, dtype=dtype)
 
 
+def _krylov(method: Callable, A: Any, b: np.ndarray, tol: float, **kw: Any) -> np.ndarray:
+    """Call a SciPy Krylov solver with relative tolerance ``tol`` (``rtol`` since SciPy 1.12)."""
+    try:
+        x, _info = method(A, b, rtol=tol, atol=0.0, **kw)
+    except TypeError:  # SciPy < 1.12
+        x, _info = method(A, b, tol=tol, atol=0.0, **kw)
+    return x
+
+
 class _ScipySolver:
     """A factorized / preconditioned solver for one fixed sparse matrix."""
 
@@ -282,10 +291,10 @@ class _ScipySolver:
         maxiter = 1000
         x = None
         if self.symmetric:
-            x, info = spla.cg(self.A, b, rtol=self.tol, atol=0.0, M=self.prec, maxiter=maxiter)
+            x = _krylov(spla.cg, self.A, b, self.tol, M=self.prec, maxiter=maxiter)
         if x is None or np.linalg.norm(b - self.A @ x) > 10 * self.tol * bnorm:
-            x, info = spla.gmres(
-                self.A, b, rtol=self.tol, atol=0.0, M=self.prec, restart=50, maxiter=maxiter
+            x = _krylov(
+                spla.gmres, self.A, b, self.tol, M=self.prec, restart=50, maxiter=maxiter
             )
         res = np.linalg.norm(b - self.A @ x) / bnorm
         if not np.isfinite(res) or res > 10 * self.tol:
