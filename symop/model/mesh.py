@@ -1,0 +1,228 @@
+"""Simplicial meshes of domains.
+
+A :class:`Mesh` holds node coordinates, positively oriented simplices and the
+boundary facets of every side of its domain.  Boxes get structured meshes
+(:func:`structured_box_mesh`); disks, polygons and 2D differences get
+unstructured ones from Triangle through ``meshpy`` (:func:`triangle_mesh`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symop.model.domains import Box, Domain
+
+__all__ = ["Mesh", "structured_box_mesh", "triangle_mesh", "signed_volumes"]
+
+_CELL_TYPES = {1: "line", 2: "triangle", 3: "tetra"}
+_FACET_TYPES = {1: "vertex", 2: "line", 3: "triangle"}
+
+
+def signed_volumes(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """The signed volume of each simplex: ``det[p1 - p0, ..., pd - p0] / d!``."""
+    d = points.shape[1]
+    if cells.shape[0] == 0:
+        return np.zeros(0)
+    p = points[cells]  # (M, d+1, d)
+    edges = p[:, 1:, :] - p[:, :1, :]
+    return np.linalg.det(edges) / math.factorial(d)
+
+
+def _orient(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """``cells`` with the last two vertices swapped where the orientation is negative."""
+    cells = np.array(cells, dtype=np.int64, copy=True)
+    if cells.shape[1] < 2:
+        return cells
+    neg = signed_volumes(points, cells) < 0
+    cells[neg, -2], cells[neg, -1] = cells[neg, -1].copy(), cells[neg, -2].copy()
+    return cells
+
+
+@dataclass(frozen=True, eq=False)
+class Mesh:
+    """A simplicial mesh.
+
+    ``points`` is ``(N, d)`` float64, ``cells`` is ``(M, d+1)`` int64 with
+    positively oriented simplices, ``facets[side]`` is ``(K, d)`` int64: the
+    boundary facets on that side (points in 1D, edges in 2D, triangles in 3D).
+    """
+
+    points: np.ndarray
+    cells: np.ndarray
+    facets: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "points", np.ascontiguousarray(self.points, dtype=np.float64))
+        object.__setattr__(self, "cells", np.ascontiguousarray(self.cells, dtype=np.int64))
+        d = self.points.shape[1]
+        object.__setattr__(
+            self,
+            "facets",
+            {k: np.ascontiguousarray(v, dtype=np.int64).reshape(-1, d) for k, v in self.facets.items()},
+        )
+
+    @property
+    def dimension(self) -> int:
+        """The space dimension d."""
+        return int(self.points.shape[1])
+
+    @property
+    def num_points(self) -> int:
+        """The number of nodes."""
+        return int(self.points.shape[0])
+
+    @property
+    def num_cells(self) -> int:
+        """The number of simplices."""
+        return int(self.cells.shape[0])
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        """The names of the tagged boundary sides."""
+        return tuple(self.facets)
+
+    def boundary_points(self, part: str = "all") -> np.ndarray:
+        """Sorted unique indices of the nodes on ``part`` (``"all"``: every side)."""
+        if part == "all":
+            arrays = list(self.facets.values())
+        elif part in self.facets:
+            arrays = [self.facets[part]]
+        else:
+            from symop.model.domains import DomainError
+
+            raise DomainError(
+                f"the mesh has no boundary part `{part}`; its parts are " + ", ".join(self.facets)
+            )
+        if not arrays:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate([a.ravel() for a in arrays])).astype(np.int64)
+
+    def cell_sizes(self) -> np.ndarray:
+        """The (positive) volume of each cell: length, area or volume."""
+        return np.abs(signed_volumes(self.points, self.cells))
+
+    def to_meshio(self) -> Any:
+        """A ``meshio.Mesh`` with the cells and one facet block per side (``cell_sets`` by side)."""
+        import meshio
+
+        d = self.dimension
+        blocks = [(_CELL_TYPES.get(d, f"simplex{d}"), self.cells)]
+        names = list(self.facets)
+        for name in names:
+            blocks.append((_FACET_TYPES.get(d, f"simplex{d - 1}"), self.facets[name]))
+        cell_sets = {}
+        for i, name in enumerate(names):
+            sets = [np.zeros(0, dtype=np.int64) for _ in blocks]
+            sets[i + 1] = np.arange(self.facets[name].shape[0], dtype=np.int64)
+            cell_sets[name] = sets
+        return meshio.Mesh(self.points, blocks, cell_sets=cell_sets)
+
+
+def _boundary_facets(cells: np.ndarray) -> np.ndarray:
+    """The facets that belong to exactly one cell (each as vertex indices)."""
+    k = cells.shape[1]
+    faces = np.concatenate([np.delete(cells, i, axis=1) for i in range(k)], axis=0)
+    key = np.sort(faces, axis=1)
+    _, index, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
+    return faces[np.sort(index[counts == 1])]
+
+
+def _tag_facets(domain: "Domain", points: np.ndarray, facets: np.ndarray) -> dict[str, np.ndarray]:
+    """Boundary facets grouped by the side their centroid lies on."""
+    centroids = points[facets].mean(axis=1)
+    labels = domain.side_of(centroids, tol=1e-8)
+    out = {}
+    for side in domain.sides:
+        out[side] = facets[labels == side]
+    return out
+
+
+def structured_box_mesh(box: "Box", n_per_axis: tuple[int, ...]) -> Mesh:
+    """A structured simplicial mesh of ``box`` with ``n_per_axis[k]`` cells along axis k.
+
+    1D: segments; 2D: each square split into 2 triangles; 3D: each cube split
+    into 6 tetrahedra (Kuhn/Freudenthal split, conforming between cubes).
+    Higher dimensions use the same split into d! simplices per cube.
+    """
+    from symop.model.domains import DomainError
+
+    d = box.dimension
+    n = tuple(int(k) for k in n_per_axis)
+    if len(n) != d:
+        raise DomainError(f"a {d}-dimensional box needs {d} cell counts, not {len(n)}")
+    if any(k < 1 for k in n):
+        raise DomainError(f"every axis needs at least one cell, not {n}")
+    lo, hi = box.lo, box.hi
+    grids = [np.linspace(lo[k], hi[k], n[k] + 1) for k in range(d)]
+    mesh_grid = np.meshgrid(*grids, indexing="ij")
+    points = np.stack([g.ravel() for g in mesh_grid], axis=1)
+    shape = tuple(k + 1 for k in n)
+    strides = np.array([int(np.prod(shape[k + 1:])) for k in range(d)], dtype=np.int64)
+    corners = np.stack(np.meshgrid(*[np.arange(k) for k in n], indexing="ij"), axis=-1).reshape(-1, d)
+    base = corners @ strides  # index of each cube's lowest corner
+    cells = []
+    for perm in itertools.permutations(range(d)):
+        offs = [0]
+        acc = 0
+        for axis in perm:
+            acc += int(strides[axis])
+            offs.append(acc)
+        cells.append(base[:, None] + np.array(offs, dtype=np.int64)[None, :])
+    cells_arr = _orient(points, np.concatenate(cells, axis=0))
+    facets = _tag_facets(box, points, _boundary_facets(cells_arr))
+    return Mesh(points, cells_arr, facets)
+
+
+def triangle_mesh(domain: "Domain", h: float) -> Mesh:
+    """An unstructured triangle mesh of a 2D domain with Triangle (``meshpy.triangle``).
+
+    The boundary comes from the domain's straight-line graph (circles with
+    ``max(16, 2πr/h)`` segments); triangles have area at most ``h²·√3/4``;
+    facets are tagged from Triangle's segment markers (side index + 1); nodes on
+    curved sides are moved onto them.
+    """
+    import meshpy.triangle as triangle
+
+    from symop.model.domains import DomainError
+
+    if not h > 0:
+        raise DomainError(f"the mesh size must be positive, not {h:g}")
+    if domain.dimension != 2:
+        raise DomainError(f"meshing {domain.describe()} with triangles needs a 2D domain")
+    pts, segs, names, holes = domain._pslg(h)
+    sides = list(domain.sides)
+    markers = [sides.index(name) + 1 for name in names]
+    info = triangle.MeshInfo()
+    info.set_points([tuple(map(float, p)) for p in pts])
+    info.set_facets([tuple(map(int, s)) for s in segs], facet_markers=markers)
+    if holes:
+        info.set_holes([tuple(map(float, p)) for p in holes])
+    built = triangle.build(
+        info,
+        max_volume=h * h * math.sqrt(3) / 4,
+        quality_meshing=True,
+        generate_faces=True,
+    )
+    points = np.array(built.points, dtype=np.float64)
+    cells = np.array(built.elements, dtype=np.int64).reshape(-1, 3)
+    faces = np.array(built.faces, dtype=np.int64).reshape(-1, 2)
+    face_markers = np.array(built.face_markers, dtype=np.int64).ravel()
+    boundary = _boundary_facets(cells)
+    bkeys = {tuple(sorted(map(int, f))) for f in boundary}
+    facets: dict[str, np.ndarray] = {}
+    for i, side in enumerate(sides):
+        chosen = faces[face_markers == i + 1]
+        keep = np.array([tuple(sorted(map(int, f))) in bkeys for f in chosen], dtype=bool)
+        facets[side] = chosen[keep] if chosen.size else np.zeros((0, 2), dtype=np.int64)
+    for side, f in facets.items():
+        nodes = np.unique(f.ravel())
+        if nodes.size:
+            points[nodes] = domain._snap(side, points[nodes])
+    cells = _orient(points, cells)
+    return Mesh(points, cells, facets)
