@@ -132,23 +132,53 @@ def _shape(geometry: Any) -> tuple[int, ...]:
 
 
 # ---------------------------------------------------------------- evaluation
-def _evaluate(expr: sp.Expr, symbols: Sequence[sp.Basic], arrays: Sequence[np.ndarray | float]) -> np.ndarray:
-    """Evaluate ``expr`` with ``symbols[k]`` set to ``arrays[k]`` (broadcast).
+def _evaluate(expr: sp.Expr, arguments: Sequence[sp.Basic], arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Evaluate ``expr`` at ``N`` nodes; the result is ``(N,)`` float64.
 
-    Symbols may be plain symbols or indexed coordinates such as ``x[1]``; each
-    is replaced by a dummy symbol before ``sympy.lambdify`` with NumPy.
+    ``arguments`` are symbols (each given a ``(N,)`` array) or an
+    ``IndexedBase`` (given the ``(N, d)`` coordinates, ``x[k]`` being column
+    ``k - 1``).  Uses :func:`symop.codegen.generate`; while that package cannot
+    be imported, ``sympy.lambdify`` with NumPy does the same job.
     """
-    dummies = [sp.Dummy(f"a{k}", real=True) for k in range(len(symbols))]
-    body = sp.sympify(expr).xreplace(dict(zip(symbols, dummies)))
-    leftover = body.free_symbols - set(dummies)
-    if leftover:
-        names = ", ".join(sorted(str(s) for s in leftover))
-        raise SymopError(f"the exact solution depends on {names}, which has no value at the nodes.")
-    fn = sp.lambdify(dummies, body, "numpy")
-    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
-    out = np.asarray(fn(*arrays), dtype=np.float64)
-    shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else out.shape
-    return np.broadcast_to(out, shape).copy()
+    try:
+        from symop.codegen import generate
+    except ImportError:
+        return _evaluate_numpy(expr, arguments, arrays)
+    import torch
+
+    fn = generate(sp.sympify(expr), list(arguments), name="exact")
+    if len(fn.arguments) != len(arguments):
+        extra = ", ".join(fn.arguments[len(arguments):])
+        raise SymopError(f"it depends on {extra}, which has no value at the nodes.")
+    tensors = [torch.as_tensor(np.ascontiguousarray(a, dtype=np.float64)) for a in arrays]
+    with torch.no_grad():
+        out = fn(*tensors)
+    return np.asarray(out.detach().cpu().numpy(), dtype=np.float64)
+
+
+def _evaluate_numpy(expr: sp.Expr, arguments: Sequence[sp.Basic], arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """:func:`_evaluate` through ``sympy.lambdify`` (NumPy), without code generation."""
+    expr = sp.sympify(expr)
+    bases = {a for a in arguments if isinstance(a, sp.IndexedBase)}
+    allowed = {a for a in arguments if isinstance(a, sp.Symbol)} | {b.label for b in bases}
+    extra = {
+        s for s in expr.free_symbols
+        if s not in allowed and not (isinstance(s, sp.Indexed) and s.base in bases)
+    }
+    leftover = expr.atoms(sp.core.function.AppliedUndef, sp.Derivative)
+    if extra or leftover:
+        names = ", ".join(sorted(map(str, extra | leftover)))
+        raise SymopError(f"it depends on {names}, which has no value at the nodes.")
+    values: list[np.ndarray] = []
+    n = len(arrays[0]) if arrays else 1
+    for a, arr in zip(arguments, arrays):
+        arr = np.asarray(arr, dtype=np.float64)
+        if isinstance(a, sp.IndexedBase):
+            # row k holds coordinate k (1-based): x[k] indexes the first axis
+            arr = np.concatenate([np.zeros((1, n)), arr.reshape(n, -1).T], axis=0)
+        values.append(arr)
+    fn = sp.lambdify(list(arguments), expr, "numpy")
+    return np.broadcast_to(np.asarray(fn(*values), dtype=np.float64), (n,)).copy()
 
 
 def _rms(v: np.ndarray) -> float:
@@ -273,14 +303,17 @@ class Solution:
             raise SymopError(
                 f"the solution's nodes have {pts.shape[1]} coordinates but the problem's space has {d}."
             )
-        symbols: list[sp.Basic] = [space.coordinate(k) for k in range(d)]
-        arrays: list[Any] = [pts[:, k] for k in range(d)]
+        arguments: list[sp.Basic] = list(space.arguments)
+        arrays: list[np.ndarray] = [pts] if space.is_indexed else [pts[:, k] for k in range(d)]
         t = self.problem.t
         if t is not None:
             when = self._time_at(time)
-            symbols.append(t)
-            arrays.append(0.0 if when is None else when)
-        values = _evaluate(expr, symbols, arrays)
+            arguments.append(t)
+            arrays.append(np.full(len(pts), 0.0 if when is None else when))
+        try:
+            values = _evaluate(expr, arguments, arrays)
+        except SymopError as error:
+            raise SymopError(f"the exact solution of `{name}` cannot be evaluated at the nodes: {error}") from error
         return np.broadcast_to(values, (len(pts),)).reshape(_shape(self.geometry)).copy()
 
     # ------------------------------------------------------------ errors

@@ -186,6 +186,39 @@ def test_indexed_space_exact_on_points():
     assert sol.errors()["u"]["max"] < 1e-14
 
 
+def test_indexed_sum_exact_and_unusable_exact():
+    xb = sp.IndexedBase("x", real=True)
+    i = sp.Symbol("i", integer=True)
+    d = 40
+    problem = make_problem(
+        "sum", (), lambda p: sp.Sum(xb[i] ** 2, (i, 1, d)) * sp.exp(-T),
+        time=Time(T, 0.0, 1.0), domain=Box(tuple((f"x{k}", 0, 1) for k in range(1, d + 1))),
+        indexed=xb, dimension=d,
+    )
+    pts = np.random.default_rng(4).uniform(size=(30, d))
+    sol = Solution(problem, "pinn", {}, PointCloud(pts), {"u": np.zeros(30)}, time=0.5)
+    np.testing.assert_allclose(sol.exact_values("u"), (pts ** 2).sum(axis=1) * np.exp(-0.5), rtol=1e-13)
+
+    k = sp.Symbol("k", real=True)
+    bad = make_problem("bad", (X,), lambda p: sp.sin(k * X), domain=Interval("x", 0, 1))
+    with pytest.raises(SymopError, match="exact solution of `u` cannot be evaluated"):
+        Solution(bad, "fd", {}, Grid((np.linspace(0, 1, 3),)), {"u": np.zeros(3)}).errors()
+
+
+def test_numpy_fallback_evaluates_like_codegen():
+    from symop.solution import _evaluate_numpy
+
+    xb = sp.IndexedBase("x", real=True)
+    i = sp.Symbol("i", integer=True)
+    pts = np.random.default_rng(5).uniform(size=(7, 3))
+    got = _evaluate_numpy(sp.Sum(xb[i] ** 2, (i, 1, 3)) + xb[2] * T, [xb, T], [pts, np.full(7, 2.0)])
+    np.testing.assert_allclose(got, (pts ** 2).sum(axis=1) + 2 * pts[:, 1], rtol=1e-14)
+    got = _evaluate_numpy(sp.Integer(3), [X, Y], [pts[:, 0], pts[:, 1]])
+    np.testing.assert_array_equal(got, np.full(7, 3.0))
+    with pytest.raises(SymopError, match="depends on k"):
+        _evaluate_numpy(sp.Symbol("k") * X, [X], [pts[:, 0]])
+
+
 # ---------------------------------------------------------------- summary, table
 def test_summary_is_json_serialisable(heat_2d):
     summary = heat_2d.summary()

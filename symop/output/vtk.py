@@ -55,9 +55,8 @@ def write_vtr(
         padded with the single coordinate 0.
     :param point_data: name → array of the grid's shape (``len(a)`` per axis,
         C order, axis 0 is the first coordinate).
-    :param axis_names: names of the coordinates, recorded as a comment-like
-        ``FieldData`` entry is not needed; they are kept in the coordinate
-        arrays' ``Name`` attributes.
+    :param axis_names: names of the coordinates, kept as the ``Name`` of the
+        coordinate arrays (default x, y, z).
     """
     path = Path(path)
     axes = [np.asarray(a, dtype=np.float64).ravel() for a in axes]
