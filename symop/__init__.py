@@ -1,7 +1,7 @@
 """symop: write a PDE in a small language, solve it in PyTorch.
 
-Public names: :func:`load`, :func:`parse`, :func:`solve`, :func:`converge`,
-:mod:`symop.mms`, :class:`SymopError`.
+Public names: :func:`load`, :func:`parse`, :func:`lower`, :func:`solve`,
+:class:`Problem`, :class:`SymopError`.
 """
 
 from __future__ import annotations
@@ -10,4 +10,17 @@ from symop.errors import SymopError
 
 __version__ = "0.1.0"
 
-__all__ = ["SymopError", "__version__"]
+__all__ = ["SymopError", "Problem", "load", "parse", "lower", "solve", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy so that `import symop` stays cheap (torch and sympy load on first use).
+    if name in ("load", "parse", "lower", "solve"):
+        from symop import api
+
+        return getattr(api, name)
+    if name == "Problem":
+        from symop.model.problem import Problem
+
+        return Problem
+    raise AttributeError(f"module 'symop' has no attribute {name!r}")

@@ -108,6 +108,7 @@ class Builder:
         later = sorted((s for s in statements if s.data not in first), key=lambda s: order[s.data])
         for st in later:
             self.guard(getattr(self, st.data), st)
+        self.equation_statements = sum(1 for s in statements if s.data == "equation_stmt")
         self.check_whole(statements)
         self.errors.raise_if_any()
         return self.problem()
@@ -126,10 +127,12 @@ class Builder:
     def numeric(self, node: Tree | Token, what: str) -> float:
         """Evaluate a constant expression to a finite float."""
         value = self.converter(allow_fields=False, allow_time_derivative=False).scalar(node)
-        value = value.xreplace({self.scope.params[n]: sp.Float(v) for n, v in self.scope.param_values.items()})
+        value = value.xreplace(self.scope.param_subs())
         if value.free_symbols:
             names = ", ".join(sorted(str(s) for s in value.free_symbols))
             raise fail(node, f"{what} must be a constant, but it depends on {names}")
+        if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise fail(node, f"{what} evaluates to infinity or NaN", "check for a division by zero or a log(0)")
         try:
             number = float(sp.N(value))
         except (TypeError, ValueError):
@@ -143,8 +146,7 @@ class Builder:
         name = str(tok)
         pos = position_of(tok)
         if name in RESERVED:
-            what = "constant" if name in CONSTANTS else "operator"
-            self.errors.add(f"`{name}` is a built-in {what} and cannot be declared as a {kind}", pos,
+            self.errors.add(f"`{name}` is a built-in constant and cannot be declared as a {kind}", pos,
                             "choose another name")
             return False
         if name in self.declared_at:
@@ -227,7 +229,7 @@ class Builder:
                     value = 0.5 * (lo + hi)
             except SourceError as err:
                 self.errors.extend([err])
-                continue
+                value = 0.0  # declared anyway, so later uses do not cascade into more errors
             if self.declare(tok, "parameter"):
                 self.scope.params[name] = sp.Symbol(name, real=True)
                 self.scope.param_values[name] = value
@@ -464,12 +466,27 @@ class Builder:
                 continue
             key = str(opt.children[0])
             value_node = opt.children[1]
-            if isinstance(value_node, Tree) and value_node.data == "name" and str(value_node.children[0]) not in self.scope.params:
-                options[key] = str(value_node.children[0])
+            word = self.option_word(value_node)
+            if word is not None:
+                options[key] = word
                 continue
             value = self.numeric(value_node, f"the option `{key}`")
             options[key] = int(value) if value.is_integer() and isinstance(value_node, Tree) and value_node.data == "number" and "." not in str(value_node.children[0]) and "e" not in str(value_node.children[0]).lower() else value
         self.solve = SolveSpec(method, options, position_of(node))
+
+    def option_word(self, node: Tree) -> str | None:
+        """An option value written as a bare word (``strang``, ``crank-nicolson``), else None."""
+        import re
+
+        pos = position_of(node)
+        if pos.end_line not in (None, pos.line):
+            return None
+        text = self.source.line(pos.line)[pos.column - 1 : pos.column - 1 + pos.length]
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z_][A-Za-z0-9_]*)*", text):
+            return None
+        if any(part in self.scope.params for part in text.split("-")):
+            return None
+        return text
 
     # ---------------------------------------------------------- whole-file checks
     def check_finite(self, node: Tree | Token, value: sp.Expr, what: str) -> None:
@@ -479,13 +496,13 @@ class Builder:
     def check_whole(self, statements: list[Tree]) -> None:
         last = statements[-1] if statements else None
         end = position_of(last) if last is not None else Position(1, 1)
-        if self.space is None:
+        if self.space is None and not any(s.data == "space_stmt" for s in statements):
             self.errors.add("the problem declares no coordinates", end, "add a line such as `space x, y`")
-        if self.domain is None and self.space is not None:
+        if self.domain is None and self.space is not None and not any(s.data == "domain_stmt" for s in statements):
             self.errors.add("the problem declares no domain", end, "add a line such as `domain box(x: [0, 1], y: [0, 1])`")
         if not self.fields:
             self.errors.add("the problem declares no field", end, "add a line such as `field u`")
-        if not self.equations and self.fields:
+        if not any(s.data == "equation_stmt" for s in statements) and self.fields:
             self.errors.add("the problem has no equation", end, "add a line such as `equation -lap(u) = 1`")
         self.assign_equations()
         if self.time is not None:
@@ -519,9 +536,10 @@ class Builder:
                                 position_of(node), "declare another field, or remove this equation")
                 continue
             self.assigned.append(Equation(lhs, rhs, free.pop(0), position_of(node)))
+        failed = self.equation_statements - len(self.equations)
         for name in free:
             f = next(f for f in self.fields if f.name == name)
-            if self.equations:
+            if self.equations and not failed:
                 self.errors.add(f"the field `{name}` has no equation ({len(self.equations)} equation"
                                 f"{'s' if len(self.equations) != 1 else ''} for {len(self.fields)} fields)",
                                 f.position, "add an `equation` line for it, or remove the field")
@@ -581,16 +599,15 @@ def classify_condition(parts: tuple[str, ...], fld: Field, lhs: sp.Expr, rhs: sp
     general = BoundaryCondition(parts, fld.name, lhs, rhs, "general", position=position)
     if expr.has(fld.function) or expr.has(NormalDerivative) or expr.has(sp.Derivative) or expr.has(Laplacian) or expr.has(Partial):
         return general
-    poly = sp.Poly(sp.expand(expr), U, DN) if expr.is_polynomial(U, DN) else None
-    if poly is None or poly.total_degree() > 1:
+    alpha = sp.diff(expr, U)
+    beta = sp.diff(expr, DN)
+    if alpha.has(U, DN) or beta.has(U, DN):
         return general
-    alpha = poly.coeff_monomial(U)
-    beta = poly.coeff_monomial(DN)
-    value = -poly.coeff_monomial(1)
+    value = -expr.xreplace({U: sp.S.Zero, DN: sp.S.Zero})
     if beta == 0:
         kind = "dirichlet"
     elif alpha == 0:
         kind = "neumann"
     else:
         kind = "robin"
-    return BoundaryCondition(parts, fld.name, lhs, rhs, kind, sp.simplify(alpha), sp.simplify(beta), sp.simplify(value), position)
+    return BoundaryCondition(parts, fld.name, lhs, rhs, kind, alpha, beta, value, position)

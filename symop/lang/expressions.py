@@ -52,6 +52,10 @@ class Scope:
     exact: dict[str, sp.Expr] = field(default_factory=dict)
     operators: Mapping[str, OperatorSpec] = field(default_factory=dict)
 
+    def param_subs(self) -> dict[sp.Symbol, sp.Expr]:
+        """Parameter symbol -> value (an Integer where the value is whole)."""
+        return {self.params[n]: as_number(v) for n, v in self.param_values.items() if n in self.params}
+
     @property
     def coordinate_names(self) -> list[str]:
         if self.indexed is not None:
@@ -92,6 +96,22 @@ def position_of(node: Tree | Token) -> Position:
 def fail(node: Tree | Token, message: str, hint: str | None = None) -> SourceError:
     """A :class:`SourceError` at ``node``."""
     return SourceError(message, position_of(node), hint)
+
+
+def as_number(value: float) -> sp.Expr:
+    """A float as a SymPy number: an Integer when it is whole."""
+    return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
+
+
+def whole(value: sp.Expr) -> int | None:
+    """``value`` as an int when it is a whole number, else None."""
+    if not value.is_number:
+        return None
+    try:
+        f = float(value)
+    except TypeError:
+        return None
+    return int(f) if f.is_integer() else None
 
 
 def number(text: str) -> sp.Expr:
@@ -197,12 +217,11 @@ class Converter:
             raise fail(tok, f"`{name}` cannot be indexed; only an indexed coordinate such as `x[i]` can",
                        did_you_mean(name, s.declared()))
         index = self.scalar(index_node)
-        index = index.xreplace({s.params[n]: sp.Integer(int(v)) if float(v).is_integer() else sp.Float(v)
-                                for n, v in s.param_values.items() if n in s.params})
+        index = index.xreplace(s.param_subs())
         if index.is_number:
-            if not index.is_integer:
+            k = whole(index)
+            if k is None:
                 raise fail(index_node, f"the index of `{name}` must be a whole number, not {index}")
-            k = int(index)
             if not 1 <= k <= s.dimension:
                 raise fail(index_node, f"`{name}[{k}]` is out of range; the coordinates are {name}[1] … {name}[{s.dimension}]")
             return s.indexed[k]
@@ -328,10 +347,10 @@ class Converter:
 
     def positive_int(self, node: Tree | Token, what: str) -> int:
         value = self.scalar(node)
-        value = value.xreplace({self.scope.params[n]: sp.Float(v) for n, v in self.scope.param_values.items()})
-        if not (value.is_number and value == int(value) and int(value) >= 1):
+        k = whole(value.xreplace(self.scope.param_subs()))
+        if k is None or k < 1:
             raise fail(node, f"{what} must be a whole number of at least 1, not {value}")
-        return int(value)
+        return k
 
     def op_if(self, node: Tree, tok: Token, args: list) -> sp.Expr:
         self.expect_args(node, "if", args, 3, 3)
@@ -470,10 +489,11 @@ class Converter:
             raise fail(index_node, f"the sum index `{index_name}` is already a name in this problem", "choose another index name")
         bounds = []
         for b in args[1:3]:
-            value = self.scalar(b).xreplace({self.scope.params[n]: sp.Float(v) for n, v in self.scope.param_values.items()})
-            if not (value.is_number and value == int(value)):
+            value = self.scalar(b).xreplace(self.scope.param_subs())
+            k = whole(value)
+            if k is None:
                 raise fail(b, f"the bounds of `sum` must be whole numbers, not {value}")
-            bounds.append(int(value))
+            bounds.append(k)
         i = sp.Symbol(index_name, integer=True)
         inner = Converter(self.scope, self.allow_fields, self.allow_dn, self.allow_time_derivative, {**self.indices, index_name: i})
         body = inner.scalar(args[3])

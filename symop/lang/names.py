@@ -53,8 +53,9 @@ OPERATORS: dict[str, str] = {
 
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}
 
-#: Names that may not be declared by a file.
-RESERVED = set(FUNCTIONS) | set(OPERATORS) | set(CONSTANTS)
+#: Names that may not be declared by a file.  Functions and operators live in
+#: their own namespace (``param d = 3`` and ``d(u, x)`` may share a file).
+RESERVED = set(CONSTANTS)
 
 DOMAIN_KINDS = ("interval", "box", "disk", "polygon", "ball")
 

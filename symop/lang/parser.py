@@ -186,8 +186,48 @@ def parse_tree(text: str, filename: str = "<string>") -> Tree:
         raise _syntax_error(err, source) from None
 
 
+def check_brackets(source: Source) -> None:
+    """Report the first unbalanced bracket, before the grammar sees the text.
+
+    A bracket left open swallows the following lines, so the grammar would
+    complain far from the cause; this scan points at the bracket itself.
+    """
+    stack: list[tuple[str, int, int]] = []
+    for number, line in enumerate(source.text.splitlines(), start=1):
+        in_string = False
+        for column, char in enumerate(line, start=1):
+            if char == '"':
+                in_string = not in_string
+            if in_string:
+                continue
+            if char == "#":
+                break
+            if char in OPENERS:
+                stack.append((char, number, column))
+            elif char in CLOSERS:
+                if not stack:
+                    raise SourceError(
+                        f"unbalanced `{char}`: there is no `{CLOSERS[char]}` to close",
+                        Position(number, column),
+                        f"remove this `{char}` or add the missing `{CLOSERS[char]}` before it",
+                        source,
+                    )
+                opener, oline, ocol = stack.pop()
+                if OPENERS[opener] != char:
+                    raise SourceError(
+                        f"`{char}` closes the `{opener}` opened at line {oline}, column {ocol}",
+                        Position(number, column),
+                        f"close it with `{OPENERS[opener]}` instead",
+                        source,
+                    )
+    if stack:
+        opener, oline, ocol = stack[-1]
+        raise SourceError(f"unbalanced `{opener}`: it is never closed", Position(oline, ocol),
+                          f"add the missing `{OPENERS[opener]}`", source)
+
+
 def check_text(source: Source) -> None:
-    """Reject empty and binary input with a clear message."""
+    """Reject empty and binary input, and unbalanced brackets, with a clear message."""
     if "\x00" in source.text:
         raise SourceError("the file is binary, not an equation file", None, "pass a .pde text file", source)
     stripped = [ln.split("#")[0].strip() for ln in source.text.splitlines()]
@@ -198,3 +238,4 @@ def check_text(source: Source) -> None:
             "an equation file needs at least `space`, `domain`, `field` and `equation` lines",
             source,
         )
+    check_brackets(source)

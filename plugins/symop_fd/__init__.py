@@ -1,0 +1,1 @@
+"""Finite differences on boxes, registered under the ``symop`` entry points as ``fd``."""

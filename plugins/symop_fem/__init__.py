@@ -1,0 +1,1 @@
+"""Lagrange finite elements, registered under the ``symop`` entry points as ``fem``."""

@@ -1,0 +1,1 @@
+"""Physics-informed networks with autograd and STDE derivative engines, registered as ``pinn``."""

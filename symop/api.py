@@ -1,0 +1,98 @@
+"""The Python front end: :func:`load`, :func:`parse`, :func:`lower`, :func:`solve`.
+
+>>> p = symop.load("examples/heat.pde")
+>>> s = symop.solve(p, method="fd", n=64)
+>>> s.errors()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from symop import plugins as _plugins
+from symop.errors import MethodError
+from symop.lang import builder as _builder
+from symop.model.problem import Problem
+
+
+def parse(text: str, filename: str = "<string>") -> Problem:
+    """Parse equation text into a :class:`Problem` (plugin operators included)."""
+    return _builder.parse(text, filename, _plugins.operators())
+
+
+def load(path: str | Path) -> Problem:
+    """Read an equation file into a :class:`Problem`."""
+    return _builder.load(path, _plugins.operators())
+
+
+def method_and_options(problem: Problem, method: str | None, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The method to use and its options: the file's ``solve`` line, overridden by the caller."""
+    spec = problem.solve
+    if method is None:
+        if spec is None:
+            raise MethodError(
+                "no method given and the file has no `solve` line; pass --method "
+                "(see `symop plugins` for the installed methods)."
+            )
+        method = spec.method
+    merged: dict[str, Any] = dict(spec.options) if spec is not None and spec.method == method else {}
+    merged.update(options)
+    return method, merged
+
+
+def split_settings(problem: Problem, method: str, settings: Mapping[str, Any]) -> tuple[Problem, dict[str, Any]]:
+    """Route ``name=value`` settings to method options or problem parameters.
+
+    A name that is an option of the method sets the option; otherwise, a name
+    that is a parameter of the problem sets the parameter.
+    """
+    disc = _plugins.get_discretization(method)
+    option_names = {o.name for o in disc.options}
+    options: dict[str, Any] = {}
+    params: dict[str, float] = {}
+    for key, value in settings.items():
+        if key in option_names or key not in problem.params:
+            options[key] = value
+        else:
+            params[key] = float(value)
+    if params:
+        problem = problem.with_params(**params)
+    return problem, options
+
+
+def lower(problem: Problem, method: str | None = None, **options: Any) -> _plugins.Program:
+    """Lower ``problem`` with ``method`` into a runnable :class:`~symop.plugins.Program`."""
+    method, merged = method_and_options(problem, method, options)
+    problem, merged = split_settings(problem, method, merged)
+    return _plugins.lower(problem, method, merged)
+
+
+def solve(problem: Problem | str | Path, method: str | None = None, *, device: str = "cpu",
+          progress: bool = False, **options: Any):
+    """Solve ``problem`` (a Problem or a path) and return its :class:`~symop.solution.Solution`.
+
+    Keyword options go to the method (e.g. ``n=128``, ``dt=1e-4``) or, when
+    they name a parameter of the problem, change that parameter.
+    """
+    if not isinstance(problem, Problem):
+        problem = load(problem)
+    method, merged = method_and_options(problem, method, options)
+    problem, merged = split_settings(problem, method, merged)
+    check_device(device)
+    program = _plugins.lower(problem, method, merged)
+    solution = _plugins.timed_run(program, device, progress)
+    solution.method = method
+    return solution
+
+
+def check_device(device: str) -> None:
+    """Fail with a sentence when ``device`` is not usable here."""
+    import torch
+
+    from symop.errors import SymopError
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SymopError("--device cuda was asked for, but PyTorch sees no CUDA device on this machine; use --device cpu.")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise SymopError(f"unknown device `{device}`; use cpu or cuda.")

@@ -1,0 +1,195 @@
+"""The ``symop`` command.
+
+``symop check FILE`` · ``symop show FILE [--code] [--method M] [--stage S]`` ·
+``symop plugins`` · ``symop run FILE [--method M] [--device D] [-o DIR] [--plot] [--set k=v]``
+
+Errors print as ``file:line:col: error: ...`` with the line and a caret, and
+never as a traceback (``--traceback`` shows one for debugging).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from symop.errors import SymopError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    """Register a sub-command function under ``name``."""
+
+    def deco(fn):
+        COMMANDS[name] = fn
+        return fn
+
+    return deco
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def parse_settings(items: Sequence[str] | None) -> dict[str, Any]:
+    """``["n=128", "split=strang"]`` → ``{"n": "128", "split": "strang"}``."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise SymopError(f"--set takes name=value, not `{item}`.")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+# ------------------------------------------------------------------ commands
+@command("check")
+def cmd_check(args: argparse.Namespace) -> int:
+    from symop.api import load
+
+    for path in args.files:
+        problem = load(path)
+        print(f"{path}: ok ({problem.name}: {len(problem.fields)} field{'s' if len(problem.fields) != 1 else ''}, "
+              f"{problem.dimension}D, {'steady' if problem.is_steady else 'time-dependent'})")
+    return 0
+
+
+@command("show")
+def cmd_show(args: argparse.Namespace) -> int:
+    from symop.api import load, lower
+    from symop.display import describe
+
+    problem = load(args.file)
+    stage = args.stage or ("code" if args.code else "model")
+    if stage == "model":
+        print(describe(problem))
+        return 0
+    program = lower(problem, args.method, **parse_settings(args.set))
+    stages = program.stages()
+    if stage not in stages:
+        raise SymopError(f"the method does not produce a `{stage}` stage; it has " + ", ".join(stages) + ".")
+    print(stages[stage])
+    return 0
+
+
+@command("plugins")
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from symop.plugins import discretizations
+
+    table = Table(title="symop methods")
+    table.add_column("method", style="bold")
+    table.add_column("description")
+    table.add_column("options")
+    for name, disc in sorted(discretizations().items()):
+        opts = "\n".join(
+            f"{o.name} ({o.type.__name__}, default {o.default!r})"
+            + (f" ∈ {{{', '.join(map(str, o.choices))}}}" if o.choices else "")
+            + f": {o.help}"
+            for o in disc.options
+        )
+        table.add_row(name, disc.description, opts or "—")
+    console().print(table)
+    return 0
+
+
+@command("run")
+def cmd_run(args: argparse.Namespace) -> int:
+    from symop.api import load, solve
+
+    problem = load(args.file)
+    sol = solve(problem, args.method, device=args.device, progress=not args.quiet, **parse_settings(args.set))
+    out = console()
+    out.print(f"[bold]{problem.name}[/bold] solved with {sol.method} on {sol.device} in {sol.wall_time:.3g} s")
+    errors = sol.errors()
+    if errors:
+        out.print(sol.table())
+    if args.output:
+        paths = sol.save(args.output)
+        out.print(f"wrote {', '.join(str(p) for p in paths)}")
+    if args.plot:
+        target = Path(args.output) / f"{problem.name}.png" if args.output else None
+        path = sol.plot(target)
+        out.print(f"plot: {path}")
+    if args.json:
+        print(json.dumps(sol.summary(), indent=2, default=str))
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="symop", description="Write a PDE, solve it by the method you pick.")
+    p.add_argument("--traceback", action="store_true", help="show a Python traceback on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("check", help="parse and check equation files")
+    c.add_argument("files", nargs="+", metavar="FILE")
+
+    s = sub.add_parser("show", help="show a problem as mathematics, or a method's generated code")
+    s.add_argument("file", metavar="FILE")
+    s.add_argument("--code", action="store_true", help="print the generated PyTorch source")
+    s.add_argument("--method", "-m", help="method whose stages to show")
+    s.add_argument("--stage", choices=["model", "weak", "code"], help="which stage to print")
+    s.add_argument("--set", action="append", metavar="NAME=VALUE", help="method option or parameter")
+
+    sub.add_parser("plugins", help="list installed methods and their options")
+
+    r = sub.add_parser("run", help="solve an equation file")
+    r.add_argument("file", metavar="FILE")
+    r.add_argument("--method", "-m", help="discretization (default: the file's `solve` line)")
+    r.add_argument("--device", default="cpu", help="cpu or cuda")
+    r.add_argument("-o", "--output", metavar="DIR", help="write fields, VTK files and summary.json here")
+    r.add_argument("--plot", action="store_true", help="write a PNG plot")
+    r.add_argument("--set", action="append", metavar="NAME=VALUE", help="method option or parameter (repeatable)")
+    r.add_argument("--json", action="store_true", help="print the summary as JSON")
+    r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    for hook in EXTRA_PARSERS:
+        hook(sub)
+    return p
+
+
+#: functions ``(subparsers) -> None`` adding more commands (mms, converge, bench, ...)
+EXTRA_PARSERS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``symop`` console script; returns the exit status."""
+    _load_extra_commands()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except SymopError as err:
+        if args.traceback:
+            raise
+        print(str(err), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _load_extra_commands() -> None:
+    """Import the modules that register further sub-commands."""
+    import importlib
+
+    for name in ("symop.mms_cli",):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""Analysis of a problem: derivative orders, linearity, PDE type, and the
+split of a right-hand side into diffusion, advection, reaction and source.
+
+All functions are pure and symbolic; they read a
+:class:`~symop.model.problem.Problem` and return plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symop.errors import SymopError
+from symop.model.operators import Laplacian, NormalDerivative, Partial
+from symop.model.problem import Problem
+
+
+class AnalysisError(SymopError):
+    """A problem does not have the form an analysis needs."""
+
+
+def field_nodes(expr: sp.Expr, problem: Problem) -> set[sp.Expr]:
+    """Every occurrence of a field or a derivative of a field in ``expr``."""
+    applied = {f.applied for f in problem.fields}
+    out: set[sp.Expr] = set()
+    for node in sp.preorder_traversal(expr):
+        if node in applied:
+            out.add(node)
+        elif isinstance(node, sp.Derivative) and node.expr in applied:
+            out.add(node)
+        elif isinstance(node, (Laplacian, Partial, NormalDerivative)) and node.has(*applied):
+            out.add(node)
+    return out
+
+
+def spatial_order_of(node: sp.Expr, problem: Problem) -> int:
+    """Order of spatial differentiation of one field node."""
+    if isinstance(node, sp.Derivative):
+        t = problem.t
+        return sum(int(c) for v, c in node.variable_count if v != t)
+    if isinstance(node, Laplacian):
+        return 2 + spatial_order_of(node.args[0], problem)
+    if isinstance(node, Partial):
+        return len(node.indices) + spatial_order_of(node.expr, problem)
+    return 0
+
+
+def time_order_of(node: sp.Expr, problem: Problem) -> int:
+    """Order of time differentiation of one field node."""
+    if isinstance(node, sp.Derivative) and problem.t is not None:
+        return int(dict(node.variable_count).get(problem.t, 0))
+    return 0
+
+
+def owner(node: sp.Expr, problem: Problem) -> str | None:
+    """The name of the field a node differentiates."""
+    for f in problem.fields:
+        if node == f.applied or node.has(f.applied):
+            return f.name
+    return None
+
+
+def time_order(problem: Problem, field: str) -> int:
+    """Highest time derivative of ``field`` in its equation."""
+    eq = problem.equation_for(field)
+    nodes = [n for n in field_nodes(eq.residual, problem) if owner(n, problem) == field]
+    return max([time_order_of(n, problem) for n in nodes] or [0])
+
+
+def space_order(problem: Problem, field: str) -> int:
+    """Highest spatial derivative order of ``field`` in its equation."""
+    eq = problem.equation_for(field)
+    nodes = [n for n in field_nodes(eq.residual, problem) if owner(n, problem) == field]
+    return max([spatial_order_of(n, problem) for n in nodes] or [0])
+
+
+def _freeze(expr: sp.Expr, problem: Problem) -> tuple[sp.Expr, dict[sp.Symbol, sp.Expr]]:
+    """Replace field nodes by plain symbols (largest nodes first)."""
+    nodes = sorted(field_nodes(expr, problem), key=lambda n: -sp.count_ops(n) - len(str(n)))
+    symbols = {}
+    out = expr
+    for i, n in enumerate(nodes):
+        s = sp.Symbol(f"_node{i}")
+        symbols[s] = n
+        out = out.xreplace({n: s})
+    return out, symbols
+
+
+def is_linear(expr: sp.Expr, problem: Problem) -> bool:
+    """True when ``expr`` is affine in the fields and all their derivatives."""
+    frozen, symbols = _freeze(expr, problem)
+    if not symbols:
+        return True
+    syms = list(symbols)
+    for s in syms:
+        if sp.diff(frozen, s).free_symbols & set(syms):
+            return False
+        if frozen.has(s) and not sp.diff(frozen, s, 2).equals(0):
+            return False
+    return True
+
+
+def problem_is_linear(problem: Problem) -> bool:
+    """True when every equation is linear in the unknowns."""
+    return all(is_linear(eq.residual, problem) for eq in problem.equations)
+
+
+def principal_matrix(problem: Problem, field: str) -> tuple[sp.Matrix, list[sp.Symbol]] | None:
+    """Coefficients of the second derivatives of ``field`` over (coordinates, t)."""
+    if problem.space.is_indexed:
+        return None
+    eq = problem.equation_for(field)
+    f = problem.field(field).applied
+    variables = list(problem.space.coords) + ([problem.t] if problem.t is not None else [])
+    n = len(variables)
+    A = sp.zeros(n, n)
+    expr = sp.expand(eq.residual)
+    for i, a in enumerate(variables):
+        for j, b in enumerate(variables):
+            if j < i:
+                continue
+            coeff = expr.coeff(sp.diff(f, a, b))
+            if i == j:
+                A[i, i] = coeff
+            else:
+                A[i, j] = A[j, i] = coeff / 2
+    return A, variables
+
+
+def pde_type(problem: Problem, field: str) -> str:
+    """``elliptic``, ``parabolic`` or ``hyperbolic`` for a second-order scalar equation.
+
+    Decided from the signs of the eigenvalues of the principal symbol over
+    (x, t) at a sample point: all one sign is elliptic; one zero eigenvalue
+    with the rest of one sign (first order in time) parabolic; one of the other
+    sign hyperbolic.  Other equations report ``order k`` or ``other``.
+    """
+    if space_order(problem, field) != 2 and time_order(problem, field) != 2:
+        order = max(space_order(problem, field), time_order(problem, field))
+        return f"order {order}"
+    if problem.space.is_indexed:
+        return "elliptic" if problem.is_steady else "parabolic"
+    result = principal_matrix(problem, field)
+    if result is None:
+        return "other"
+    A, variables = result
+    point = {v: sp.Rational(1, 3) for v in variables}
+    point.update(problem.param_values)
+    fnodes = {}
+    for f in problem.fields:
+        fnodes[f.applied] = sp.Rational(1, 2)
+    try:
+        M = A.xreplace(point).subs(fnodes)
+        M = M.applyfunc(lambda e: e.doit() if isinstance(e, sp.Basic) else e)
+        eig = [complex(sp.N(v)).real for v in M.eigenvals(multiple=True)]
+    except Exception:  # symbolic eigenvalues may fail for exotic coefficients
+        return "other"
+    tol = 1e-12 * max(1.0, max(abs(e) for e in eig))
+    pos = sum(e > tol for e in eig)
+    neg = sum(e < -tol for e in eig)
+    zero = len(eig) - pos - neg
+    if zero == 0 and (pos == 0 or neg == 0):
+        return "elliptic"
+    if zero == 0 and min(pos, neg) == 1:
+        return "hyperbolic"
+    if zero == 1 and (pos == 0 or neg == 0):
+        return "parabolic"
+    return "other"
+
+
+@dataclass(frozen=True)
+class Split:
+    """``dt(u, order) = diffusion + advection + reaction + source``."""
+
+    field: str
+    order: int
+    diffusion: sp.Expr
+    advection: sp.Expr
+    reaction: sp.Expr
+    source: sp.Expr
+
+    @property
+    def rhs(self) -> sp.Expr:
+        return self.diffusion + self.advection + self.reaction + self.source
+
+    def part(self, name: str) -> sp.Expr:
+        return getattr(self, name)
+
+
+def evolution(problem: Problem, field: str) -> tuple[int, sp.Expr]:
+    """Solve the equation of ``field`` for its highest time derivative.
+
+    Returns ``(k, F)`` with ``dt(u, k) = F``; ``k`` is 0 for a steady equation
+    (then ``F`` is the residual, to be driven to zero).
+    """
+    eq = problem.equation_for(field)
+    k = time_order(problem, field)
+    if k == 0:
+        return 0, eq.residual
+    f = problem.field(field).applied
+    d = sp.diff(f, problem.t, k)
+    expr = sp.expand(eq.residual)
+    coeff = expr.coeff(d)
+    rest = sp.expand(expr - coeff * d)
+    if coeff == 0 or rest.has(d) or coeff.has(d):
+        raise AnalysisError(f"the equation of `{field}` is not linear in its highest time derivative.")
+    return k, sp.expand(-rest / coeff)
+
+
+def split(problem: Problem, field: str) -> Split:
+    """Split the right-hand side of ``dt(u, k) = F`` into operator groups.
+
+    Each additive term of ``F`` goes to the group of its highest spatial
+    derivative of any field: second order or more → diffusion, first →
+    advection, none but a field present → reaction, no field → source.
+    """
+    k, rhs = evolution(problem, field)
+    groups = {"diffusion": [], "advection": [], "reaction": [], "source": []}
+    for term in sp.Add.make_args(sp.expand(rhs)):
+        nodes = field_nodes(term, problem)
+        if not nodes:
+            groups["source"].append(term)
+            continue
+        order = max(spatial_order_of(n, problem) for n in nodes)
+        key = "diffusion" if order >= 2 else "advection" if order == 1 else "reaction"
+        groups[key].append(term)
+    return Split(field, k, *(sp.Add(*groups[g]) for g in ("diffusion", "advection", "reaction", "source")))
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What :func:`classify` reports for one field."""
+
+    field: str
+    time_order: int
+    space_order: int
+    linear: bool
+    type: str
+
+
+def classify(problem: Problem) -> list[Classification]:
+    """Orders, linearity and type of every field's equation."""
+    out = []
+    for f in problem.fields:
+        eq = problem.equation_for(f.name)
+        out.append(Classification(
+            f.name,
+            time_order(problem, f.name),
+            space_order(problem, f.name),
+            is_linear(eq.residual, problem),
+            pde_type(problem, f.name),
+        ))
+    return out
