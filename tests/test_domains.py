@@ -25,7 +25,11 @@ def domains() -> list[Domain]:
         L_SHAPE,
         Polygon(((0, 0), (0, 1), (1, 0))),  # clockwise
         Difference(Box((("x", -2, 2), ("y", -2, 2))), Disk((0.0, 0.0), 1.0)),
-        Difference(Difference(Disk((0, 0), 3), Disk((-1.5, 0), 0.5), "a"), Polygon(((1, -0.5), (2, -0.5), (1.5, 0.5))), "b"),
+        Difference(
+            Difference(Disk((0, 0), 3), Disk((-1.5, 0), 0.5), "a"),
+            Polygon(((1, -0.5), (2, -0.5), (1.5, 0.5))),
+            "b",
+        ),
         Ball(3, 2.0, (1.0, 0.0, -1.0)),
         Ball(5),
     ]
@@ -134,8 +138,12 @@ def test_interval_is_a_one_axis_box() -> None:
 def test_describe() -> None:
     assert UNIT_SQUARE.describe() == "box x ∈ [0, 1] × y ∈ [0, 1]"
     assert Interval("x", 0, 0.5).describe() == "interval x ∈ [0, 0.5]"
-    assert "disk" in Disk((0, 0), 1).describe()
-    assert "minus" in Difference(UNIT_SQUARE, Disk((0.5, 0.5), 0.2)).describe()
+    assert Disk((0, 0), 1).describe() == "disk centred at (0, 0) with radius 1"
+    assert Difference(UNIT_SQUARE, Disk((0.5, 0.5), 0.2)).describe() == (
+        "box x ∈ [0, 1] × y ∈ [0, 1] minus disk centred at (0.5, 0.5) with radius 0.2 (boundary part `hole`)"
+    )
+    assert L_SHAPE.describe().startswith("polygon (0, 0), (2, 0)")
+    assert Ball(3, 2.0).describe() == "ball in 3 dimensions centred at the origin with radius 2"
     assert str(Ball(4)) == Ball(4).describe()
 
 
@@ -147,6 +155,15 @@ def test_side_of() -> None:
     ]
     disk = Disk((1, 1), 2)
     assert list(disk.side_of(np.array([[3, 1], [1, 1]]))) == ["boundary", None]
+
+
+def test_side_of_corners_pick_the_first_side() -> None:
+    # at a corner (even slightly off it) the first matching side in `sides` order wins
+    corners = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [1e-12, 1e-17]])
+    assert list(UNIT_SQUARE.side_of(corners)) == ["left", "right", "right", "left", "left"]
+    assert list(L_SHAPE.side_of(np.array([[0, 0], [2, 0], [1, 1]]))) == ["side1", "side1", "side3"]
+    cube = Box((("x", 0, 1), ("y", 0, 1), ("z", 0, 1)))
+    assert list(cube.side_of(np.array([[0.5, 1, 0], [0.5, 0.5, 1]]))) == ["top", "back"]
 
 
 def test_polygon_normals_outward_for_both_orientations() -> None:

@@ -89,6 +89,59 @@ def _split(n: int, weights: list[float]) -> list[int]:
     return [int(c) for c in counts]
 
 
+def _first_match(dist: np.ndarray, eps: float, names: tuple[str, ...]) -> np.ndarray:
+    """Per row of ``dist`` (point × side), the first side within ``eps``, else ``None``.
+
+    Corners and vertices lie on several sides; the first in ``names`` order wins.
+    """
+    close = dist <= eps
+    on = np.any(close, axis=1)
+    first = np.argmax(close, axis=1)
+    out = np.full(dist.shape[0], None, dtype=object)
+    out[on] = np.array(names, dtype=object)[first[on]]
+    return out
+
+
+def _check_mesh_args(h: float, order: int) -> None:
+    """Mesh sizes must be positive and finite, orders whole and at least 1."""
+    try:
+        size = float(h)
+    except (TypeError, ValueError):
+        size = math.nan
+    if not (math.isfinite(size) and size > 0):
+        raise DomainError(f"the mesh size must be a positive number, not {h!r}")
+    if isinstance(order, bool) or int(order) != order or int(order) < 1:
+        raise DomainError(f"the mesh order must be a whole number of at least 1, not {order!r}")
+
+
+def _subdivide(a: np.ndarray, b: np.ndarray, h: float) -> np.ndarray:
+    """The points ``a, ..., b`` splitting the segment ab into ``ceil(|b - a| / h)`` equal pieces."""
+    m = max(1, int(math.ceil(float(np.linalg.norm(b - a)) / h - 1e-9)))
+    t = np.arange(m + 1)[:, None] / m
+    pts = a + t * (b - a)
+    pts[-1] = b
+    return pts
+
+
+def _polyline_pslg(vertices: np.ndarray, names: list[str], h: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A closed polyline with each side split into pieces of length at most ``h``.
+
+    Returns points, segments (indices into the points) and the name of the
+    side each segment belongs to.
+    """
+    n = vertices.shape[0]
+    points: list[np.ndarray] = []
+    for k in range(n):
+        pts = _subdivide(vertices[k], vertices[(k + 1) % n], h)
+        points.append(pts[:-1])
+    counts = [p.shape[0] for p in points]
+    total = sum(counts)
+    start = np.arange(total)
+    segs = np.stack([start, (start + 1) % total], axis=1)
+    seg_names = [name for name, c in zip(names, counts) for _ in range(c)]
+    return np.concatenate(points, axis=0), segs, seg_names
+
+
 def _rejection(
     n: int,
     rng: np.random.Generator,
@@ -164,8 +217,13 @@ class Domain(ABC):
         """
 
     @abstractmethod
-    def mesh(self, h: float) -> "Mesh":
-        """A simplicial mesh of the domain with cells of size about ``h``."""
+    def mesh(self, h: float, order: int = 1) -> "Mesh":
+        """A simplicial mesh of the domain with cells of size about ``h``.
+
+        The cells are always straight (affine) simplices; ``order`` is accepted
+        for finite elements of higher degree, whose extra nodes the FEM code
+        derives from the cells itself.
+        """
 
     @abstractmethod
     def _side_measure(self, side: str) -> float:
@@ -393,7 +451,12 @@ class Box(Domain):
         return pts, self._side_normal(side, pts)
 
     def side_of(self, points: Any, tol: float = 1e-9) -> np.ndarray:
-        """The side of each point (the nearest face within ``tol``), ``None`` elsewhere."""
+        """The side of each boundary point, ``None`` elsewhere.
+
+        A point is on side ``x = lo_k`` when ``|x_k - lo_k| <= tol·s`` (``s`` the
+        largest edge, at least 1) and it lies in the box; on edges and corners
+        the first matching side in :attr:`sides` order wins.
+        """
         pts = _as_points(points, self.dimension)
         eps = tol * self._scale()
         lo, hi = self.lo, self.hi
@@ -401,19 +464,18 @@ class Box(Domain):
         dist = np.empty((pts.shape[0], 2 * self.dimension))
         dist[:, 0::2] = np.abs(pts - lo)
         dist[:, 1::2] = np.abs(pts - hi)
-        best = np.argmin(dist, axis=1)
-        on = inside & (dist[np.arange(pts.shape[0]), best] <= eps)
-        names = np.array(self.sides, dtype=object)
-        out = np.full(pts.shape[0], None, dtype=object)
-        out[on] = names[best[on]]
-        return out
+        dist[~inside] = np.inf
+        return _first_match(dist, eps, self.sides)
 
-    def mesh(self, h: float) -> "Mesh":
-        """A structured simplicial mesh with ``ceil(length / h)`` cells per axis."""
+    def mesh(self, h: float, order: int = 1) -> "Mesh":
+        """A structured simplicial mesh with ``n_k = ceil(L_k / h)`` cells along each axis k.
+
+        Each of the ``∏ n_k`` cubes is split into ``d!`` simplices (see
+        :func:`symop.model.mesh.structured_box_mesh`).
+        """
         from symop.model.mesh import structured_box_mesh
 
-        if not h > 0:
-            raise DomainError(f"the mesh size must be positive, not {_fmt(h)}")
+        _check_mesh_args(h, order)
         n = tuple(max(1, int(math.ceil((hi - lo) / h - 1e-9))) for _, lo, hi in self.axes)
         return structured_box_mesh(self, n)
 
@@ -421,10 +483,10 @@ class Box(Domain):
         if self.dimension != 2:
             return super()._pslg(h)
         (x0, y0), (x1, y1) = self.lo, self.hi
-        pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-        segs = np.array([[0, 1], [1, 2], [2, 3], [3, 0]])
+        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
         s = self.sides  # left, right, bottom, top
-        return pts, segs, [s[2], s[1], s[3], s[0]], []
+        pts, segs, names = _polyline_pslg(corners, [s[2], s[1], s[3], s[0]], h)
+        return pts, segs, names, []
 
     def _interior_point(self) -> np.ndarray:
         return 0.5 * (self.lo + self.hi)
@@ -524,9 +586,9 @@ class Disk(Domain):
         return math.pi * self.radius**2
 
     def describe(self) -> str:
-        """``disk of radius 1 centred at (0, 0)``."""
+        """``disk centred at (0, 0) with radius 1``."""
         c = ", ".join(_fmt(v) for v in self.center)
-        return f"disk of radius {_fmt(self.radius)} centred at ({c})"
+        return f"disk centred at ({c}) with radius {_fmt(self.radius)}"
 
     def sample_interior(self, n: int, seed: Any = None) -> np.ndarray:
         """``n`` uniform points: angle uniform, radius ``r·√U``."""
@@ -554,14 +616,19 @@ class Disk(Domain):
         out[on] = "boundary"
         return out
 
-    def mesh(self, h: float) -> "Mesh":
-        """An unstructured triangle mesh (Triangle) with boundary nodes on the circle."""
+    def mesh(self, h: float, order: int = 1) -> "Mesh":
+        """An unstructured triangle mesh (Triangle) with boundary nodes on the circle.
+
+        The circle is first split into ``m = max(16, ceil(2πr / h))`` chords.
+        """
         from symop.model.mesh import triangle_mesh
 
+        _check_mesh_args(h, order)
         return triangle_mesh(self, h)
 
     def _segments(self, h: float) -> int:
-        return max(16, int(math.ceil(2 * math.pi * self.radius / h)))
+        """``max(16, ceil(2πr / h))``: the number of chords approximating the circle."""
+        return max(16, int(math.ceil(2 * math.pi * self.radius / h - 1e-9)))
 
     def _pslg(self, h: float) -> tuple[np.ndarray, np.ndarray, list[str], list[np.ndarray]]:
         m = self._segments(h)
@@ -613,7 +680,9 @@ class Ball(Domain):
         if self.center is not None:
             center = tuple(float(c) for c in self.center)
             if len(center) != int(d):
-                raise DomainError(f"the centre of a {int(d)}-dimensional ball needs {int(d)} coordinates, not {len(center)}")
+                raise DomainError(
+                    f"the centre of a {int(d)}-dimensional ball needs {int(d)} coordinates, not {len(center)}"
+                )
             object.__setattr__(self, "center", center)
 
     @property
@@ -657,14 +726,14 @@ class Ball(Domain):
         return math.exp(lv) if lv < 709.0 else math.inf
 
     def describe(self) -> str:
-        """``ball of radius 1 in 3 dimensions centred at the origin``."""
+        """``ball in 3 dimensions centred at the origin with radius 1``."""
         if self.center is None or not any(self.center):
             where = "the origin"
         elif self.dimension_ <= 6:
             where = "(" + ", ".join(_fmt(v) for v in self.center) + ")"
         else:
             where = "a point"
-        return f"ball of radius {_fmt(self.radius)} in {self.dimension_} dimensions centred at {where}"
+        return f"ball in {self.dimension_} dimensions centred at {where} with radius {_fmt(self.radius)}"
 
     def sample_interior(self, n: int, seed: Any = None) -> np.ndarray:
         """``n`` uniform points: Gaussian direction times ``r·U^(1/d)``."""
@@ -702,11 +771,15 @@ class Ball(Domain):
             raise DomainError(f"a {self.dimension_}-dimensional ball is not a disk")
         return Disk(tuple(self._c), self.radius)
 
-    def mesh(self, h: float) -> "Mesh":
-        """A triangle mesh of the 2D ball; other dimensions raise :class:`DomainError`."""
+    def mesh(self, h: float, order: int = 1) -> "Mesh":
+        """A triangle mesh of the 2D ball (as a :class:`Disk`); other dimensions raise :class:`DomainError`."""
+        _check_mesh_args(h, order)
         if self.dimension_ != 2:
-            raise DomainError("meshing a ball is available in 2D only")
-        return self.as_disk().mesh(h)
+            raise DomainError(
+                f"meshing a ball is available only in 2D (as a disk), not in {self.dimension_} dimensions; "
+                "use a box, or a mesh-free method such as Monte Carlo or a neural solver"
+            )
+        return self.as_disk().mesh(h, order)
 
     def _pslg(self, h: float) -> tuple[np.ndarray, np.ndarray, list[str], list[np.ndarray]]:
         if self.dimension_ != 2:
@@ -865,26 +938,23 @@ class Polygon(Domain):
         return pts, self._side_normal(side, pts)
 
     def side_of(self, points: Any, tol: float = 1e-9) -> np.ndarray:
-        """The nearest side of each point within ``tol``, ``None`` elsewhere."""
-        pts = _as_points(points, 2)
-        dist = self._distances(pts)
-        best = np.argmin(dist, axis=1)
-        on = dist[np.arange(pts.shape[0]), best] <= tol * self._scale()
-        names = np.array(self.sides, dtype=object)
-        out = np.full(pts.shape[0], None, dtype=object)
-        out[on] = names[best[on]]
-        return out
+        """The side of each boundary point (distance ``<= tol·s``, ``s`` the size), ``None`` elsewhere.
 
-    def mesh(self, h: float) -> "Mesh":
-        """An unstructured triangle mesh (Triangle)."""
+        A vertex lies on two sides; the first in :attr:`sides` order wins.
+        """
+        pts = _as_points(points, 2)
+        return _first_match(self._distances(pts), tol * self._scale(), self.sides)
+
+    def mesh(self, h: float, order: int = 1) -> "Mesh":
+        """An unstructured triangle mesh (Triangle); each side is first split into pieces ``<= h``."""
         from symop.model.mesh import triangle_mesh
 
+        _check_mesh_args(h, order)
         return triangle_mesh(self, h)
 
     def _pslg(self, h: float) -> tuple[np.ndarray, np.ndarray, list[str], list[np.ndarray]]:
-        n = len(self.vertices)
-        segs = np.stack([np.arange(n), (np.arange(n) + 1) % n], axis=1)
-        return self._v.copy(), segs, list(self.sides), []
+        pts, segs, names = _polyline_pslg(self._v, list(self.sides), h)
+        return pts, segs, names, []
 
 
 # ----------------------------------------------------------------------------------
@@ -910,7 +980,8 @@ class Difference(Domain):
             raise DomainError("a difference is made of two domains")
         if base.dimension != hole.dimension:
             raise DomainError(
-                f"cannot remove a {hole.dimension}-dimensional {hole.kind} from a {base.dimension}-dimensional {base.kind}"
+                f"cannot remove a {hole.dimension}-dimensional {hole.kind} "
+                f"from a {base.dimension}-dimensional {base.kind}"
             )
         if isinstance(hole, Difference):
             raise DomainError("a hole cannot itself have holes; remove the shapes one after the other")
@@ -959,8 +1030,8 @@ class Difference(Domain):
         return self.base.volume() - self.hole.volume()
 
     def describe(self) -> str:
-        """``box x ∈ [0, 1] × y ∈ [0, 1] minus disk of radius ...``."""
-        return f"{self.base.describe()} minus {self.hole.describe()}"
+        """``box x ∈ [0, 1] × y ∈ [0, 1] minus disk centred at (0.5, 0.5) with radius 0.2 (boundary part `hole`)``."""
+        return f"{self.base.describe()} minus {self.hole.describe()} (boundary part `{self.hole_name}`)"
 
     def sample_interior(self, n: int, seed: Any = None) -> np.ndarray:
         """Uniform points of the base, rejecting those in the hole."""
@@ -999,10 +1070,11 @@ class Difference(Domain):
         out[on_hole] = self.hole_name
         return out
 
-    def mesh(self, h: float) -> "Mesh":
-        """An unstructured triangle mesh (Triangle) of the 2D difference."""
+    def mesh(self, h: float, order: int = 1) -> "Mesh":
+        """An unstructured triangle mesh (Triangle) of the 2D difference, the hole left empty."""
         from symop.model.mesh import triangle_mesh
 
+        _check_mesh_args(h, order)
         return triangle_mesh(self, h)
 
     def _pslg(self, h: float) -> tuple[np.ndarray, np.ndarray, list[str], list[np.ndarray]]:

@@ -48,9 +48,10 @@ def _orient(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
 class Mesh:
     """A simplicial mesh.
 
-    ``points`` is ``(N, d)`` float64, ``cells`` is ``(M, d+1)`` int64 with
-    positively oriented simplices, ``facets[side]`` is ``(K, d)`` int64: the
-    boundary facets on that side (points in 1D, edges in 2D, triangles in 3D).
+    ``points`` is ``(N, d)`` float64; ``cells`` is ``(M, d+1)`` int64 with
+    positively oriented simplices, ``det[p_1 - p_0, ..., p_d - p_0] > 0``;
+    ``facets[side]`` is ``(K, d)`` int64: the boundary facets on that side
+    (points in 1D, edges in 2D, triangles in 3D), for every side of the domain.
     """
 
     points: np.ndarray
@@ -104,11 +105,33 @@ class Mesh:
         return np.unique(np.concatenate([a.ravel() for a in arrays])).astype(np.int64)
 
     def cell_sizes(self) -> np.ndarray:
-        """The (positive) volume of each cell: length, area or volume."""
+        """The size ``h_K = max_{i<j} |p_i - p_j|`` of each cell K: its longest edge (its diameter)."""
+        p = self.points[self.cells]  # (M, d+1, d)
+        k = self.cells.shape[1]
+        h = np.zeros(self.num_cells)
+        for i in range(k):
+            for j in range(i + 1, k):
+                h = np.maximum(h, np.linalg.norm(p[:, i] - p[:, j], axis=1))
+        return h
+
+    def cell_volumes(self) -> np.ndarray:
+        """The measure ``|K| = |det[p_1 - p_0, ..., p_d - p_0]| / d!`` of each cell: length, area or volume."""
         return np.abs(signed_volumes(self.points, self.cells))
 
+    def volume(self) -> float:
+        """The total measure ``Σ_K |K|`` of the cells."""
+        return float(self.cell_volumes().sum())
+
+    def max_size(self) -> float:
+        """The mesh size ``h = max_K h_K``."""
+        return float(self.cell_sizes().max()) if self.num_cells else 0.0
+
     def to_meshio(self) -> Any:
-        """A ``meshio.Mesh`` with the cells and one facet block per side (``cell_sets`` by side)."""
+        """A ``meshio.Mesh``: the cells, then one facet block per side.
+
+        Each side is also a ``cell_set`` of its name, and ``cell_data["side"]``
+        is 0 on the cells and ``k`` on the facets of the k-th side (1-based).
+        """
         import meshio
 
         d = self.dimension
@@ -121,26 +144,40 @@ class Mesh:
             sets = [np.zeros(0, dtype=np.int64) for _ in blocks]
             sets[i + 1] = np.arange(self.facets[name].shape[0], dtype=np.int64)
             cell_sets[name] = sets
-        return meshio.Mesh(self.points, blocks, cell_sets=cell_sets)
+        tags = [np.full(len(data), i, dtype=np.int64) for i, (_, data) in enumerate(blocks)]
+        return meshio.Mesh(self.points, blocks, cell_data={"side": tags}, cell_sets=cell_sets)
+
+
+def _sorted_rows(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``faces`` with sorted entries, and the order that sorts those rows."""
+    key = np.sort(faces, axis=1)
+    order = np.lexsort(key.T[::-1])
+    return key, order
 
 
 def _boundary_facets(cells: np.ndarray) -> np.ndarray:
-    """The facets that belong to exactly one cell (each as vertex indices)."""
+    """The facets that belong to exactly one cell (each as vertex indices), in cell order."""
     k = cells.shape[1]
     faces = np.concatenate([np.delete(cells, i, axis=1) for i in range(k)], axis=0)
-    key = np.sort(faces, axis=1)
-    _, index, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
-    return faces[np.sort(index[counts == 1])]
+    if faces.shape[0] == 0:
+        return faces
+    key, order = _sorted_rows(faces)
+    ks = key[order]
+    new = np.ones(ks.shape[0], dtype=bool)
+    new[1:] = np.any(ks[1:] != ks[:-1], axis=1)
+    start = np.flatnonzero(new)
+    counts = np.diff(np.append(start, ks.shape[0]))
+    single = order[start[counts == 1]]
+    return faces[np.sort(single)]
 
 
-def _tag_facets(domain: "Domain", points: np.ndarray, facets: np.ndarray) -> dict[str, np.ndarray]:
-    """Boundary facets grouped by the side their centroid lies on."""
-    centroids = points[facets].mean(axis=1)
-    labels = domain.side_of(centroids, tol=1e-8)
-    out = {}
-    for side in domain.sides:
-        out[side] = facets[labels == side]
-    return out
+def _same_facets(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two facet arrays hold the same facets (vertex order ignored)."""
+    if a.shape != b.shape:
+        return False
+    ka, oa = _sorted_rows(a)
+    kb, ob = _sorted_rows(b)
+    return bool(np.array_equal(ka[oa], kb[ob]))
 
 
 def structured_box_mesh(box: "Box", n_per_axis: tuple[int, ...]) -> Mesh:
@@ -175,17 +212,36 @@ def structured_box_mesh(box: "Box", n_per_axis: tuple[int, ...]) -> Mesh:
             offs.append(acc)
         cells.append(base[:, None] + np.array(offs, dtype=np.int64)[None, :])
     cells_arr = _orient(points, np.concatenate(cells, axis=0))
-    facets = _tag_facets(box, points, _boundary_facets(cells_arr))
+    # A cell face lies on side x_k = lo_k (hi_k) exactly when all its vertices have
+    # grid index 0 (n_k) along axis k: tag by grid indices, not by geometry.
+    index = np.stack(np.unravel_index(np.arange(points.shape[0]), shape), axis=1)  # (N, d)
+    sides = box.sides
+    found: dict[str, list[np.ndarray]] = {side: [] for side in sides}
+    for drop in range(d + 1):
+        faces = np.delete(cells_arr, drop, axis=1)  # (M, d)
+        fidx = index[faces]  # (M, d, d)
+        for k in range(d):
+            for end, side in ((0, sides[2 * k]), (n[k], sides[2 * k + 1])):
+                on = np.all(fidx[:, :, k] == end, axis=1)
+                if np.any(on):
+                    found[side].append(faces[on])
+    facets = {
+        side: (np.concatenate(parts, axis=0) if parts else np.zeros((0, d), dtype=np.int64))
+        for side, parts in found.items()
+    }
     return Mesh(points, cells_arr, facets)
 
 
 def triangle_mesh(domain: "Domain", h: float) -> Mesh:
     """An unstructured triangle mesh of a 2D domain with Triangle (``meshpy.triangle``).
 
-    The boundary comes from the domain's straight-line graph (circles with
-    ``max(16, 2πr/h)`` segments); triangles have area at most ``h²·√3/4``;
-    facets are tagged from Triangle's segment markers (side index + 1); nodes on
-    curved sides are moved onto them.
+    The boundary comes from the domain's straight-line graph: straight sides
+    split into ``ceil(L/h)`` pieces, circles into ``max(16, ceil(2πr/h))``
+    chords, holes marked by one point inside each.  Triangles have area at most
+    ``h²·√3/4`` (an equilateral triangle of side h) with Triangle's quality
+    bound on angles.  Facets are tagged from Triangle's segment markers (side
+    index + 1), never by geometry; nodes Triangle inserts on a curved side are
+    moved radially onto it, so every boundary node of a circle lies on it.
     """
     import meshpy.triangle as triangle
 
@@ -207,22 +263,26 @@ def triangle_mesh(domain: "Domain", h: float) -> Mesh:
         info,
         max_volume=h * h * math.sqrt(3) / 4,
         quality_meshing=True,
-        generate_faces=True,
     )
-    points = np.array(built.points, dtype=np.float64)
+    points = np.array(built.points, dtype=np.float64).reshape(-1, 2)
     cells = np.array(built.elements, dtype=np.int64).reshape(-1, 3)
-    faces = np.array(built.faces, dtype=np.int64).reshape(-1, 2)
-    face_markers = np.array(built.face_markers, dtype=np.int64).ravel()
-    boundary = _boundary_facets(cells)
-    bkeys = {tuple(sorted(map(int, f))) for f in boundary}
-    facets: dict[str, np.ndarray] = {}
-    for i, side in enumerate(sides):
-        chosen = faces[face_markers == i + 1]
-        keep = np.array([tuple(sorted(map(int, f))) in bkeys for f in chosen], dtype=bool)
-        facets[side] = chosen[keep] if chosen.size else np.zeros((0, 2), dtype=np.int64)
+    # Triangle returns the (possibly subdivided) input segments with their markers
+    segments = np.array(built.facets, dtype=np.int64).reshape(-1, 2)
+    segment_markers = np.array(built.facet_markers, dtype=np.int64).ravel()
+    facets = {side: segments[segment_markers == i + 1] for i, side in enumerate(sides)}
+    tagged = np.concatenate(list(facets.values()), axis=0)
+    if not _same_facets(tagged, _boundary_facets(cells)):
+        raise DomainError(
+            f"meshing {domain.describe()} gave boundary edges that do not match its sides; "
+            "check that the hole lies inside the domain"
+        )
+    cells = _orient(points, cells)
     for side, f in facets.items():
         nodes = np.unique(f.ravel())
         if nodes.size:
             points[nodes] = domain._snap(side, points[nodes])
-    cells = _orient(points, cells)
+    if np.any(signed_volumes(points, cells) <= 0):
+        raise DomainError(
+            f"meshing {domain.describe()} with size {h:g} folded triangles over a curved side; use a smaller mesh size"
+        )
     return Mesh(points, cells, facets)
