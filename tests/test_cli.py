@@ -1,0 +1,49 @@
+"""The `symop` command as a user runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from symop.cli import main
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_check_reports_each_file(capsys):
+    assert main(["check", str(EXAMPLES / "heat.pde"), str(EXAMPLES / "gray_scott.pde")]) == 0
+    out = capsys.readouterr().out
+    assert "heat.pde: ok (heat: 1 field, 2D, time-dependent)" in out
+    assert "gray_scott.pde: ok (gray_scott: 2 fields, 2D, time-dependent)" in out
+
+
+def test_show_prints_the_model_as_mathematics(capsys):
+    assert main(["show", str(EXAMPLES / "heat.pde")]) == 0
+    out = capsys.readouterr().out
+    assert "[u]  u_t = kappa*(u_xx + u_yy)" in out
+    assert "top: dn(u) + 2*u" in out and "(robin)" in out
+    assert "u: order 1 in time, 2 in space, linear, parabolic" in out
+    assert "diffusion" in out
+
+
+def test_show_classifies_elliptic_and_hyperbolic(capsys):
+    main(["show", str(EXAMPLES / "poisson.pde")])
+    assert "linear, elliptic" in capsys.readouterr().out
+    main(["show", str(EXAMPLES / "wave.pde")])
+    assert "order 2 in time, 2 in space, linear, hyperbolic" in capsys.readouterr().out
+    main(["show", str(EXAMPLES / "burgers.pde")])
+    assert "nonlinear" in capsys.readouterr().out
+
+
+def test_errors_exit_one_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.pde"
+    bad.write_text("space x\ndomain interval(x: [0, 1])\nfield u\nequation -d(u, x, 2) = 1\nboundary rigth: u = 0\n")
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.pde:5:10: error: unknown boundary side `rigth`" in err
+    assert "did you mean `right`?" in err
+    assert "Traceback" not in err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "check" in capsys.readouterr().out
