@@ -392,6 +392,73 @@ def test_amg_linear_part_matches_direct():
     assert torch.allclose(ua, ub, atol=1e-8)
 
 
+@pytest.mark.parametrize("solver", ["cg", "gmres", "auto"])
+def test_solve_sparse_named_krylov_solvers(solver):
+    A = poisson_2d(25)
+    b = np.random.default_rng(1).random(A.shape[0])
+    x = solve_sparse(A, b, solver=solver, tol=1e-10)
+    assert np.linalg.norm(A @ x - b) / np.linalg.norm(b) < 1e-9
+
+
+def test_solve_sparse_device_argument_returns_tensor():
+    A = poisson_2d(10)
+    b = np.ones(A.shape[0])
+    x = solve_sparse(A, b, device="cpu")
+    assert isinstance(x, torch.Tensor) and x.dtype == torch.float64
+    assert np.allclose(x.numpy(), solve_sparse(A, b, solver="direct"))
+
+
+def test_singular_direct_solve_raises_solve_error():
+    # pure Neumann 1D Laplacian: constant vectors span the kernel
+    n = 8
+    A = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(n, n), format="lil")
+    A[0, 0] = A[n - 1, n - 1] = 1.0
+    with pytest.raises(SolveError, match="singular"):
+        solve_sparse(sp.csr_matrix(A), np.ones(n), solver="direct")
+
+
+def test_iterative_failure_names_residual():
+    A = poisson_2d(30)
+    with pytest.raises(SolveError, match="relative residual"):
+        torch_bicgstab(torch.as_tensor(A.toarray()), torch.ones(A.shape[0], dtype=DT), maxiter=2)
+
+
+def test_device_route_falls_back_to_bicgstab_on_indefinite_matrix():
+    from symop.integrate.linear import _torch_krylov
+
+    # symmetric indefinite diag(1, -1, 2, -2, ...) with b = 1: (r, D^-1 r) = 0, so
+    # Jacobi-preconditioned CG breaks down at once; the device route must still solve it
+    d = np.array([1.0, -1.0, 2.0, -2.0] * 4)
+    A = sp.diags(d, format="csr")
+    At = torch.as_tensor(A.toarray()).to_sparse_csr()
+    b = torch.ones(len(d), dtype=DT)
+    with pytest.raises(SolveError):
+        torch_cg(At, b)
+    x = _torch_krylov(At, b, "auto", True, 1e-11)
+    assert torch.allclose(x, torch.as_tensor(1.0 / d), atol=1e-10)
+    with pytest.raises(SolveError):
+        _torch_krylov(At, b, "cg", True, 1e-11)
+
+
+def test_torch_cg_float32_sparse():
+    from symop.integrate.linear import _to_torch_csr
+
+    A = poisson_2d(10)
+    At = _to_torch_csr(A, torch.device("cpu"), torch.float32)
+    assert At.dtype == torch.float32 and At.layout == torch.sparse_csr
+    b = torch.ones(A.shape[0], dtype=torch.float32)
+    x = torch_cg(At, b)
+    assert x.dtype == torch.float32
+    ref = solve_sparse(A, np.ones(A.shape[0]))
+    assert np.allclose(x.numpy(), ref, rtol=1e-4)
+
+
+def test_save_times_accepts_numpy_integers():
+    traj = integrate(ExplicitRK(lambda t, u: -u, "rk4"), torch.ones(1, dtype=DT), 0.0, 1.0, 0.1,
+                     save_times=np.int64(3))
+    assert np.allclose(traj.times, [0.0, 0.5, 1.0])
+
+
 def test_unknown_solver():
     with pytest.raises(IntegratorError, match="direct"):
         SparseLinearPart(laplacian_1d(4), 4, solver="magic")
@@ -414,3 +481,15 @@ def test_cuda_paths_match_cpu():
     xg = solve_sparse(A, b)
     xc = solve_sparse(A, np.ones(A.shape[0]))
     assert xg.is_cuda and np.allclose(xg.cpu().numpy(), xc, atol=1e-8)
+    xd = solve_sparse(A, np.ones(A.shape[0]), device="cuda")
+    assert xd.is_cuda and np.allclose(xd.cpu().numpy(), xc, atol=1e-8)
+    # float32 state, mass matrix, nonsymmetric operator: BiCGSTAB on the device
+    n = len(x)
+    C = sp.csr_matrix(L + sp.diags([-5.0, 5.0], [-1, 1], shape=(n, n)))
+    M = sp.diags([1.0, 4.0, 1.0], [-1, 0, 1], shape=(n, n), format="csr") / 6
+    lin32 = SparseLinearPart(C, n, mass=M)
+    u32 = torch.as_tensor(u0, dtype=torch.float32)
+    uc32 = integrate(ThetaMethod(lin32, theta=1.0), u32, 0.0, 0.05, 0.01).states[-1]
+    ug32 = integrate(ThetaMethod(lin32, theta=1.0), u32.to(dev), 0.0, 0.05, 0.01).states[-1]
+    assert ug32.is_cuda and ug32.dtype == torch.float32
+    assert torch.allclose(ug32.cpu(), uc32, rtol=1e-4, atol=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -44,7 +45,8 @@ def step_count(t0: float, t1: float, dt: float) -> int:
 def _save_times(save_times: Sequence[float] | int | None, t0: float, t1: float) -> list[float]:
     if save_times is None:
         times = [t0, t1]
-    elif isinstance(save_times, int) and not isinstance(save_times, bool):
+    elif isinstance(save_times, numbers.Integral) and not isinstance(save_times, bool):
+        save_times = int(save_times)
         if save_times < 2:
             raise IntegratorError(f"save_times must count at least 2 snapshots, got {save_times}")
         times = [t0 + (t1 - t0) * i / (save_times - 1) for i in range(save_times)]

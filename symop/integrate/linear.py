@@ -30,7 +30,9 @@ from symop.errors import SolveError
 
 from .explicit import IntegratorError
 
-SOLVERS = ("auto", "direct", "amg")
+#: "direct": sparse LU; "amg": CG (symmetric) or GMRES with a pyamg preconditioner;
+#: "cg" / "gmres": that Krylov method with the pyamg preconditioner; "auto": see below.
+SOLVERS = ("auto", "direct", "amg", "cg", "gmres")
 #: "auto" picks the direct solver below this many unknowns, AMG above.
 AUTO_DIRECT_LIMIT = 200_000
 _CACHE_SIZE = 4
@@ -116,33 +118,38 @@ def torch_cg(
     maxiter = maxiter or max(10 * n, 100)
     x = torch.zeros_like(b) if x0 is None else x0.clone()
     bnorm = torch.linalg.vector_norm(b)
-    if bnorm == 0:
+    if float(bnorm) == 0:
         return torch.zeros_like(b)
     r = b - mv(x) if x0 is not None else b.clone()
     z = prec(r)
     p = z.clone()
     rz = torch.vdot(r, z)
-    target = tol * bnorm
-    for _ in range(maxiter):
-        if torch.linalg.vector_norm(r) <= target:
+    target = tol * float(bnorm)
+    iters = 0
+    for iters in range(maxiter + 1):
+        # a single device->host sync per iteration; a breakdown (p.Ap = 0)
+        # shows up as a non-finite residual one iteration later
+        rn = float(torch.linalg.vector_norm(r))
+        if rn <= target:
             return x
-        Ap = mv(p)
-        pAp = torch.vdot(p, Ap)
-        if pAp == 0:
+        if not np.isfinite(rn) or iters == maxiter:
             break
-        alpha = rz / pAp
+        Ap = mv(p)
+        alpha = rz / torch.vdot(p, Ap)
         x = x + alpha * p
         r = r - alpha * Ap
         z = prec(r)
         rz_new = torch.vdot(r, z)
         p = z + (rz_new / rz) * p
         rz = rz_new
-    res = float(torch.linalg.vector_norm(r) / bnorm)
+    if not bool(torch.isfinite(x).all()):  # breakdown: report the last finite iterate
+        x = x0.clone() if x0 is not None else torch.zeros_like(b)
+    res = float(torch.linalg.vector_norm(b - mv(x)) / bnorm)
     if res <= tol:
         return x
     raise SolveError(
         f"conjugate gradients did not converge: relative residual {res:.3g} "
-        f"after {maxiter} iterations (tolerance {tol:.3g}); is the matrix symmetric positive definite?"
+        f"after {iters} iterations (tolerance {tol:.3g}); is the matrix symmetric positive definite?"
     )
 
 
@@ -173,48 +180,49 @@ def torch_bicgstab(
     maxiter = maxiter or max(10 * n, 100)
     x = torch.zeros_like(b) if x0 is None else x0.clone()
     bnorm = torch.linalg.vector_norm(b)
-    if bnorm == 0:
+    if float(bnorm) == 0:
         return torch.zeros_like(b)
     r = b - mv(x)
     r_hat = r.clone()
     rho_old = alpha = omega = torch.ones((), dtype=b.dtype, device=b.device)
     v = torch.zeros_like(b)
     p = torch.zeros_like(b)
-    target = tol * bnorm
-    for _ in range(maxiter):
-        if torch.linalg.vector_norm(r) <= target:
+    target = tol * float(bnorm)
+    iters = 0
+    for iters in range(maxiter + 1):
+        # two device->host syncs per iteration (the residuals r and s);
+        # breakdowns (rho, (r^, v) or (t, t) = 0) surface as non-finite values
+        rn = float(torch.linalg.vector_norm(r))
+        if rn <= target:
             return x
-        rho = torch.vdot(r_hat, r)
-        if rho == 0:
+        if not np.isfinite(rn) or iters == maxiter:
             break
+        rho = torch.vdot(r_hat, r)
         beta = (rho / rho_old) * (alpha / omega)
         p = r + beta * (p - omega * v)
         y = prec(p)
         v = mv(y)
-        denom = torch.vdot(r_hat, v)
-        if denom == 0:
-            break
-        alpha = rho / denom
+        alpha = rho / torch.vdot(r_hat, v)
         s = r - alpha * v
-        if torch.linalg.vector_norm(s) <= target:
+        sn = float(torch.linalg.vector_norm(s))
+        if sn <= target:
             return x + alpha * y
+        if not np.isfinite(sn):
+            break
         z = prec(s)
         tt = mv(z)
-        ttn = torch.vdot(tt, tt)
-        if ttn == 0:
-            break
-        omega = torch.vdot(tt, s) / ttn
+        omega = torch.vdot(tt, s) / torch.vdot(tt, tt)
         x = x + alpha * y + omega * z
         r = s - omega * tt
         rho_old = rho
-        if omega == 0:
-            break
+    if not bool(torch.isfinite(x).all()):
+        x = x0.clone() if x0 is not None else torch.zeros_like(b)
     res = float(torch.linalg.vector_norm(b - mv(x)) / bnorm)
     if res <= tol:
         return x
     raise SolveError(
         f"BiCGSTAB did not converge: relative residual {res:.3g} "
-        f"(tolerance {tol:.3g}) after at most {maxiter} iterations"
+        f"(tolerance {tol:.3g}) after {iters} iterations"
     )
 
 
@@ -263,7 +271,13 @@ def _krylov(method: Callable, A: Any, b: np.ndarray, tol: float, **kw: Any) -> n
 
 
 class _ScipySolver:
-    """A factorized / preconditioned solver for one fixed sparse matrix."""
+    """A factorized / preconditioned solver for one fixed sparse matrix.
+
+    ``kind`` "direct" factorizes A = P^T L U Q^T once (``splu``); "amg", "cg"
+    and "gmres" build a pyamg smoothed-aggregation hierarchy once and use one
+    V-cycle as the preconditioner of CG ("amg" on a symmetric A, falling back
+    to GMRES if CG misses the tolerance, e.g. on an indefinite A) or GMRES.
+    """
 
     def __init__(self, A: sp.spmatrix, kind: str, symmetric: bool, tol: float) -> None:
         self.A = sp.csr_matrix(A)
@@ -271,7 +285,14 @@ class _ScipySolver:
         self.symmetric = symmetric
         self.tol = tol
         if kind == "direct":
-            self.lu = spla.splu(sp.csc_matrix(A))
+            try:
+                self.lu = spla.splu(sp.csc_matrix(A))
+            except RuntimeError as exc:  # "Factor is exactly singular"
+                raise SolveError(
+                    f"the sparse LU factorization of the {A.shape[0]} x {A.shape[1]} system "
+                    f"failed ({exc}); the matrix is singular: check that the boundary "
+                    "conditions fix the solution (a pure Neumann problem needs a constraint)"
+                ) from None
         else:
             import pyamg
 
@@ -284,21 +305,32 @@ class _ScipySolver:
         if np.iscomplexobj(b) and not np.iscomplexobj(self.A.data):
             return self.solve(b.real) + 1j * self.solve(b.imag)
         if self.kind == "direct":
-            return self.lu.solve(b)
+            x = self.lu.solve(b)
+            if not np.all(np.isfinite(x)):
+                raise SolveError(
+                    "the sparse LU solve produced NaN or infinite values; "
+                    "the matrix is singular or badly scaled"
+                )
+            return x
         bnorm = np.linalg.norm(b)
         if bnorm == 0:
             return np.zeros_like(b)
         maxiter = 1000
         x = None
-        if self.symmetric:
+        use_cg = self.kind == "cg" or (self.kind == "amg" and self.symmetric)
+        if use_cg:
             x = _krylov(spla.cg, self.A, b, self.tol, M=self.prec, maxiter=maxiter)
-        if x is None or np.linalg.norm(b - self.A @ x) > 10 * self.tol * bnorm:
+        if x is None or (
+            self.kind != "cg" and not np.linalg.norm(b - self.A @ x) <= 10 * self.tol * bnorm
+        ):
             x = _krylov(
                 spla.gmres, self.A, b, self.tol, M=self.prec, restart=50, maxiter=maxiter
             )
         res = np.linalg.norm(b - self.A @ x) / bnorm
         if not np.isfinite(res) or res > 10 * self.tol:
-            method = "CG/GMRES" if self.symmetric else "GMRES"
+            method = {"cg": "CG", "gmres": "GMRES"}.get(
+                self.kind, "CG/GMRES" if self.symmetric else "GMRES"
+            )
             raise SolveError(
                 f"the AMG-preconditioned {method} solver did not converge: relative residual "
                 f"{res:.3g} reached, tolerance {self.tol:.3g}; try solver='direct'"
@@ -312,6 +344,22 @@ def _pick_kind(solver: str, n: int) -> str:
     return solver
 
 
+def _torch_krylov(
+    A: torch.Tensor, b: torch.Tensor, solver: str, symmetric: bool, tol: float
+) -> torch.Tensor:
+    """Solve on ``b``'s device: CG for a symmetric A ("auto", "amg", "cg"; BiCGSTAB if CG
+    fails, e.g. on an indefinite A), BiCGSTAB otherwise or when ``solver`` is "gmres".
+    ("direct" has no device counterpart and takes the same route.)"""
+    t = max(tol, 50 * torch.finfo(b.dtype).eps)
+    if solver == "cg" or (symmetric and solver != "gmres"):
+        try:
+            return torch_cg(A, b, tol=t)
+        except SolveError:
+            if solver == "cg":
+                raise
+    return torch_bicgstab(A, b, tol=t)
+
+
 def _scipy_matrix(A: Any) -> sp.csr_matrix:
     if isinstance(A, torch.Tensor):
         if A.layout == torch.strided:
@@ -322,28 +370,43 @@ def _scipy_matrix(A: Any) -> sp.csr_matrix:
     return sp.csr_matrix(A)
 
 
-def solve_sparse(A: Any, b: Any, solver: str = "auto", tol: float = 1e-10) -> Any:
+def solve_sparse(
+    A: Any,
+    b: Any,
+    solver: str = "auto",
+    device: str | torch.device | None = None,
+    tol: float = 1e-10,
+) -> Any:
     """Solve the stationary sparse system ``A x = b``.
 
     ``A``: a SciPy sparse matrix (or dense array, or torch sparse/dense matrix);
-    ``b``: a numpy array or torch tensor of any shape with ``A.shape[0]`` entries;
-    the answer has the same kind, shape and dtype as ``b``.
+    ``b``: a numpy array or torch tensor of any shape with ``A.shape[0]`` entries.
 
-    ``solver``: "direct" (sparse LU), "amg" (CG when A is symmetric, else GMRES,
-    preconditioned by pyamg smoothed aggregation), "auto" (direct below 200 000
-    unknowns).  A CUDA tensor ``b`` is solved on its device with
-    :func:`torch_cg` (symmetric A) or :func:`torch_bicgstab`.  An iterative
-    solver that misses ``tol`` raises :class:`SolveError` with the residual reached.
+    ``device``: None solves where ``b`` lives and returns the same kind as ``b``
+    (numpy array or tensor, same shape and dtype).  A device (e.g. "cuda") turns
+    ``b`` into a tensor on it and returns a tensor there.
+
+    ``solver`` on the CPU: "direct" (sparse LU), "amg" (CG when A is symmetric,
+    else GMRES, preconditioned by a pyamg smoothed-aggregation V-cycle), "cg" /
+    "gmres" (that method with the AMG preconditioner), "auto" (direct below
+    200 000 unknowns, else "amg").  On CUDA the system is solved on the device
+    with :func:`torch_cg` (symmetric A) or :func:`torch_bicgstab` (nonsymmetric
+    A, or solver "gmres"), Jacobi-preconditioned.  An iterative solver that misses
+    the relative residual ``tol`` raises :class:`SolveError` with the residual reached.
     """
     _check_solver(solver)
     S = _scipy_matrix(A)
     is_torch = isinstance(b, torch.Tensor)
+    if device is not None:
+        dev = torch.device(device)
+        b = torch.as_tensor(b)
+        if not (b.is_floating_point() or b.is_complex()):
+            b = b.to(torch.float64)
+        b = b.to(dev)
+        is_torch = True
     if is_torch and b.is_cuda:
-        symmetric = _is_symmetric(S)
         At = _to_torch_csr(S, b.device, b.dtype)
-        rhs = b.reshape(-1)
-        t = None if tol <= 0 else max(tol, 50 * torch.finfo(b.dtype).eps)
-        x = (torch_cg if symmetric else torch_bicgstab)(At, rhs, tol=t)
+        x = _torch_krylov(At, b.reshape(-1), solver, _is_symmetric(S), tol)
         return x.reshape(b.shape)
     arr = b.detach().cpu().numpy() if is_torch else np.asarray(b)
     flat = arr.reshape(-1)
@@ -386,9 +449,12 @@ class SparseLinearPart(LinearPart):
     ``shape`` is the state tensor's shape (its product must be L's size).
     ``solver``: "direct" (splu of M - alpha L, cached per alpha), "amg"
     (CG if M and L are symmetric else GMRES, with a pyamg smoothed-aggregation
-    preconditioner cached per alpha) or "auto" (direct below 200 000 unknowns).
-    CUDA states use torch sparse CSR copies on the device and
-    :func:`torch_cg` / :func:`torch_bicgstab`.  Results keep the input dtype.
+    preconditioner cached per alpha), "cg" / "gmres" (that method with the AMG
+    preconditioner) or "auto" (direct below 200 000 unknowns, else "amg").
+    CUDA states use torch sparse CSR copies of L, M and M - alpha L made once per
+    (alpha, device, dtype) and :func:`torch_cg` (symmetric M - alpha L, with a
+    BiCGSTAB fallback) / :func:`torch_bicgstab`.  ``tol`` is the relative residual
+    of the iterative solvers.  Results keep the input's shape, dtype and device.
     """
 
     def __init__(
@@ -474,9 +540,7 @@ class SparseLinearPart(LinearPart):
             return rhs
         if rhs.is_cuda:
             A = self._torch_op("S", alpha, rhs)
-            b = rhs.reshape(-1)
-            tol = max(self.tol, 50 * torch.finfo(rhs.dtype).eps)
-            x = (torch_cg if self.symmetric else torch_bicgstab)(A, b, tol=tol)
+            x = _torch_krylov(A, rhs.reshape(-1), self.solver, self.symmetric, self.tol)
             return x.reshape(rhs.shape)
         solver = self._cpu_cache.get(alpha)
         if solver is None:
