@@ -1,0 +1,232 @@
+"""Boundary closures: ghost layers from periodic wrap, Dirichlet extrapolation or
+a second-order Neumann/Robin closure, as torch slicing and as a sparse matrix.
+
+On side ``s`` of axis ``a`` (s = -1 left, +1 right) the outward normal derivative
+is ``dn = s * d/dx_a``.  ``alpha*u + beta*dn(u) = g`` closes the ghost ``k`` layers
+out by the central difference over ``2k h``:
+
+    u_ghost(k) = u_inner(k) + 2 k h (g - alpha u_0) / beta
+
+Dirichlet sides set their boundary nodes to ``g`` (the time derivative ``dg/dt``
+in evolution problems) and extrapolate ghosts polynomially.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sps
+import sympy as sp
+import torch
+
+from symop.codegen import generate
+
+from .grid import FDGrid
+from .stencils import extrapolation
+
+
+@dataclass
+class SideCondition:
+    """``alpha*u + beta*dn(u) = value`` on one side (kind dirichlet/neumann/robin)."""
+
+    kind: str
+    alpha: sp.Expr
+    beta: sp.Expr
+    value: sp.Expr
+
+
+def _data_function(expr: sp.Expr, coords, t, name: str):
+    return generate(sp.sympify(expr), [*coords, t] if t is not None else list(coords), name=name)
+
+
+class BoundarySet:
+    """Ghost padding and Dirichlet data of one component on the grid."""
+
+    def __init__(self, grid: FDGrid, conditions: dict[str, SideCondition], side_axes: dict[str, tuple[int, int]],
+                 coords, t, order: int, dtype, device) -> None:
+        self.grid = grid
+        self.g = grid.ghost
+        self.order = order
+        self.dtype = dtype
+        self.device = device
+        self.coords = coords
+        self.t = t
+        d = grid.dimension
+        # per (axis, side) condition
+        self.sides: dict[tuple[int, int], SideCondition] = {}
+        for name, cond in conditions.items():
+            self.sides[side_axes[name]] = cond
+        self._closures: dict[tuple[int, int], dict[str, Any]] = {}
+        for a in range(d):
+            if grid.periodic[a]:
+                continue
+            for s in (-1, 1):
+                cond = self.sides.get((a, s)) or SideCondition("neumann", sp.S.Zero, sp.S.One, sp.S.Zero)
+                self.sides[(a, s)] = cond
+                self._closures[(a, s)] = self._closure(a, s, cond)
+        # Dirichlet node slabs (unpadded coordinates)
+        self.dirichlet: list[dict[str, Any]] = []
+        mask = np.zeros(grid.shape, dtype=bool)
+        for (a, s), cond in sorted(self.sides.items()):
+            if cond.kind != "dirichlet":
+                continue
+            idx = 0 if s < 0 else grid.shape[a] - 1
+            fixed = {a: grid.lo[a] if s < 0 else grid.hi[a]}
+            mesh = [torch.as_tensor(m, dtype=dtype, device=device) for m in grid.mesh(fixed=fixed)]
+            value = sp.sympify(cond.value) / sp.sympify(cond.alpha)
+            entry = {
+                "axis": a, "index": idx, "coords": mesh, "shape": mesh[0].shape,
+                "value": _data_function(value, coords, t, "g"),
+                "rate": _data_function(sp.diff(value, t) if t is not None else sp.S.Zero, coords, t, "dg"),
+                "const": not value.has(t) if t is not None else True, "cache": None,
+            }
+            self.dirichlet.append(entry)
+            sl = [slice(None)] * d
+            sl[a] = idx
+            mask[tuple(sl)] = True
+        self.mask = mask
+
+    # ------------------------------------------------------------ closures
+    def _slab(self, a: int, s: int) -> list[np.ndarray]:
+        ghosts = tuple(self.g if (b < a) else 0 for b in range(self.grid.dimension))
+        fixed = {a: self.grid.lo[a] if s < 0 else self.grid.hi[a]}
+        return self.grid.mesh(ghosts=ghosts, fixed=fixed)
+
+    def _closure(self, a: int, s: int, cond: SideCondition) -> dict[str, Any]:
+        n = self.grid.shape[a]
+        h = self.grid.h[a]
+        layers = []
+        if cond.kind == "dirichlet":
+            deg = min(self.order + 2, n - 1)
+            for k in range(1, self.g + 1):
+                w = extrapolation(deg, k)
+                layers.append({"terms": [(i, float(w[i])) for i in range(deg + 1)], "affine": None})
+            return {"layers": layers, "slab": None, "data": None}
+        slab = self._slab(a, s)
+        t0 = 0.0
+        args = [*slab, np.full_like(slab[0], t0)] if self.t is not None else slab
+        syms = [*self.coords] + ([self.t] if self.t is not None else [])
+        lam = sp.lambdify(syms, [cond.alpha, cond.beta], "numpy")
+        alpha, beta = (np.broadcast_to(np.asarray(v, dtype=np.float64), slab[0].shape) for v in lam(*args))
+        if np.any(beta == 0):
+            raise ValueError("a Robin condition with beta = 0 on part of a side")
+        ratio = alpha / beta
+        data = _data_function(sp.sympify(cond.value) / sp.sympify(cond.beta), self.coords, self.t, "gb")
+        slab_t = [torch.as_tensor(m, dtype=self.dtype, device=self.device) for m in slab]
+        for k in range(1, self.g + 1):
+            wk = -2.0 * k * h * ratio
+            layers.append({"terms": [(k, 1.0), (0, wk if np.any(wk != 0) else 0.0)], "affine": 2.0 * k * h,
+                           "wt": torch.as_tensor(wk, dtype=self.dtype, device=self.device)})
+        return {"layers": layers, "slab": slab_t, "data": data, "const": (self.t is None) or not
+                (sp.sympify(cond.value) / sp.sympify(cond.beta)).has(self.t), "cache": None}
+
+    def _data(self, closure: dict[str, Any], t) -> torch.Tensor:
+        if closure["const"] and closure["cache"] is not None:
+            return closure["cache"]
+        slab = closure["slab"]
+        args = [*slab, t] if self.t is not None else slab
+        v = torch.broadcast_to(closure["data"](*args), slab[0].shape)
+        if closure["const"]:
+            closure["cache"] = v
+        return v
+
+    # ------------------------------------------------------------ torch
+    def pad(self, u: torch.Tensor, t) -> torch.Tensor:
+        """``u`` with ``g`` ghost layers on both sides of every axis."""
+        g = self.g
+        for a in range(self.grid.dimension):
+            n = u.shape[a]
+            if self.grid.periodic[a]:
+                u = torch.cat([u.narrow(a, n - g, g), u, u.narrow(a, 0, g)], dim=a)
+                continue
+            parts = []
+            for s in (-1, 1):
+                cl = self._closures[(a, s)]
+                data = self._data(cl, t) if cl["data"] is not None else None
+
+                def node(i: int) -> torch.Tensor:
+                    return u.narrow(a, i if s < 0 else n - 1 - i, 1)
+
+                ghosts = []
+                for k, layer in enumerate(cl["layers"], start=1):
+                    acc = None
+                    for i, w in layer["terms"]:
+                        if isinstance(w, float) and w == 0.0:
+                            continue
+                        if i == 0 and "wt" in layer:
+                            term = node(0) * layer["wt"]
+                        else:
+                            term = node(i) * w if w != 1.0 else node(i)
+                        acc = term if acc is None else acc + term
+                    if layer["affine"] is not None:
+                        acc = acc + layer["affine"] * data
+                    ghosts.append(acc)
+                if s < 0:
+                    parts.append(list(reversed(ghosts)))
+                else:
+                    parts.append(ghosts)
+            u = torch.cat([*parts[0], u, *parts[1]], dim=a)
+        return u
+
+    def set_dirichlet(self, out: torch.Tensor, t, rate: bool) -> torch.Tensor:
+        """Write ``g`` (or ``dg/dt`` when ``rate``) into the Dirichlet nodes of ``out``."""
+        for e in self.dirichlet:
+            if rate and e["const"]:
+                v = 0.0
+            else:
+                fn = e["rate"] if rate else e["value"]
+                args = [*e["coords"], t] if self.t is not None else e["coords"]
+                v = torch.broadcast_to(fn(*args), e["shape"])
+            target = out.narrow(e["axis"], e["index"], 1)
+            if isinstance(v, float):
+                target.fill_(v)
+            else:
+                target.copy_(v)
+        return out
+
+    # ------------------------------------------------------------ sparse
+    def pad_matrix(self) -> sps.csr_matrix:
+        """The linear part P of the padding: padded = P u + pad(0, t), flattened in C order."""
+        shape = list(self.grid.shape)
+        g = self.g
+        P = sps.identity(int(np.prod(shape)), format="csr")
+        for a in range(self.grid.dimension):
+            n = shape[a]
+            out_shape = list(shape)
+            out_shape[a] = n + 2 * g
+            in_idx = np.arange(int(np.prod(shape))).reshape(shape)
+            out_idx = np.arange(int(np.prod(out_shape))).reshape(out_shape)
+            rows = [np.take(out_idx, range(g, g + n), axis=a).ravel()]
+            cols = [in_idx.ravel()]
+            vals = [np.ones(in_idx.size)]
+
+            def add(pos: int, node: int, w) -> None:
+                r = np.take(out_idx, [pos], axis=a).ravel()
+                c = np.take(in_idx, [node], axis=a).ravel()
+                rows.append(r)
+                cols.append(c)
+                vals.append(np.broadcast_to(np.asarray(w, dtype=np.float64), np.take(out_idx, [pos], axis=a).shape).ravel())
+
+            if self.grid.periodic[a]:
+                for j in range(g):
+                    add(j, n - g + j, 1.0)
+                    add(g + n + j, j, 1.0)
+            else:
+                for s in (-1, 1):
+                    cl = self._closures[(a, s)]
+                    for k, layer in enumerate(cl["layers"], start=1):
+                        pos = g - k if s < 0 else g + n - 1 + k
+                        for i, w in layer["terms"]:
+                            if i == 0 and "wt" in layer:
+                                w = layer["wt"].cpu().numpy()
+                            node = i if s < 0 else n - 1 - i
+                            add(pos, node, w)
+            Pa = sps.csr_matrix(
+                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                shape=(out_idx.size, in_idx.size),
+            )
+            P = Pa @ P
+            shape = out_shape
+        return sps.csr_matrix(P)

@@ -1,0 +1,111 @@
+"""The ``fd`` discretization: options, acceptance, and the runnable program."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from symop.plugins import Discretization, Option, Program
+
+SCHEMES = ("euler", "heun", "ssprk3", "rk4", "backward-euler", "crank-nicolson", "imex-euler", "ars222")
+
+
+class FDProgram(Program):
+    def __init__(self, problem, options: Mapping[str, Any]) -> None:
+        from .lowering import Lowered
+
+        self.problem = problem
+        self.options = dict(options)
+        self.dtype = torch.float32 if self.options.get("dtype") == "float32" else torch.float64
+        # lower once on the CPU so that the code can be shown; run() re-lowers on its device
+        self._lowered = {"cpu": Lowered(problem, self.options["n"], self.options["order"], self.dtype, "cpu")}
+        low = self._lowered["cpu"]
+        self.source = (
+            f"# fd: {len(low.comps)} component(s) on a {' x '.join(map(str, low.shape))} grid, "
+            f"order {low.order}; field nodes are stencils on ghost-padded tensors\n" + low.rhs.source
+        )
+
+    def lowered(self, device: str):
+        from .lowering import Lowered
+
+        if device not in self._lowered:
+            self._lowered[device] = Lowered(self.problem, self.options["n"], self.options["order"], self.dtype, device)
+        return self._lowered[device]
+
+    def run(self, device: str = "cpu", progress: bool = False):
+        from symop.solution import Grid, Solution
+
+        start = time.perf_counter()
+        low = self.lowered(device)
+        grid = Grid(low.grid.axes(), low.grid.names)
+        names = [c.name for c in low.comps]
+        if self.problem.is_steady:
+            from .steady import solve_steady
+
+            U, info = solve_steady(low, solver=self.options.get("solver") or "auto")
+            fields = {n: U[i] for i, n in enumerate(names) if n in self.problem.field_names}
+            return Solution(self.problem, "fd", self.options, grid, fields, device=device,
+                            wall_time=time.perf_counter() - start, info=info)
+        from .timestep import run_evolution
+
+        if progress:
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task(f"fd {self.problem.name}", total=1.0)
+
+                def cb(k, n, t):
+                    if k == n or k % max(1, n // 200) == 0:
+                        bar.update(task, completed=k / n, description=f"fd t={t:.4g}")
+
+                traj, info = run_evolution(low, self.options, cb)
+        else:
+            traj, info = run_evolution(low, self.options, None)
+        final = traj.final
+        fields = {n: final[i] for i, n in enumerate(names) if n in self.problem.field_names}
+        history = None
+        times = None
+        if self.options.get("save"):
+            times = np.asarray(traj.times)
+            states = torch.stack(traj.states)
+            history = {n: states[:, i] for i, n in enumerate(names) if n in self.problem.field_names}
+        return Solution(self.problem, "fd", self.options, grid, fields, time=traj.times[-1], times=times,
+                        history=history, device=device, wall_time=time.perf_counter() - start, info=info)
+
+
+class FiniteDifferences(Discretization):
+    name = "fd"
+    description = "finite differences on uniform box grids (central stencils, ghost-node boundaries)"
+    options = (
+        Option("n", int, 32, "cells per axis"),
+        Option("order", int, 2, "accuracy order of the central stencils", (2, 4)),
+        Option("scheme", str, "rk4", "time scheme", SCHEMES),
+        Option("split", str, "none", "operator splitting: implicit diffusion vs explicit rest", ("none", "lie", "strang")),
+        Option("dt", float, None, "time step (default: from the stability limit)"),
+        Option("save", int, None, "number of snapshots to keep"),
+        Option("dtype", str, "float64", "floating point type", ("float32", "float64")),
+        Option("compile", bool, False, "wrap the right-hand side in torch.compile"),
+        Option("solver", str, "auto", "sparse linear solver", ("auto", "direct", "amg", "cg", "gmres")),
+    )
+
+    def accepts(self, problem) -> str | None:
+        if problem.space.is_indexed:
+            return ("fd needs named coordinates (space x, y); this problem has the indexed space "
+                    f"{problem.space.names[0][:-3]}[1..{problem.dimension}]")
+        kind = problem.domain.kind
+        if kind not in ("box", "interval"):
+            article = "an" if kind[0] in "aeiou" else "a"
+            return f"fd needs a box domain; this problem has {article} {kind}"
+        if problem.dimension > 3:
+            return f"fd handles 1, 2 or 3 dimensions; this problem has {problem.dimension}"
+        for bc in problem.boundary:
+            if bc.kind not in ("dirichlet", "neumann", "robin"):
+                return (f"fd needs boundary conditions of the form alpha*u + beta*dn(u) = g; the condition on "
+                        f"{', '.join(bc.parts)} is not")
+        return None
+
+    def lower(self, problem, options: Mapping[str, Any]) -> Program:
+        return FDProgram(problem, options)

@@ -1,0 +1,101 @@
+"""Central finite-difference stencils and their application by tensor slicing.
+
+A derivative of order ``m`` with accuracy ``p`` (even) uses the symmetric points
+``-r..r`` with ``r = (m + 1)//2 + p//2 - 1``; the weights solve the moment
+conditions ``sum_j w_j j^k = k! delta_km`` (k = 0..2r) exactly in rationals.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+from math import factorial
+
+import numpy as np
+import scipy.sparse as sps
+
+
+def half_width(m: int, order: int) -> int:
+    if m == 0:
+        return 0
+    return (m + 1) // 2 + order // 2 - 1
+
+
+@lru_cache(maxsize=None)
+def weights(m: int, order: int = 2) -> tuple[float, ...]:
+    """Weights for offsets ``-r..r`` of the ``m``-th derivative (unit spacing)."""
+    r = half_width(m, order)
+    if m == 0:
+        return (1.0,)
+    pts = list(range(-r, r + 1))
+    n = len(pts)
+    # Solve V w = b with V[k][j] = j^k in exact arithmetic (Gauss-Jordan on Fractions).
+    A = [[Fraction(j) ** k for j in pts] + [Fraction(factorial(m) if k == m else 0)] for k in range(n)]
+    for c in range(n):
+        piv = next(i for i in range(c, n) if A[i][c] != 0)
+        A[c], A[piv] = A[piv], A[c]
+        pv = A[c][c]
+        A[c] = [v / pv for v in A[c]]
+        for i in range(n):
+            if i != c and A[i][c] != 0:
+                f = A[i][c]
+                A[i] = [a - f * b for a, b in zip(A[i], A[c])]
+    return tuple(float(A[i][n]) for i in range(n))
+
+
+def apply(padded, multi_index: tuple[int, ...], h: tuple[float, ...], ghost: int, order: int):
+    """The derivative ``multi_index`` of a ghost-padded tensor, at the grid nodes."""
+    out = padded
+    for axis, m in enumerate(multi_index):
+        n = out.shape[axis] - 2 * ghost
+        if m == 0:
+            out = out.narrow(axis, ghost, n)
+            continue
+        w = weights(m, order)
+        r = len(w) // 2
+        scale = 1.0 / h[axis] ** m
+        acc = None
+        for j, wj in zip(range(-r, r + 1), w):
+            if wj == 0.0:
+                continue
+            term = out.narrow(axis, ghost + j, n)
+            acc = term * (wj * scale) if acc is None else acc + term * (wj * scale)
+        out = acc
+    return out
+
+
+def matrix_1d(n: int, m: int, ghost: int, h: float, order: int) -> sps.csr_matrix:
+    """(n × n+2g) matrix of the 1-D stencil on a padded line (identity-selection when m = 0)."""
+    w = weights(m, order)
+    r = len(w) // 2
+    rows, cols, vals = [], [], []
+    for j, wj in zip(range(-r, r + 1), w):
+        if wj == 0.0:
+            continue
+        i = np.arange(n)
+        rows.append(i)
+        cols.append(i + ghost + j)
+        vals.append(np.full(n, wj / h**m))
+    return sps.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n + 2 * ghost)
+    )
+
+
+def matrix(shape: tuple[int, ...], multi_index: tuple[int, ...], h: tuple[float, ...], ghost: int, order: int):
+    """Sparse matrix of the derivative from the flattened padded array to the flattened nodes."""
+    M = None
+    for axis, m in enumerate(multi_index):
+        T = matrix_1d(shape[axis], m, ghost, h[axis], order)
+        M = T if M is None else sps.kron(M, T, format="csr")
+    return sps.csr_matrix(M)
+
+
+def extrapolation(degree: int, k: int) -> np.ndarray:
+    """Weights of nodes 0..degree giving the polynomial extrapolation to ``-k``."""
+    x = np.arange(degree + 1, dtype=np.float64)
+    w = np.ones(degree + 1)
+    for i in range(degree + 1):
+        for j in range(degree + 1):
+            if j != i:
+                w[i] *= (-k - x[j]) / (x[i] - x[j])
+    return w

@@ -1,0 +1,223 @@
+"""Time-dependent problems: explicit RK, theta / IMEX on the linear part, and
+diffusion-vs-rest splitting, all driven by :func:`symop.integrate.integrate`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sps
+import sympy as sp
+import torch
+
+from symop.errors import OptionError
+from symop.integrate import (IMEX, ExplicitRK, LieSplitting, SparseLinearPart, StrangSplitting, ThetaMethod,
+                             integrate)
+
+from . import stencils
+from .lowering import Lowered, collect, linear_terms, multi_index
+
+EXPLICIT = ("euler", "heun", "ssprk3", "rk4")
+#: stability interval of each explicit scheme on the negative real axis / the imaginary axis
+REAL_LIMIT = {"euler": 2.0, "heun": 2.0, "ssprk3": 2.51, "rk4": 2.78}
+IMAG_LIMIT = {"euler": 0.0, "heun": 0.0, "ssprk3": 1.73, "rk4": 2.83}
+
+
+def _symbol_max(mi, h, order) -> float:
+    theta = np.linspace(0, np.pi, 257)
+    out = 1.0
+    for m, hh in zip(mi, h):
+        if m == 0:
+            continue
+        w = stencils.weights(m, order)
+        r = len(w) // 2
+        sym = sum(wj * np.exp(1j * j * theta) for j, wj in zip(range(-r, r + 1), w))
+        out *= float(np.abs(sym).max()) / hh**m
+    return out
+
+
+def spectral_estimate(low: Lowered, exprs, U, t) -> tuple[float, float]:
+    """(real, imaginary) bounds of the spectrum of dF/du from the node coefficients."""
+    parts = low.jacobian_parts(exprs)
+    nodes, _mats, ev, keys = parts
+    if ev is None:
+        return 0.0, 0.0
+    coeffs = ev(low.time_tensor(t), U)
+    re = im = 0.0
+    for (ci, k), c in zip(keys, coeffs):
+        _, mi = multi_index(nodes[k], low.comps, low.coords)
+        size = float(c.abs().max()) * _symbol_max(mi, low.grid.h, low.order)
+        if sum(mi) % 2 == 1:
+            im += size
+        else:
+            re += size
+    return re, im
+
+
+def default_dt(low: Lowered, scheme: str, exprs, U, t0: float, t1: float) -> float:
+    span = t1 - t0
+    if scheme not in EXPLICIT or not exprs:
+        re, im = spectral_estimate(low, exprs, U, t0) if exprs else (0.0, 0.0)
+        limit = 2.5 / max(re + im, 1e-300) if exprs else span
+        return min(span / 20.0, max(limit, min(low.grid.h)) if exprs else span / 20.0)
+    re, im = spectral_estimate(low, exprs, U, t0)
+    rl, il = REAL_LIMIT[scheme], IMAG_LIMIT[scheme]
+    if im > 0 and il == 0.0:
+        # forward Euler / Heun on advection: rely on the diffusion to damp it
+        dt = 0.5 * rl / max(re + im * im / max(re, 1e-300), 1e-300)
+    else:
+        dt = 1.0 / max(re / rl + (im / il if im else 0.0), 1e-300)
+    return min(0.9 * dt, span)
+
+
+class FDLinear:
+    """The linear part L (Dirichlet rows zero) and its affine source."""
+
+    def __init__(self, low: Lowered, exprs, solver: str) -> None:
+        self.low = low
+        parts = low.jacobian_parts(exprs)
+        if parts[2] is not None and any(
+            e.has(low.t) or collect([e], low.comps) for e in parts[2].fn.nodes.values() if False
+        ):
+            pass
+        # coefficients must not depend on the state or on time
+        for e in _coefficient_exprs(exprs, low):
+            if low.t is not None and e.has(low.t):
+                raise OptionError("implicit schemes in fd need coefficients that do not change in time; "
+                                  "use an explicit scheme such as rk4.")
+        U0 = torch.zeros((len(low.comps), *low.shape), dtype=low.dtype, device=low.device)
+        L = low.assemble(parts, low.time_tensor(0.0), U0)
+        keep = sps.diags((~low.dirichlet_mask.reshape(-1)).astype(np.float64))
+        self.L = sps.csr_matrix(keep @ L)
+        self.part = SparseLinearPart(self.L, U0.shape, solver=solver)
+
+
+def _coefficient_exprs(exprs, low):
+    nodes = collect(exprs, low.comps)
+    from .lowering import freeze
+
+    out = []
+    for e in exprs:
+        fe, syms = freeze(e, nodes)
+        for s in syms:
+            d = sp.diff(fe, s)
+            if d != 0:
+                out.append(d)
+    return out
+
+
+def run_evolution(low: Lowered, options: dict, progress_cb=None):
+    problem = low.problem
+    t0, t1 = float(problem.time.start), float(problem.time.end)
+    C = len(low.comps)
+    dev, dtype = low.device, low.dtype
+    U0 = torch.zeros((C, *low.shape), dtype=dtype, device=dev)
+    for ci, c in enumerate(low.comps):
+        if c.initial is None:
+            raise OptionError(f"the problem needs an `initial {c.name} = ...` line for a time-dependent solve.")
+        from symop.codegen import generate
+
+        fn = generate(c.initial, [*low.coords, low.t], name="initial")
+        U0[ci] = torch.broadcast_to(fn(*low.coord_tensors, low.time_tensor(t0)), low.shape)
+        low.bsets[ci].set_dirichlet(U0[ci], low.time_tensor(t0), rate=False)
+
+    rhs_ev = low.rhs
+    bsets = low.bsets
+
+    def full(t, U, evaluator=rhs_ev, dirichlet=True):
+        tt = low.time_tensor(t) if not isinstance(t, torch.Tensor) else t
+        out = torch.stack(evaluator(tt, U))
+        for ci, b in enumerate(bsets):
+            if b.dirichlet:
+                b.set_dirichlet(out[ci], tt, rate=dirichlet)
+        return out
+
+    if options.get("compile"):
+        inner = full
+
+        compiled = torch.compile(lambda tt, U: inner(tt, U), dynamic=False)
+
+        def full(t, U, evaluator=rhs_ev, dirichlet=True):  # noqa: F811
+            if evaluator is rhs_ev and dirichlet:
+                return compiled(low.time_tensor(t), U)
+            return inner(t, U, evaluator, dirichlet)
+
+    scheme = options.get("scheme") or "rk4"
+    split = options.get("split") or "none"
+    solver = options.get("solver") or "auto"
+    exprs = [c.rhs for c in low.comps]
+    info = {"scheme": scheme, "split": split}
+
+    if split != "none":
+        diff_exprs, rest_exprs = [], []
+        for c in low.comps:
+            dterms, rterms = [], []
+            for term in sp.Add.make_args(sp.expand(c.rhs)):
+                nodes = collect([term], low.comps)
+                order = max([sum(multi_index(nd, low.comps, low.coords)[1]) for nd in nodes] + [0])
+                (dterms if order >= 2 else rterms).append(term)
+            diff_exprs.append(sp.Add(*dterms))
+            rest_exprs.append(sp.Add(*rterms))
+        for e in diff_exprs:
+            lin, non = linear_terms(e, collect([e], low.comps), [sp.Dummy() for _ in collect([e], low.comps)])
+            if non != 0:
+                raise OptionError("splitting in fd needs diffusion terms that are linear in the unknowns.")
+        lin = FDLinear(low, diff_exprs, solver)
+        diff_ev = low.evaluator({c.name: e for c, e in zip(low.comps, diff_exprs)}, "diffusion")
+        Z = torch.zeros_like(U0)
+
+        def diff_source(t):
+            return full(t, Z, diff_ev, dirichlet=True) * 0 + _zero_dirichlet(full(t, Z, diff_ev, False), low)
+
+        def rest(t, U):
+            d = _zero_dirichlet(full(t, U, diff_ev, False), low)
+            return full(t, U) - d
+
+        a = ThetaMethod(lin.part, lambda t: _zero_dirichlet(full(t, Z, diff_ev, False), low), theta=0.5)
+        b = ExplicitRK(rest, scheme if scheme in EXPLICIT else "rk4")
+        stepper = LieSplitting(a, b) if split == "lie" else StrangSplitting(a, b)
+        dt_exprs = rest_exprs
+        dt_scheme = b.name
+    elif scheme in EXPLICIT:
+        stepper = ExplicitRK(lambda t, U: full(t, U), scheme)
+        dt_exprs, dt_scheme = exprs, scheme
+    else:
+        nodes = collect(exprs, low.comps)
+        lin_exprs, non_exprs = [], []
+        for e in exprs:
+            le, ne = linear_terms(e, nodes, [sp.Dummy() for _ in nodes])
+            lin_exprs.append(le)
+            non_exprs.append(ne)
+        lin = FDLinear(low, lin_exprs, solver)
+        nonlinear = any(ne != 0 and collect([ne], low.comps) for ne in non_exprs)
+        L = lin.L
+
+        def matvec(U):
+            return torch.as_tensor(L @ U.detach().reshape(-1).cpu().numpy()).to(U).reshape(U.shape)
+
+        if scheme in ("backward-euler", "crank-nicolson") and not nonlinear:
+            Z = torch.zeros_like(U0)
+            stepper = ThetaMethod(lin.part, lambda t: full(t, Z), theta=1.0 if scheme == "backward-euler" else 0.5)
+            dt_exprs = []
+        else:
+            method = {"backward-euler": "imex-euler", "crank-nicolson": "ars222"}.get(scheme, scheme)
+            stepper = IMEX(lin.part, lambda t, U: full(t, U) - (lin.part.matvec(U)), method)
+            dt_exprs = [e for e in non_exprs if collect([e], low.comps)]
+        dt_scheme = "heun"
+    dt = options.get("dt")
+    if dt is None:
+        dt = default_dt(low, dt_scheme if dt_exprs else "implicit", dt_exprs, U0, t0, t1)
+        if dt_exprs and split == "none" and scheme not in EXPLICIT:
+            dt = min(dt, (t1 - t0) / 20)
+    info["dt_default"] = options.get("dt") is None
+    save = options.get("save")
+    traj = integrate(stepper, U0, t0, t1, float(dt), save_times=int(save) if save else None, progress=progress_cb)
+    info.update(steps=traj.steps, dt=traj.dt)
+    return traj, info
+
+
+def _zero_dirichlet(out, low):
+    for ci, b in enumerate(low.bsets):
+        if b.dirichlet:
+            out[ci][torch.as_tensor(b.mask, device=out.device)] = 0.0
+    return out
