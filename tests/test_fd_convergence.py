@@ -1,0 +1,162 @@
+"""Observed orders of the fd method on manufactured solutions (space and time)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import symop
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # small grids: threads only add contention on shared machines
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def rel_error(text: str, **options) -> tuple[float, float]:
+    problem = symop.parse(text)
+    sol = symop.solve(problem, "fd", **options)
+    h = min((hi - lo) for _, lo, hi in problem.domain.axes) / options["n"]
+    errs = sol.errors()
+    return h, max(e["rel_l2"] for e in errs.values())
+
+
+def observed_order(text: str, ns, **options) -> float:
+    hs, es = zip(*(rel_error(text, n=n, **options) for n in ns))
+    return float(np.polyfit(np.log(hs), np.log(es), 1)[0])
+
+
+POISSON_1D = """
+problem p1 "1D Poisson, Dirichlet left, Robin right"
+space x
+domain interval(x: [0, 1])
+field u
+equation -d(u, x, 2) + u = -d(exact(u), x, 2) + exact(u)
+boundary left: u = exact(u)
+boundary right: dn(u) + 2*u = {right}
+exact u = exp(x)*sin(2*x) + x^3
+"""
+
+POISSON_2D = """
+problem p2 "2D variable-coefficient Poisson with all side kinds"
+space x, y
+domain box(x: [0, 1], y: [0, 2])
+field u
+equation -div((1 + x*y)*grad(u)) + d(u, x, y) = -div((1 + x*y)*grad(exact(u))) + d(exact(u), x, y)
+boundary left, right: u = exact(u)
+boundary bottom: dn(u) = -d(exact(u), y)
+boundary top: dn(u) + 3*u = d(exact(u), y) + 3*exact(u)
+exact u = sin(2*x + 1)*cos(y) + x*y^2
+"""
+
+POISSON_3D = """
+problem p3 "3D Poisson, Dirichlet and periodic"
+space x, y, z
+domain box(x: [0, 1], y: [0, 1], z: [0, 1])
+boundary periodic(z)
+field u
+equation -lap(u) = -lap(exact(u))
+boundary left, right, bottom, top: u = exact(u)
+exact u = sin(pi*x)*cos(2*y)*sin(2*pi*z)
+"""
+
+HEAT = """
+problem heat "2D heat with Dirichlet, Neumann and Robin sides"
+space x, y
+time t in [0, 0.1]
+domain box(x: [0, 1], y: [0, 1])
+param kappa = 0.5
+field u
+equation dt(u) = kappa*lap(u) + dt(exact(u)) - kappa*lap(exact(u))
+boundary left, right: u = exact(u)
+boundary bottom: dn(u) = -d(exact(u), y)
+boundary top: dn(u) + 2*u = d(exact(u), y) + 2*exact(u)
+initial u = exact(u)
+exact u = exp(-t)*sin(pi*x)*cos(y) + x*y
+"""
+
+ADVECTION_DIFFUSION = """
+problem ad "periodic advection-diffusion"
+space x
+time t in [0, 0.5]
+domain interval(x: [0, 1])
+boundary periodic(x)
+param a = 1, nu = 0.05
+field c
+equation dt(c) + a*dx(c) = nu*d(c, x, 2)
+initial c = sin(2*pi*x)
+exact c = exp(-4*pi^2*nu*t)*sin(2*pi*(x - a*t))
+"""
+
+
+def test_poisson_1d_dirichlet_robin_order_2():
+    text = POISSON_1D.replace("{right}", "d(exact(u), x) + 2*exact(u)")
+    assert observed_order(text, [16, 32, 64, 128]) == pytest.approx(2.0, abs=0.1)
+
+
+def test_poisson_2d_all_side_kinds_order_2():
+    assert observed_order(POISSON_2D, [8, 16, 32, 64]) == pytest.approx(2.0, abs=0.1)
+
+
+def test_poisson_3d_order_2():
+    assert observed_order(POISSON_3D, [6, 12, 24]) == pytest.approx(2.0, abs=0.1)
+
+
+def test_heat_order_2():
+    assert observed_order(HEAT, [8, 16, 32]) == pytest.approx(2.0, abs=0.1)
+
+
+def test_advection_diffusion_periodic_order_2():
+    assert observed_order(ADVECTION_DIFFUSION, [16, 32, 64, 128]) == pytest.approx(2.0, abs=0.1)
+
+
+def test_order_4_dirichlet_poisson():
+    text = POISSON_2D.split("boundary bottom")[0] + "boundary bottom, top: u = exact(u)\nexact u = sin(2*x + 1)*cos(y) + x*y^2\n"
+    assert observed_order(text, [8, 16, 32], order=4) == pytest.approx(4.0, abs=0.2)
+
+
+def test_order_4_periodic_advection_diffusion():
+    assert observed_order(ADVECTION_DIFFUSION, [16, 32, 64], order=4, dt=1e-3) == pytest.approx(4.0, abs=0.2)
+
+
+# ---------------------------------------------------------------- time
+TIME_PROBLEM = """
+problem tp "non-commuting diffusion and reaction"
+space x
+time t in [0, 1]
+domain interval(x: [0, 6.283185307179586])
+boundary periodic(x)
+field u
+equation dt(u) = 0.1*d(u, x, 2) + sin(x)*u + cos(t)*cos(x)
+initial u = 1 + sin(x)
+"""
+
+
+def temporal_order(dts, **options) -> float:
+    problem = symop.parse(TIME_PROBLEM)
+    ref = symop.solve(problem, "fd", n=16, scheme="rk4", dt=1e-3).fields["u"]
+    errs = [np.abs(symop.solve(problem, "fd", n=16, dt=dt, **options).fields["u"] - ref).max() for dt in dts]
+    return float(np.polyfit(np.log(dts), np.log(errs), 1)[0])
+
+
+@pytest.mark.parametrize(
+    "options, dts, expected",
+    [
+        ({"scheme": "euler"}, [0.02, 0.01, 0.005], 1),
+        ({"scheme": "heun"}, [0.1, 0.05, 0.025], 2),
+        ({"scheme": "rk4"}, [0.2, 0.1, 0.05], 4),
+        ({"scheme": "backward-euler"}, [0.1, 0.05, 0.025], 1),
+        ({"scheme": "crank-nicolson"}, [0.1, 0.05, 0.025], 2),
+        ({"scheme": "ars222"}, [0.1, 0.05, 0.025], 2),
+        ({"split": "lie"}, [0.1, 0.05, 0.025], 1),
+        ({"split": "strang"}, [0.1, 0.05, 0.025], 2),
+    ],
+    ids=["euler", "heun", "rk4", "backward-euler", "crank-nicolson", "ars222", "lie", "strang"],
+)
+def test_temporal_order(options, dts, expected):
+    assert temporal_order(dts, **options) == pytest.approx(expected, abs=0.15)
