@@ -1,0 +1,212 @@
+"""Batched finite-element kernels in PyTorch: every element at once.
+
+Geometry, basis gradients and coefficients live in tensors with a leading
+element axis E and a quadrature axis Q; element matrices are one ``einsum``
+over them, scattered as COO triplets into a SciPy CSR matrix.  Affine
+geometry (P1, or P2 without curved sides) computes the Jacobian once per
+element (Q axis of size 1); isoparametric P2 evaluates it at every point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sps
+import torch
+
+from .dofs import DofMap
+from .elements import Lagrange, quadrature
+
+DTYPE = torch.float64
+
+
+def _t(a) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(a), dtype=DTYPE)
+
+
+def to_csr(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n: int) -> sps.csr_matrix:
+    """Sum COO triplets into an ``n x n`` CSR matrix."""
+    A = sps.coo_matrix(
+        (vals.reshape(-1).numpy(), (rows.reshape(-1).numpy(), cols.reshape(-1).numpy())), shape=(n, n)
+    ).tocsr()
+    A.sum_duplicates()
+    return A
+
+
+class CellSpace:
+    """Geometry and basis functions of the cells of a mesh at quadrature points.
+
+    ``phi`` (Q, nb); ``grad`` (E, Q or 1, nb, d) physical gradients;
+    ``wdet`` (E, Q) quadrature weight times |det J|; ``xq`` (E, Q, d) points.
+    """
+
+    def __init__(self, dofs: DofMap, dim: int, qdegree: int) -> None:
+        self.dofs = dofs
+        self.dim = dim
+        self.element = Lagrange(dim, dofs.degree)
+        xi, w = quadrature(dim, qdegree)
+        phi, dphi = self.element.eval(xi)
+        self.phi = _t(phi)
+        self.cells = torch.as_tensor(dofs.cells)
+        coords = _t(dofs.coords)
+        if dofs.curved:  # isoparametric: geometry in the P2 basis
+            Xe = coords[self.cells]  # (E, nb, d)
+            J = torch.einsum("eka,qkb->eqab", Xe, _t(dphi))
+            self.xq = torch.einsum("eka,qk->eqa", Xe, self.phi)
+            dref = _t(dphi)  # (Q, nb, d)
+        else:  # affine: J from the vertices
+            verts = coords[self.cells[:, : dim + 1]]  # (E, d+1, d)
+            J = (verts[:, 1:, :] - verts[:, :1, :]).transpose(1, 2).unsqueeze(1)  # (E,1,d,d)
+            p1 = Lagrange(dim, 1)
+            lam, _ = p1.eval(xi)
+            self.xq = torch.einsum("eka,qk->eqa", verts, _t(lam))
+            dref = _t(dphi)
+            if dofs.degree == 1:
+                dref = dref[:1]
+        det = torch.linalg.det(J)  # (E, Qg)
+        inv = torch.linalg.inv(J)  # (E, Qg, d, d)
+        # grad_x phi_k = J^{-T} grad_xi phi_k
+        if inv.shape[1] != dref.shape[0]:
+            inv = inv.expand(-1, dref.shape[0], -1, -1)
+        self.grad = torch.einsum("qkb,eqba->eqka", dref, inv)
+        self.wdet = _t(w)[None, :] * det.abs()  # (E, Q) (broadcast when Qg = 1)
+        if self.wdet.shape[1] != len(w):
+            self.wdet = self.wdet.expand(-1, len(w)).contiguous()
+        self.n = dofs.size
+        self._rows = None
+
+    @property
+    def num_cells(self) -> int:
+        return int(self.cells.shape[0])
+
+    def triplets(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._rows is None:
+            nb = self.cells.shape[1]
+            self._rows = self.cells[:, :, None].expand(-1, -1, nb)
+            self._cols = self.cells[:, None, :].expand(-1, nb, -1)
+        return self._rows, self._cols
+
+    # ----------------------------------------------------------- evaluation
+    def values(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """u_h (E, Q) and grad u_h (E, Q, d) at the quadrature points."""
+        ue = u[self.cells]  # (E, nb)
+        uq = ue @ self.phi.T
+        gq = torch.einsum("ek,egka->ega", ue, self.grad)
+        if gq.shape[1] != uq.shape[1]:
+            gq = gq.expand(-1, uq.shape[1], -1)
+        return uq, gq
+
+    # ----------------------------------------------------------- assembly
+    def matrix(self, A=None, b=None, c=None, m=None) -> sps.csr_matrix:
+        """The matrix of ``sum_q w |J| [grad phi_i . A grad phi_j + (grad phi_i . b) phi_j
+        + phi_i (c . grad phi_j) + m phi_i phi_j]``.
+
+        Each coefficient is None, a float / (d, d) array (constant), or a tensor
+        broadcastable to (E, Q, [d[, d]]).
+        """
+        E, Q = self.wdet.shape
+        G = self.grad
+        Ke = None
+
+        def add(x):
+            nonlocal Ke
+            Ke = x if Ke is None else Ke + x
+
+        if A is not None:
+            if isinstance(A, np.ndarray) or isinstance(A, (float, int)):
+                Acon = np.asarray(A, dtype=np.float64)
+                if G.shape[1] == 1:
+                    vol = self.wdet.sum(1)
+                    if Acon.ndim == 0 or np.allclose(Acon, Acon[0, 0] * np.eye(self.dim)):
+                        a = float(Acon if Acon.ndim == 0 else Acon[0, 0])
+                        g = G[:, 0]
+                        add(torch.einsum("eid,ejd->eij", g, g) * (a * vol)[:, None, None])
+                    else:
+                        g = G[:, 0]
+                        add(torch.einsum("eia,ab,ejb->eij", g, _t(Acon), g) * vol[:, None, None])
+                else:
+                    Aq = _t(Acon if Acon.ndim == 2 else Acon * np.eye(self.dim))
+                    add(torch.einsum("eqia,ab,eqjb,eq->eij", G, Aq, G, self.wdet))
+            else:
+                Gq = G.expand(E, Q, -1, -1)
+                add(torch.einsum("eqia,eqab,eqjb,eq->eij", Gq, A.expand(E, Q, self.dim, self.dim), Gq, self.wdet))
+        if b is not None:
+            bq = _t(np.broadcast_to(b, (self.dim,))) if isinstance(b, np.ndarray) else b
+            bq = bq.expand(E, Q, self.dim)
+            add(torch.einsum("eqia,eqa,qj,eq->eij", G.expand(E, Q, -1, -1), bq, self.phi, self.wdet))
+        if c is not None:
+            cq = _t(np.broadcast_to(c, (self.dim,))) if isinstance(c, np.ndarray) else c
+            cq = cq.expand(E, Q, self.dim)
+            add(torch.einsum("qi,eqa,eqja,eq->eij", self.phi, cq, G.expand(E, Q, -1, -1), self.wdet))
+        if m is not None:
+            mq = m if isinstance(m, torch.Tensor) else torch.full((1, 1), float(m), dtype=DTYPE)
+            add(torch.einsum("qi,qj,eq->eij", self.phi, self.phi, self.wdet * mq.expand(E, Q)))
+        if Ke is None:
+            return sps.csr_matrix((self.n, self.n))
+        r, cidx = self.triplets()
+        return to_csr(r, cidx, Ke, self.n)
+
+    def vector(self, f=None, flux=None) -> np.ndarray:
+        """The vector ``sum_q w |J| [f phi_i + flux . grad phi_i]`` (f (E, Q), flux (E, Q, d))."""
+        E, Q = self.wdet.shape
+        Fe = torch.zeros(E, self.cells.shape[1], dtype=DTYPE)
+        if f is not None:
+            fq = f if isinstance(f, torch.Tensor) else torch.full((1, 1), float(f), dtype=DTYPE)
+            Fe = Fe + (self.wdet * fq.expand(E, Q)) @ self.phi
+        if flux is not None:
+            Fe = Fe + torch.einsum("eqa,eqka,eq->ek", flux.expand(E, Q, self.dim), self.grad.expand(E, Q, -1, -1), self.wdet)
+        return np.bincount(self.cells.reshape(-1).numpy(), weights=Fe.reshape(-1).numpy(), minlength=self.n)
+
+
+class FacetSpace:
+    """Basis functions and surface measure on the boundary facets of some sides."""
+
+    def __init__(self, dofs: DofMap, dim: int, sides, qdegree: int) -> None:
+        arrays = [dofs.facets[s] for s in sides if s in dofs.facets]
+        fd = dim - 1
+        nbf = Lagrange(fd, dofs.degree).num_nodes if fd > 0 else 1
+        facets = np.concatenate(arrays, axis=0) if arrays else np.zeros((0, nbf), dtype=np.int64)
+        self.facets = torch.as_tensor(facets)
+        self.n = dofs.size
+        coords = _t(dofs.coords)
+        if fd == 0:
+            self.phi = torch.ones(1, 1, dtype=DTYPE)
+            self.wdet = torch.ones(facets.shape[0], 1, dtype=DTYPE)
+            self.xq = coords[self.facets[:, :1]]  # (K, 1, d)
+            return
+        el = Lagrange(fd, dofs.degree)
+        xi, w = quadrature(fd, qdegree)
+        phi, dphi = el.eval(xi)
+        self.phi = _t(phi)
+        Xe = coords[self.facets]  # (K, nbf, d)
+        if not dofs.curved:
+            lam, dlam = Lagrange(fd, 1).eval(xi)
+            Xe = Xe[:, : fd + 1]
+            phi_g, dphi_g = _t(lam), _t(dlam)
+        else:
+            phi_g, dphi_g = self.phi, _t(dphi)
+        J = torch.einsum("kna,qnb->kqab", Xe, dphi_g)  # (K, Q, d, fd)
+        gram = torch.einsum("kqab,kqac->kqbc", J, J)
+        self.wdet = _t(w)[None, :] * torch.sqrt(torch.linalg.det(gram))
+        self.xq = torch.einsum("kna,qn->kqa", Xe, phi_g)
+
+    def values(self, u: torch.Tensor) -> torch.Tensor:
+        return u[self.facets] @ self.phi.T
+
+    def matrix(self, m) -> sps.csr_matrix:
+        K, Q = self.wdet.shape
+        if K == 0:
+            return sps.csr_matrix((self.n, self.n))
+        mq = m if isinstance(m, torch.Tensor) else torch.full((1, 1), float(m), dtype=DTYPE)
+        Ke = torch.einsum("qi,qj,kq->kij", self.phi, self.phi, self.wdet * mq.expand(K, Q))
+        nb = self.facets.shape[1]
+        r = self.facets[:, :, None].expand(-1, -1, nb)
+        c = self.facets[:, None, :].expand(-1, nb, -1)
+        return to_csr(r, c, Ke, self.n)
+
+    def vector(self, f) -> np.ndarray:
+        K, Q = self.wdet.shape
+        if K == 0:
+            return np.zeros(self.n)
+        fq = f if isinstance(f, torch.Tensor) else torch.full((1, 1), float(f), dtype=DTYPE)
+        Fe = (self.wdet * fq.expand(K, Q)) @ self.phi
+        return np.bincount(self.facets.reshape(-1).numpy(), weights=Fe.reshape(-1).numpy(), minlength=self.n)

@@ -1,0 +1,445 @@
+"""The `fem` discretization: P1/P2 Lagrange finite elements.
+
+Lowering: strong form → :class:`~symop_fem.weakform.WeakForm` (symbolic) →
+coefficient functions generated with :func:`symop.codegen.generate` →
+batched assembly (:mod:`symop_fem.assembly`) → sparse solves.
+
+* steady linear problems: one solve of J u = -R(0) with Dirichlet values lifted;
+* steady nonlinear problems: Newton's method with the symbolic Jacobian;
+* time-dependent problems ``dt(u) = E``: ``M u' = J u + r(t)`` with the theta
+  method (backward Euler, Crank–Nicolson) of :mod:`symop.integrate`; nonlinear
+  terms go explicit (IMEX, or Lie/Strang splitting with the ``split`` option).
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from typing import Any, Mapping
+
+import numpy as np
+import scipy.sparse as sps
+import sympy as sp
+import torch
+
+from symop.errors import SymopError
+from symop.plugins import Discretization, Option, Program
+
+from .assembly import DTYPE, CellSpace, FacetSpace
+from .dofs import build_dofs
+from .weakform import WeakForm, WeakFormError, derive
+
+SOLVERS = ("auto", "direct", "amg", "cg", "gmres")
+
+
+class Kernel:
+    """Named expressions in (coords, t, U, P) evaluated at points: constants stay floats."""
+
+    def __init__(self, exprs: Mapping[str, sp.Expr], args: list[sp.Symbol], name: str) -> None:
+        from symop.codegen import generate
+
+        self.args = args
+        self.constants: dict[str, float] = {}
+        varying: dict[str, sp.Expr] = {}
+        for k, e in exprs.items():
+            e = sp.sympify(e)
+            if e.free_symbols & set(args):
+                varying[k] = e
+            else:
+                try:
+                    self.constants[k] = float(e)
+                except TypeError as exc:
+                    raise WeakFormError(f"the coefficient `{e}` cannot be evaluated: {exc}") from None
+        self.names = list(varying)
+        self.fn = generate(varying, args, name=name) if varying else None
+        self.source = self.fn.source if self.fn is not None else ""
+
+    def __call__(self, values: list[Any]) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.constants)
+        if self.fn is not None:
+            res = self.fn(*values)
+            if not isinstance(res, (tuple, list)):
+                res = (res,)
+            out.update(zip(self.names, res))
+        return out
+
+
+def _is_zero(v) -> bool:
+    return not isinstance(v, torch.Tensor) and float(v) == 0.0
+
+
+class FEMProgram(Program):
+    def __init__(self, problem, options: dict[str, Any]) -> None:
+        self.problem = problem
+        self.options = options
+        self.degree = int(options["degree"])
+        name = problem.fields[0].name
+        self.name = name
+        self.wf: WeakForm = derive(problem, name)
+        wf = self.wf
+        d = problem.dimension
+        self.d = d
+        U, P = wf.U, wf.P
+        args = wf.arguments
+        exprs: dict[str, sp.Expr] = {}
+        for i in range(d):
+            exprs[f"F{i}"] = wf.flux[i]
+            exprs[f"dF{i}_dU"] = sp.diff(wf.flux[i], U)
+            for j in range(d):
+                exprs[f"dF{i}_dP{j}"] = sp.diff(wf.flux[i], P[j])
+        exprs["S"] = wf.source
+        exprs["dS_dU"] = sp.diff(wf.source, U)
+        for j in range(d):
+            exprs[f"dS_dP{j}"] = sp.diff(wf.source, P[j])
+        self.cell_kernel = Kernel(exprs, args, f"{name}_cell_coefficients")
+        self.facet_kernels = []
+        for k, nc in enumerate(wf.natural):
+            self.facet_kernels.append(
+                (nc, Kernel({"B": nc.integrand, "dB_dU": sp.diff(nc.integrand, U)}, args, f"{name}_boundary{k}"))
+            )
+        self.linear = wf.is_linear()
+        if not problem.is_steady and wf.operator_depends_on_time():
+            raise WeakFormError("time-dependent coefficients in front of the unknown are not supported by fem yet.")
+        self.source = "\n\n".join(
+            [self.cell_kernel.source] + [k.source for _, k in self.facet_kernels if k.source]
+        ).strip()
+
+    # ----------------------------------------------------------- stages
+    def stages(self) -> dict[str, str]:
+        return {"weak": self.wf.text(self.degree), "code": self.source}
+
+    # ----------------------------------------------------------- setup
+    def _mesh(self):
+        from symop.model.domains import Box
+        from symop.model.mesh import structured_box_mesh
+
+        dom = self.problem.domain
+        n, h = self.options.get("n"), self.options.get("h")
+        if n is not None:
+            if not isinstance(dom, Box):
+                raise SymopError("the option `n` (cells per axis) needs a box domain; use `h` for this domain.")
+            return structured_box_mesh(dom, (int(n),) * dom.dimension)
+        if h is None:
+            lo, hi = dom.bounding_box()
+            if isinstance(dom, Box):
+                return structured_box_mesh(dom, (32,) * dom.dimension)
+            h = float(np.max(np.asarray(hi) - np.asarray(lo))) / 32
+        return dom.mesh(float(h))
+
+    def _setup(self):
+        t0 = _time.perf_counter()
+        self.mesh = self._mesh()
+        self.dofs = build_dofs(self.mesh, self.degree, self.problem.domain)
+        p = self.degree
+        self.cells = CellSpace(self.dofs, self.d, 2 * p + 1)
+        self.facets = [(nc, k, FacetSpace(self.dofs, self.d, nc.parts, 2 * p + 1)) for nc, k in self.facet_kernels]
+        N = self.dofs.size
+        dparts = [dc.parts for dc in self.wf.dirichlet]
+        self.dir_dofs = self.dofs.side_dofs([s for parts in dparts for s in parts])
+        mask = np.ones(N, dtype=bool)
+        mask[self.dir_dofs] = False
+        self.free = np.flatnonzero(mask)
+        self.timing = {"mesh": _time.perf_counter() - t0}
+        self.xcoords = torch.as_tensor(self.dofs.coords, dtype=DTYPE)
+        self._g_kernels = [
+            (dc, Kernel({"g": dc.value, "dg": sp.diff(dc.value, self.wf.t) if self.wf.t is not None else 0},
+                        self.wf.arguments, f"{self.name}_dirichlet"))
+            for dc in self.wf.dirichlet
+        ]
+
+    def _args(self, xq: torch.Tensor, t: float, U, G) -> list[Any]:
+        vals = [xq[..., k] for k in range(self.d)]
+        if self.wf.t is not None:
+            vals.append(torch.full_like(xq[..., 0], float(t)))
+        shape = xq.shape[:-1]
+        vals.append(U if U is not None else torch.zeros(shape, dtype=DTYPE))
+        for k in range(self.d):
+            vals.append(G[..., k] if G is not None else torch.zeros(shape, dtype=DTYPE))
+        return vals
+
+    def dirichlet_values(self, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """g and dg/dt at every dof (0 off the Dirichlet parts)."""
+        N = self.dofs.size
+        g = np.zeros(N)
+        dg = np.zeros(N)
+        for dc, ker in self._g_kernels:
+            idx = self.dofs.side_dofs(dc.parts)
+            out = ker(self._args(self.xcoords[idx], t, None, None))
+            for key, arr in (("g", g), ("dg", dg)):
+                v = out[key]
+                arr[idx] = v.numpy() if isinstance(v, torch.Tensor) else float(v)
+        return g, dg
+
+    # ----------------------------------------------------------- residual/Jacobian
+    def residual(self, u: np.ndarray | None, t: float = 0.0, jacobian: bool = True):
+        """R(u) (weak form of E tested with every basis function) and, optionally, dR/du."""
+        cs = self.cells
+        if u is None:
+            uq = gq = None
+        else:
+            uq, gq = cs.values(torch.as_tensor(u, dtype=DTYPE))
+        c = self.cell_kernel(self._args(cs.xq, t, uq, gq))
+        d = self.d
+        E, Q = cs.wdet.shape
+
+        def field(v):
+            return v if isinstance(v, torch.Tensor) else torch.full((E, Q), float(v), dtype=DTYPE)
+
+        F = [c[f"F{i}"] for i in range(d)]
+        flux = None if all(_is_zero(f) for f in F) else -torch.stack([field(f) for f in F], dim=-1)
+        R = cs.vector(f=None if _is_zero(c["S"]) else c["S"], flux=flux)
+        J = None
+        if jacobian:
+            Aent = [[c[f"dF{i}_dP{j}"] for j in range(d)] for i in range(d)]
+            if any(isinstance(a, torch.Tensor) for row in Aent for a in row):
+                A = -torch.stack([torch.stack([field(a) for a in row], dim=-1) for row in Aent], dim=-2)
+            else:
+                A = -np.array(Aent, dtype=np.float64)
+                if not A.any():
+                    A = None
+            bent = [c[f"dF{i}_dU"] for i in range(d)]
+            b = None if all(_is_zero(x) for x in bent) else -torch.stack([field(x) for x in bent], dim=-1)
+            cent = [c[f"dS_dP{j}"] for j in range(d)]
+            cv = None if all(_is_zero(x) for x in cent) else torch.stack([field(x) for x in cent], dim=-1)
+            m = None if _is_zero(c["dS_dU"]) else c["dS_dU"]
+            J = cs.matrix(A=A, b=b, c=cv, m=m)
+        for nc, ker, fs in self.facets:
+            uf = None if u is None else fs.values(torch.as_tensor(u, dtype=DTYPE))
+            out = ker(self._args(fs.xq, t, uf, None))
+            if not _is_zero(out["B"]):
+                R = R + fs.vector(out["B"])
+            if jacobian and not _is_zero(out["dB_dU"]):
+                J = J + fs.matrix(out["dB_dU"])
+        return R, J
+
+    def mass(self) -> sps.csr_matrix:
+        return self.cells.matrix(m=1.0)
+
+    # ----------------------------------------------------------- solving
+    def _solve(self, A, b):
+        from symop.integrate import solve_sparse
+
+        return solve_sparse(A, b, solver=self.options["solver"])
+
+    def run_steady(self, info: dict) -> np.ndarray:
+        N = self.dofs.size
+        f = self.free
+        g, _ = self.dirichlet_values()
+        u = g.copy()
+        t0 = _time.perf_counter()
+        if self.linear:
+            r0, J = self.residual(None)
+            self.timing["assembly"] = _time.perf_counter() - t0
+            rhs = -(r0 + J @ u)[f]
+            t1 = _time.perf_counter()
+            u[f] += self._solve(J[f][:, f], rhs)
+            self.timing["solve"] = _time.perf_counter() - t1
+            info["newton_iterations"] = 0
+            return u
+        tol = float(self.options["tol"])
+        maxit = int(self.options["maxit"])
+        init = self.problem.initial_for(self.name)
+        if init is not None:
+            u = self._interpolate(init.value, 0.0)
+            u[self.dir_dofs] = g[self.dir_dofs]
+        history = []
+        for it in range(1, maxit + 1):
+            R, J = self.residual(u)
+            du = self._solve(J[f][:, f], -R[f])
+            u[f] += du
+            step = float(np.linalg.norm(du) / max(1.0, np.linalg.norm(u)))
+            history.append(step)
+            if step <= tol:
+                info["newton_iterations"] = it
+                info["newton_steps"] = history
+                return u
+        raise SymopError(
+            f"Newton's method did not converge in {maxit} iterations (last relative step {history[-1]:.3g}); "
+            "try a finer mesh, an `initial` guess or more iterations (maxit)."
+        )
+
+    def _interpolate(self, expr, t: float) -> np.ndarray:
+        ker = Kernel({"v": self.problem.numeric(sp.sympify(expr))}, self.wf.arguments, f"{self.name}_interp")
+        v = ker(self._args(self.xcoords, t, None, None))["v"]
+        return v.numpy().copy() if isinstance(v, torch.Tensor) else np.full(self.dofs.size, float(v))
+
+    def run_transient(self, info: dict, progress: bool):
+        from symop.integrate import (IMEX, THETA_SCHEMES, LieSplitting, SparseLinearPart, StrangSplitting,
+                                     ThetaMethod, integrate)
+
+        problem = self.problem
+        T0, T1 = float(problem.time.start), float(problem.time.end)
+        f, D = self.free, self.dir_dofs
+        init = problem.initial_for(self.name)
+        if init is None:
+            raise SymopError(f"the time-dependent problem needs `initial {self.name} = ...`.")
+        u0 = self._interpolate(init.value, T0)
+        t0 = _time.perf_counter()
+        r0, J = self.residual(None, T0)
+        M = self.mass()
+        self.timing["assembly"] = _time.perf_counter() - t0
+        Jff, Jfd = J[f][:, f], J[f][:, D]
+        Mff, Mfd = M[f][:, f], M[f][:, D]
+        nonlinear = not self.linear
+
+        def source(t: float) -> torch.Tensor:
+            r, _ = self.residual(None, t, jacobian=False)
+            g, dg = self.dirichlet_values(t)
+            s = r[f] + Jfd @ g[D] - Mfd @ dg[D]
+            return torch.as_tensor(s, dtype=DTYPE)
+
+        def full(y: torch.Tensor, t: float) -> np.ndarray:
+            g, _ = self.dirichlet_values(t)
+            u = g.copy()
+            u[f] = y.numpy()
+            return u
+
+        def nonlinear_part(t: float, y: torch.Tensor) -> torch.Tensor:
+            # N(u) = R(u) - J0 u - r0: what the linear part leaves out
+            u = full(y, t)
+            R, _ = self.residual(u, t, jacobian=False)
+            r, _ = self.residual(None, t, jacobian=False)
+            return torch.as_tensor((R - r - J @ u)[f], dtype=DTYPE)
+
+        solver = self.options["solver"]
+        lin = SparseLinearPart(Jff, shape=len(f), mass=Mff, solver=solver)
+        scheme = self.options["scheme"]
+        split = self.options["split"]
+        if not nonlinear:
+            stepper = ThetaMethod(lin, source, THETA_SCHEMES[scheme])
+        elif split == "none":
+            stepper = IMEX(lin, lambda t, y: source(t) + nonlinear_part(t, y),
+                           "imex-euler" if scheme == "backward-euler" else "ars222")
+        else:
+            from symop.integrate import ExplicitRK
+
+            lumped = np.asarray(Mff.sum(axis=1)).ravel()
+            inv = torch.as_tensor(1.0 / lumped, dtype=DTYPE)
+            reaction = ExplicitRK(lambda t, y: inv * nonlinear_part(t, y), "rk4" if split == "strang" else "euler")
+            diffusion = ThetaMethod(lin, source, THETA_SCHEMES[scheme])
+            stepper = (StrangSplitting if split == "strang" else LieSplitting)(diffusion, reaction)
+        dt = self.options.get("dt") or (T1 - T0) / 100
+        y0 = torch.as_tensor(u0[f], dtype=DTYPE)
+        save = int(self.options.get("save") or 0)
+        cb = None
+        if progress:
+            def cb(k, n, t):
+                if k == n or k % max(1, n // 10) == 0:
+                    print(f"  step {k}/{n}  t = {t:.4g}")
+        t1 = _time.perf_counter()
+        traj = integrate(stepper, y0, T0, T1, float(dt), save_times=save if save >= 2 else None, progress=cb)
+        self.timing["time_stepping"] = _time.perf_counter() - t1
+        info["steps"] = traj.steps
+        info["dt"] = traj.dt
+        info["scheme"] = scheme if split == "none" or not nonlinear else f"{split}({scheme}, explicit)"
+        states = [full(s, tt) for s, tt in zip(traj.states, traj.times)]
+        return states[-1], traj.times, states
+
+    # ----------------------------------------------------------- errors
+    def norms(self, u: np.ndarray, t: float | None) -> dict[str, dict[str, float]]:
+        exact = self.problem.exact.get(self.name)
+        if exact is None:
+            return {}
+        ex = self.problem.numeric(sp.sympify(exact))
+        coords = list(self.wf.coords)
+        exprs = {"u": ex}
+        for k, c in enumerate(coords):
+            exprs[f"g{k}"] = sp.diff(ex, c)
+        ker = Kernel(exprs, self.wf.arguments, f"{self.name}_exact")
+        cs = CellSpace(self.dofs, self.d, 2 * self.degree + 3)
+        uq, gq = cs.values(torch.as_tensor(u, dtype=DTYPE))
+        out = ker(self._args(cs.xq, t or 0.0, None, None))
+        E, Q = cs.wdet.shape
+
+        def field(v):
+            return v if isinstance(v, torch.Tensor) else torch.full((E, Q), float(v), dtype=DTYPE)
+
+        ue = field(out["u"])
+        ge = torch.stack([field(out[f"g{k}"]) for k in range(self.d)], dim=-1)
+        w = cs.wdet
+        l2 = float(torch.sqrt((w * (uq - ue) ** 2).sum()))
+        l2e = float(torch.sqrt((w * ue**2).sum()))
+        h1 = float(torch.sqrt((w * ((gq - ge) ** 2).sum(-1)).sum()))
+        h1e = float(torch.sqrt((w * (ge**2).sum(-1)).sum()))
+        return {self.name: {
+            "l2": l2,
+            "rel_l2": l2 / l2e if l2e > 0 else l2,
+            "h1": h1,
+            "rel_h1": h1 / h1e if h1e > 0 else h1,
+        }}
+
+    # ----------------------------------------------------------- run
+    def run(self, device: str = "cpu", progress: bool = False):
+        from symop.solution import Solution
+
+        start = _time.perf_counter()
+        self._setup()
+        info: dict[str, Any] = {
+            "degree": self.degree,
+            "dofs": self.dofs.size,
+            "cells": self.mesh.num_cells,
+            "h": self.mesh.max_size(),
+            "isoparametric": bool(self.dofs.curved),
+            "linear": self.linear,
+        }
+        nv = self.dofs.num_vertices
+        times = history = None
+        if self.problem.is_steady:
+            u = self.run_steady(info)
+            t = None
+        else:
+            u, tlist, states = self.run_transient(info, progress)
+            t = float(self.problem.time.end)
+            if len(tlist) > 2 or int(self.options.get("save") or 0) >= 2:
+                times = np.asarray(tlist)
+                history = {self.name: np.stack([s[:nv] for s in states])}
+        info["timing"] = dict(self.timing)
+        self.u = u
+        norms = self.norms(u, t)
+        return Solution(
+            problem=self.problem, method="fem", options=dict(self.options), geometry=self.mesh,
+            fields={self.name: u[:nv]}, time=t, times=times, history=history, device="cpu",
+            wall_time=_time.perf_counter() - start, info=info, norms=norms or None,
+        )
+
+
+class FiniteElements(Discretization):
+    name = "fem"
+    description = "Lagrange P1/P2 finite elements on simplicial meshes (weak form derived symbolically)"
+    options = (
+        Option("degree", int, 1, "polynomial degree of the Lagrange elements", (1, 2)),
+        Option("h", float, None, "mesh size (default: 1/32 of the domain's extent)"),
+        Option("n", int, None, "cells per axis on a box (structured mesh)"),
+        Option("solver", str, "auto", "linear solver: direct (sparse LU), amg (CG/GMRES + pyamg), auto", SOLVERS),
+        Option("scheme", str, "crank-nicolson", "time scheme", ("backward-euler", "crank-nicolson")),
+        Option("dt", float, None, "time step (default: 1/100 of the time interval)"),
+        Option("split", str, "none", "nonlinear terms: none (IMEX) or Lie/Strang splitting", ("none", "lie", "strang")),
+        Option("tol", float, 1e-10, "Newton tolerance (relative step)"),
+        Option("maxit", int, 30, "maximum Newton iterations"),
+        Option("save", int, 0, "number of saved snapshots in time (0: the final state only)"),
+    )
+
+    def accepts(self, problem) -> str | None:
+        from symop.model.domains import Ball, Box, Difference, Disk, Polygon
+
+        if problem.space.is_indexed:
+            return "the fem method needs named coordinates (x, y, z), not an indexed space"
+        if len(problem.fields) != 1:
+            return "the fem method solves problems with one field; this one has " + str(len(problem.fields))
+        if problem.periodic:
+            return "the fem method does not support periodic boundaries; use fd"
+        dom = problem.domain
+        if problem.dimension > 3:
+            return "the fem method meshes domains of dimension 1 to 3"
+        if isinstance(dom, Ball) and dom.dimension != 2:
+            return "the fem method meshes balls only in 2D (a disk)"
+        if not isinstance(dom, (Box, Disk, Polygon, Difference, Ball)):
+            return f"the fem method cannot mesh {dom.describe()}"
+        try:
+            derive(problem, problem.fields[0].name)
+        except WeakFormError as exc:
+            return str(exc)
+        return None
+
+    def lower(self, problem, options: Mapping[str, Any]) -> Program:
+        return FEMProgram(problem, dict(options))
