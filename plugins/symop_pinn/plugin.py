@@ -1,4 +1,4 @@
-"""Entry point of the `pinn` method (filled in by the plugin's modules)."""
+"""Entry point of the `pinn` method."""
 
 from __future__ import annotations
 
@@ -7,4 +7,6 @@ from symop.plugins import hookimpl
 
 @hookimpl
 def symop_discretizations():
-    return []
+    from symop_pinn.method import PINN
+
+    return [PINN()]

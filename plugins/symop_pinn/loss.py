@@ -1,0 +1,148 @@
+"""The physics-informed loss, generated from the symbolic model with :mod:`symop.codegen`.
+
+Terms (each a mean of squared residuals, or with ``loss=product`` the mean of
+the product of two residuals computed with independent STDE draws, which is an
+unbiased estimate of the squared residual):
+
+* one interior term per equation, at points drawn from the domain (times drawn
+  uniformly from the time interval);
+* one term per boundary condition (Dirichlet, Neumann, Robin or general, with
+  the outward normals from ``Domain.sample_boundary``), weighted ``boundary_weight``;
+* one term per initial condition ``dt(u, k) = g`` at the start time, weighted
+  ``initial_weight``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import sympy as sp
+import torch
+
+from symop.codegen import generate
+from symop.model.problem import Problem
+from symop_pinn.engines import Engine, Layout
+
+
+@dataclass
+class Term:
+    name: str
+    kind: str  # interior | boundary | initial
+    weight: float
+    fn: Any  # GeneratedFunction
+    parts: tuple[str, ...] = ()
+    order: int = 0
+
+
+class PhysicsLoss:
+    """Samples points, evaluates every residual with an engine and sums the weighted terms."""
+
+    def __init__(self, problem: Problem, engine: Engine, *, points: int = 1024, boundary_points: int = 256,
+                 boundary_weight: float = 1.0, initial_weight: float = 1.0, loss: str = "mse", seed: int = 0,
+                 dtype=torch.float32, device="cpu") -> None:
+        self.problem, self.engine = problem, engine
+        self.points, self.boundary_points = int(points), int(boundary_points)
+        self.loss_kind, self.seed = loss, int(seed)
+        self.dtype, self.device = dtype, torch.device(device)
+        space = problem.space
+        self.dim = space.dimension
+        self.base: list[sp.Basic] = list(space.arguments)
+        columns: dict[sp.Basic, int] = {}
+        if not space.is_indexed:
+            columns = {c: i for i, c in enumerate(space.coords)}
+        if problem.t is not None:
+            self.base.append(problem.t)
+            columns[problem.t] = self.dim
+        self.inputs = self.dim + (1 if problem.t is not None else 0)
+        self.layout = Layout(self.dim, columns, {n: i for i, n in enumerate(problem.field_names)}, aux=self._aux)
+        self.constants = problem.param_values
+        self._aux_cache: dict[sp.Expr, Callable] = {}
+        self.terms: list[Term] = []
+        for eq in problem.equations:
+            self.terms.append(Term(f"pde[{eq.field}]", "interior", 1.0, self._generate(eq.residual, f"residual_{eq.field}")))
+        for j, bc in enumerate(problem.boundary):
+            parts = tuple(problem.domain.sides) if bc.parts in (("all",), ()) else bc.parts
+            self.terms.append(Term(f"bc{j}[{bc.field}:{bc.kind}]", "boundary", float(boundary_weight),
+                                   self._generate(bc.residual, f"boundary_{j}"), parts))
+        for j, ic in enumerate(problem.initial):
+            f = problem.field(ic.field).applied
+            lhs = f if ic.order == 0 else sp.Derivative(f, (problem.t, ic.order))
+            self.terms.append(Term(f"ic{j}[{ic.field}]", "initial", float(initial_weight),
+                                   self._generate(lhs - ic.value, f"initial_{j}"), order=ic.order))
+
+    # ---------------------------------------------------------------- codegen
+    def _generate(self, expr: sp.Expr, name: str):
+        return generate(self.problem.numeric(expr), self.base, name=name, constants=self.constants)
+
+    def _aux(self, expr: sp.Expr) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A non-field expression as a function of the input matrix ``X``, ``(N, 1)``."""
+        if expr not in self._aux_cache:
+            fn = self._generate(expr, "source")
+            self._aux_cache[expr] = lambda X, fn=fn: self.call(fn, X, {})[:, None]
+        return self._aux_cache[expr]
+
+    def call(self, fn, X: torch.Tensor, nodes: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.problem.space.is_indexed:
+            args = [X[:, : self.dim]]
+        else:
+            args = [X[:, i] for i in range(self.dim)]
+        if self.problem.t is not None:
+            args.append(X[:, self.dim])
+        args += [nodes[name] for name in fn.arguments[len(self.base):]]
+        out = fn(*args)
+        return out.expand(X.shape[0]) if out.dim() == 0 else out
+
+    # ---------------------------------------------------------------- sampling
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=self.dtype, device=self.device)
+
+    def _with_time(self, pts: np.ndarray, rng: np.random.Generator, at: float | None = None) -> np.ndarray:
+        if self.problem.t is None:
+            return pts
+        tm = self.problem.time
+        t = np.full(len(pts), tm.start) if at is not None else tm.start + (tm.end - tm.start) * rng.random(len(pts))
+        return np.concatenate([pts, t[:, None]], axis=1)
+
+    def sample(self, step: int) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Points (and normals) for every term at ``step`` (deterministic in ``seed`` and ``step``)."""
+        rng = np.random.default_rng((self.seed, int(step)))
+        domain = self.problem.domain
+        out = []
+        for term in self.terms:
+            if term.kind == "interior":
+                pts = domain.sample_interior(self.points, seed=rng)
+                out.append((self._tensor(self._with_time(pts, rng)), None))
+            elif term.kind == "initial":
+                pts = domain.sample_interior(self.boundary_points, seed=rng)
+                out.append((self._tensor(self._with_time(pts, rng, at=0.0)), None))
+            else:
+                per = max(1, self.boundary_points // len(term.parts))
+                pts, nrm = zip(*(domain.sample_boundary(p, per, seed=rng) for p in term.parts))
+                pts, nrm = np.concatenate(pts), np.concatenate(nrm)
+                out.append((self._tensor(self._with_time(pts, rng)), self._tensor(nrm)))
+        return out
+
+    # ---------------------------------------------------------------- residuals
+    def residual(self, model, term: Term, X: torch.Tensor, normals: torch.Tensor | None = None,
+                 create_graph: bool = True) -> torch.Tensor:
+        """The residual of ``term`` at ``X`` (one engine draw)."""
+        X = X.detach().requires_grad_(self.engine.name == "autograd")
+        ev = self.engine.evaluation(model, X, self.layout, normals, create_graph)
+        nodes = {name: ev.node(node) for name, node in term.fn.nodes.items()}
+        return self.call(term.fn, X, nodes)
+
+    def __call__(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        total = 0.0
+        parts: dict[str, float] = {}
+        for term, (X, normals) in zip(self.terms, batch):
+            r = self.residual(model, term, X, normals)
+            if self.loss_kind == "product" and self.engine.stochastic and term.kind == "interior":
+                r2 = self.residual(model, term, X, normals)
+                value = (r * r2).mean()
+            else:
+                value = (r * r).mean()
+            parts[term.name] = float(value.detach())
+            total = total + term.weight * value
+        return total, parts

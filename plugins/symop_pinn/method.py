@@ -1,0 +1,104 @@
+"""The ``pinn`` discretization: options, lowering and the runnable program."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from symop.plugins import Discretization, Option, Program
+from symop.solution import PointCloud, Solution
+from symop_pinn.engines import make_engine
+from symop_pinn.loss import PhysicsLoss
+from symop_pinn.network import ACTIVATIONS, MLP
+from symop_pinn.train import train
+
+OPTIONS = (
+    Option("width", int, 64, "neurons per hidden layer"),
+    Option("depth", int, 4, "hidden layers"),
+    Option("activation", str, "tanh", "activation function", ACTIVATIONS),
+    Option("fourier", int, 0, "random Fourier features (0: none)"),
+    Option("sigma", float, 1.0, "standard deviation of the Fourier frequencies"),
+    Option("steps", int, 2000, "Adam steps (fresh collocation points each step)"),
+    Option("lr", float, 1e-3, "Adam learning rate (decayed tenfold over the steps)"),
+    Option("lbfgs", int, 0, "L-BFGS iterations after Adam (0: none)"),
+    Option("points", int, 1024, "interior collocation points per step"),
+    Option("boundary_points", int, 256, "points per boundary or initial condition per step"),
+    Option("estimator", str, "autograd", "derivative engine: exact autograd or STDE jets", ("autograd", "stde")),
+    Option("samples", int, 16, "STDE random directions per point"),
+    Option("tangents", str, "sparse", "STDE directions: sqrt(d) e_i (sparse) or Rademacher (dense)", ("sparse", "dense")),
+    Option("loss", str, "mse", "mse, or product: unbiased two-draw product of STDE residuals", ("mse", "product")),
+    Option("seed", int, 0, "random seed (network, points, directions)"),
+    Option("eval_points", int, 2000, "held-out points where the solution is reported"),
+    Option("checkpoint", str, "", "checkpoint file; resumed from when it exists"),
+    Option("boundary_weight", float, 1.0, "weight of boundary terms"),
+    Option("initial_weight", float, 1.0, "weight of initial-condition terms"),
+    Option("dtype", str, "float32", "floating-point precision", ("float32", "float64")),
+)
+
+
+class PINNProgram(Program):
+    def __init__(self, problem, options: Mapping[str, Any]) -> None:
+        self.problem = problem
+        self.options = dict(options)
+        self.source = ""
+        loss = self._loss("cpu")
+        self.source = "\n".join(t.fn.source for t in loss.terms)
+
+    def _loss(self, device) -> PhysicsLoss:
+        o = self.options
+        dtype = torch.float64 if o["dtype"] == "float64" else torch.float32
+        engine = make_engine(o["estimator"], o["samples"], o["tangents"], o["seed"])
+        return PhysicsLoss(self.problem, engine, points=o["points"], boundary_points=o["boundary_points"],
+                           boundary_weight=o["boundary_weight"], initial_weight=o["initial_weight"],
+                           loss=o["loss"], seed=o["seed"], dtype=dtype, device=device)
+
+    def stages(self) -> dict[str, str]:
+        return {"code": self.source}
+
+    def network(self, loss: PhysicsLoss) -> MLP:
+        o = self.options
+        lo, hi = self.problem.domain.bounding_box()
+        lo, hi = list(np.asarray(lo, float)), list(np.asarray(hi, float))
+        if self.problem.time is not None:
+            lo.append(self.problem.time.start)
+            hi.append(self.problem.time.end)
+        lo, hi = np.array(lo), np.array(hi)
+        torch.manual_seed(o["seed"])
+        return MLP(loss.inputs, len(self.problem.fields), o["width"], o["depth"], o["activation"], o["fourier"],
+                   o["sigma"], shift=torch.as_tensor((lo + hi) / 2), scale=torch.as_tensor(np.maximum((hi - lo) / 2, 1e-12)))
+
+    def run(self, device: str = "cpu", progress: bool = False) -> Solution:
+        o = self.options
+        loss = self._loss(device)
+        model = self.network(loss).to(device=device, dtype=loss.dtype)
+        info = train(model, loss, steps=o["steps"], lr=o["lr"], lbfgs=o["lbfgs"], checkpoint=o["checkpoint"],
+                     progress=progress)
+        pts = self.problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
+        X = pts
+        if self.problem.time is not None:
+            X = np.concatenate([pts, np.full((len(pts), 1), self.problem.time.end)], axis=1)
+        with torch.no_grad():
+            out = model(torch.as_tensor(X, dtype=loss.dtype, device=device)).cpu().numpy().astype(np.float64)
+        fields = {name: out[:, k] for k, name in enumerate(self.problem.field_names)}
+        sol = Solution(problem=self.problem, method="pinn", options=o, geometry=PointCloud(pts, self.problem.space.names),
+                       fields=fields, time=self.problem.time.end if self.problem.time else None, device=device,
+                       info={"final_loss": info["final_loss"], "train_time": info["train_time"],
+                             "history": info["history"][-20:], "parameters": sum(p.numel() for p in model.parameters())})
+        sol.model = model  # for callers who want the network
+        return sol
+
+
+class PINN(Discretization):
+    name = "pinn"
+    description = "physics-informed neural network (autograd or STDE derivatives), mesh-free, any dimension"
+    options = OPTIONS
+
+    def accepts(self, problem) -> str | None:
+        if problem.periodic:
+            return "the pinn method does not support periodic boundaries yet"
+        return None
+
+    def lower(self, problem, options: Mapping[str, Any]) -> Program:
+        return PINNProgram(problem, options)
