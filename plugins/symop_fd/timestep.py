@@ -134,6 +134,7 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
 
     if options.get("compile"):
         inner = full
+        _dynamo_can_import_generated_code()
 
         compiled = torch.compile(lambda tt, U: inner(tt, U), dynamic=False)
 
@@ -214,6 +215,15 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
     traj = integrate(stepper, U0, t0, t1, float(dt), save_times=int(save) if save else None, progress=progress_cb)
     info.update(steps=traj.steps, dt=traj.dt)
     return traj, info
+
+
+def _dynamo_can_import_generated_code() -> None:
+    """torch.compile imports the ``__name__`` module of traced functions; the
+    generated code says ``symop.codegen.generated``, which is no real module."""
+    import sys
+    import types
+
+    sys.modules.setdefault("symop.codegen.generated", types.ModuleType("symop.codegen.generated"))
 
 
 def _zero_dirichlet(out, low):
