@@ -223,7 +223,9 @@ def _dynamo_can_import_generated_code() -> None:
     import sys
     import types
 
-    sys.modules.setdefault("symop.codegen.generated", types.ModuleType("symop.codegen.generated"))
+    mod = sys.modules.setdefault("symop.codegen.generated", types.ModuleType("symop.codegen.generated"))
+    mod.torch = torch
+    mod.math = math
 
 
 def _zero_dirichlet(out, low):
