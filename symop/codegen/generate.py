@@ -319,7 +319,7 @@ def generate(
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y")
     >>> fn = generate(sp.sin(x) * y, [x, y])
-    >>> print(fn.source)
+    >>> print(fn.source, end="")
     def f(x, y):
         \"\"\"Inputs: x, y. Output: f.\"\"\"
         return y*torch.sin(x)
@@ -428,7 +428,7 @@ def _source(
     label = "Output" if len(out_names) == 1 else "Outputs"
     inputs = ", ".join(params) if params else "none"
     lines = [f"def {fname}({', '.join(params)}):", f'    """Inputs: {inputs}. {label}: {outputs}."""']
-    for node, nm in sorted(nodes.items(), key=lambda kv: kv[1]):
+    for node, nm in sorted(nodes.items(), key=lambda kv: kv[1]):  # what each node argument stands for
         lines.append(f"    # {nm} = {_one_line(describe(node))}")
     lines += [f"    {n} = {c}" for n, c in statements]
     if single:

@@ -37,7 +37,7 @@ from typing import Mapping
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
-from sympy.printing.codeprinter import CodePrinter
+from sympy.printing.codeprinter import CodePrinter, PrintMethodNotImplementedError
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pycode import PythonCodePrinter
 
@@ -159,8 +159,9 @@ class TorchPrinter(PythonCodePrinter):
     both branches of a ``torch.where`` constant).
 
     When :attr:`hoist` is a list, loop-invariant pieces of vectorized sums
-    (slices and ``arange``\\ s) are appended to it as ``(name, code)``
-    assignments and referred to by name; otherwise they are printed inline.
+    (slices ``_x0``, ``arange``\\ s ``_i0`` and the common subexpressions
+    ``_v0`` of a summand) are appended to it as ``(name, code)`` assignments
+    and referred to by name; otherwise they are printed inline.
 
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y")
@@ -233,7 +234,12 @@ class TorchPrinter(PythonCodePrinter):
                 return float_literal(constant_value(expr))
             if self.scalars and expr.free_symbols and self.is_scalar(expr):
                 return self._scalar_code(expr)
-        return super()._print(expr, **kwargs)
+        try:
+            return super()._print(expr, **kwargs)
+        except PrintMethodNotImplementedError:
+            # CodePrinter aliases some _print_X to its own _print_not_supported
+            self._print_not_supported(expr)
+            raise
 
     def _scalar_code(self, expr: sp.Basic) -> str:
         try:
