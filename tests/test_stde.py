@@ -1,0 +1,164 @@
+"""Taylor-mode jets and stochastic Taylor derivative estimators against exact derivatives."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from symop_pinn import stde
+from symop_pinn.engines import AUTOGRAD, Evaluation, Layout
+from symop_pinn.network import MLP
+from symop_pinn.taylor import generic_jet
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def net(d, width=32, depth=3, seed=0, activation="tanh", fourier=0):
+    torch.manual_seed(seed)
+    return MLP(d, 1, width, depth, activation, fourier)
+
+
+def exact_eval(model, x, dim=None):
+    X = x.clone().requires_grad_(True)
+    return Evaluation(AUTOGRAD, model, X, Layout(dim or x.shape[1], {}, {"u": 0}), create_graph=False)
+
+
+def assert_unbiased(samples: torch.Tensor, exact: torch.Tensor, z: float = 4.0):
+    """``samples`` (N, S) single-draw estimates; the mean is within z standard errors of ``exact`` (N,)."""
+    n = samples.shape[1]
+    mean = samples.mean(1)
+    se = samples.std(1) / math.sqrt(n)
+    dev = (mean - exact).abs()
+    assert torch.all(dev <= z * se + 1e-10), (dev / se).max()
+    # and the estimator is not trivially exact: the test has power
+    assert float(se.max()) > 0
+
+
+@pytest.mark.parametrize("activation,fourier", [("tanh", 0), ("sin", 0), ("tanh", 4)])
+def test_taylor_jet_matches_nested_jvp(activation, fourier):
+    model = net(5, 16, 3, activation=activation, fourier=fourier)
+    x, v = torch.randn(4, 5) * 0.5, torch.randn(3, 5)
+    a, b = model.jet(x, v, 4), generic_jet(model, x, v, 4, 5)
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p.expand_as(q), q, rtol=1e-7, atol=1e-7)
+    index = torch.tensor([0, 4, 2])
+    a, b = model.jet(x, (index, 2.0), 3), generic_jet(model, x, (index, 2.0), 3, 5)
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p.expand_as(q), q, rtol=1e-8, atol=1e-8)
+
+
+def test_polarization_coefficients():
+    # ∂_i∂_j = (∂²_{e_i+e_j} - ∂²_{e_i-e_j}) / 4 ;  ∂²_i = ∂²_{2e_i} / 4
+    assert dict((w, c) for c, w in stde.polarization((0, 1))) == {((0, 1), (1, 1)): sp.Rational(1, 4), ((0, 1), (1, -1)): -sp.Rational(1, 4)}
+    assert stde.polarization((2, 2)) == ((sp.Rational(1, 4), ((2, 2),)),)
+    assert stde.gaussian_moment_factor(4) == 3
+    # with u = exp(s·y): ∂_{idx} u(0) = Π s_i and D^k u(0)[w^k] = (w·s)^k, so the identity is polynomial
+    s_ = sp.symbols("s0:3")
+    for idx in [(0, 1), (0, 0, 1), (0, 1, 2), (0, 0, 1, 1), (0, 1, 1, 2), (1, 1, 1, 1), (0, 0, 0)]:
+        k = len(idx)
+        poly = sum(c * sum(wt * s_[i] for i, wt in w) ** k for c, w in stde.polarization(idx))
+        assert sp.expand(poly - sp.Mul(*[s_[i] for i in idx])) == 0
+
+
+def test_polarized_partials_match_autograd():
+    model = net(4)
+    x = torch.randn(6, 4) * 0.7
+    ev = exact_eval(model, x)
+    for idx in [(0,), (0, 1), (2, 2), (0, 1, 3), (1, 1, 2), (0, 0, 1, 1), (0, 1, 2, 3), (3, 3, 3, 3)]:
+        torch.testing.assert_close(stde.partial(model, x, idx)[:, 0], AUTOGRAD.partial(ev, 0, idx), rtol=1e-7, atol=1e-8)
+
+
+def test_autograd_engine_matches_sympy():
+    xs = sp.symbols("x0:3")
+    f = sp.sin(xs[0]) * sp.exp(xs[1] / 2) * xs[2] ** 3 + sp.cos(xs[0] * xs[2])
+    fn = sp.lambdify(xs, f, "math")
+
+    def model(X):
+        return (torch.sin(X[:, 0]) * torch.exp(X[:, 1] / 2) * X[:, 2] ** 3 + torch.cos(X[:, 0] * X[:, 2]))[:, None]
+
+    pts = np.random.default_rng(0).uniform(-1, 1, (5, 3))
+    ev = exact_eval(model, torch.as_tensor(pts))
+    for idx in [(0,), (2,), (0, 2), (1, 1), (0, 0, 2), (0, 1, 2, 2), (2, 2, 2, 2)]:
+        expr = sp.diff(f, *[xs[i] for i in idx])
+        want = np.array([float(expr.subs(dict(zip(xs, p)))) for p in pts])
+        np.testing.assert_allclose(AUTOGRAD.partial(ev, 0, idx).detach().numpy(), want, rtol=1e-10, atol=1e-10)
+    lap = sum(sp.diff(f, v, 2) for v in xs)
+    want = np.array([float(lap.subs(dict(zip(xs, p)))) for p in pts])
+    np.testing.assert_allclose(AUTOGRAD.laplacian(ev, 0).detach().numpy(), want, rtol=1e-10)
+    bih = sum(sp.diff(f, a, 2, b, 2) for a in xs for b in xs)
+    want = np.array([float(bih.subs(dict(zip(xs, p)))) for p in pts])
+    np.testing.assert_allclose(AUTOGRAD.biharmonic(ev, 0).detach().numpy(), want, rtol=1e-9)
+    assert fn(*pts[0]) == pytest.approx(float(model(torch.as_tensor(pts[:1]))[0, 0]))
+
+
+@pytest.mark.parametrize("d", [10, 100])
+@pytest.mark.parametrize("tangents", ["sparse", "dense"])
+def test_laplacian_unbiased(d, tangents):
+    model = net(d, 32, 3, seed=1)
+    x = torch.randn(3, d) / math.sqrt(d)
+    exact = AUTOGRAD.laplacian(exact_eval(model, x), 0).detach()
+    g = torch.Generator().manual_seed(0)
+    est = stde.laplacian(model, x, d, 4000, tangents, g, per_sample=True)[..., 0].detach()
+    assert_unbiased(est, exact)
+    # a wrong scaling (no sqrt(d) factor) would be caught
+    if tangents == "sparse":
+        assert not torch.allclose(est.mean(1) / d, exact, rtol=0.5)
+
+
+def test_biharmonic_unbiased():
+    model = net(3, 32, 3, seed=2)
+    x = torch.randn(3, 3) * 0.5
+    exact = AUTOGRAD.biharmonic(exact_eval(model, x), 0).detach()
+    g = torch.Generator().manual_seed(1)
+    est = stde.biharmonic(model, x, 3, 20000, g, per_sample=True)[..., 0].detach()
+    assert_unbiased(est, exact)
+
+
+def test_mixed_partial_from_random_pairs_unbiased():
+    """∑_{i<j} ∂_i∂_j u estimated by random pairs (i, j) with polarized jets along e_i ± e_j."""
+    d = 6
+    model = net(d, 32, 3, seed=3)
+    x = torch.randn(3, d) * 0.5
+    ev = exact_eval(model, x)
+    pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
+    exact = sum(AUTOGRAD.partial(ev, 0, p) for p in pairs).detach()
+    g = torch.Generator().manual_seed(2)
+    draw = torch.randint(0, len(pairs), (3000,), generator=g)
+    per = torch.stack([stde.partial(model, x, pairs[int(k)])[:, 0] for k in draw[:3000]], 1).detach() * len(pairs)
+    assert_unbiased(per, exact)
+
+
+@pytest.mark.parametrize("tangents", ["sparse", "dense"])
+def test_variable_coefficient_unbiased(tangents):
+    d = 8
+    model = net(d, 32, 3, seed=4)
+    x = torch.randn(3, d) * 0.5
+
+    def a(X):
+        return 1 + X**2 + 0.5 * torch.sin(torch.arange(X.shape[1], dtype=X.dtype))
+
+    ev = exact_eval(model, x)
+    exact = sum(a(x)[:, i] * AUTOGRAD.partial(ev, 0, (i, i)) for i in range(d)).detach()
+    g = torch.Generator().manual_seed(3)
+    est = stde.laplacian(model, x, d, 4000, tangents, g, weights=a, per_sample=True)[..., 0].detach()
+    assert_unbiased(est, exact)
+
+
+def test_time_column_is_not_in_the_laplacian():
+    d = 4
+    model = net(d + 1, 16, 2, seed=5)
+    x = torch.randn(3, d + 1) * 0.5
+    exact = AUTOGRAD.laplacian(exact_eval(model, x, dim=d), 0).detach()
+    g = torch.Generator().manual_seed(4)
+    est = stde.laplacian(model, x, d, 4000, "dense", g, per_sample=True)[..., 0].detach()
+    assert_unbiased(est, exact)
