@@ -313,9 +313,9 @@ class FEMProgram(Program):
         else:
             from symop.integrate import ExplicitRK
 
-            lumped = np.asarray(Mff.sum(axis=1)).ravel()
-            inv = torch.as_tensor(1.0 / lumped, dtype=DTYPE)
-            reaction = ExplicitRK(lambda t, y: inv * nonlinear_part(t, y), "rk4" if split == "strang" else "euler")
+            # the reaction sub-flow M y' = N(y), explicit, with the consistent mass matrix
+            reaction = ExplicitRK(lambda t, y: lin.solve_mass(nonlinear_part(t, y)),
+                                  "rk4" if split == "strang" else "euler")
             diffusion = ThetaMethod(lin, source, THETA_SCHEMES[scheme])
             stepper = (StrangSplitting if split == "strang" else LieSplitting)(diffusion, reaction)
         dt = self.options.get("dt") or (T1 - T0) / 100
