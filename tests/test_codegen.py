@@ -565,3 +565,14 @@ def test_cuda_float32_and_float64():
         ref = (pts.cpu().double() ** 2 * torch.arange(1, 17, dtype=torch.float64)).sum(-1)
         tol = 1e-5 if dtype == torch.float32 else 1e-12
         torch.testing.assert_close(b.cpu().double(), ref, rtol=tol, atol=tol)
+
+
+def test_generated_functions_live_in_an_importable_module():
+    import importlib
+
+    fn = generate(sp.sin(x) * y, [x, y])
+    module = importlib.import_module(fn.function.__module__)
+    assert module.torch is torch
+    compiled = torch.compile(fn.function, backend="eager")
+    xs = torch.rand(4, dtype=torch.float64)
+    torch.testing.assert_close(compiled(xs, xs), fn(xs, xs))

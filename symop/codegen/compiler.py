@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 import torch
 
+import symop.codegen.generated  # noqa: F401  (the __module__ of generated functions)
+
 #: source text → compiled function, shared by every generate call.
 _CACHE: dict[str, Callable[..., Any]] = {}
 
