@@ -1,0 +1,521 @@
+"""The method of manufactured solutions, symbolically.
+
+:func:`manufacture` takes a problem and chosen functions (one per field) and
+returns the problem changed so that those functions are its exact solution:
+each equation gets the source term that the functions leave as residual,
+each boundary condition gets the data the functions give on that side (with
+the side's outward normal for ``dn``), time-dependent problems get the
+initial data, and ``exact`` lines are added.
+
+:func:`random_solution` draws smooth random functions (sines, Gaussians,
+polynomials; rational coefficients, so written files are exact);
+:func:`check_exact` verifies by substitution that the exact solutions satisfy
+the equations.
+
+Expression text (``"sin(pi*x)*exp(-t)"``) is read by the language's own
+parser and converter (:func:`parse_expression`), never by ``sympify``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+from symop.errors import SourceError, SymopError
+from symop.model.domains import Ball, Box, Difference, Disk, Domain, Polygon
+from symop.model.operators import Laplacian, NormalDerivative, Partial
+from symop.model.problem import BoundaryCondition, Equation, InitialCondition, Problem
+
+__all__ = ["manufacture", "random_solution", "check_exact", "parse_expression", "ManufactureError",
+           "outward_normal", "boundary_residuals"]
+
+#: largest dimension of an indexed space in which Laplacians are expanded
+MAX_EXPANDED_DIMENSION = 64
+
+
+class ManufactureError(SymopError):
+    """A manufactured-solution request that cannot be carried out (one line)."""
+
+
+# ------------------------------------------------------------------ parsing
+_PREFIX = "let __s = "
+
+
+def scope_of(problem: Problem, allow_fields: bool = False):
+    """A language :class:`~symop.lang.expressions.Scope` with the problem's names."""
+    from symop import plugins
+    from symop.lang.expressions import Scope
+
+    try:
+        operators = plugins.operators()
+    except Exception:  # pragma: no cover - a broken plugin must not stop MMS
+        operators = {}
+    return Scope(
+        coords={str(c): c for c in problem.space.coords},
+        indexed=problem.space.indexed,
+        dimension=problem.dimension,
+        time=problem.t,
+        params=dict(problem.param_symbols),
+        param_values=dict(problem.params),
+        lets=dict(problem.lets),
+        fields={f.name: f.applied for f in problem.fields} if allow_fields else {},
+        exact=dict(problem.exact),
+        operators=operators,
+    )
+
+
+def parse_expression(problem: Problem, text: str, *, what: str = "the expression",
+                     allow_fields: bool = False) -> sp.Expr:
+    """Convert one expression of the language, in the names of ``problem``, to SymPy.
+
+    Errors are one-line :class:`ManufactureError`\\ s that give the column in
+    ``text`` (``undefined name `q` at column 5 of the expression ...``).
+    """
+    from symop.lang.expressions import Converter
+    from symop.lang.parser import parse_tree
+
+    text = str(text).strip()
+    if not text:
+        raise ManufactureError(f"{what} is empty")
+    if "\n" in text or "\r" in text:
+        raise ManufactureError(f"{what} must be on one line")
+    try:
+        tree = parse_tree(_PREFIX + text)
+        stmt = [c for c in tree.children if hasattr(c, "data")]
+        if len(stmt) != 1 or stmt[0].data != "let_stmt":
+            raise ManufactureError(f"{what} `{text}` is not a single expression")
+        node = stmt[0].children[1]
+        conv = Converter(scope_of(problem, allow_fields), allow_fields=allow_fields, allow_dn=False,
+                         allow_time_derivative=allow_fields)
+        value = conv.scalar(node)
+    except SourceError as err:
+        raise _one_line(err, text, what) from None
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise ManufactureError(f"{what} `{text}` evaluates to infinity or NaN")
+    return value
+
+
+def _one_line(err: SourceError, text: str, what: str) -> ManufactureError:
+    errs = getattr(err, "errors", None) or [err]
+    first = errs[0]
+    message = getattr(first, "message", str(first)).splitlines()[0]
+    pos = getattr(first, "position", None)
+    where = ""
+    if pos is not None and pos.line == 1:
+        col = pos.column - len(_PREFIX)
+        if 1 <= col <= len(text) + 1:
+            where = f" at column {col}"
+    hint = getattr(first, "hint", None)
+    return ManufactureError(f"{what} `{text}`: {message}{where}" + (f" ({hint})" if hint else ""))
+
+
+def _solutions(problem: Problem, solutions: Mapping[str, Any]) -> dict[str, sp.Expr]:
+    if not solutions:
+        raise ManufactureError("no solution given: pass one expression per field, e.g. --solution \"u = sin(pi*x)\", or --random")
+    out: dict[str, sp.Expr] = {}
+    names = problem.field_names
+    for name, value in solutions.items():
+        if name not in names:
+            raise ManufactureError(f"the problem has no field `{name}`; its fields are " + ", ".join(names))
+        if isinstance(value, str):
+            value = parse_expression(problem, value, what=f"the solution for `{name}`")
+        else:
+            value = sp.sympify(value)
+            fields = [f for f in problem.fields if value.has(f.function)]
+            if fields:
+                raise ManufactureError(f"the solution for `{name}` must not contain the field `{fields[0].name}`")
+        out[name] = value
+    missing = [n for n in names if n not in out]
+    if missing:
+        raise ManufactureError("no solution given for the field" + ("s " if len(missing) > 1 else " ")
+                               + ", ".join(f"`{m}`" for m in missing) + "; give one expression per field")
+    return out
+
+
+# ---------------------------------------------------------------- symbolics
+def _rational(value: float) -> sp.Expr:
+    v = float(value)
+    if v.is_integer():
+        return sp.Integer(int(v))
+    return sp.Rational(repr(v))
+
+
+def _coords(problem: Problem) -> list[sp.Expr]:
+    return [problem.space.coordinate(k) for k in range(problem.dimension)]
+
+
+def _expand_indexed(problem: Problem, expr: sp.Expr) -> sp.Expr:
+    """Expand Laplacian/Partial nodes in a (small) indexed space into derivatives."""
+    if not problem.space.is_indexed or not expr.has(Laplacian, Partial):
+        return expr
+    d = problem.dimension
+    if d > MAX_EXPANDED_DIMENSION:
+        raise ManufactureError(
+            f"manufacturing in a {d}-dimensional indexed space is not supported (at most {MAX_EXPANDED_DIMENSION}); "
+            "state the source with exact(u) in the file instead")
+    x = problem.space.indexed
+
+    def lap(e):
+        return sp.Add(*[sp.Derivative(e.args[0], x[i], 2) for i in range(1, d + 1)])
+
+    def part(e):
+        return sp.Derivative(e.expr, *[x[i] for i in e.indices])
+
+    return expr.replace(lambda e: isinstance(e, Laplacian), lap).replace(lambda e: isinstance(e, Partial), part)
+
+
+def evaluate(problem: Problem, expr: sp.Expr, values: Mapping[str, sp.Expr]) -> sp.Expr:
+    """``expr`` with the fields replaced by ``values`` and every derivative carried out."""
+    expr = _expand_indexed(problem, sp.sympify(expr))
+    mapping = {problem.field(n).applied: sp.sympify(v) for n, v in values.items()}
+    derivs = {}
+    for d in expr.atoms(sp.Derivative):
+        if d.expr in mapping:
+            derivs[d] = sp.diff(mapping[d.expr], *d.variable_count)
+    out = expr.xreplace(derivs).xreplace(mapping)
+    if out.has(sp.Derivative):
+        out = out.doit()
+    return out
+
+
+def _normal_box(domain: Box, side: str, coords: Sequence[sp.Expr]) -> list[sp.Expr]:
+    axis, sign = domain.axis_of_side(side)
+    n = [sp.S.Zero] * domain.dimension
+    n[axis] = sp.Integer(sign)
+    return n
+
+
+def _radial(center: Sequence[float] | None, radius: float, coords: Sequence[sp.Expr]) -> list[sp.Expr]:
+    r = _rational(radius)
+    c = [sp.S.Zero] * len(coords) if center is None else [_rational(v) for v in center]
+    return [(x - cx) / r for x, cx in zip(coords, c)]
+
+
+def _polygon_edges(domain: Polygon) -> list[tuple[list[sp.Expr], list[sp.Expr]]]:
+    """Per edge: (exact outward unit normal, a point on the edge)."""
+    v = [[_rational(a), _rational(b)] for a, b in domain.vertices]
+    area = sum(v[k][0] * v[(k + 1) % len(v)][1] - v[(k + 1) % len(v)][0] * v[k][1] for k in range(len(v)))
+    out = []
+    for k in range(len(v)):
+        a, b = v[k], v[(k + 1) % len(v)]
+        ex, ey = b[0] - a[0], b[1] - a[1]
+        length = sp.sqrt(ex**2 + ey**2)
+        n = [ey / length, -ex / length]
+        if area < 0:
+            n = [-n[0], -n[1]]
+        out.append((n, a))
+    return out
+
+
+def _whole_boundary_normal(domain: Domain, coords: Sequence[sp.Expr]) -> list[sp.Expr]:
+    """The outward normal of a (hole) domain on its whole boundary, piecewise if needed."""
+    if isinstance(domain, Disk):
+        return _radial(domain.center, domain.radius, coords)
+    if isinstance(domain, Ball):
+        return _radial(domain.center, domain.radius, coords)
+    if isinstance(domain, (Box, Polygon)):
+        pieces: list[tuple[list[sp.Expr], Any]] = []
+        if isinstance(domain, Box):
+            for side in domain.sides:
+                axis, sign = domain.axis_of_side(side)
+                bound = _rational(domain.axes[axis][1] if sign < 0 else domain.axes[axis][2])
+                tol = _rational(1e-9 * max(1.0, float(np.max(domain.hi - domain.lo))))
+                pieces.append((_normal_box(domain, side, coords), sp.Abs(coords[axis] - bound) < tol))
+        else:
+            scale = float(np.max(np.ptp(np.asarray(domain.vertices, dtype=float), axis=0)))
+            tol = _rational(1e-9 * max(1.0, scale))
+            for n, a in _polygon_edges(domain):
+                dist = n[0] * (coords[0] - a[0]) + n[1] * (coords[1] - a[1])
+                pieces.append((n, sp.Abs(dist) < tol))
+        out = []
+        for k in range(len(coords)):
+            args = [(n[k], cond) for n, cond in pieces[:-1]] + [(pieces[-1][0][k], True)]
+            out.append(sp.Piecewise(*args))
+        return out
+    raise ManufactureError(f"no outward normal is known for the boundary of {domain.describe()}")
+
+
+def outward_normal(domain: Domain, side: str, coords: Sequence[sp.Expr]) -> list[sp.Expr]:
+    """The outward unit normal on ``side`` of ``domain`` as SymPy expressions of ``coords``."""
+    if isinstance(domain, Difference):
+        if side == domain.hole_name:
+            return [-c for c in _whole_boundary_normal(domain.hole, coords)]
+        return outward_normal(domain.base, side, coords)
+    if isinstance(domain, Box):
+        return _normal_box(domain, side, coords)
+    if isinstance(domain, (Disk, Ball)):
+        return _radial(domain.center, domain.radius, coords)
+    if isinstance(domain, Polygon):
+        return _polygon_edges(domain)[domain.sides.index(side)][0]
+    raise ManufactureError(f"no outward normal is known for the side `{side}` of {domain.describe()}")
+
+
+def _replace_dn(problem: Problem, expr: sp.Expr, normal: Sequence[sp.Expr]) -> sp.Expr:
+    coords = _coords(problem)
+
+    def dn(e):
+        return sp.Add(*[nk * sp.Derivative(e.args[0], xk) for nk, xk in zip(normal, coords) if nk != 0])
+
+    return expr.replace(lambda e: isinstance(e, NormalDerivative), dn)
+
+
+def _tidy(expr: sp.Expr, budget: int = 24) -> sp.Expr:
+    """A cheaper-to-read but equal form of ``expr`` (simplify only when it is small)."""
+    expr = sp.sympify(expr)
+    try:
+        ops = sp.count_ops(expr)
+    except Exception:  # pragma: no cover
+        return expr
+    if ops > budget:
+        try:
+            out = sp.factor_terms(expr)
+        except Exception:  # pragma: no cover
+            return expr
+        return out if sp.count_ops(out) <= ops else expr
+    try:
+        out = sp.simplify(expr)
+    except Exception:  # pragma: no cover - simplify can fail on odd forms
+        return expr
+    if out.has(sp.zoo, sp.nan) or sp.count_ops(out) > ops:
+        return expr
+    return out
+
+
+def _split_fields(problem: Problem, expr: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """``expr`` as (terms with fields, terms without)."""
+    fns = [f.function for f in problem.fields]
+    with_f, without = [], []
+    for term in sp.Add.make_args(sp.sympify(expr)):
+        (with_f if any(term.has(fn) for fn in fns) or term.has(NormalDerivative) else without).append(term)
+    return sp.Add(*with_f), sp.Add(*without)
+
+
+def _is_zero(expr: sp.Expr, problem: Problem | None = None, samples: int = 6) -> bool:
+    """Whether ``expr`` is zero: symbolically, or (failing that) at random points to 1e-9."""
+    expr = sp.sympify(expr)
+    if expr == 0:
+        return True
+    free = sorted(expr.free_symbols, key=str)
+    if any(isinstance(s, sp.Indexed) for s in expr.atoms(sp.Indexed)):
+        free = sorted(expr.atoms(sp.Indexed), key=str) + [s for s in free if not isinstance(s, sp.IndexedBase)]
+    rng = np.random.default_rng(1234)
+    subs_params = problem.param_values if problem is not None else {}
+    for _ in range(samples):
+        point = {s: sp.Float(rng.uniform(0.1, 0.9)) for s in free}
+        point.update({k: sp.Float(v) for k, v in subs_params.items()})
+        try:
+            value = complex(sp.N(expr.xreplace(point), 30))
+        except (TypeError, ValueError):
+            return False
+        if not np.isfinite(value) or abs(value) > 1e-9:
+            return False
+    return True
+
+
+def _reduce(expr: sp.Expr, budget: int = 300) -> sp.Expr:
+    """A cheap symbolic reduction: expand, then simplify when small."""
+    expr = sp.sympify(expr)
+    if expr == 0:
+        return expr
+    try:
+        out = sp.expand(expr) if sp.count_ops(expr) < 4 * budget else expr
+        if out != 0 and sp.count_ops(out) < budget:
+            out = sp.simplify(out)
+    except Exception:  # pragma: no cover
+        return expr
+    return out
+
+
+def boundary_pieces(problem: Problem, bc: BoundaryCondition) -> list[tuple[tuple[str, ...], list[sp.Expr] | None]]:
+    """Groups of sides of ``bc`` that share an outward normal (None when dn is absent)."""
+    if not bc.residual.has(NormalDerivative):
+        return [(bc.parts, None)]
+    coords = _coords(problem)
+    groups: list[tuple[list[str], list[sp.Expr]]] = []
+    for side in bc.parts:
+        n = outward_normal(problem.domain, side, coords)
+        for names, m in groups:
+            if all(sp.simplify(a - b) == 0 for a, b in zip(n, m)):
+                names.append(side)
+                break
+        else:
+            groups.append(([side], n))
+    return [(tuple(names), n) for names, n in groups]
+
+
+def manufacture(problem: Problem, solutions: Mapping[str, Any], *, simplify: bool = True) -> Problem:
+    """``problem`` changed so that ``solutions`` (field name → expression or text) solve it exactly.
+
+    * every equation ``lhs = rhs`` becomes ``lhs = rhs + R`` with ``R`` the
+      residual ``lhs - rhs`` of the given functions (field-free terms of
+      ``rhs`` merged and simplified with it);
+    * every boundary condition ``lhs = rhs`` gets ``rhs + R`` with ``dn``
+      evaluated with the side's outward normal; a condition with ``dn`` on
+      sides of different normals is split into one condition per normal;
+    * time-dependent problems get ``initial`` data for each time order the
+      equation needs, at the start time;
+    * the functions become the ``exact`` solutions.
+    """
+    exact = _solutions(problem, solutions)
+    tidy = _tidy if simplify else (lambda e: e)
+
+    equations: list[Equation] = []
+    for eq in problem.equations:
+        residual = evaluate(problem, eq.residual, exact)
+        with_f, without = _split_fields(problem, eq.rhs)
+        source = tidy(without + residual)
+        equations.append(replace(eq, rhs=with_f + source))
+
+    from symop.lang.builder import classify_condition
+
+    conditions: list[BoundaryCondition] = []
+    for bc in problem.boundary:
+        fld = problem.field(bc.field)
+        for parts, normal in boundary_pieces(problem, bc):
+            residual = bc.residual if normal is None else _replace_dn(problem, bc.residual, normal)
+            residual = evaluate(problem, residual, exact)
+            with_f, without = _split_fields(problem, bc.rhs)
+            value = tidy(without + residual)
+            conditions.append(classify_condition(parts, fld, bc.lhs, with_f + value, bc.position))
+
+    initial: list[InitialCondition] = []
+    if problem.time is not None:
+        from symop.lang.builder import time_order
+
+        t = problem.t
+        t0 = _rational(problem.time.start)
+        for eq in equations:
+            fld = problem.field(eq.field)
+            order = max(1, time_order(eq.residual, fld.applied, t))
+            old = {ic.order: ic for ic in problem.initial if ic.field == fld.name}
+            for k in range(order):
+                value = tidy(sp.diff(exact[fld.name], t, k).subs(t, t0))
+                pos = old[k].position if k in old else None
+                initial.append(InitialCondition(fld.name, k, value, pos))
+
+    exact_out = {name: exact[name] for name in problem.field_names}
+    title = problem.title or problem.name
+    return replace(problem, equations=tuple(equations), boundary=tuple(conditions), initial=tuple(initial),
+                   exact=exact_out, title=f"{title} (manufactured solution)" if "manufactured" not in title else title)
+
+
+def check_exact(problem: Problem, solutions: Mapping[str, Any] | None = None) -> dict[str, sp.Expr]:
+    """Field → residual of its equation at the exact solution (``0`` when exact).
+
+    The residual is simplified symbolically; when SymPy cannot reduce a
+    nonzero-looking form, it is evaluated at random points (with the
+    parameters' values) and counted as 0 when it vanishes to 1e-9 there.
+    """
+    exact = _solutions(problem, solutions) if solutions is not None else dict(problem.exact)
+    missing = [n for n in problem.field_names if n not in exact]
+    if missing:
+        raise ManufactureError("no exact solution for " + ", ".join(f"`{m}`" for m in missing))
+    out: dict[str, sp.Expr] = {}
+    for eq in problem.equations:
+        r = evaluate(problem, eq.residual, exact)
+        r = _reduce(r)
+        out[eq.field] = sp.S.Zero if _is_zero(r, problem) else r
+    return out
+
+
+def boundary_residuals(problem: Problem, solutions: Mapping[str, Any] | None = None) -> list[tuple[str, sp.Expr]]:
+    """``(sides, residual)`` of every boundary condition at the exact solution."""
+    exact = _solutions(problem, solutions) if solutions is not None else dict(problem.exact)
+    out = []
+    for bc in problem.boundary:
+        for parts, normal in boundary_pieces(problem, bc):
+            if normal is None and bc.residual.has(NormalDerivative):  # pragma: no cover
+                continue
+            r = bc.residual if normal is None else _replace_dn(problem, bc.residual, normal)
+            r = _reduce(evaluate(problem, r, exact))
+            out.append((", ".join(parts), sp.S.Zero if _is_zero(r, problem) else r))
+    return out
+
+
+# ------------------------------------------------------------ random functions
+def _frac(rng: np.random.Generator, lo: float, hi: float, denominator: int = 8) -> sp.Rational:
+    """A random rational in [lo, hi] with the given denominator."""
+    k = int(rng.integers(int(np.ceil(lo * denominator)), int(np.floor(hi * denominator)) + 1))
+    return sp.Rational(k, denominator)
+
+
+def random_solution(problem: Problem, seed: int = 0, *, modes: int = 3,
+                    kinds: Sequence[str] = ("fourier", "gaussian", "polynomial"),
+                    amplitude: float = 1.0, max_frequency: int = 3) -> dict[str, sp.Expr]:
+    """Smooth random functions, one per field, reproducible by ``seed``.
+
+    Each is a sum of ``modes`` terms drawn from ``kinds``: ``fourier``
+    ``a*sin(k·x + φ)`` with integer wave numbers up to ``max_frequency``
+    (times π over the domain's size), ``gaussian`` ``a*exp(-w|x - c|²)`` centred
+    in the domain's bounding box, ``polynomial`` ``a*(c0 + Σ cᵢ ξᵢ + c ξᵢξⱼ)``
+    in coordinates ξ scaled to [-1, 1] on the bounding box.  Time-dependent
+    problems multiply each term by ``exp(-r (t - t0))`` or ``cos(ω (t - t0))``.
+    All coefficients are rationals and Σ|a| ≤ ``amplitude``, so
+    ``|u| ≤ amplitude`` on the bounding box for t ≥ t0.
+    """
+    kinds = tuple(kinds)
+    bad = [k for k in kinds if k not in ("fourier", "gaussian", "polynomial")]
+    if bad or not kinds:
+        raise ManufactureError(f"unknown kind of random function `{bad[0] if bad else ''}`; use fourier, gaussian or polynomial")
+    if modes < 1:
+        raise ManufactureError("random solutions need at least one mode")
+    rng = np.random.default_rng(seed)
+    coords = _coords(problem)
+    if len(coords) > 8:
+        picks = sorted(rng.choice(len(coords), size=8, replace=False))
+        coords = [coords[int(i)] for i in picks]
+    else:
+        picks = list(range(len(coords)))
+    lo, hi = problem.domain.bounding_box()
+    lo = [float(lo[int(i)]) for i in picks]
+    hi = [float(hi[int(i)]) for i in picks]
+    mid = [_rational(round((a + b) / 2, 6)) for a, b in zip(lo, hi)]
+    half = [_rational(round((b - a) / 2, 6)) for a, b in zip(lo, hi)]
+    amp = _rational(amplitude)
+    t = problem.t
+    t0 = _rational(problem.time.start) if problem.time is not None else 0
+    out: dict[str, sp.Expr] = {}
+    for name in problem.field_names:
+        weights = rng.integers(2, 9, size=modes).astype(float)
+        weights = weights / weights.sum()
+        terms = []
+        for m in range(modes):
+            a = amp * sp.Rational(int(np.floor(weights[m] * 64)), 64)
+            if a == 0:
+                a = amp / 64
+            if rng.random() < 0.5:
+                a = -a
+            kind = kinds[int(rng.integers(len(kinds)))]
+            if kind == "fourier":
+                arg = sp.S.Zero
+                for x, h in zip(coords, half):
+                    k = int(rng.integers(0, max_frequency + 1))
+                    if k:
+                        arg += sp.Rational(k, 2) * sp.pi * x / h
+                if arg == 0:
+                    arg = sp.pi * coords[0] / half[0] / 2
+                phase = sp.pi * sp.Rational(int(rng.integers(0, 8)), 8)
+                term = sp.sin(arg + phase)
+            elif kind == "gaussian":
+                center = [c + h * _frac(rng, -0.5, 0.5) for c, h in zip(mid, half)]
+                width = _frac(rng, 0.5, 2.0, 4)
+                r2 = sp.Add(*[((x - c) / h) ** 2 for x, c, h in zip(coords, center, half)])
+                term = sp.exp(-width * r2)
+            else:
+                xi = [(x - c) / h for x, c, h in zip(coords, mid, half)]
+                cs = [_frac(rng, -1, 1) for _ in range(len(xi) + 2)]
+                pairs = (xi[int(rng.integers(len(xi)))] * xi[int(rng.integers(len(xi)))])
+                total = sum(abs(float(c)) for c in cs) or 1.0
+                poly = cs[0] + sp.Add(*[c * z for c, z in zip(cs[1:-1], xi)]) + cs[-1] * pairs
+                term = sp.expand(poly) * _rational(round(1.0 / total, 6)) if total > 1 else sp.expand(poly)
+            if t is not None:
+                if rng.random() < 0.5:
+                    term = term * sp.exp(-_frac(rng, 0.25, 2.0, 4) * (t - t0))
+                else:
+                    term = term * sp.cos(_frac(rng, 0.25, 2.0, 4) * sp.pi * (t - t0))
+            terms.append(a * term)
+        out[name] = sp.Add(*terms)
+    return out
