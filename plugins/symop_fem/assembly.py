@@ -23,12 +23,34 @@ def _t(a) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(a), dtype=DTYPE)
 
 
+def det_inv(J: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Determinants and inverses of a batch of small matrices (closed forms for d <= 3)."""
+    d = J.shape[-1]
+    if d == 1:
+        det = J[..., 0, 0]
+        return det, (1.0 / det)[..., None, None]
+    if d == 2:
+        a, b, c, e = J[..., 0, 0], J[..., 0, 1], J[..., 1, 0], J[..., 1, 1]
+        det = a * e - b * c
+        inv = torch.stack([torch.stack([e, -b], -1), torch.stack([-c, a], -1)], -2) / det[..., None, None]
+        return det, inv
+    if d == 3:
+        c0 = torch.linalg.cross(J[..., :, 1], J[..., :, 2], dim=-1)
+        c1 = torch.linalg.cross(J[..., :, 2], J[..., :, 0], dim=-1)
+        c2 = torch.linalg.cross(J[..., :, 0], J[..., :, 1], dim=-1)
+        det = (J[..., :, 0] * c0).sum(-1)
+        inv = torch.stack([c0, c1, c2], -2) / det[..., None, None]
+        return det, inv
+    return torch.linalg.det(J), torch.linalg.inv(J)
+
+
 def to_csr(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n: int) -> sps.csr_matrix:
     """Sum COO triplets into an ``n x n`` CSR matrix."""
     A = sps.coo_matrix(
         (vals.reshape(-1).numpy(), (rows.reshape(-1).numpy(), cols.reshape(-1).numpy())), shape=(n, n)
     ).tocsr()
     A.sum_duplicates()
+    A.eliminate_zeros()  # exact cancellations (e.g. the diagonal edge of right triangles)
     return A
 
 
@@ -58,16 +80,15 @@ class CellSpace:
             J = (verts[:, 1:, :] - verts[:, :1, :]).transpose(1, 2).unsqueeze(1)  # (E,1,d,d)
             p1 = Lagrange(dim, 1)
             lam, _ = p1.eval(xi)
-            self.xq = torch.einsum("eka,qk->eqa", verts, _t(lam))
+            self.xq = torch.matmul(_t(lam), verts)  # (E, Q, d)
             dref = _t(dphi)
             if dofs.degree == 1:
                 dref = dref[:1]
-        det = torch.linalg.det(J)  # (E, Qg)
-        inv = torch.linalg.inv(J)  # (E, Qg, d, d)
+        det, inv = det_inv(J)  # (E, Qg), (E, Qg, d, d)
         # grad_x phi_k = J^{-T} grad_xi phi_k
         if inv.shape[1] != dref.shape[0]:
             inv = inv.expand(-1, dref.shape[0], -1, -1)
-        self.grad = torch.einsum("qkb,eqba->eqka", dref, inv)
+        self.grad = torch.matmul(dref, inv)  # (E, Q, nb, d)
         self.wdet = _t(w)[None, :] * det.abs()  # (E, Q) (broadcast when Qg = 1)
         if self.wdet.shape[1] != len(w):
             self.wdet = self.wdet.expand(-1, len(w)).contiguous()

@@ -151,10 +151,10 @@ class FEMProgram(Program):
         vals = [xq[..., k] for k in range(self.d)]
         if self.wf.t is not None:
             vals.append(torch.full_like(xq[..., 0], float(t)))
-        shape = xq.shape[:-1]
-        vals.append(U if U is not None else torch.zeros(shape, dtype=DTYPE))
+        zero = torch.zeros((), dtype=DTYPE)  # broadcasts against the coordinates
+        vals.append(U if U is not None else zero)
         for k in range(self.d):
-            vals.append(G[..., k] if G is not None else torch.zeros(shape, dtype=DTYPE))
+            vals.append(G[..., k] if G is not None else zero)
         return vals
 
     def dirichlet_values(self, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -183,10 +183,13 @@ class FEMProgram(Program):
         E, Q = cs.wdet.shape
 
         def field(v):
-            return v if isinstance(v, torch.Tensor) else torch.full((E, Q), float(v), dtype=DTYPE)
+            if isinstance(v, torch.Tensor):
+                return v.expand(E, Q)
+            return torch.full((E, Q), float(v), dtype=DTYPE)
 
         F = [c[f"F{i}"] for i in range(d)]
-        flux = None if all(_is_zero(f) for f in F) else -torch.stack([field(f) for f in F], dim=-1)
+        # F = C grad u vanishes at u = 0
+        flux = None if u is None or all(_is_zero(f) for f in F) else -torch.stack([field(f) for f in F], dim=-1)
         R = cs.vector(f=None if _is_zero(c["S"]) else c["S"], flux=flux)
         J = None
         if jacobian:
