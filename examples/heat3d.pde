@@ -11,3 +11,5 @@ boundary left, right, bottom, top: u = 0
 boundary front, back: u = 0
 initial u = sin(pi*x)*sin(pi*y)*sin(pi*z)
 exact u = exp(-3*pi^2*t)*sin(pi*x)*sin(pi*y)*sin(pi*z)
+
+solve fd(n: 16, scheme: crank-nicolson, dt: 0.002)
