@@ -1,0 +1,219 @@
+"""Benchmark suites of manufactured problems.
+
+:func:`generate` writes ``count`` problems of one family (poisson, heat,
+advection-diffusion, wave, helmholtz) with random coefficients, random
+boundary kinds (Dirichlet, Neumann, Robin; at least one Dirichlet side) and a
+random manufactured solution, each as a ``.pde`` file, plus ``suite.json``.
+2D families may draw box, disk, polygon and box-minus-disk domains.
+:func:`run` solves every problem of a suite with one method and records the
+error, the time and pass/fail in ``results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from symop.errors import SymopError
+
+FAMILIES = ("poisson", "heat", "advection-diffusion", "wave", "helmholtz")
+DOMAINS = ("box", "disk", "polygon", "box-minus-disk")
+
+#: default pass bound on the relative L2 error, and the run options recorded in suite.json
+DEFAULT_BOUND = 5e-2
+DEFAULT_OPTIONS = {"n": 32}
+
+
+def _r(rng: np.random.Generator, lo: float, hi: float, step: float = 0.05) -> str:
+    k = int(rng.integers(int(round(lo / step)), int(round(hi / step)) + 1))
+    value = round(k * step, 6)
+    return repr(float(value)).rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+
+
+def _domain(kind: str, dim: int) -> tuple[str, tuple[str, ...]]:
+    if kind == "box":
+        if dim == 1:
+            return "interval(x: [0, 1])", ("left", "right")
+        return "box(x: [0, 1], y: [0, 1])", ("left", "right", "bottom", "top")
+    if kind == "disk":
+        return "disk(center: (0, 0), radius: 1)", ("boundary",)
+    if kind == "polygon":
+        return "polygon((0, 0), (1, 0), (1, 0.5), (0.5, 0.5), (0.5, 1), (0, 1))", tuple(f"side{k}" for k in range(1, 7))
+    if kind == "box-minus-disk":
+        return "box(x: [0, 1], y: [0, 1]) minus disk(center: (0.5, 0.5), radius: 0.2) as hole", (
+            "left", "right", "bottom", "top", "hole")
+    raise SymopError(f"unknown domain kind `{kind}`; the kinds are " + ", ".join(DOMAINS))
+
+
+def _conditions(rng: np.random.Generator, sides: Sequence[str], field: str) -> list[str]:
+    kinds = [str(rng.choice(["dirichlet", "neumann", "robin"], p=[0.5, 0.25, 0.25])) for _ in sides]
+    if "dirichlet" not in kinds:
+        kinds[int(rng.integers(len(sides)))] = "dirichlet"
+    lines = []
+    for side, kind in zip(sides, kinds):
+        if kind == "dirichlet":
+            lines.append(f"boundary {side}: {field} = 0")
+        elif kind == "neumann":
+            lines.append(f"boundary {side}: dn({field}) = 0")
+        else:
+            lines.append(f"boundary {side}: dn({field}) + {_r(rng, 0.5, 2.0, 0.25)}*{field} = 0")
+    return lines
+
+
+def family_text(family: str, rng: np.random.Generator, domain: str, dim: int, name: str) -> str:
+    """The template file of one problem (before the manufactured solution)."""
+    dom, sides = _domain(domain, dim)
+    space = "x" if dim == 1 else "x, y"
+    lap = "d(u, x, 2)" if dim == 1 else "lap(u)"
+    head = [f'problem {name} "{family} benchmark ({domain}, {dim}D)"', f"space {space}"]
+    body: list[str] = []
+    if family == "poisson":
+        head.append(f"domain {dom}")
+        body += [f"param kappa = {_r(rng, 0.5, 2.0)}", "field u", f"equation -kappa*{lap} = 0"]
+    elif family == "helmholtz":
+        head.append(f"domain {dom}")
+        body += [f"param k = {_r(rng, 0.5, 1.2)}", "field u", f"equation -{lap} - k^2*u = 0"]
+    elif family == "heat":
+        head += ["time t in [0, 0.2]", f"domain {dom}"]
+        body += [f"param kappa = {_r(rng, 0.1, 1.0)}", "field u", f"equation dt(u) = kappa*{lap}", "initial u = 0"]
+    elif family == "advection-diffusion":
+        head += ["time t in [0, 0.2]", f"domain {dom}"]
+        adv = f"a*dx(u)" if dim == 1 else "a*dx(u) + b*dy(u)"
+        params = f"param nu = {_r(rng, 0.1, 0.5)}, a = {_r(rng, -1.0, 1.0, 0.25)}"
+        if dim > 1:
+            params += f", b = {_r(rng, -1.0, 1.0, 0.25)}"
+        body += [params, "field u", f"equation dt(u) + {adv} = nu*{lap}", "initial u = 0"]
+    elif family == "wave":
+        head += ["time t in [0, 0.25]", f"domain {dom}"]
+        body += [f"param c = {_r(rng, 0.5, 1.0)}", "field u", f"equation dt(u, 2) = c^2*{lap}",
+                 "initial u = 0", "initial dt(u) = 0"]
+    else:
+        raise SymopError(f"unknown benchmark family `{family}`; the families are " + ", ".join(FAMILIES))
+    return "\n".join(head + body + _conditions(rng, sides, "u")) + "\n"
+
+
+@dataclass
+class Suite:
+    directory: Path
+    data: dict[str, Any]
+
+    @property
+    def problems(self) -> list[dict[str, Any]]:
+        return self.data["problems"]
+
+
+def generate(family: str, count: int, seed: int, out: str | Path, *, domains: Sequence[str] | None = None,
+             dims: Sequence[int] | None = None, bound: float = DEFAULT_BOUND,
+             options: Mapping[str, Any] | None = None, max_frequency: int = 2) -> Suite:
+    """Write ``count`` manufactured problems of ``family`` and ``suite.json`` into ``out``."""
+    from symop.api import parse
+    from symop.mms import manufacture, random_solution
+    from symop.writer import write_problem
+
+    if family not in FAMILIES:
+        raise SymopError(f"unknown benchmark family `{family}`; the families are " + ", ".join(FAMILIES))
+    if count < 1:
+        raise SymopError("--count must be at least 1")
+    domains = tuple(domains or DOMAINS)
+    for d in domains:
+        if d not in DOMAINS:
+            raise SymopError(f"unknown domain kind `{d}`; the kinds are " + ", ".join(DOMAINS))
+    dims = tuple(dims or (1, 2))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    entries = []
+    stem = family.replace("-", "_")
+    for k in range(count):
+        dim = int(rng.choice(dims))
+        domain = "box" if dim == 1 else str(rng.choice(domains))
+        if dim == 1 and "box" not in domains:
+            dim, domain = 2, str(rng.choice(domains))
+        name = f"{stem}_{k:03d}"
+        text = family_text(family, rng, domain, dim, name)
+        problem = parse(text, f"{name}.pde")
+        sol_seed = int(rng.integers(0, 2**31 - 1))
+        exact = random_solution(problem, sol_seed, modes=2, max_frequency=max_frequency)
+        made = manufacture(problem, exact)
+        path = out / f"{name}.pde"
+        path.write_text(write_problem(made, header=f"{family} benchmark {k} of suite seed {seed}; solution seed {sol_seed}"))
+        entries.append({"file": path.name, "name": name, "family": family, "domain": domain, "dimension": dim,
+                        "steady": made.is_steady, "bound": bound, "solution_seed": sol_seed})
+    data = {"family": family, "count": count, "seed": seed, "domains": list(domains),
+            "options": dict(options or DEFAULT_OPTIONS), "bound": bound, "problems": entries}
+    (out / "suite.json").write_text(json.dumps(data, indent=2) + "\n")
+    return Suite(out, data)
+
+
+def load_suite(directory: str | Path) -> Suite:
+    directory = Path(directory)
+    path = directory / "suite.json"
+    if not path.exists():
+        raise SymopError(f"{directory} has no suite.json; write one with `symop bench generate`")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise SymopError(f"{path} is not valid JSON: {err}") from None
+    return Suite(directory, data)
+
+
+def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None = None, *,
+        expect_order: float | None = None, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Solve every problem of a suite with ``method``; write and return ``results.json`` data.
+
+    A problem passes when its relative L2 error is below its bound in
+    suite.json, or (with ``expect_order``) when a 2-level check (n, 2n)
+    shows at least that order less 0.3.  Problems the method refuses are
+    ``skipped`` with its reason.
+    """
+    from symop.api import load, solve
+    from symop.plugins import get_discretization
+
+    suite = load_suite(directory)
+    disc = get_discretization(method)
+    names = {o.name for o in disc.options}
+    base = {k: v for k, v in suite.data.get("options", {}).items() if k in names}
+    base.update(settings or {})
+    rows = []
+    for entry in suite.problems:
+        path = suite.directory / entry["file"]
+        row: dict[str, Any] = {"name": entry["name"], "file": entry["file"], "domain": entry.get("domain"),
+                               "bound": entry.get("bound", suite.data.get("bound", DEFAULT_BOUND))}
+        start = time.perf_counter()
+        try:
+            problem = load(path)
+            reason = disc.accepts(problem)
+            if reason:
+                row.update(status="skipped", reason=reason, rel_l2=None, max=None, time=0.0)
+            else:
+                sol = solve(problem, method, **base)
+                errs = sol.errors()
+                rel = float(max(v["rel_l2"] for v in errs.values()))
+                row.update(rel_l2=rel, max=float(max(v["max"] for v in errs.values())), time=float(sol.wall_time))
+                ok = bool(np.isfinite(rel) and rel < row["bound"])
+                if expect_order is not None and "n" in names:
+                    from symop.converge import converge
+
+                    st = converge(problem, method, levels=2, refine="both" if not problem.is_steady and "dt" in base else "space",
+                                  options=base)
+                    order = st.observed_order
+                    row["order"] = order
+                    ok = order is not None and order >= expect_order - 0.3
+                row["status"] = "pass" if ok else "fail"
+        except SymopError as err:
+            row.update(status="error", reason=str(err).splitlines()[0], rel_l2=None, max=None,
+                       time=time.perf_counter() - start)
+        rows.append(row)
+        if progress is not None:
+            progress(row)
+    summary = {"method": method, "options": base, "family": suite.data.get("family"),
+               "passed": sum(r["status"] == "pass" for r in rows),
+               "failed": sum(r["status"] in ("fail", "error") for r in rows),
+               "skipped": sum(r["status"] == "skipped" for r in rows), "results": rows}
+    (suite.directory / "results.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return summary

@@ -1,0 +1,259 @@
+"""Convergence studies: solve one problem on a sequence of refined settings.
+
+:func:`converge` doubles the number of cells ``n`` (``refine="space"``),
+halves the time step ``dt`` (``"time"``) or both, solves at each level and
+measures the error against the problem's exact solution.  Mesh-free methods
+without ``n``/``dt`` (``pinn``) grow their budget options (``points``,
+``steps``, ...) instead.  The :class:`Study` holds the table, the observed
+orders ``log2(e_{k-1}/e_k)``, and writes JSON and a log-log plot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from symop.errors import SymopError
+from symop.model.problem import Problem
+
+#: options that are grown (doubled) per level by mesh-free methods
+BUDGET_OPTIONS = ("points", "steps", "epochs", "iterations", "collocation", "samples")
+
+
+@dataclass
+class Level:
+    """One solve of a study."""
+
+    options: dict[str, Any]
+    h: float | None
+    dt: float | None
+    rel_l2: float | None
+    max_error: float | None
+    wall_time: float
+    fields: dict[str, dict[str, float]] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class Study:
+    """The result of :func:`converge`."""
+
+    problem: str
+    method: str
+    refine: str
+    levels: list[Level]
+
+    @property
+    def orders(self) -> list[float | None]:
+        """Observed order between consecutive levels (relative L2), one fewer than levels."""
+        out: list[float | None] = []
+        for a, b in zip(self.levels, self.levels[1:]):
+            out.append(_order(a.rel_l2, b.rel_l2, _ratio(a, b, self.refine)))
+        return out
+
+    @property
+    def max_orders(self) -> list[float | None]:
+        out: list[float | None] = []
+        for a, b in zip(self.levels, self.levels[1:]):
+            out.append(_order(a.max_error, b.max_error, _ratio(a, b, self.refine)))
+        return out
+
+    @property
+    def observed_order(self) -> float | None:
+        """The order between the last two levels."""
+        orders = self.orders
+        return orders[-1] if orders else None
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        orders = [None] + self.orders
+        for lv, p in zip(self.levels, orders):
+            out.append({"h": lv.h, "dt": lv.dt, "rel_l2": lv.rel_l2, "max": lv.max_error, "order": p,
+                        "wall_time": lv.wall_time, "options": lv.options, "fields": lv.fields, "error": lv.error})
+        return out
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        data = {"problem": self.problem, "method": self.method, "refine": self.refine,
+                "levels": self.rows(), "orders": self.orders, "observed_order": self.observed_order}
+        text = json.dumps(data, indent=2, default=_jsonable)
+        if path is not None:
+            Path(path).write_text(text + "\n")
+        return text
+
+    def table(self):
+        from rich.table import Table
+
+        t = Table(title=f"convergence of {self.problem} with {self.method} (refine {self.refine})")
+        for col in ("level", "h", "dt", "rel L2", "max error", "order", "time [s]"):
+            t.add_column(col, justify="right")
+        orders = [None] + self.orders
+        for k, (lv, p) in enumerate(zip(self.levels, orders)):
+            t.add_row(str(k), _fmt(lv.h), _fmt(lv.dt), _fmt(lv.rel_l2) if lv.error is None else f"[red]{lv.error}[/red]",
+                      _fmt(lv.max_error), "—" if p is None else f"{p:.2f}", f"{lv.wall_time:.2f}")
+        return t
+
+    def plot(self, path: str | Path) -> Path:
+        """A log-log plot of error against h (or dt) with reference slopes 1, 2 and 4."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        path = Path(path)
+        good = [lv for lv in self.levels if lv.rel_l2 is not None and lv.rel_l2 > 0]
+        use_dt = self.refine == "time" or all(lv.h is None for lv in good)
+        xs = [(lv.dt if use_dt else lv.h) or (1.0 / (k + 1)) for k, lv in enumerate(good)]
+        fig, ax = plt.subplots(figsize=(5.5, 4.2))
+        if good:
+            ax.loglog(xs, [lv.rel_l2 for lv in good], "o-", label="relative L2")
+            ax.loglog(xs, [lv.max_error for lv in good], "s--", label="max error")
+            x0, e0 = xs[0], good[0].rel_l2
+            for p in (1, 2, 4):
+                ax.loglog(xs, [e0 * (x / x0) ** p for x in xs], ":", color="gray", linewidth=0.8)
+                ax.annotate(f"slope {p}", (xs[-1], e0 * (xs[-1] / x0) ** p), fontsize=7, color="gray")
+        ax.set_xlabel("dt" if use_dt else "h")
+        ax.set_ylabel("error")
+        ax.set_title(f"{self.problem}: {self.method}")
+        ax.legend()
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3e}"
+
+
+def _ratio(a: Level, b: Level, refine: str) -> float:
+    if refine == "time" and a.dt and b.dt:
+        return a.dt / b.dt
+    if a.h and b.h:
+        return a.h / b.h
+    if a.dt and b.dt:
+        return a.dt / b.dt
+    return 2.0
+
+
+def _order(ea: float | None, eb: float | None, ratio: float) -> float | None:
+    if ea is None or eb is None or ea <= 0 or eb <= 0 or ratio <= 1:
+        return None
+    return math.log(ea / eb) / math.log(ratio)
+
+
+def _extent(problem: Problem) -> float:
+    lo, hi = problem.domain.bounding_box()
+    return float(max(hi - lo))
+
+
+def level_options(problem: Problem, method: str, k: int, refine: str, merged: Mapping[str, Any],
+                  names: set[str]) -> dict[str, Any]:
+    """The options of level ``k`` (0 is the coarsest)."""
+    opts = dict(merged)
+    grow = 2 ** k
+    space = refine in ("space", "both")
+    tm = refine in ("time", "both") and problem.time is not None
+    refined = False
+    if "n" in names:
+        opts.setdefault("n", 8)
+        if space:
+            opts["n"] = int(opts["n"]) * grow
+            refined = True
+    if "dt" in names and problem.time is not None:
+        if "dt" not in opts:
+            length = problem.time.end - problem.time.start
+            opts["dt"] = length / 10.0 if tm else None
+            if opts["dt"] is None:
+                del opts["dt"]
+        if tm and "dt" in opts:
+            opts["dt"] = float(opts["dt"]) / grow
+            refined = True
+    if not refined:
+        for name in BUDGET_OPTIONS:
+            if name in names and name in opts:
+                opts[name] = int(float(opts[name]) * grow)
+                refined = True
+        if not refined:
+            from symop.plugins import get_discretization
+
+            for o in get_discretization(method).options:
+                if o.name in BUDGET_OPTIONS and o.default is not None:
+                    opts[o.name] = int(float(o.default) * grow)
+                    refined = True
+    if not refined:
+        raise SymopError(f"the method `{method}` has no option to refine by (n, dt, points or steps)")
+    return opts
+
+
+def converge(problem: Problem | str | Path, method: str | None = None, levels: int = 4, refine: str = "space",
+             base: Mapping[str, Any] | int | None = None, options: Mapping[str, Any] | None = None,
+             progress: Any = None) -> Study:
+    """Solve ``problem`` on ``levels`` refinements and measure the errors.
+
+    ``base`` is the coarsest ``n`` (an int) or a dict of options for level 0;
+    ``options`` are further method options (or parameter values) for every
+    level.  ``refine`` is ``space`` (double n), ``time`` (halve dt) or
+    ``both``.
+    """
+    from symop.api import load, method_and_options, solve
+    from symop.plugins import get_discretization
+
+    if refine not in ("space", "time", "both"):
+        raise SymopError(f"--refine takes space, time or both, not `{refine}`")
+    if levels < 2:
+        raise SymopError("a convergence study needs at least 2 levels")
+    if not isinstance(problem, Problem):
+        problem = load(problem)
+    if not problem.exact:
+        raise SymopError(f"the problem `{problem.name}` has no exact solution; add `exact` lines "
+                         "(`symop mms` writes them)")
+    if refine == "time" and problem.time is None:
+        raise SymopError("--refine time needs a time-dependent problem")
+    given = dict(options or {})
+    if isinstance(base, int):
+        given["n"] = base
+    elif base:
+        given.update(base)
+    method, merged = method_and_options(problem, method, given)
+    disc = get_discretization(method)
+    names = {o.name for o in disc.options}
+    reason = disc.accepts(problem)
+    if reason:
+        raise SymopError(f"{method} cannot solve {problem.name}: {reason}")
+    out: list[Level] = []
+    extent = _extent(problem)
+    for k in range(levels):
+        opts = level_options(problem, method, k, refine, merged, names)
+        h = extent / int(opts["n"]) if "n" in opts else None
+        dt = float(opts["dt"]) if opts.get("dt") is not None else None
+        start = time.perf_counter()
+        try:
+            sol = solve(problem, method, **opts)
+            errs = sol.errors()
+            rel = max(v["rel_l2"] for v in errs.values())
+            mx = max(v["max"] for v in errs.values())
+            lv = Level(opts, h, dt, float(rel), float(mx), float(sol.wall_time), {k2: dict(v) for k2, v in errs.items()})
+            if dt is None and isinstance(sol.info, dict) and sol.info.get("dt"):
+                try:
+                    lv.dt = float(sol.info["dt"])
+                except (TypeError, ValueError):
+                    pass
+        except SymopError as err:
+            lv = Level(opts, h, dt, None, None, time.perf_counter() - start, error=str(err).splitlines()[0])
+        out.append(lv)
+        if progress is not None:
+            progress(k, lv)
+    return Study(problem.name, method, refine, out)

@@ -1,0 +1,250 @@
+"""Sub-commands ``symop mms``, ``symop converge``, ``symop compare`` and ``symop bench``.
+
+Imported by :func:`symop.cli._load_extra_commands`; registers its commands
+with :func:`symop.cli.command` and its argument parsers in
+:data:`symop.cli.EXTRA_PARSERS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from symop.cli import EXTRA_PARSERS, command, console, parse_settings
+from symop.errors import SymopError
+
+
+def _solution_args(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise SymopError(f"--solution takes FIELD = EXPRESSION, not `{item}`")
+        name, expr = item.split("=", 1)
+        name = name.strip()
+        if not name.isidentifier():
+            raise SymopError(f"--solution `{item}`: `{name}` is not a field name")
+        if name in out:
+            raise SymopError(f"--solution gives the field `{name}` twice")
+        out[name] = expr.strip()
+    return out
+
+
+def _one_line(err: SymopError) -> SymopError:
+    text = str(err).strip().splitlines()
+    return SymopError(text[0] if text else "error")
+
+
+@command("mms")
+def cmd_mms(args: argparse.Namespace) -> int:
+    from symop.api import load
+    from symop.mms import manufacture, random_solution
+    from symop.writer import write_problem
+
+    problem = load(args.file)
+    given = _solution_args(args.solution)
+    try:
+        if args.random:
+            sols: dict[str, Any] = dict(random_solution(problem, args.seed, modes=args.modes,
+                                                        max_frequency=args.max_frequency))
+            for name in given:
+                if name not in problem.field_names:
+                    raise SymopError(f"the problem has no field `{name}`; its fields are " + ", ".join(problem.field_names))
+            sols.update(given)
+        else:
+            if not given:
+                raise SymopError("no solution given: pass --solution \"FIELD = EXPRESSION\" for each field, or --random")
+            sols = dict(given)
+        made = manufacture(problem, sols)
+    except SymopError as err:
+        raise _one_line(err) from None
+    header = f"manufactured from {args.file} by `symop mms`"
+    text = write_problem(made, header=header)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text)
+        console().print(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _split_options(problem, method: str, settings: dict[str, Any]):
+    from symop.api import split_settings
+
+    return split_settings(problem, method, settings)
+
+
+@command("converge")
+def cmd_converge(args: argparse.Namespace) -> int:
+    from symop.api import load
+    from symop.converge import converge
+
+    problem = load(args.file)
+    settings = parse_settings(args.set)
+    method = args.method or (problem.solve.method if problem.solve else None)
+    if method is None:
+        raise SymopError("no method given and the file has no `solve` line; pass --method")
+    problem, options = _split_options(problem, method, settings)
+    out = console()
+    study = converge(problem, method, levels=args.levels, refine=args.refine, options=options,
+                     progress=lambda k, lv: out.print(f"  level {k}: rel L2 {lv.rel_l2 if lv.error is None else lv.error}"
+                                                      f" ({lv.wall_time:.2f} s)") if not args.quiet else None)
+    out.print(study.table())
+    outdir = Path(args.output) if args.output else Path(".")
+    outdir.mkdir(parents=True, exist_ok=True)
+    study.to_json(outdir / "convergence.json")
+    study.plot(outdir / "convergence.png")
+    out.print(f"wrote {outdir / 'convergence.json'}, {outdir / 'convergence.png'}")
+    order = study.observed_order
+    if args.expect_order is not None:
+        if order is None or order < args.expect_order - 0.15:
+            got = "could not be measured" if order is None else f"is {order:.2f}"
+            print(f"the observed order {got}, below the expected {args.expect_order:g} (tolerance 0.15)",
+                  file=__import__("sys").stderr)
+            return 1
+        out.print(f"observed order {order:.2f} ≥ {args.expect_order:g} − 0.15: ok")
+    return 0
+
+
+@command("compare")
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from symop.api import load, solve
+    from symop.plugins import discretizations
+
+    problem = load(args.file)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise SymopError("--methods takes a comma-separated list such as fd,fem,pinn")
+    installed = discretizations()
+    settings = parse_settings(args.set)
+    table = Table(title=f"{problem.name}: methods compared")
+    for col in ("method", "rel L2", "max error", "time [s]", "note"):
+        table.add_column(col, justify="right" if col not in ("method", "note") else "left")
+    rows = []
+    for m in methods:
+        row = {"method": m, "rel_l2": None, "max": None, "time": None, "note": ""}
+        if m not in installed:
+            row["note"] = "not installed (see `symop plugins`)"
+        else:
+            reason = installed[m].accepts(problem)
+            if reason:
+                row["note"] = f"refuses: {reason}"
+            else:
+                try:
+                    names = {o.name for o in installed[m].options}
+                    opts = {k: v for k, v in settings.items() if k in names or k in problem.params}
+                    sol = solve(problem, m, **opts)
+                    errs = sol.errors()
+                    row["time"] = float(sol.wall_time)
+                    if errs:
+                        row["rel_l2"] = float(max(v["rel_l2"] for v in errs.values()))
+                        row["max"] = float(max(v["max"] for v in errs.values()))
+                    else:
+                        row["note"] = "no exact solution to compare with"
+                except SymopError as err:
+                    row["note"] = "failed: " + str(err).strip().splitlines()[0]
+        rows.append(row)
+        table.add_row(m, "—" if row["rel_l2"] is None else f"{row['rel_l2']:.3e}",
+                      "—" if row["max"] is None else f"{row['max']:.3e}",
+                      "—" if row["time"] is None else f"{row['time']:.2f}", row["note"])
+    console().print(table)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 0
+
+
+@command("bench")
+def cmd_bench(args: argparse.Namespace) -> int:
+    from symop import bench
+
+    out = console()
+    if args.bench_command == "generate":
+        domains = [d.strip() for d in args.domains.split(",")] if args.domains else None
+        dims = [int(d) for d in args.dims.split(",")] if args.dims else None
+        options = {k: _number(v) for k, v in parse_settings(args.set).items()} or None
+        suite = bench.generate(args.family, args.count, args.seed, args.output, domains=domains, dims=dims,
+                               bound=args.bound, options=options)
+        out.print(f"wrote {len(suite.problems)} {args.family} problems and suite.json to {args.output}")
+        return 0
+    if args.bench_command == "run":
+        from rich.table import Table
+
+        settings = parse_settings(args.set)
+        summary = bench.run(args.directory, args.method, settings, expect_order=args.expect_order,
+                            progress=None if args.quiet else (lambda r: out.print(f"  {r['name']}: {r['status']}")))
+        table = Table(title=f"bench {summary.get('family')} with {args.method}")
+        for col in ("problem", "domain", "rel L2", "max error", "bound", "time [s]", "status"):
+            table.add_column(col)
+        for r in summary["results"]:
+            color = {"pass": "green", "fail": "red", "error": "red", "skipped": "yellow"}[r["status"]]
+            table.add_row(r["name"], str(r.get("domain")), "—" if r.get("rel_l2") is None else f"{r['rel_l2']:.2e}",
+                          "—" if r.get("max") is None else f"{r['max']:.2e}", f"{r['bound']:.0e}",
+                          f"{r.get('time') or 0:.2f}",
+                          f"[{color}]{r['status']}[/{color}]" + (f" ({r['reason']})" if r.get("reason") else ""))
+        out.print(table)
+        out.print(f"{summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped; "
+                  f"wrote {Path(args.directory) / 'results.json'}")
+        return 1 if summary["failed"] else 0
+    raise SymopError("use `symop bench generate ...` or `symop bench run ...`")
+
+
+def _number(value: str) -> Any:
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+
+def add_parsers(sub: Any) -> None:
+    m = sub.add_parser("mms", help="manufacture a solution: write the problem with source, boundary and initial data")
+    m.add_argument("file", metavar="FILE")
+    m.add_argument("--solution", action="append", metavar="\"FIELD = EXPR\"", help="exact solution of one field (repeatable)")
+    m.add_argument("--random", action="store_true", help="draw random smooth solutions")
+    m.add_argument("--seed", type=int, default=0, help="seed of --random")
+    m.add_argument("--modes", type=int, default=3, help="terms per random solution")
+    m.add_argument("--max-frequency", type=int, default=3, help="largest wave number of random solutions")
+    m.add_argument("-o", "--output", metavar="OUT.pde", help="write here (default: print)")
+
+    c = sub.add_parser("converge", help="convergence study: errors and observed orders under refinement")
+    c.add_argument("file", metavar="FILE")
+    c.add_argument("--method", "-m")
+    c.add_argument("--levels", type=int, default=4)
+    c.add_argument("--refine", choices=["space", "time", "both"], default="space")
+    c.add_argument("--set", action="append", metavar="NAME=VALUE", help="method option or parameter (repeatable)")
+    c.add_argument("--expect-order", type=float, help="exit 1 if the last observed order is below this − 0.15")
+    c.add_argument("-o", "--output", metavar="DIR", help="where convergence.json and convergence.png go")
+    c.add_argument("--quiet", "-q", action="store_true")
+
+    p = sub.add_parser("compare", help="solve one problem by several methods; one table of error and time")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--methods", required=True, help="comma-separated, e.g. fd,fem,pinn")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE")
+    p.add_argument("--json", action="store_true")
+
+    b = sub.add_parser("bench", help="benchmark suites of manufactured problems")
+    bs = b.add_subparsers(dest="bench_command", metavar="generate|run")
+    g = bs.add_parser("generate", help="write a suite of random manufactured problems")
+    g.add_argument("family", choices=["poisson", "heat", "advection-diffusion", "wave", "helmholtz"])
+    g.add_argument("--count", type=int, default=10)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--domains", help="comma-separated among box, disk, polygon, box-minus-disk (default all)")
+    g.add_argument("--dims", help="comma-separated dimensions among 1, 2 (default 1,2)")
+    g.add_argument("--bound", type=float, default=5e-2, help="pass bound on the relative L2 error")
+    g.add_argument("--set", action="append", metavar="NAME=VALUE", help="run options recorded in suite.json")
+    g.add_argument("-o", "--output", required=True, metavar="DIR")
+    r = bs.add_parser("run", help="solve every problem of a suite")
+    r.add_argument("directory", metavar="DIR")
+    r.add_argument("--method", "-m", required=True)
+    r.add_argument("--set", action="append", metavar="NAME=VALUE")
+    r.add_argument("--expect-order", type=float, help="pass by a 2-level order check instead of the bound")
+    r.add_argument("--quiet", "-q", action="store_true")
+
+
+EXTRA_PARSERS.append(add_parsers)
