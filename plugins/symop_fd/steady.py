@@ -34,9 +34,8 @@ def solve_steady(low: Lowered, solver: str = "auto", tol: float = 1e-10, maxiter
     R = residual(low, U)
     scale = max(float(torch.linalg.vector_norm(R)), 1e-300)
     history = [1.0]
-    linear = parts[2] is None or all(
-        not (parts[2].fn.nodes) for _ in [0]
-    )
+    # affine R: the Jacobian coefficients do not depend on the unknowns
+    linear = parts[2] is None or not parts[2].fn.nodes
     for it in range(1, maxiter + 1):
         J = sps.csr_matrix(keep @ low.assemble(parts, None, U) + ident)
         delta = solve_sparse(J, -R.reshape(-1), solver=solver, tol=min(tol, 1e-12) if solver != "direct" else tol)
@@ -46,7 +45,7 @@ def solve_steady(low: Lowered, solver: str = "auto", tol: float = 1e-10, maxiter
         history.append(rel)
         if not np.isfinite(rel):
             break
-        if rel <= tol or (linear and it >= 1 and rel <= 1e3 * tol):
+        if rel <= tol or (linear and rel <= 1e3 * tol):
             return U, {"newton_iterations": it, "residuals": history}
         step = float(torch.linalg.vector_norm(delta)) / max(float(torch.linalg.vector_norm(U)), 1e-300)
         if step < 1e-14:

@@ -8,7 +8,6 @@ conditions ``sum_j w_j j^k = k! delta_km`` (k = 0..2r) exactly in rationals.
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
 from math import factorial
 
 import numpy as np
@@ -21,9 +20,18 @@ def half_width(m: int, order: int) -> int:
     return (m + 1) // 2 + order // 2 - 1
 
 
-@lru_cache(maxsize=None)
+_WEIGHTS: dict[tuple[int, int], tuple[float, ...]] = {}
+
+
 def weights(m: int, order: int = 2) -> tuple[float, ...]:
-    """Weights for offsets ``-r..r`` of the ``m``-th derivative (unit spacing)."""
+    """Weights for offsets ``-r..r`` of the ``m``-th derivative (unit spacing), cached."""
+    key = (m, order)
+    if key not in _WEIGHTS:
+        _WEIGHTS[key] = _weights(m, order)
+    return _WEIGHTS[key]
+
+
+def _weights(m: int, order: int) -> tuple[float, ...]:
     r = half_width(m, order)
     if m == 0:
         return (1.0,)

@@ -76,11 +76,7 @@ class FDLinear:
     def __init__(self, low: Lowered, exprs, solver: str) -> None:
         self.low = low
         parts = low.jacobian_parts(exprs)
-        if parts[2] is not None and any(
-            e.has(low.t) or collect([e], low.comps) for e in parts[2].fn.nodes.values() if False
-        ):
-            pass
-        # coefficients must not depend on the state or on time
+        # coefficients must not depend on time
         for e in _coefficient_exprs(exprs, low):
             if low.t is not None and e.has(low.t):
                 raise OptionError("implicit schemes in fd need coefficients that do not change in time; "
@@ -136,7 +132,10 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
         inner = full
         _dynamo_can_import_generated_code()
 
-        compiled = torch.compile(lambda tt, U: inner(tt, U), dynamic=False)
+        compiled = getattr(low, "_compiled_rhs", None)
+        if compiled is None:  # once per lowering: later runs reuse the compiled code
+            compiled = torch.compile(lambda tt, U: inner(tt, U), dynamic=False)
+            low._compiled_rhs = compiled
 
         def full(t, U, evaluator=rhs_ev, dirichlet=True):  # noqa: F811
             if evaluator is rhs_ev and dirichlet:
@@ -166,9 +165,6 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
         lin = FDLinear(low, diff_exprs, solver)
         diff_ev = low.evaluator({c.name: e for c, e in zip(low.comps, diff_exprs)}, "diffusion")
         Z = torch.zeros_like(U0)
-
-        def diff_source(t):
-            return full(t, Z, diff_ev, dirichlet=True) * 0 + _zero_dirichlet(full(t, Z, diff_ev, False), low)
 
         def rest(t, U):
             d = _zero_dirichlet(full(t, U, diff_ev, False), low)

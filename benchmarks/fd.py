@@ -1,0 +1,215 @@
+"""Benchmark of the fd method against py-pde (numba backend).
+
+Explicit Euler with a fixed dt on periodic grids: 2D heat at 256² and 1024²,
+Gray–Scott at 256².  Time per step is the difference of two runs with
+different step counts (so set-up and compilation cancel), minimum over
+repeats.  Also prints the memory-bandwidth bound of a 1024² float64 step
+(16 bytes per point per step) and cold-run times in fresh subprocesses.
+
+    python benchmarks/fd.py [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import torch
+
+HEAT = """
+problem heat "periodic heat"
+space x, y
+time t in [0, {T}]
+domain box(x: [0, 1], y: [0, 1])
+boundary periodic(x, y)
+param D = 1
+field u
+equation dt(u) = D*lap(u)
+initial u = sin(2*pi*x)*cos(2*pi*y)
+"""
+
+GRAY_SCOTT = """
+problem gs "Gray-Scott"
+space x, y
+time t in [0, {T}]
+domain box(x: [0, 2.5], y: [0, 2.5])
+boundary periodic(x, y)
+param Du = 2e-5, Dv = 1e-5, F = 0.04, k = 0.06
+field u, v
+equation dt(u) = Du*lap(u) - u*v^2 + F*(1 - u)
+equation dt(v) = Dv*lap(v) + u*v^2 - (F + k)*v
+initial u = 1 - 0.5*exp(-100*((x - 1.25)^2 + (y - 1.25)^2))
+initial v = 0.25*exp(-100*((x - 1.25)^2 + (y - 1.25)^2))
+"""
+
+
+def heat_dt(n: int) -> float:
+    return 0.2 / n**2
+
+
+def symop_step(kind: str, n: int, steps: tuple[int, int], repeats: int, compile: bool) -> float:
+    import symop
+
+    dt = heat_dt(n) if kind == "heat" else 1.0
+    text = HEAT if kind == "heat" else GRAY_SCOTT
+
+    from symop_fd.timestep import run_evolution
+
+    problem = symop.parse(text.format(T=repr(dt * steps[1])))
+    program = symop.lower(problem, "fd", n=n, scheme="euler", dt=dt, compile=compile)
+    low = program.lowered("cpu")
+    stamps: dict[int, float] = {}
+
+    def mark(k: int, total: int, t: float) -> None:
+        if k in steps:
+            stamps[k] = time.perf_counter()
+
+    run_evolution(low, program.options, mark)  # warm-up: compilation
+    best = np.inf
+    for _ in range(repeats):
+        run_evolution(low, program.options, mark)
+        best = min(best, (stamps[steps[1]] - stamps[steps[0]]) / (steps[1] - steps[0]))
+    return best
+
+
+def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int) -> float:
+    import pde
+
+    if kind == "heat":
+        grid = pde.CartesianGrid([(0, 1), (0, 1)], [n, n], periodic=True)
+        state = pde.ScalarField.from_expression(grid, "sin(2*pi*x)*cos(2*pi*y)")
+        eq = pde.DiffusionPDE(diffusivity=1.0, bc="periodic")
+        dt = heat_dt(n)
+    else:
+        grid = pde.CartesianGrid([(0, 2.5), (0, 2.5)], [n, n], periodic=True)
+        g = "exp(-100*((x - 1.25)**2 + (y - 1.25)**2))"
+        u = pde.ScalarField.from_expression(grid, f"1 - 0.5*{g}", label="u")
+        v = pde.ScalarField.from_expression(grid, f"0.25*{g}", label="v")
+        state = pde.FieldCollection([u, v])
+        eq = pde.PDE(
+            {"u": "Du*laplace(u) - u*v**2 + F*(1 - u)", "v": "Dv*laplace(v) + u*v**2 - (F + k)*v"},
+            consts={"Du": 2e-5, "Dv": 1e-5, "F": 0.04, "k": 0.06},
+            bc="periodic",
+        )
+        dt = 1.0
+
+    def run(count: int) -> float:
+        eq.solve(state.copy(), t_range=dt * count, dt=dt, tracker=None, solver="explicit",
+                 scheme="euler", adaptive=False, backend="numba")  # warm-up
+        start = time.perf_counter()
+        eq.solve(state.copy(), t_range=dt * count, dt=dt, tracker=None, solver="explicit",
+                 scheme="euler", adaptive=False, backend="numba")
+        return time.perf_counter() - start
+
+    best = np.inf
+    for _ in range(repeats):
+        a, b = run(steps[0]), run(steps[1])
+        best = min(best, (b - a) / (steps[1] - steps[0]))
+    return best
+
+
+def bandwidth() -> float:
+    """Bytes per second of a large float64 copy, read + write counted."""
+    n = 2**25
+    a = torch.rand(n, dtype=torch.float64)
+    b = torch.empty_like(a)
+    best = np.inf
+    for _ in range(5):
+        start = time.perf_counter()
+        b.copy_(a)
+        best = min(best, time.perf_counter() - start)
+    return 2 * 8 * n / best
+
+
+COLD_SYMOP = """
+import time; t = time.perf_counter()
+import symop
+text = {text!r}
+symop.solve(symop.parse(text), "fd", n={n}, scheme="euler", dt={dt!r})
+print(time.perf_counter() - t)
+"""
+
+COLD_PYPDE = """
+import time; t = time.perf_counter()
+import sys; sys.path.insert(0, {here!r})
+import fd
+fd.pypde_once({kind!r}, {n}, {steps})
+print(time.perf_counter() - t)
+"""
+
+
+def pypde_once(kind: str, n: int, steps: int) -> None:
+    import pde
+
+    if kind == "heat":
+        grid = pde.CartesianGrid([(0, 1), (0, 1)], [n, n], periodic=True)
+        state = pde.ScalarField.from_expression(grid, "sin(2*pi*x)*cos(2*pi*y)")
+        eq = pde.DiffusionPDE(diffusivity=1.0, bc="periodic")
+        dt = heat_dt(n)
+    else:
+        grid = pde.CartesianGrid([(0, 2.5), (0, 2.5)], [n, n], periodic=True)
+        g = "exp(-100*((x - 1.25)**2 + (y - 1.25)**2))"
+        state = pde.FieldCollection([pde.ScalarField.from_expression(grid, f"1 - 0.5*{g}", label="u"),
+                                     pde.ScalarField.from_expression(grid, f"0.25*{g}", label="v")])
+        eq = pde.PDE({"u": "Du*laplace(u) - u*v**2 + F*(1 - u)", "v": "Dv*laplace(v) + u*v**2 - (F + k)*v"},
+                     consts={"Du": 2e-5, "Dv": 1e-5, "F": 0.04, "k": 0.06}, bc="periodic")
+        dt = 1.0
+    eq.solve(state, t_range=dt * steps, dt=dt, tracker=None, solver="explicit", scheme="euler",
+             adaptive=False, backend="numba")
+
+
+def cold(kind: str, n: int, steps: int) -> tuple[float, float]:
+    dt = heat_dt(n) if kind == "heat" else 1.0
+    text = (HEAT if kind == "heat" else GRAY_SCOTT).format(T=repr(dt * steps))
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = []
+    for code in (COLD_SYMOP.format(text=text, n=n, dt=dt), COLD_PYPDE.format(here=here, kind=kind, n=n, steps=steps)):
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out.append(float(res.stdout.strip().splitlines()[-1]))
+    return out[0], out[1]
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    reps = 1 if quick else 3
+    print(f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}; "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    cases = [("heat", 256, (20, 220)), ("heat", 1024, (5, 25)), ("gray-scott", 256, (20, 220))]
+    print(f"\n{'case':<18}{'symop eager':>14}{'symop compile':>15}{'py-pde numba':>14}{'compile/pypde':>15}")
+    rows = []
+    for kind, n, steps in cases:
+        k = "heat" if kind == "heat" else "gs"
+        eager = symop_step(k, n, steps, reps, compile=False)
+        comp = symop_step(k, n, steps, reps, compile=True)
+        ref = pypde_step(k, n, steps, reps)
+        rows.append((kind, n, eager, comp, ref))
+        print(f"{kind + f' {n}²':<18}{eager * 1e3:>11.3f} ms{comp * 1e3:>12.3f} ms{ref * 1e3:>11.3f} ms"
+              f"{comp / ref:>15.2f}   (eager/pypde {eager / ref:.2f}; ns/point: eager {eager / n**2 * 1e9:.2f}, "
+              f"compile {comp / n**2 * 1e9:.2f}, py-pde {ref / n**2 * 1e9:.2f})")
+    bw = bandwidth()
+    bound = 16 * 1024**2 / bw
+    print(f"\nmemory bandwidth (large copy, read+write): {bw / 1e9:.1f} GB/s; "
+          f"1024² float64 step bound (16 B/point): {bound * 1e3:.3f} ms = {bound / 1024**2 * 1e9:.2f} ns/point")
+    print("\ncold runs (fresh subprocess, import + set-up + compile + 1000 steps, 256²):")
+    for kind in ("heat", "gs"):
+        s, p = cold(kind, 256, 1000)
+        print(f"  {kind:<6} symop fd (eager) {s:6.2f} s   py-pde {p:6.2f} s")
+
+
+if __name__ == "__main__":
+    main()
