@@ -98,8 +98,10 @@ class Evaluation:
             return self._aux(inner, "laplacian", node)
         if isinstance(node, NormalDerivative):
             k = _field_of(node.args[0], L)
-            if k is None or self.normals is None:
-                raise EngineError(f"`{sp.sstr(node)}` needs a field argument and boundary normals.")
+            if self.normals is None:
+                raise EngineError(f"`{sp.sstr(node)}` is only meaningful on the boundary, where normals are known.")
+            if k is None:
+                return self._aux(node.args[0], "normal", node)
             return self.engine.normal(self, k)
         raise EngineError(f"the pinn method cannot evaluate `{sp.sstr(node)}`.")
 
@@ -121,8 +123,10 @@ class Evaluation:
             fn = L.aux(expr)
             X = self.X.detach().requires_grad_(True)
             with torch.enable_grad():
-                sub = Evaluation(AUTOGRAD, fn, X, Layout(L.dim, L.columns, {"_": 0}), create_graph=False)
-                if what == "laplacian":
+                sub = Evaluation(AUTOGRAD, fn, X, Layout(L.dim, L.columns, {"_": 0}), self.normals, create_graph=False)
+                if what == "normal":
+                    val = AUTOGRAD.normal(sub, 0)
+                elif what == "laplacian":
                     val = AUTOGRAD.laplacian(sub, 0)
                 elif what == "biharmonic":
                     val = AUTOGRAD.biharmonic(sub, 0)
