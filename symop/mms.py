@@ -262,26 +262,22 @@ def _replace_dn(problem: Problem, expr: sp.Expr, normal: Sequence[sp.Expr]) -> s
     return expr.replace(lambda e: isinstance(e, NormalDerivative), dn)
 
 
-def _tidy(expr: sp.Expr, budget: int = 24) -> sp.Expr:
-    """A cheaper-to-read but equal form of ``expr`` (simplify only when it is small)."""
+def _tidy(expr: sp.Expr, budget: int = 40) -> sp.Expr:
+    """A shorter but equal form of ``expr``: the smallest of a few cheap rewritings.
+
+    (Full ``sympy.simplify`` is avoided: on trigonometric and exponential
+    sources it takes seconds to minutes.)
+    """
     expr = sp.sympify(expr)
     try:
-        ops = sp.count_ops(expr)
-    except Exception:  # pragma: no cover
+        candidates = [expr, sp.factor_terms(expr)]
+        if sp.count_ops(expr) <= budget:
+            candidates.append(sp.expand(expr))
+            candidates.append(sp.factor_terms(sp.expand(expr)))
+    except Exception:  # pragma: no cover - rewriting failures keep the input
         return expr
-    if ops > budget:
-        try:
-            out = sp.factor_terms(expr)
-        except Exception:  # pragma: no cover
-            return expr
-        return out if sp.count_ops(out) <= ops else expr
-    try:
-        out = sp.simplify(expr)
-    except Exception:  # pragma: no cover - simplify can fail on odd forms
-        return expr
-    if out.has(sp.zoo, sp.nan) or sp.count_ops(out) > ops:
-        return expr
-    return out
+    good = [c for c in candidates if not c.has(sp.zoo, sp.nan)]
+    return min(good, key=lambda c: (sp.count_ops(c), len(str(c))))
 
 
 def _split_fields(problem: Problem, expr: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
