@@ -187,11 +187,6 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
             non_exprs.append(ne)
         lin = FDLinear(low, lin_exprs, solver)
         nonlinear = any(ne != 0 and collect([ne], low.comps) for ne in non_exprs)
-        L = lin.L
-
-        def matvec(U):
-            return torch.as_tensor(L @ U.detach().reshape(-1).cpu().numpy()).to(U).reshape(U.shape)
-
         if scheme in ("backward-euler", "crank-nicolson") and not nonlinear:
             Z = torch.zeros_like(U0)
             stepper = ThetaMethod(lin.part, lambda t: full(t, Z), theta=1.0 if scheme == "backward-euler" else 0.5)
