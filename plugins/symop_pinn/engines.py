@@ -25,6 +25,7 @@ from sympy.core.function import AppliedUndef
 
 from symop.model.operators import Laplacian, NormalDerivative, Partial
 from symop_pinn import stde
+from symop_pinn.taylor import generic_jet
 
 
 class EngineError(ValueError):
@@ -119,6 +120,13 @@ class Evaluation:
                 "are not supported; write them in terms of derivatives of the fields."
             )
         key = ("aux", expr, what)
+        if key not in self.cache and what == "laplacian":
+            # exact: forward-over-forward 2-jets along all d coordinate directions, in one batched call
+            fn = L.aux(expr)
+            X = self.X.detach()
+            V = torch.eye(X.shape[-1], dtype=X.dtype, device=X.device)[: L.dim]
+            with torch.no_grad():
+                self.cache[key] = generic_jet(fn, X, V, 2, X.shape[-1])[2].sum(1)[:, 0]
         if key not in self.cache:
             fn = L.aux(expr)
             X = self.X.detach().requires_grad_(True)
