@@ -21,7 +21,7 @@ from symop.errors import SymopError
 from symop.model.problem import Problem
 
 #: options that are grown (doubled) per level by mesh-free methods
-BUDGET_OPTIONS = ("points", "steps", "epochs", "iterations", "collocation", "samples")
+BUDGET_OPTIONS = ("points", "steps", "epochs", "iterations", "collocation")
 
 
 @dataclass
@@ -167,7 +167,16 @@ def level_options(problem: Problem, method: str, k: int, refine: str, merged: Ma
     space = refine in ("space", "both")
     tm = refine in ("time", "both") and problem.time is not None
     refined = False
-    if "n" in names:
+    from symop.model.domains import Box
+
+    use_h = "h" in names and ("n" not in names or ("n" not in opts and not isinstance(problem.domain, Box))
+                              or "h" in opts)
+    if use_h:
+        opts.setdefault("h", _extent(problem) / 8)
+        if space:
+            opts["h"] = float(opts["h"]) / grow
+            refined = True
+    elif "n" in names:
         opts.setdefault("n", 8)
         if space:
             opts["n"] = int(opts["n"]) * grow
@@ -237,7 +246,7 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     extent = _extent(problem)
     for k in range(levels):
         opts = level_options(problem, method, k, refine, merged, names)
-        h = extent / int(opts["n"]) if "n" in opts else None
+        h = float(opts["h"]) if opts.get("h") is not None else (extent / int(opts["n"]) if "n" in opts else None)
         dt = float(opts["dt"]) if opts.get("dt") is not None else None
         start = time.perf_counter()
         try:

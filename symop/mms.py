@@ -109,7 +109,7 @@ def _one_line(err: SourceError, text: str, what: str) -> ManufactureError:
         if 1 <= col <= len(text) + 1:
             where = f" at column {col}"
     hint = getattr(first, "hint", None)
-    return ManufactureError(f"{what} `{text}`: {message}{where}" + (f" ({hint})" if hint else ""))
+    return ManufactureError(f"{what} (`{text}`): {message}{where}" + (f"; {hint}" if hint else ""))
 
 
 def _solutions(problem: Problem, solutions: Mapping[str, Any]) -> dict[str, sp.Expr]:
