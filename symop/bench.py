@@ -191,7 +191,14 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
             if reason:
                 row.update(status="skipped", reason=reason, rel_l2=None, max=None, time=0.0)
             else:
-                sol = solve(problem, method, **base)
+                opts = dict(base)
+                from symop.model.domains import Box
+
+                if "n" in opts and "h" in names and not isinstance(problem.domain, Box) and "n" not in (settings or {}):
+                    lo, hi = problem.domain.bounding_box()
+                    opts["h"] = float(max(hi - lo)) / int(opts.pop("n"))
+                row["options"] = opts
+                sol = solve(problem, method, **opts)
                 errs = sol.errors()
                 rel = float(max(v["rel_l2"] for v in errs.values()))
                 row.update(rel_l2=rel, max=float(max(v["max"] for v in errs.values())), time=float(sol.wall_time))
@@ -199,8 +206,8 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
                 if expect_order is not None and "n" in names:
                     from symop.converge import converge
 
-                    st = converge(problem, method, levels=2, refine="both" if not problem.is_steady and "dt" in base else "space",
-                                  options=base)
+                    st = converge(problem, method, levels=2, refine="both" if not problem.is_steady and "dt" in opts else "space",
+                                  options=opts)
                     order = st.observed_order
                     row["order"] = order
                     ok = order is not None and order >= expect_order - 0.3
