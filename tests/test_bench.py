@@ -67,3 +67,20 @@ def test_box_suite_passes_with_fd(tmp_path, capsys):
         results = json.loads((tmp_path / family / "results.json").read_text())
         assert rc == 0, [(r["name"], r["status"], r.get("rel_l2"), r.get("reason")) for r in results["results"]]
         assert results["passed"] == 4
+
+
+def _has(method: str) -> bool:
+    try:
+        from symop.plugins import discretizations
+
+        return method in discretizations()
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _has("fem"), reason="the fem method is not installed")
+def test_non_box_suite_passes_with_fem(tmp_path):
+    """Hole and polygon normals are right: fem solves manufactured problems on them."""
+    bench.generate("poisson", 4, 2, tmp_path, dims=[2], domains=["box-minus-disk", "polygon", "disk"])
+    summary = bench.run(tmp_path, "fem")
+    assert summary["failed"] == 0 and summary["passed"] == 4, summary["results"]
