@@ -126,3 +126,16 @@ boundary boundary: u = 0
     rc, out, err = _cli(["compare", str(path), "--methods", "fd,nosuch"], capsys)
     assert rc == 0, err
     assert "refuses" in out and "not installed" in out
+
+
+def test_neural_methods_grow_the_training_budget():
+    """For pinn there is no grid: each level doubles collocation points and steps."""
+    problem = symop.parse("space x\ndomain interval(x: [0, 1])\nfield u\n"
+                          "equation -d(u, x, 2) = pi^2*sin(pi*x)\nboundary all: u = 0\nexact u = sin(pi*x)\n")
+    study = converge(problem, "pinn", levels=2, options={"steps": 40, "points": 32, "boundary_points": 8,
+                                                         "width": 8, "depth": 2, "lbfgs": 0, "eval_points": 64})
+    first, second = study.levels
+    assert (first.options["steps"], first.options["points"]) == (40, 32)
+    assert (second.options["steps"], second.options["points"]) == (80, 64)
+    assert first.rel_l2 > 0 and second.rel_l2 > 0
+    assert "steps" in study.to_json()
