@@ -17,6 +17,7 @@ from lark import Token, Tree
 from symop.errors import Position, SourceError
 from symop.lang.names import CONSTANTS, FUNCTIONS, OPERATORS, did_you_mean
 from symop.model.operators import Laplacian, NormalDerivative, Partial
+from symop.model.problem import as_number
 
 
 class Vector(tuple):
@@ -96,11 +97,6 @@ def position_of(node: Tree | Token) -> Position:
 def fail(node: Tree | Token, message: str, hint: str | None = None) -> SourceError:
     """A :class:`SourceError` at ``node``."""
     return SourceError(message, position_of(node), hint)
-
-
-def as_number(value: float) -> sp.Expr:
-    """A float as a SymPy number: an Integer when it is whole."""
-    return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
 
 
 def whole(value: sp.Expr) -> int | None:

@@ -29,6 +29,11 @@ from symop.errors import Position, Source
 from symop.model.domains import Domain
 
 
+def as_number(value: float) -> sp.Expr:
+    """A float as a SymPy number: an Integer when it is whole."""
+    return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
+
+
 @dataclass(frozen=True)
 class Space:
     """The spatial coordinates of a problem."""
@@ -206,7 +211,7 @@ class Problem:
 
     def numeric(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with every parameter replaced by its value."""
-        return sp.sympify(expr).xreplace({k: sp.Float(v) if not float(v).is_integer() else sp.Integer(int(v)) for k, v in self.param_values.items()})
+        return sp.sympify(expr).xreplace({k: as_number(v) for k, v in self.param_values.items()})
 
     def with_params(self, **values: float) -> "Problem":
         """A copy with some parameter values changed (``--set kappa=0.2``)."""
@@ -232,10 +237,5 @@ class Problem:
         the result is what the operator gives for those functions (used to
         check exact solutions and to derive manufactured sources).
         """
-        from symop.model.operators import Laplacian, Partial
-
         mapping = {self.field(n).applied: sp.sympify(v) for n, v in values.items()}
-        out = sp.sympify(expr).subs(mapping)
-        if self.space.is_indexed:
-            out = out.replace(lambda e: isinstance(e, (Laplacian, Partial)), lambda e: e)
-        return out.doit()
+        return sp.sympify(expr).subs(mapping).doit()
