@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import symop
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small grids: threads only add contention on shared machines
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def rel_error(text: str, **options) -> tuple[float, float]:
