@@ -77,33 +77,36 @@ def symop_step(kind: str, n: int, steps: tuple[int, int], repeats: int, compile:
     return best
 
 
-def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int) -> float:
+def pypde_problem(kind: str, n: int):
+    """py-pde's state, equation and time step for the same problem symop solves."""
     import pde
 
     if kind == "heat":
         grid = pde.CartesianGrid([(0, 1), (0, 1)], [n, n], periodic=True)
         state = pde.ScalarField.from_expression(grid, "sin(2*pi*x)*cos(2*pi*y)")
-        eq = pde.DiffusionPDE(diffusivity=1.0, bc="periodic")
-        dt = heat_dt(n)
-    else:
-        grid = pde.CartesianGrid([(0, 2.5), (0, 2.5)], [n, n], periodic=True)
-        g = "exp(-100*((x - 1.25)**2 + (y - 1.25)**2))"
-        u = pde.ScalarField.from_expression(grid, f"1 - 0.5*{g}", label="u")
-        v = pde.ScalarField.from_expression(grid, f"0.25*{g}", label="v")
-        state = pde.FieldCollection([u, v])
-        eq = pde.PDE(
-            {"u": "Du*laplace(u) - u*v**2 + F*(1 - u)", "v": "Dv*laplace(v) + u*v**2 - (F + k)*v"},
-            consts={"Du": 2e-5, "Dv": 1e-5, "F": 0.04, "k": 0.06},
-            bc="periodic",
-        )
-        dt = 1.0
+        return state, pde.DiffusionPDE(diffusivity=1.0, bc="periodic"), heat_dt(n)
+    grid = pde.CartesianGrid([(0, 2.5), (0, 2.5)], [n, n], periodic=True)
+    g = "exp(-100*((x - 1.25)**2 + (y - 1.25)**2))"
+    state = pde.FieldCollection([pde.ScalarField.from_expression(grid, f"1 - 0.5*{g}", label="u"),
+                                 pde.ScalarField.from_expression(grid, f"0.25*{g}", label="v")])
+    eq = pde.PDE({"u": "Du*laplace(u) - u*v**2 + F*(1 - u)", "v": "Dv*laplace(v) + u*v**2 - (F + k)*v"},
+                 consts={"Du": 2e-5, "Dv": 1e-5, "F": 0.04, "k": 0.06}, bc="periodic")
+    return state, eq, 1.0
+
+
+def pypde_solve(eq, state, dt: float, count: int) -> None:
+    """``count`` explicit Euler steps of py-pde's numba backend."""
+    eq.solve(state, t_range=dt * count, dt=dt, tracker=None, solver="explicit",
+             scheme="euler", adaptive=False, backend="numba")
+
+
+def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int) -> float:
+    state, eq, dt = pypde_problem(kind, n)
 
     def run(count: int) -> float:
-        eq.solve(state.copy(), t_range=dt * count, dt=dt, tracker=None, solver="explicit",
-                 scheme="euler", adaptive=False, backend="numba")  # warm-up
+        pypde_solve(eq, state.copy(), dt, count)  # warm-up
         start = time.perf_counter()
-        eq.solve(state.copy(), t_range=dt * count, dt=dt, tracker=None, solver="explicit",
-                 scheme="euler", adaptive=False, backend="numba")
+        pypde_solve(eq, state.copy(), dt, count)
         return time.perf_counter() - start
 
     best = np.inf
@@ -144,23 +147,8 @@ print(time.perf_counter() - t)
 
 
 def pypde_once(kind: str, n: int, steps: int) -> None:
-    import pde
-
-    if kind == "heat":
-        grid = pde.CartesianGrid([(0, 1), (0, 1)], [n, n], periodic=True)
-        state = pde.ScalarField.from_expression(grid, "sin(2*pi*x)*cos(2*pi*y)")
-        eq = pde.DiffusionPDE(diffusivity=1.0, bc="periodic")
-        dt = heat_dt(n)
-    else:
-        grid = pde.CartesianGrid([(0, 2.5), (0, 2.5)], [n, n], periodic=True)
-        g = "exp(-100*((x - 1.25)**2 + (y - 1.25)**2))"
-        state = pde.FieldCollection([pde.ScalarField.from_expression(grid, f"1 - 0.5*{g}", label="u"),
-                                     pde.ScalarField.from_expression(grid, f"0.25*{g}", label="v")])
-        eq = pde.PDE({"u": "Du*laplace(u) - u*v**2 + F*(1 - u)", "v": "Dv*laplace(v) + u*v**2 - (F + k)*v"},
-                     consts={"Du": 2e-5, "Dv": 1e-5, "F": 0.04, "k": 0.06}, bc="periodic")
-        dt = 1.0
-    eq.solve(state, t_range=dt * steps, dt=dt, tracker=None, solver="explicit", scheme="euler",
-             adaptive=False, backend="numba")
+    state, eq, dt = pypde_problem(kind, n)
+    pypde_solve(eq, state, dt, steps)
 
 
 def cold(kind: str, n: int, steps: int) -> tuple[float, float]:
