@@ -367,9 +367,7 @@ class Builder:
             axes[key] = (lo, hi)
         if names:
             missing = [n for n in names if n not in axes]
-            if missing and len(axes) == len(names):
-                pass
-            elif missing:
+            if missing:
                 raise fail(node, f"the {kind} gives no interval for " + ", ".join(f"`{m}`" for m in missing),
                            "give one interval per coordinate of the `space` line")
             ordered = [(n, *axes[n]) for n in names if n in axes]
@@ -471,7 +469,8 @@ class Builder:
                 options[key] = word
                 continue
             value = self.numeric(value_node, f"the option `{key}`")
-            options[key] = int(value) if value.is_integer() and isinstance(value_node, Tree) and value_node.data == "number" and "." not in str(value_node.children[0]) and "e" not in str(value_node.children[0]).lower() else value
+            literal = str(value_node.children[0]) if value_node.data == "number" else ""
+            options[key] = int(value) if literal.isdigit() else value
         self.solve = SolveSpec(method, options, position_of(node))
 
     def option_word(self, node: Tree) -> str | None:
