@@ -90,6 +90,19 @@ def _default_tol(dtype: torch.dtype, tol: float | None) -> float:
     return max(1e-10, 50 * torch.finfo(dtype).eps)
 
 
+def _krylov_setup(A, b: torch.Tensor, x0, tol, maxiter, precondition: bool):
+    """What CG and BiCGSTAB both start from: ``(matvec, preconditioner, x0, tol, maxiter, ||b||)``.
+
+    None when ``b`` is zero (the solution is zero).
+    """
+    bnorm = torch.linalg.vector_norm(b)
+    if float(bnorm) == 0:
+        return None
+    maxiter = maxiter or max(10 * b.shape[0], 100)
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    return _as_matvec(A), _jacobi(A, precondition), x, _default_tol(b.dtype, tol), maxiter, bnorm
+
+
 def torch_cg(
     A: Operator,
     b: torch.Tensor,
@@ -111,15 +124,10 @@ def torch_cg(
     Stops when ||r|| <= tol ||b||; raises :class:`SolveError` with the residual
     reached otherwise.
     """
-    mv = _as_matvec(A)
-    prec = _jacobi(A, precondition)
-    tol = _default_tol(b.dtype, tol)
-    n = b.shape[0]
-    maxiter = maxiter or max(10 * n, 100)
-    x = torch.zeros_like(b) if x0 is None else x0.clone()
-    bnorm = torch.linalg.vector_norm(b)
-    if float(bnorm) == 0:
+    setup = _krylov_setup(A, b, x0, tol, maxiter, precondition)
+    if setup is None:
         return torch.zeros_like(b)
+    mv, prec, x, tol, maxiter, bnorm = setup
     r = b - mv(x) if x0 is not None else b.clone()
     z = prec(r)
     p = z.clone()
@@ -173,15 +181,10 @@ def torch_bicgstab(
 
     Stops when ||r|| <= tol ||b||; raises :class:`SolveError` otherwise.
     """
-    mv = _as_matvec(A)
-    prec = _jacobi(A, precondition)
-    tol = _default_tol(b.dtype, tol)
-    n = b.shape[0]
-    maxiter = maxiter or max(10 * n, 100)
-    x = torch.zeros_like(b) if x0 is None else x0.clone()
-    bnorm = torch.linalg.vector_norm(b)
-    if float(bnorm) == 0:
+    setup = _krylov_setup(A, b, x0, tol, maxiter, precondition)
+    if setup is None:
         return torch.zeros_like(b)
+    mv, prec, x, tol, maxiter, bnorm = setup
     r = b - mv(x)
     r_hat = r.clone()
     rho_old = alpha = omega = torch.ones((), dtype=b.dtype, device=b.device)
