@@ -1,6 +1,6 @@
 """symop: write a PDE in a small language, solve it in PyTorch.
 
-Public names: :func:`load`, :func:`parse`, :func:`lower`, :func:`solve`,
+Public names: :func:`load`, :func:`parse`, :func:`lower`, :func:`solve`, :func:`train`,
 :class:`Problem`, :class:`SymopError`.
 """
 
@@ -10,12 +10,12 @@ from symop.errors import SymopError
 
 __version__ = "0.1.0"
 
-__all__ = ["SymopError", "Problem", "load", "parse", "lower", "solve", "__version__"]
+__all__ = ["SymopError", "Problem", "load", "parse", "lower", "solve", "train", "__version__"]
 
 
 def __getattr__(name: str):
     # Lazy so that `import symop` stays cheap (torch and sympy load on first use).
-    if name in ("load", "parse", "lower", "solve"):
+    if name in ("load", "parse", "lower", "solve", "train"):
         from symop import api
 
         return getattr(api, name)

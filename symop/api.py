@@ -41,14 +41,18 @@ def method_and_options(problem: Problem, method: str | None, options: Mapping[st
     return method, merged
 
 
-def split_settings(problem: Problem, method: str, settings: Mapping[str, Any]) -> tuple[Problem, dict[str, Any]]:
+def split_settings(problem: Problem, method: str, settings: Mapping[str, Any],
+                   training: bool = False) -> tuple[Problem, dict[str, Any]]:
     """Route ``name=value`` settings to method options or problem parameters.
 
-    A name that is an option of the method sets the option; otherwise, a name
-    that is a parameter of the problem sets the parameter.
+    A name that is an option of the method (or, when ``training``, one of its
+    training options) sets the option; otherwise, a name that is a parameter
+    of the problem sets the parameter.
     """
     disc = _plugins.get_discretization(method)
     option_names = {o.name for o in disc.options}
+    if training:
+        option_names |= {o.name for o in disc.train_options}
     options: dict[str, Any] = {}
     params: dict[str, float] = {}
     for key, value in settings.items():
@@ -84,6 +88,25 @@ def solve(problem: Problem | str | Path, method: str | None = None, *, device: s
     solution = _plugins.timed_run(program, device, progress)
     solution.method = method
     return solution
+
+
+def train(problem: Problem | str | Path, method: str | None = None, *, samples: int, output: str | Path,
+          device: str = "cpu", progress: bool = False, resume: bool = False, seed: int = 0,
+          **settings: Any) -> _plugins.TrainingReport:
+    """Train ``method`` (a neural operator) on ``samples`` members of the family ``problem``.
+
+    ``problem`` should have random parameters (``param k in [1, 10]``,
+    ``param f ~ field()``); keyword settings go to the method's options and
+    training options, or set a fixed parameter.  The model is saved to
+    ``output``; ``resume`` continues from it.
+    """
+    if not isinstance(problem, Problem):
+        problem = load(problem)
+    method, merged = method_and_options(problem, method, settings)
+    problem, merged = split_settings(problem, method, merged, training=True)
+    check_device(device)
+    return _plugins.train(problem, method, merged, samples=samples, output=Path(output), device=device,
+                          progress=progress, resume=resume, seed=seed)
 
 
 def check_device(device: str) -> None:

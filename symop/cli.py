@@ -1,7 +1,8 @@
 """The ``symop`` command.
 
 ``symop check FILE`` · ``symop show FILE [--code] [--method M] [--stage S]`` ·
-``symop plugins`` · ``symop run FILE [--method M] [--device D] [-o DIR] [--plot] [--set k=v]``
+``symop plugins`` · ``symop run FILE [--method M] [--device D] [-o DIR] [--plot] [--set k=v]`` ·
+``symop train FILE --method M --samples N -o model.pt [--resume] [--set k=v]``
 
 Errors print as ``file:line:col: error: ...`` with the line and a caret, and
 never as a traceback (``--traceback`` shows one for debugging).
@@ -122,6 +123,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("train")
+def cmd_train(args: argparse.Namespace) -> int:
+    from symop.api import load, train
+
+    problem = load(args.file)
+    report = train(problem, args.method, samples=args.samples, output=args.output, device=args.device,
+                   progress=not args.quiet, resume=args.resume, seed=args.seed, **parse_settings(args.set))
+    out = console()
+    last = f", final loss {report.losses[-1]:.3e}" if report.losses else ""
+    out.print(f"[bold]{problem.name}[/bold]: trained {args.method} on {args.samples} members in "
+              f"{report.wall_time:.3g} s{last}; model saved to {report.path}")
+    if args.json:
+        print(json.dumps({"path": str(report.path), "losses": report.losses, "wall_time": report.wall_time,
+                          **report.info}, indent=2, default=str))
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="symop", description="Write a PDE, solve it by the method you pick.")
@@ -149,6 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="method option or parameter (repeatable)")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    t = sub.add_parser("train", help="train a neural operator on a family of problems")
+    t.add_argument("file", metavar="FILE", help="an equation file with random parameters (the family)")
+    t.add_argument("--method", "-m", required=True, help="a method that trains (see `symop plugins`)")
+    t.add_argument("--samples", type=int, default=256, help="family members to train on (default 256)")
+    t.add_argument("-o", "--output", default="model.pt", metavar="PATH", help="where to save the model")
+    t.add_argument("--device", default="cpu", help="cpu or cuda")
+    t.add_argument("--seed", type=int, default=0, help="seed of the members, the initial weights and the batches")
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
+    t.add_argument("--set", action="append", metavar="NAME=VALUE", help="method or training option, or parameter")
+    t.add_argument("--json", action="store_true", help="print the training report as JSON")
+    t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     for hook in EXTRA_PARSERS:
         hook(sub)

@@ -21,7 +21,8 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import pluggy
 
@@ -140,12 +141,40 @@ class Program(ABC):
         return {"code": self.source}
 
 
+@dataclass
+class TrainingReport:
+    """What ``symop train`` produced: the saved model, the loss history, the time it took."""
+
+    path: Path
+    losses: list[float]
+    wall_time: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
 class Discretization(ABC):
-    """A way of solving problems: declares its name, options and what it accepts."""
+    """A way of solving problems: declares its name, options and what it accepts.
+
+    A method that learns from a whole family of problems (a neural operator)
+    sets :attr:`trains`, declares the options only training takes in
+    :attr:`train_options`, and implements :meth:`train`.
+    """
 
     name: str = ""
     description: str = ""
     options: tuple[Option, ...] = ()
+    #: whether ``symop train`` works with this method
+    trains: bool = False
+    #: options that only ``symop train`` accepts (merged with :attr:`options` there)
+    train_options: tuple[Option, ...] = ()
+
+    def train(self, problem: "Problem", options: Mapping[str, Any], *, samples: int, output: Path,
+              device: str = "cpu", progress: bool = False, resume: bool = False, seed: int = 0) -> TrainingReport:
+        """Train on ``samples`` members of the family ``problem`` and save the model to ``output``.
+
+        ``options`` are resolved against :attr:`options` + :attr:`train_options`;
+        ``resume`` continues from ``output``'s checkpoint when there is one.
+        """
+        raise not_trainable(self.name)
 
     def accepts(self, problem: "Problem") -> str | None:
         """``None`` if this method can solve ``problem``, else the reason it cannot."""
@@ -223,6 +252,38 @@ def lower(problem: "Problem", method: str, options: Mapping[str, Any] | None = N
         raise MethodError(reason if reason.endswith(".") else reason + ".")
     resolved = resolve_options(method, disc.options, options or {})
     return disc.lower(problem, resolved)
+
+
+def trainable_methods(pm: pluggy.PluginManager | None = None) -> list[str]:
+    """Names of the installed methods that ``symop train`` accepts."""
+    return sorted(name for name, d in discretizations(pm).items() if d.trains)
+
+
+def not_trainable(method: str, pm: pluggy.PluginManager | None = None) -> MethodError:
+    """The error for ``symop train`` with a method that does not train."""
+    return MethodError(f"the method `{method}` solves one problem at a time and does not train; "
+                       "methods that train: " + (", ".join(trainable_methods(pm)) or "none installed") + ".")
+
+
+def train(problem: "Problem", method: str, options: Mapping[str, Any] | None = None, *, samples: int,
+          output: Path, device: str = "cpu", progress: bool = False, resume: bool = False, seed: int = 0,
+          pm: pluggy.PluginManager | None = None) -> TrainingReport:
+    """Check that ``method`` trains and accepts ``problem``, resolve its options, and train it."""
+    disc = get_discretization(method, pm)
+    if not disc.trains:
+        raise not_trainable(method, pm)
+    reason = disc.accepts(problem)
+    if reason:
+        raise MethodError(reason if reason.endswith(".") else reason + ".")
+    if samples < 1:
+        raise OptionError(f"training needs at least one sample, not {samples}.")
+    resolved = resolve_options(method, tuple(disc.options) + tuple(disc.train_options), options or {})
+    start = time.perf_counter()
+    report = disc.train(problem, resolved, samples=samples, output=Path(output), device=device,
+                        progress=progress, resume=resume, seed=seed)
+    if not report.wall_time:
+        report.wall_time = time.perf_counter() - start
+    return report
 
 
 def timed_run(program: Program, device: str, progress: bool) -> "Solution":

@@ -22,6 +22,7 @@ from symop.errors import ErrorCollector, Position, Source, SourceError
 from symop.lang.expressions import Converter, OperatorSpec, Scope, Vector, fail, position_of
 from symop.lang.names import CONSTANTS, DOMAIN_KINDS, RESERVED, did_you_mean
 from symop.lang.parser import parse_tree
+from symop.model.family import FIELD_OPTIONS, KINDS, Distribution
 from symop.model.domains import Ball, Box, Difference, Disk, Domain, DomainError, Interval, Polygon
 from symop.model.operators import Laplacian, NormalDerivative, Partial
 from symop.model.problem import (
@@ -95,6 +96,7 @@ class Builder:
         self.initial: list[InitialCondition] = []
         self.solve: SolveSpec | None = None
         self.param_ranges: dict[str, tuple[float, float]] = {}
+        self.distributions: dict[str, Distribution] = {}
 
     # ----------------------------------------------------------------- driver
     def build(self, tree: Tree) -> Problem:
@@ -219,20 +221,88 @@ class Builder:
             try:
                 if decl.data == "param_value":
                     value = self.numeric(decl.children[1], f"the parameter `{name}`")
-                else:
+                elif decl.data == "param_range":
                     interval = decl.children[1]
                     lo = self.numeric(interval.children[0], f"the lower bound of `{name}`")
                     hi = self.numeric(interval.children[1], f"the upper bound of `{name}`")
                     if not hi > lo:
                         raise fail(interval, f"the range [{lo:g}, {hi:g}] of `{name}` is empty")
                     self.param_ranges[name] = (lo, hi)
+                    self.distributions[name] = Distribution(name, "uniform", (lo, hi))
                     value = 0.5 * (lo + hi)
+                else:
+                    dist = self.distribution(decl)
+                    self.distributions[name] = dist
+                    if dist.kind == "uniform":
+                        self.param_ranges[name] = (dist.args[0], dist.args[1])
+                    value = dist.representative
             except SourceError as err:
                 self.errors.extend([err])
                 value = 0.0  # declared anyway, so later uses do not cascade into more errors
             if self.declare(tok, "parameter"):
                 self.scope.params[name] = sp.Symbol(name, real=True)
                 self.scope.param_values[name] = value
+
+    def distribution(self, decl: Tree) -> Distribution:
+        """``NAME ~ kind(args)``: a random parameter's distribution, checked."""
+        name, kind_tok = str(decl.children[0]), decl.children[1]
+        kind = str(kind_tok)
+        if kind not in KINDS:
+            raise fail(kind_tok, f"there is no distribution `{kind}`",
+                       did_you_mean(kind, KINDS) or "use " + ", ".join(KINDS))
+        args = [a for a in decl.children[2:] if a is not None]
+        positional = [a.children[0] for a in args if a.data == "positional_arg"]
+        keyword = {str(a.children[0]): a for a in args if a.data == "keyword_arg"}
+        if kind != "field":
+            if keyword:
+                key, arg = next(iter(keyword.items()))
+                raise fail(arg, f"`{kind}` takes no named arguments such as `{key}`",
+                           "write the numbers only, e.g. `uniform(1, 10)`")
+            want = KINDS[kind]
+            if (want is not None and len(positional) != want) or not positional:
+                count = f"{want}" if want is not None else "one or more"
+                raise fail(kind_tok, f"`{kind}` takes {count} number{'s' if want != 1 else ''}, not {len(positional)}")
+            values = tuple(self.numeric(a, f"an argument of `{kind}`") for a in positional)
+            if kind in ("uniform", "loguniform") and not values[1] > values[0]:
+                raise fail(kind_tok, f"the range [{values[0]:g}, {values[1]:g}] of `{name}` is empty")
+            if kind == "loguniform" and values[0] <= 0:
+                raise fail(kind_tok, f"`loguniform` needs a positive lower bound, not {values[0]:g}")
+            if kind == "normal" and values[1] <= 0:
+                raise fail(kind_tok, f"the standard deviation of `{name}` must be positive, not {values[1]:g}")
+            return Distribution(name, kind, values)
+        if positional:
+            raise fail(kind_tok, "`field` takes named options only",
+                       "e.g. `field(modes: 3, amplitude: 1, frequency: 2, kinds: fourier)`")
+        options: dict[str, Any] = {}
+        for key, arg in keyword.items():
+            if key not in FIELD_OPTIONS:
+                raise fail(arg, f"`field` has no option `{key}`",
+                           did_you_mean(key, FIELD_OPTIONS) or "its options are " + ", ".join(FIELD_OPTIONS))
+            value = arg.children[1]
+            if key == "kinds":
+                words = value.children if isinstance(value, Tree) and value.data == "vector" else [value]
+                names = []
+                for w in words:
+                    if not (isinstance(w, Tree) and w.data == "name"):
+                        raise fail(arg, "`kinds` lists words: fourier, gaussian or polynomial")
+                    word = str(w.children[0])
+                    if word not in FIELD_OPTIONS["kinds"]:
+                        raise fail(w, f"there is no kind of random field `{word}`",
+                                   "use fourier, gaussian or polynomial")
+                    names.append(word)
+                options[key] = tuple(names)
+                continue
+            number = self.numeric(value, f"the option `{key}` of `field`")
+            if key in ("modes", "frequency"):
+                if number != int(number) or number < (1 if key == "modes" else 0):
+                    raise fail(arg, f"`{key}` must be a whole number of at least {1 if key == 'modes' else 0}, not {number:g}")
+                number = int(number)
+            elif number <= 0:
+                raise fail(arg, f"`{key}` must be positive, not {number:g}")
+            options[key] = number
+        if self.space is None:
+            raise fail(kind_tok, f"the random field `{name}` needs the `space` line before it")
+        return Distribution(name, kind, (), options)
 
     def let_stmt(self, node: Tree) -> None:
         tok, expr = node.children
@@ -579,6 +649,7 @@ class Builder:
             solve=self.solve,
             source=self.source,
             param_ranges=dict(self.param_ranges),
+            param_distributions=dict(self.distributions),
         )
 
 

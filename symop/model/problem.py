@@ -164,6 +164,8 @@ class Problem:
     solve: SolveSpec | None = None
     source: Source | None = None
     param_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: random parameters (``param k in [a, b]``, ``param k ~ ...``) → :class:`symop.model.family.Distribution`
+    param_distributions: Mapping[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ access
     @property

@@ -1,0 +1,10 @@
+"""Entry point of the `hypino` method."""
+
+from __future__ import annotations
+
+from symop.plugins import hookimpl
+
+
+@hookimpl
+def symop_discretizations():
+    return []

@@ -1,0 +1,10 @@
+"""Entry point of the `pino` method."""
+
+from __future__ import annotations
+
+from symop.plugins import hookimpl
+
+
+@hookimpl
+def symop_discretizations():
+    return []

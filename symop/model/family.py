@@ -1,0 +1,191 @@
+"""Families of problems: parameters drawn at random, and the members they make.
+
+An equation file describes a whole family when some of its parameters are
+random::
+
+    param k in [1, 10]                       # uniform on [1, 10]
+    param k ~ uniform(1, 10)                 # the same
+    param c ~ loguniform(0.01, 1)            # log c uniform on [log 0.01, log 1]
+    param s ~ normal(0, 0.5)                 # mean 0, standard deviation 0.5
+    param m ~ choice(1, 2, 5)                # one of the listed values, equally likely
+    param f ~ field(modes: 3, amplitude: 1)  # a smooth random function of the space coordinates
+
+Each random parameter is an ordinary parameter symbol in the equations, with a
+representative value in :attr:`Problem.params` (the midpoint, the mean, the
+geometric mean, the first choice, and 0 for a field), so every method still
+solves the file as one problem.  :func:`draw` picks values for one member and
+:func:`instantiate` turns the family into that member, an ordinary
+:class:`~symop.model.problem.Problem`; neural operators train on
+:func:`members`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Mapping
+
+import numpy as np
+import sympy as sp
+
+from symop.errors import SymopError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symop.model.problem import Problem
+
+#: distribution kind → number of positional arguments it takes (None: one or more)
+KINDS: dict[str, int | None] = {"uniform": 2, "loguniform": 2, "normal": 2, "choice": None, "field": 0}
+#: options a ``field`` accepts, with their defaults
+FIELD_OPTIONS: dict[str, Any] = {"modes": 3, "amplitude": 1.0, "frequency": 3, "kinds": ("fourier", "gaussian", "polynomial")}
+
+
+class FamilyError(SymopError):
+    """A family cannot be sampled or instantiated as asked."""
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How one random parameter is drawn.
+
+    ``kind`` is ``uniform`` or ``loguniform`` (``args`` = lower, upper bound),
+    ``normal`` (mean, standard deviation), ``choice`` (the values) or ``field``
+    (no arguments; :attr:`options` ``modes``, ``amplitude``, ``frequency`` and
+    ``kinds`` shape the random function, as in :func:`symop.mms.random_solution`).
+    """
+
+    name: str
+    kind: str
+    args: tuple[float, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def representative(self) -> float:
+        """The value the file solves as a single problem: midpoint, mean, geometric mean, first choice, or 0."""
+        if self.kind == "uniform":
+            return 0.5 * (self.args[0] + self.args[1])
+        if self.kind == "loguniform":
+            return math.sqrt(self.args[0] * self.args[1])
+        if self.kind in ("normal", "choice"):
+            return self.args[0]
+        return 0.0
+
+    @property
+    def is_field(self) -> bool:
+        return self.kind == "field"
+
+    def sample(self, rng: np.random.Generator, problem: "Problem") -> sp.Expr:
+        """One draw: a SymPy number, or for a ``field`` an expression in the space coordinates."""
+        if self.kind == "uniform":
+            return sp.Float(rng.uniform(self.args[0], self.args[1]))
+        if self.kind == "loguniform":
+            return sp.Float(math.exp(rng.uniform(math.log(self.args[0]), math.log(self.args[1]))))
+        if self.kind == "normal":
+            return sp.Float(rng.normal(self.args[0], self.args[1]))
+        if self.kind == "choice":
+            value = self.args[int(rng.integers(len(self.args)))]
+            return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
+        return random_field(problem, int(rng.integers(2**31 - 1)), **dict(self.options))
+
+    def describe(self) -> str:
+        """The distribution as written in an equation file."""
+        if self.kind == "field":
+            opts = ", ".join(f"{k}: {_word(v)}" for k, v in self.options.items())
+            return f"field({opts})"
+        return f"{self.kind}(" + ", ".join(f"{a:g}" for a in self.args) + ")"
+
+
+def _word(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(str(v) for v in value) + ")" if len(value) > 1 else str(value[0])
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def random_field(problem: "Problem", seed: int, *, modes: int = 3, amplitude: float = 1.0, frequency: int = 3,
+                 kinds: Any = FIELD_OPTIONS["kinds"]) -> sp.Expr:
+    """A smooth random function of the space coordinates, bounded by ``amplitude`` on the bounding box.
+
+    A sum of ``modes`` Fourier modes, Gaussians and low-degree polynomials
+    (:func:`symop.mms.random_solution` applied to a steady, one-field copy of
+    ``problem``), reproducible by ``seed``.
+    """
+    from symop.mms import random_solution
+
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    steady = replace(problem, time=None, fields=problem.fields[:1])
+    return random_solution(steady, seed, modes=int(modes), kinds=tuple(kinds), amplitude=float(amplitude),
+                           max_frequency=int(frequency))[steady.fields[0].name]
+
+
+# ------------------------------------------------------------------ members
+def is_family(problem: "Problem") -> bool:
+    """Whether ``problem`` has random parameters."""
+    return bool(problem.param_distributions)
+
+
+def draw(problem: "Problem", rng: np.random.Generator | int) -> dict[str, sp.Expr]:
+    """One value per random parameter of ``problem`` (in the order of the file)."""
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(int(rng))
+    return {name: dist.sample(rng, problem) for name, dist in problem.param_distributions.items()}
+
+
+def instantiate(problem: "Problem", values: Mapping[str, Any]) -> "Problem":
+    """The member of the family with these parameter values: an ordinary problem.
+
+    A number becomes the parameter's value; an expression (a drawn ``field``,
+    or any expression in the coordinates) replaces the parameter's symbol in
+    every equation, boundary condition, initial condition and exact solution,
+    and the parameter is dropped.  Parameters not in ``values`` keep their
+    value; the member has no random parameters left.
+    """
+    unknown = [n for n in values if n not in problem.params]
+    if unknown:
+        raise FamilyError(f"the problem has no parameter `{unknown[0]}`; its parameters are "
+                          + (", ".join(problem.params) or "none") + ".")
+    numbers: dict[str, float] = {}
+    functions: dict[sp.Symbol, sp.Expr] = {}
+    for name, value in values.items():
+        expr = sp.sympify(value)
+        if expr.is_number:
+            numbers[name] = float(expr)
+        else:
+            functions[problem.param_symbols[name]] = expr
+
+    def sub(e: sp.Expr) -> sp.Expr:
+        return sp.sympify(e).xreplace(functions) if functions else e
+
+    params = {n: v for n, v in problem.params.items() if problem.param_symbols[n] not in functions}
+    params.update(numbers)
+    gone = {str(s) for s in functions}
+    return replace(
+        problem,
+        params=params,
+        param_symbols={n: s for n, s in problem.param_symbols.items() if n not in gone},
+        param_ranges={},
+        param_distributions={},
+        lets={n: sub(e) for n, e in problem.lets.items()},
+        equations=tuple(replace(eq, lhs=sub(eq.lhs), rhs=sub(eq.rhs)) for eq in problem.equations),
+        boundary=tuple(replace(bc, lhs=sub(bc.lhs), rhs=sub(bc.rhs), alpha=sub(bc.alpha), beta=sub(bc.beta),
+                               value=sub(bc.value)) for bc in problem.boundary),
+        initial=tuple(replace(ic, value=sub(ic.value)) for ic in problem.initial),
+        exact={n: sub(e) for n, e in problem.exact.items()},
+    )
+
+
+def members(problem: "Problem", count: int, seed: int = 0) -> list[tuple[dict[str, sp.Expr], "Problem"]]:
+    """``count`` members drawn reproducibly from ``seed``: (values, problem) pairs.
+
+    Member ``i`` depends only on ``seed`` and ``i``, so a run split across
+    processes (each taking its share of indices) draws the same members as one.
+    """
+    if not is_family(problem):
+        raise FamilyError(f"`{problem.name}` has no random parameters, so it is one problem, not a family; "
+                          "give a parameter a range (`param k in [1, 10]`) or a distribution (`param f ~ field()`).")
+    return [member(problem, seed, i) for i in range(int(count))]
+
+
+def member(problem: "Problem", seed: int, index: int) -> tuple[dict[str, sp.Expr], "Problem"]:
+    """Member ``index`` of the stream of members drawn from ``seed``."""
+    values = draw(problem, np.random.default_rng([int(seed), int(index)]))
+    return values, instantiate(problem, values)
