@@ -1,0 +1,71 @@
+r"""Reference solutions for the data term: the exact solution, or finite differences.
+
+``data: auto`` uses the family's ``exact`` lines when every field has one and
+no reference otherwise (physics alone); ``exact`` insists on them; ``fd``
+solves every member with the ``fd`` method on the same grid (steady problems
+directly, time-dependent ones with one snapshot per time node), which is the
+discrete solution the physics loss is minimised by; ``none`` trains on physics
+alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from symop.errors import SymopError
+
+from .encoding import Encoded
+from .grid import SpaceTimeGrid
+from .physics import GridPhysics
+
+KINDS = ("auto", "exact", "fd", "none")
+
+
+class ReferenceError(SymopError):
+    """Reference data of the kind asked for cannot be made."""
+
+
+def fd_reference(member, grid: SpaceTimeGrid, order: int) -> np.ndarray:
+    """The ``fd`` solution of one member on ``grid``: ``(F, *grid)``."""
+    import symop
+
+    n = grid.cells[0]
+    if grid.time:
+        steps = grid.cells[-1]
+        sol = symop.solve(member, method="fd", n=n, order=order, save=steps + 1)
+        times = np.asarray(sol.times)
+        if len(times) != steps + 1:
+            raise ReferenceError(f"the fd reference kept {len(times)} snapshots, not the {steps + 1} time nodes.")
+        return np.stack([np.moveaxis(sol.history[f], 0, -1) for f in member.field_names])
+    sol = symop.solve(member, method="fd", n=n, order=order)
+    return np.stack([sol.fields[f] for f in member.field_names])
+
+
+def attach(kind: str, encoded: Encoded, physics: GridPhysics, members: Sequence[Any] = (),
+           order: int = 2) -> str:
+    """Set ``encoded.reference`` as ``kind`` asks; returns the kind actually used (``exact``, ``fd`` or ``none``).
+
+    ``members`` are the instantiated problems (only ``fd`` needs them).
+    """
+    if kind == "none":
+        return "none"
+    if kind in ("auto", "exact"):
+        _, params, _ = encoded.take(slice(None))
+        ref = physics.exact_values(params, len(encoded))
+        if ref is not None:
+            encoded.reference = ref.detach().to(encoded.inputs.dtype)
+            return "exact"
+        if kind == "exact":
+            raise ReferenceError("`data: exact` needs an `exact` line for every field of the family; "
+                                 "use `data: fd` for finite-difference references or `data: none` for physics alone.")
+        return "none"
+    if kind == "fd":
+        if not members:
+            raise ReferenceError("`data: fd` needs the family members to solve.")
+        refs = [fd_reference(m, physics.grid, order) for m in members]
+        encoded.reference = torch.as_tensor(np.stack(refs), dtype=encoded.inputs.dtype, device=encoded.inputs.device)
+        return "fd"
+    raise ReferenceError(f"`data` must be one of {', '.join(KINDS)}, not `{kind}`.")
