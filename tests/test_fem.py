@@ -382,3 +382,20 @@ def test_solution_geometry_and_p2_dofs():
     assert sol.info["isoparametric"]
     # exact solution is quadratic: isoparametric P2 reproduces it up to the curved boundary
     assert sol.errors()["u"]["max"] < 1e-3
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_solves_match_the_cpu():
+    """--device cuda: the linear solves (torch CG) and the time stepping run on the GPU, same answers."""
+    for path, opts in (("examples/disk_poisson.pde", {"h": 0.1}), ("examples/heat.pde", {"n": 8, "dt": 0.05})):
+        problem = symop.load(path)
+        cpu = symop.solve(problem, method="fem", **opts)
+        gpu = symop.solve(problem, method="fem", device="cuda", **opts)
+        assert gpu.device == "cuda"
+        assert np.allclose(gpu.fields["u"], cpu.fields["u"], atol=1e-7)
+    nonlinear = symop.parse(HEAT1D.replace("equation dt(u) = 0.25*d(u, x, 2)",
+                                           "equation dt(u) = 0.25*d(u, x, 2) - u^2 + exact(u)^2"))
+    a = symop.solve(nonlinear, method="fem", n=40, dt=0.05).fields["u"]
+    b = symop.solve(nonlinear, method="fem", n=40, dt=0.05, device="cuda").fields["u"]
+    assert np.allclose(a, b, atol=1e-7)

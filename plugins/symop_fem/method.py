@@ -72,6 +72,7 @@ class FEMProgram(Program):
     def __init__(self, problem, options: dict[str, Any]) -> None:
         self.problem = problem
         self.options = options
+        self.device = "cpu"
         self.degree = int(options["degree"])
         name = problem.fields[0].name
         self.name = name
@@ -220,8 +221,12 @@ class FEMProgram(Program):
 
     # ----------------------------------------------------------- solving
     def _solve(self, A, b):
+        """Solve ``A x = b``: SciPy on the CPU, torch CG/BiCGSTAB on the device when it is CUDA."""
         from symop.integrate import solve_sparse
 
+        if self.device.startswith("cuda"):
+            x = solve_sparse(A, b, solver=self.options["solver"], device=self.device)
+            return x.detach().cpu().numpy().astype(np.float64, copy=False)
         return solve_sparse(A, b, solver=self.options["solver"])
 
     def run_steady(self, info: dict) -> np.ndarray:
@@ -297,7 +302,7 @@ class FEMProgram(Program):
                 return cache["s"]
             r, _ = self.residual(None, t, jacobian=False)
             g, dg = self.dirichlet_values(t)
-            s = torch.as_tensor(r[f] + Jfd @ g[D] - Mfd @ dg[D], dtype=DTYPE)
+            s = torch.as_tensor(r[f] + Jfd @ g[D] - Mfd @ dg[D], dtype=DTYPE, device=self.device)
             if steady_data:
                 cache["s"] = s
             return s
@@ -305,7 +310,7 @@ class FEMProgram(Program):
         def full(y: torch.Tensor, t: float) -> np.ndarray:
             g, _ = self.dirichlet_values(t)
             u = g.copy()
-            u[f] = y.numpy()
+            u[f] = y.detach().cpu().numpy()
             return u
 
         def nonlinear_part(t: float, y: torch.Tensor) -> torch.Tensor:
@@ -313,7 +318,7 @@ class FEMProgram(Program):
             u = full(y, t)
             R, _ = self.residual(u, t, jacobian=False)
             r, _ = self.residual(None, t, jacobian=False)
-            return torch.as_tensor((R - r - J @ u)[f], dtype=DTYPE)
+            return torch.as_tensor((R - r - J @ u)[f], dtype=DTYPE, device=self.device)
 
         solver = self.options["solver"]
         lin = SparseLinearPart(Jff, shape=len(f), mass=Mff, solver=solver)
@@ -333,7 +338,7 @@ class FEMProgram(Program):
             diffusion = ThetaMethod(lin, source, THETA_SCHEMES[scheme])
             stepper = (StrangSplitting if split == "strang" else LieSplitting)(diffusion, reaction)
         dt = self.options.get("dt") or (T1 - T0) / 100
-        y0 = torch.as_tensor(u0[f], dtype=DTYPE)
+        y0 = torch.as_tensor(u0[f], dtype=DTYPE, device=self.device)
         save = int(self.options.get("save") or 0)
         cb = None
         if progress:
@@ -387,6 +392,8 @@ class FEMProgram(Program):
         from symop.solution import Solution
 
         start = _time.perf_counter()
+        # assembly stays on the CPU (SciPy matrices); the solves and the time stepping run on `device`
+        self.device = str(device)
         self._setup()
         info: dict[str, Any] = {
             "degree": self.degree,
@@ -412,7 +419,7 @@ class FEMProgram(Program):
         norms = self.norms(u, t)
         return Solution(
             problem=self.problem, method="fem", options=dict(self.options), geometry=self.mesh,
-            fields={self.name: u[:nv]}, time=t, times=times, history=history, device="cpu",
+            fields={self.name: u[:nv]}, time=t, times=times, history=history, device=self.device,
             wall_time=_time.perf_counter() - start, info=info, norms=norms or None,
         )
 
