@@ -32,7 +32,7 @@ from symop.model.problem import BoundaryCondition, Equation, InitialCondition, P
 __all__ = ["manufacture", "random_solution", "check_exact", "parse_expression", "ManufactureError",
            "outward_normal", "boundary_residuals"]
 
-#: largest dimension of an indexed space in which Laplacians are expanded
+#: largest dimension of an indexed space in which Laplacians are expanded symbolically (above it they stay nodes)
 MAX_EXPANDED_DIMENSION = 64
 
 
@@ -148,14 +148,19 @@ def _coords(problem: Problem) -> list[sp.Expr]:
 
 
 def _expand_indexed(problem: Problem, expr: sp.Expr) -> sp.Expr:
-    """Expand Laplacian/Partial nodes in a (small) indexed space into derivatives."""
+    """Expand Laplacian/Partial nodes in a small indexed space into derivatives.
+
+    Beyond :data:`MAX_EXPANDED_DIMENSION` coordinates they stay as nodes: the
+    fields inside them are then replaced by the given functions, and the
+    source keeps ``lap(<function>)`` unevaluated, as a file would write
+    ``lap(exact(u))``; every method evaluates such nodes (vectorised sums,
+    automatic differentiation) without expanding d terms.
+    """
     if not problem.space.is_indexed or not expr.has(Laplacian, Partial):
         return expr
     d = problem.dimension
     if d > MAX_EXPANDED_DIMENSION:
-        raise ManufactureError(
-            f"manufacturing in a {d}-dimensional indexed space is not supported (at most {MAX_EXPANDED_DIMENSION}); "
-            "state the source with exact(u) in the file instead")
+        return expr
     x = problem.space.indexed
 
     def lap(e):
