@@ -327,8 +327,9 @@ class FEMProgram(Program):
         if not nonlinear:
             stepper = ThetaMethod(lin, source, THETA_SCHEMES[scheme])
         elif split == "none":
-            stepper = IMEX(lin, lambda t, y: source(t) + nonlinear_part(t, y),
-                           "imex-euler" if scheme == "backward-euler" else "ars222")
+            # the data (sources, Dirichlet values coupled through L) go to the implicit side
+            stepper = IMEX(lin, nonlinear_part, "imex-euler" if scheme == "backward-euler" else "ars222",
+                           source=source)
         else:
             from symop.integrate import ExplicitRK
 
