@@ -7,4 +7,6 @@ from symop.plugins import hookimpl
 
 @hookimpl
 def symop_discretizations():
-    return []
+    from symop_hypino.method import HyPINO
+
+    return [HyPINO()]

@@ -1,0 +1,74 @@
+r"""Fine-tuning a generated solution as an ordinary PINN.
+
+:func:`as_module` turns an :class:`~symop_hypino.refine.Ensemble`
+:math:`U = \sum_i w_i\,\mathrm{PINN}(\theta_i)` into a sum of
+:class:`symop_pinn.network.MLP`\ s with the generated weights (each weight
+:math:`w_i` folded into its last layer), so that the ``pinn`` method's own
+physics loss (:class:`symop_pinn.loss.PhysicsLoss`) trains it.
+:func:`finetune` runs Adam on that loss with fresh collocation points every
+step and calls back every ``every`` steps (the benchmark measures the error
+there).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from symop_hypino.refine import Ensemble
+from symop_pinn.network import MLP
+
+
+class Sum(nn.Module):
+    """``x ↦ Σ_k net_k(x)``, inputs ``(N, 2)`` → ``(N, 1)``."""
+
+    def __init__(self, nets: list[nn.Module]) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(net(x) for net in self.nets)
+
+
+def as_module(ensemble: Ensemble) -> Sum:
+    """The ensemble as trainable :class:`~symop_pinn.network.MLP`\\ s (same function)."""
+    cfg = ensemble.hyper.config
+    target = ensemble.hyper.target
+    lo, hi = ensemble.lo.double(), ensemble.hi.double()
+    nets = []
+    for theta, w in zip(ensemble.thetas, ensemble.weights):
+        mlp = MLP(2, 1, cfg.width, cfg.depth, cfg.activation, cfg.fourier, cfg.sigma,
+                  shift=(lo + hi) / 2, scale=(hi - lo) / 2)
+        layers = target.layers(theta[None].detach())
+        with torch.no_grad():
+            if cfg.fourier > 0:
+                mlp.B.copy_(target.B)
+            for lin, (W, b) in zip(list(mlp.hidden) + [mlp.last], layers):
+                lin.weight.copy_(W[0])
+                lin.bias.copy_(b[0])
+            mlp.last.weight.mul_(w)
+            mlp.last.bias.mul_(w)
+        nets.append(mlp)
+    return Sum(nets).to(ensemble.lo.dtype)
+
+
+def finetune(model: nn.Module, loss, steps: int, lr: float = 1e-3, every: int = 0,
+             callback: Callable[[int, nn.Module], None] | None = None) -> list[float]:
+    """``steps`` Adam steps on ``loss`` (a :class:`~symop_pinn.loss.PhysicsLoss`); returns the losses."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    if callback is not None and every:
+        callback(0, model)
+    for step in range(steps):
+        if getattr(loss.engine, "stochastic", False):
+            loss.engine.reseed(loss.seed * 1_000_003 + step, loss.device)
+        total, _ = loss(model, loss.sample(step))
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        history.append(float(total.detach()))
+        if callback is not None and every and (step + 1) % every == 0:
+            callback(step + 1, model)
+    return history

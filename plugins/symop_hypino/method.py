@@ -1,0 +1,169 @@
+"""The ``hypino`` discretization: training over a family, and zero-shot solving with refinement.
+
+``symop train FAMILY.pde --method hypino --samples N -o model.pt`` builds N
+instances (:mod:`symop_hypino.dataset`), trains the hypernetwork on them
+(:mod:`symop_hypino.fit`, under ``torchrun`` with DDP) and writes the model
+file (:mod:`symop_hypino.store`).  ``symop run FILE --method hypino --set
+model=model.pt [--set refine=K] [--set finetune=STEPS]`` encodes the problem,
+generates its PINN, refines it K times with delta PINNs
+(:mod:`symop_hypino.refine`), optionally fine-tunes the result with the
+``pinn`` method's loss (:mod:`symop_hypino.finetune`), and reports it on
+sample points like the ``pinn`` method.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from symop.plugins import Discretization, Option, Program, TrainingReport
+from symop.solution import PointCloud, Solution
+from symop_hypino import dataset, store
+from symop_hypino.encoding import Spec, encode
+from symop_hypino.finetune import as_module, finetune
+from symop_hypino.fit import FitOptions, fit
+from symop_hypino.hypernet import Config, HyperNetwork
+from symop_hypino.linear import linear_form, reason
+from symop_hypino.refine import refine, residual, zero_shot
+from symop_pinn.engines import make_engine
+
+OPTIONS = (
+    Option("model", str, "", "trained model file (from `symop train --method hypino`)"),
+    Option("refine", int, 0, "delta-PINN refinement steps after the zero-shot solution"),
+    Option("delta_steps", int, 0, "Adam steps training each generated delta PINN on its residual problem (0: none)"),
+    Option("delta_lr", float, 1e-3, "learning rate of delta training"),
+    Option("finetune", int, 0, "Adam steps fine-tuning the generated solution with the pinn loss (0: none)"),
+    Option("finetune_lr", float, 1e-3, "learning rate of fine-tuning"),
+    Option("strict", bool, True, "refuse a model trained for a family of another name"),
+    Option("points", int, 512, "interior collocation points per instance"),
+    Option("boundary_points", int, 256, "boundary (and initial) collocation points per instance"),
+    Option("boundary_weight", float, 1.0, "weight of the boundary residual"),
+    Option("estimator", str, "autograd", "derivatives of generated PINNs: exact autograd or Taylor-mode jets",
+           ("autograd", "stde")),
+    Option("seed", int, 0, "seed of collocation and evaluation points"),
+    Option("eval_points", int, 2000, "points where the solution is reported"),
+)
+
+TRAIN_OPTIONS = (
+    Option("steps", int, 500, "training steps"),
+    Option("batch", int, 8, "instances per step (a multiple of the number of processes)"),
+    Option("lr", float, 1e-3, "Adam learning rate (cosine decay to a tenth)"),
+    Option("labelled", float, 0.5, "fraction of manufactured (labelled) instances"),
+    Option("data_weight", float, 1.0, "weight of the data loss on labelled instances"),
+    Option("physics_weight", float, 1.0, "weight of the physics loss"),
+    Option("mms_modes", int, 3, "terms of each random manufactured solution"),
+    Option("mms_frequency", int, 2, "largest wave number of the manufactured solutions"),
+    Option("grid", int, 32, "encoding grid nodes per axis"),
+    Option("patch", int, 4, "patch size of the hypernetwork's embedding"),
+    Option("dim", int, 64, "hypernetwork token width"),
+    Option("layers", int, 2, "transformer encoder layers"),
+    Option("heads", int, 4, "attention heads"),
+    Option("width", int, 32, "neurons per hidden layer of the generated PINN"),
+    Option("depth", int, 2, "hidden layers of the generated PINN"),
+    Option("activation", str, "tanh", "activation of the generated PINN", ("tanh", "sin")),
+    Option("fourier", int, 0, "random Fourier features of the generated PINN (0: none)"),
+    Option("sigma", float, 1.0, "standard deviation of the Fourier frequencies"),
+    Option("checkpoint_every", int, 50, "steps between checkpoints"),
+)
+
+
+def spec_of(o: Mapping[str, Any]) -> Spec:
+    return Spec(grid=int(o["grid"]), points=int(o["points"]), boundary_points=int(o["boundary_points"]))
+
+
+def config_of(o: Mapping[str, Any]) -> Config:
+    return Config(grid=int(o["grid"]), patch=int(o["patch"]), dim=int(o["dim"]), layers=int(o["layers"]),
+                  heads=int(o["heads"]), width=int(o["width"]), depth=int(o["depth"]), activation=o["activation"],
+                  fourier=int(o["fourier"]), sigma=float(o["sigma"]))
+
+
+class HyPINOProgram(Program):
+    """One problem solved by a trained hypernetwork (zero-shot, refined, fine-tuned)."""
+
+    def __init__(self, problem, options: Mapping[str, Any]) -> None:
+        self.problem, self.options = problem, dict(options)
+        self.hyper, self.spec, self.data = store.load(self.options["model"])
+        store.check(self.data, problem, self.options["model"], self.options["strict"])
+        self.form = linear_form(problem)
+        self.source = (f"# hypino: hypernetwork ({self.data['config']}) -> PINN weights\n"
+                       + "\n".join(f"# c{k} = {c}" for k, c in enumerate(self.form.coefficients))
+                       + f"\n# f = {self.form.source}\n")
+
+    def run(self, device: str = "cpu", progress: bool = False) -> Solution:
+        o, p = self.options, self.problem
+        start = time.perf_counter()
+        spec = Spec(grid=self.spec.grid, points=o["points"], boundary_points=o["boundary_points"])
+        inst = encode(p, spec, seed=o["seed"], form=self.form).to(device)
+        hyper = self.hyper.to(device)
+        engine = make_engine(o["estimator"], seed=o["seed"])
+        ensemble = zero_shot(hyper, inst)
+        history = refine(hyper, engine, inst, ensemble, o["refine"], delta_steps=o["delta_steps"],
+                         delta_lr=o["delta_lr"], boundary_weight=o["boundary_weight"])
+        model = as_module(ensemble)
+        tuned = []
+        if o["finetune"] > 0:
+            from symop_pinn.loss import PhysicsLoss
+
+            loss = PhysicsLoss(p, make_engine(o["estimator"], seed=o["seed"]), points=o["points"],
+                               boundary_points=o["boundary_points"], boundary_weight=o["boundary_weight"],
+                               seed=o["seed"], device=device)
+            tuned = finetune(model, loss, o["finetune"], o["finetune_lr"])
+        pts = p.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
+        X = pts if p.time is None else np.concatenate([pts, np.full((len(pts), 1), p.time.end)], axis=1)
+        with torch.no_grad():
+            values = model(torch.as_tensor(X, dtype=torch.float32, device=device))[:, 0].cpu().numpy().astype(np.float64)
+        info = {"refinement": history, "final_residual": history[-1]["residual"], "finetune_losses": tuned[-20:],
+                "zero_shot_time": None, "model": o["model"], "terms": len(ensemble.thetas)}
+        sol = Solution(problem=p, method="hypino", options=o, geometry=PointCloud(pts, p.space.names),
+                       fields={p.field_names[0]: values}, time=p.time.end if p.time else None, device=device,
+                       info=info, wall_time=time.perf_counter() - start)
+        sol.model = model
+        return sol
+
+
+class HyPINO(Discretization):
+    name = "hypino"
+    description = ("HyPINO neural operator: a transformer hypernetwork maps a PDE instance to PINN weights; "
+                   "trained on manufactured solutions plus physics loss; delta-PINN refinement")
+    options = OPTIONS
+    train_options = TRAIN_OPTIONS
+    trains = True
+
+    def accepts(self, problem) -> str | None:
+        return reason(problem)
+
+    def lower(self, problem, options: Mapping[str, Any]) -> Program:
+        return HyPINOProgram(problem, options)
+
+    def train(self, problem, options: Mapping[str, Any], *, samples: int, output: Path, device: str = "cpu",
+              progress: bool = False, resume: bool = False, seed: int = 0) -> TrainingReport:
+        from symop import training
+
+        o = dict(options)
+        start = time.perf_counter()
+        info = training.distributed(device)
+        dev = training.device_for(device, info)
+        spec = spec_of(o)
+        instances = [i.to(dev) for i in dataset.build(problem, samples, seed, spec, labelled=o["labelled"],
+                                                      modes=o["mms_modes"], frequency=o["mms_frequency"])]
+        torch.manual_seed(seed)
+        hyper = HyperNetwork(config_of(o)).to(dev)
+        opts = FitOptions(steps=o["steps"], batch=o["batch"], lr=o["lr"], data_weight=o["data_weight"],
+                          physics_weight=o["physics_weight"], boundary_weight=o["boundary_weight"], seed=seed,
+                          checkpoint_every=o["checkpoint_every"])
+        engine = make_engine(o["estimator"], seed=seed)
+        output = Path(output)
+        checkpoint = output.with_name(output.name + ".ckpt")
+        losses = fit(hyper, instances, engine, opts, info=info, device=dev, checkpoint=checkpoint, resume=resume,
+                     progress=progress)
+        if info.is_main:
+            store.save(output, hyper, spec, problem, {**o, "samples": samples, "seed": seed}, losses)
+        return TrainingReport(path=output, losses=losses, wall_time=time.perf_counter() - start,
+                              info={"samples": samples, "world": info.world,
+                                    "parameters": sum(p.numel() for p in hyper.parameters()),
+                                    "checkpoint": str(checkpoint), "config": asdict(hyper.config)})

@@ -1,0 +1,76 @@
+"""The model file: a trained hypernetwork with what it needs to be used again.
+
+``torch.save`` of a dict: ``format`` (``"symop-hypino/1"``), the network
+:class:`~symop_hypino.hypernet.Config`, the sampling :class:`~symop_hypino.encoding.Spec`,
+the ``family`` it was trained on (name, variables, whether time is one of
+them, the equation as text), the training options and loss history, and the
+weights.  :func:`check` turns every way a file can be wrong for a problem into
+a :class:`~symop_hypino.errors.ModelError` sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import sympy as sp
+import torch
+
+from symop.model.problem import Problem
+from symop_hypino.encoding import Spec
+from symop_hypino.errors import ModelError
+from symop_hypino.hypernet import Config, HyperNetwork
+from symop_hypino.linear import variables
+
+FORMAT = "symop-hypino/1"
+
+
+def family(problem: Problem) -> dict[str, Any]:
+    """What identifies the family a model serves."""
+    eq = problem.equations[0]
+    return {"name": problem.name, "variables": [str(v) for v in variables(problem)], "timed": problem.t is not None,
+            "equation": f"{sp.sstr(eq.lhs)} = {sp.sstr(eq.rhs)}"}
+
+
+def save(path: Path, hyper: HyperNetwork, spec: Spec, problem: Problem, options: dict, history: list[float]) -> None:
+    from symop import training
+
+    state = {"format": FORMAT, "config": hyper.config.as_dict(), "spec": asdict(spec), "family": family(problem),
+             "options": {k: v for k, v in options.items() if isinstance(v, (int, float, str, bool))},
+             "history": history, "state": hyper.state_dict()}
+    training.save_checkpoint(path, state)
+
+
+def load(path: str | Path, device="cpu") -> tuple[HyperNetwork, Spec, dict]:
+    """The hypernetwork, its spec and the whole file's metadata."""
+    if not str(path):
+        raise ModelError("the hypino method needs a trained model: train one with "
+                         "`symop train FILE --method hypino --samples N -o model.pt` and pass it with "
+                         "`--set model=model.pt`.")
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"there is no model file `{p}`; train one with "
+                         f"`symop train FILE --method hypino --samples N -o {p}`.")
+    try:
+        data = torch.load(p, map_location=device, weights_only=False)
+    except Exception as err:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise ModelError(f"`{p}` is not a model file symop can read ({type(err).__name__}).") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ModelError(f"`{p}` is not a hypino model (it was not written by `symop train --method hypino`).")
+    hyper = HyperNetwork(Config(**data["config"]))
+    hyper.load_state_dict(data["state"])
+    return hyper.to(device).eval(), Spec(**data["spec"]), data
+
+
+def check(data: dict, problem: Problem, path: str, strict: bool) -> None:
+    """Refuse a model trained for another kind of problem (always) or another family (when ``strict``)."""
+    mine, theirs = family(problem), data["family"]
+    if mine["timed"] != theirs["timed"]:
+        what = lambda f: "one space variable and time" if f["timed"] else "two space variables"  # noqa: E731
+        raise ModelError(f"the model `{path}` was trained on problems in {what(theirs)} ({theirs['name']}), "
+                         f"but `{problem.name}` has {what(mine)}.")
+    if strict and mine["name"] != theirs["name"]:
+        raise ModelError(f"the model `{path}` was trained for the family `{theirs['name']}` "
+                         f"({theirs['equation']}), not for `{problem.name}`; train one for this family, "
+                         "or set strict=false to apply it anyway.")
