@@ -3,7 +3,7 @@
 P1: one dof per vertex (dof i is vertex i).  P2: the vertices first, then one
 dof per edge, numbered ``num_vertices + edge index`` where the edges are the
 sorted unique vertex pairs of the cells.  Edge midpoints of boundary facets on
-curved sides are moved onto the side (``domain._snap``), so that P2 is
+curved sides are moved onto the side (``domain.snap``), so that P2 is
 isoparametric there and Dirichlet values are interpolated on the true boundary.
 """
 
@@ -79,7 +79,7 @@ def build_dofs(mesh, degree: int, domain=None) -> DofMap:
         facets[side] = np.hstack([f, nv + ids])
         if domain is not None and f.shape[0]:
             try:
-                snapped = domain._snap(side, coords[nv + ids.ravel()])
+                snapped = domain.snap(side, coords[nv + ids.ravel()])
             except Exception:  # a domain without a snap for this side: straight
                 snapped = None
             if snapped is not None:

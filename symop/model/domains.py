@@ -320,8 +320,9 @@ class Domain(ABC):
         """
         raise DomainError(f"meshing {self.describe()} with triangles is not available")
 
-    def _snap(self, side: str, points: np.ndarray) -> np.ndarray:
-        """Move mesh nodes that lie on ``side`` exactly onto it (identity for straight sides)."""
+    def snap(self, side: str, points: np.ndarray) -> np.ndarray:
+        """Mesh nodes that lie on ``side``, moved exactly onto it (identity for straight sides; radial
+        projection for circles), so that curved P2 elements follow the boundary."""
         return points
 
     def _interior_point(self) -> np.ndarray:
@@ -637,7 +638,7 @@ class Disk(Domain):
         segs = np.stack([np.arange(m), (np.arange(m) + 1) % m], axis=1)
         return pts, segs, ["boundary"] * m, []
 
-    def _snap(self, side: str, points: np.ndarray) -> np.ndarray:
+    def snap(self, side: str, points: np.ndarray) -> np.ndarray:
         return self._c + self.radius * _radial_normal(points, self._c)
 
     def _interior_point(self) -> np.ndarray:
@@ -786,7 +787,7 @@ class Ball(Domain):
             return super()._pslg(h)
         return self.as_disk()._pslg(h)
 
-    def _snap(self, side: str, points: np.ndarray) -> np.ndarray:
+    def snap(self, side: str, points: np.ndarray) -> np.ndarray:
         return self._c + self.radius * _radial_normal(points, self._c)
 
     def _interior_point(self) -> np.ndarray:
@@ -1085,8 +1086,8 @@ class Difference(Domain):
         names = list(bn) + [self.hole_name] * hs.shape[0]
         return points, segs, names, list(bh) + [self.hole._interior_point()]
 
-    def _snap(self, side: str, points: np.ndarray) -> np.ndarray:
+    def snap(self, side: str, points: np.ndarray) -> np.ndarray:
         if side == self.hole_name:
             sides = self.hole.sides
-            return self.hole._snap(sides[0], points) if len(sides) == 1 else points
-        return self.base._snap(side, points)
+            return self.hole.snap(sides[0], points) if len(sides) == 1 else points
+        return self.base.snap(side, points)

@@ -280,7 +280,7 @@ def triangle_mesh(domain: "Domain", h: float) -> Mesh:
     for side, f in facets.items():
         nodes = np.unique(f.ravel())
         if nodes.size:
-            points[nodes] = domain._snap(side, points[nodes])
+            points[nodes] = domain.snap(side, points[nodes])
     if np.any(signed_volumes(points, cells) <= 0):
         raise DomainError(
             f"meshing {domain.describe()} with size {h:g} folded triangles over a curved side; use a smaller mesh size"
