@@ -69,6 +69,12 @@ def test_a_member_is_an_ordinary_problem_that_fd_solves():
     assert np.isfinite(sol.fields["u"]).all() and np.abs(sol.fields["u"]).max() > 0
 
 
+def test_a_parameter_given_a_value_is_no_longer_random():
+    p = symop.parse(FAMILY).with_params(k=3)
+    assert "k" not in p.param_distributions and "k" not in p.param_ranges and p.params["k"] == 3.0
+    assert all(m.params["k"] == 3.0 for _, m in members(p, 3, seed=0))
+
+
 def test_member_i_does_not_depend_on_how_many_are_drawn():
     p = symop.parse(FAMILY)
     few, many = members(p, 2, seed=5), members(p, 6, seed=5)

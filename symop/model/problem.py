@@ -216,7 +216,7 @@ class Problem:
         return sp.sympify(expr).xreplace({k: as_number(v) for k, v in self.param_values.items()})
 
     def with_params(self, **values: float) -> "Problem":
-        """A copy with some parameter values changed (``--set kappa=0.2``)."""
+        """A copy with some parameter values changed (``--set kappa=0.2``); those become fixed, not random."""
         from dataclasses import replace
 
         unknown = [k for k in values if k not in self.params]
@@ -230,7 +230,11 @@ class Problem:
             )
         new = dict(self.params)
         new.update({k: float(v) for k, v in values.items()})
-        return replace(self, params=new)
+        def fixed(table: Mapping[str, Any]) -> dict[str, Any]:  # a parameter given a value is no longer random
+            return {k: v for k, v in table.items() if k not in values}
+
+        return replace(self, params=new, param_ranges=fixed(self.param_ranges),
+                       param_distributions=fixed(self.param_distributions))
 
     def substitute_fields(self, expr: sp.Expr, values: Mapping[str, sp.Expr]) -> sp.Expr:
         """Replace applied fields by expressions and evaluate the derivatives.
