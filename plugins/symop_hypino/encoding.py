@@ -74,6 +74,7 @@ class Instance:
     cell: torch.Tensor  # (M,) long: nearest grid node of each boundary point
     u: torch.Tensor | None = None  # (N,) exact solution, when known
     ub: torch.Tensor | None = None  # (M,)
+    cached_image: torch.Tensor | None = None  # image(self), kept once computed (training reuses it every step)
 
     @property
     def scale(self) -> torch.Tensor:
@@ -83,7 +84,7 @@ class Instance:
 
     def with_data(self, f: torch.Tensor, g: torch.Tensor, grid_source: torch.Tensor) -> "Instance":
         """The same operator, geometry and boundary kinds with new data (and no exact solution)."""
-        return replace(self, f=f, g=g, grid_source=grid_source, u=None, ub=None)
+        return replace(self, f=f, g=g, grid_source=grid_source, u=None, ub=None, cached_image=None)
 
     def to(self, device, dtype=torch.float32) -> "Instance":
         moved = {}
@@ -193,7 +194,7 @@ def _jet_values(u: sp.Expr, z: tuple[sp.Symbol, ...], Z: np.ndarray) -> np.ndarr
 
 def encode(problem: Problem, spec: Spec, seed: int = 0, form: LinearForm | None = None,
            exact: sp.Expr | None = None) -> Instance:
-    """The :class:`Instance` of an ordinary problem.
+    r"""The :class:`Instance` of an ordinary problem.
 
     Without ``exact`` the data are the problem's own source and boundary values
     and the problem's ``exact`` line, if any, gives the labels.  With ``exact``
@@ -288,7 +289,10 @@ def collate(instances: list[Instance]) -> dict[str, torch.Tensor]:
     """Stack instances into a batch (``u`` and ``ub`` are zero with ``labelled`` 0 where unknown)."""
     keys = ("lo", "hi", "Z", "coef", "f", "Zb", "nu", "a", "b", "g")
     out = {k: torch.stack([getattr(i, k) for i in instances]) for k in keys}
-    out["image"] = torch.stack([image(i) for i in instances])
+    for i in instances:
+        if i.cached_image is None:
+            i.cached_image = image(i)
+    out["image"] = torch.stack([i.cached_image for i in instances])
     out["scale"] = torch.stack([i.scale for i in instances])
     out["labelled"] = torch.tensor([i.u is not None for i in instances], dtype=out["f"].dtype)
     out["u"] = torch.stack([i.u if i.u is not None else torch.zeros_like(i.f) for i in instances])
