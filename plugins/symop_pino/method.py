@@ -18,7 +18,7 @@ from .fno import FNO, FNOConfig, default_padding
 from .grid import box_reason, build
 from .physics import GridPhysics, random_names
 from .reference import KINDS, attach
-from .train import Schedule, Weights, finetune, fit
+from .train import Schedule, Weights, finetune, fit, term_scales
 
 DEFAULT_CELLS = 32
 
@@ -37,12 +37,13 @@ TRAIN_OPTIONS = (
     Option("padding", int, -1, "zero padding of non-periodic axes, in nodes (-1: an eighth of the grid)"),
     Option("steps", int, 500, "Adam steps"),
     Option("batch", int, 8, "family members per step (the global batch, split across torchrun processes)"),
-    Option("data", str, "auto", "reference data: exact solutions when there are (auto), exact, fd, or none", KINDS),
+    Option("data", str, "auto", "reference data: auto (exact solutions, else fd solves, else none), exact, fd, or none", KINDS),
     Option("order", int, 2, "accuracy order of the finite differences of the physics loss", (2, 4)),
     Option("physics_weight", float, 1.0, "weight of the equation residuals"),
     Option("boundary_weight", float, 1.0, "weight of the boundary residuals"),
     Option("initial_weight", float, 1.0, "weight of the initial residuals"),
     Option("data_weight", float, 1.0, "weight of the data term"),
+    Option("normalize", bool, True, "divide each loss term by its value for u = 0 (relative residuals)"),
     Option("checkpoint_every", int, 0, "steps between checkpoints (0: a tenth of the run)"),
     Option("dtype", str, "float32", "floating-point precision", ("float32", "float64")),
 )
@@ -56,9 +57,9 @@ def _dtype(name: str) -> torch.dtype:
     return torch.float64 if name == "float64" else torch.float32
 
 
-def _weights(o: Mapping[str, Any]) -> Weights:
+def _weights(o: Mapping[str, Any], scales: Mapping[str, float] | None = None) -> Weights:
     return Weights(o.get("physics_weight", 1.0), o.get("boundary_weight", 1.0), o.get("initial_weight", 1.0),
-                   o.get("data_weight", 1.0))
+                   o.get("data_weight", 1.0), dict(scales or {}))
 
 
 # ------------------------------------------------------------------ solving
@@ -101,8 +102,8 @@ class PINOProgram(Program):
         encoded = self.encoder.encode([self.values], self.dtype, device)
         inputs, params, _ = encoded.take(slice(None))
         net = self.network(device)
-        weights = _weights(self.data["options"])
-        no_data = Weights(weights.physics, weights.boundary, weights.initial, 0.0)
+        weights = _weights(self.data["options"], self.data.get("scales"))
+        no_data = Weights(weights.physics, weights.boundary, weights.initial, 0.0, weights.scales)
 
         def residuals() -> dict[str, float]:
             with torch.no_grad():
@@ -161,6 +162,7 @@ def train_family(problem, options: Mapping[str, Any], *, samples: int, output: P
     drawn = members(problem, samples, seed)
     encoded = encoder.encode([v for v, _ in drawn], dtype, dev)
     used = attach(o.get("data", "auto"), encoded, physics, [m for _, m in drawn], o.get("order", 2))
+    scales = term_scales(physics, encoded) if o.get("normalize", True) else {}
     limit = min(s // 2 for s in grid.shape)
     modes = max(1, min(int(o.get("modes", 12)), limit))
     padding = o.get("padding", -1)
@@ -174,11 +176,11 @@ def train_family(problem, options: Mapping[str, Any], *, samples: int, output: P
     output = Path(output)
     record = {"format": store.FORMAT, "family": store.family_record(problem), "grid": grid.describe(),
               "config": config.to_dict(), "channels": encoder.channels, "data": used, "samples": int(samples),
-              "seed": int(seed), "options": {k: v for k, v in o.items() if k not in ("model", "finetune")}}
+              "seed": int(seed), "scales": scales, "options": {k: v for k, v in o.items() if k not in ("model", "finetune")}}
     schedule = Schedule(steps=int(o.get("steps", 500)), batch=int(o.get("batch", 8)), lr=float(o.get("lr", 1e-3)),
                         seed=int(seed), every=int(o.get("checkpoint_every", 0)))
     checkpoint = output.with_name(output.name + ".ckpt")
-    history = fit(model, physics, encoded, _weights(o), schedule, info=info, checkpoint=checkpoint, resume=resume,
+    history = fit(model, physics, encoded, _weights(o, scales), schedule, info=info, checkpoint=checkpoint, resume=resume,
                   progress=progress, extra={"family_hash": record["family"]["hash"]})
     save_checkpoint(output, {**record, "model": net.state_dict(), "losses": history.losses}, info)
     summary = {"data": used, "grid": list(grid.shape), "channels": encoder.channels, "parameters": net.parameter_count(),

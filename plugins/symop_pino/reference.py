@@ -1,7 +1,8 @@
 r"""Reference solutions for the data term: the exact solution, or finite differences.
 
-``data: auto`` uses the family's ``exact`` lines when every field has one and
-no reference otherwise (physics alone); ``exact`` insists on them; ``fd``
+``data: auto`` uses the family's ``exact`` lines when every field has one, else
+finite-difference references when ``fd`` accepts the problem, else none
+(physics alone); ``exact`` insists on exact solutions; ``fd``
 solves every member with the ``fd`` method on the same grid (steady problems
 directly, time-dependent ones with one snapshot per time node), which is the
 discrete solution the physics loss is minimised by; ``none`` trains on physics
@@ -61,7 +62,15 @@ def attach(kind: str, encoded: Encoded, physics: GridPhysics, members: Sequence[
         if kind == "exact":
             raise ReferenceError("`data: exact` needs an `exact` line for every field of the family; "
                                  "use `data: fd` for finite-difference references or `data: none` for physics alone.")
-        return "none"
+        from symop.plugins import get_discretization
+
+        try:
+            fd = get_discretization("fd")
+        except SymopError:
+            return "none"
+        if not members or fd.accepts(members[0]) is not None:
+            return "none"
+        kind = "fd"
     if kind == "fd":
         if not members:
             raise ReferenceError("`data: fd` needs the family members to solve.")

@@ -37,17 +37,19 @@ from .physics import GridPhysics
 
 @dataclass(frozen=True)
 class Weights:
-    """Weights of the loss terms: equations, boundary, initial, data."""
+    """Weights of the loss terms (equations, boundary, initial, data) and the scale each term is divided by."""
 
     physics: float = 1.0
     boundary: float = 1.0
     initial: float = 1.0
     data: float = 1.0
+    scales: Mapping[str, float] = field(default_factory=dict)
 
     def total(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Weighted sum of the per-member terms, ``(B,)``."""
+        """Weighted sum of the per-member terms divided by their scales, ``(B,)``."""
         out = 0.0
         for name, value in terms.items():
+            value = value / self.scales.get(name, 1.0)
             if name == "data":
                 w = self.data
             elif name.startswith("pde"):
@@ -59,6 +61,25 @@ class Weights:
             if w:
                 out = out + w * value
         return out
+
+
+def term_scales(physics: GridPhysics, data: Encoded, floor: float = 1e-8) -> dict[str, float]:
+    r"""Each term's mean over the training members for the output :math:`u = 0`.
+
+    Dividing by these makes every term relative (the equation residual relative
+    to the forcing, the data term relative to :math:`\overline{u_{\text{ref}}^2}`),
+    so that the weights compare terms of different units and grid spacings.  A
+    term that vanishes at :math:`u = 0` (homogeneous boundary data) takes the
+    data scale, or 1 without data.
+    """
+    inputs, params, ref = data.take(slice(None))
+    zero = torch.zeros(len(data), len(physics.problem.fields), *physics.grid.shape, dtype=inputs.dtype,
+                       device=inputs.device)
+    with torch.no_grad():
+        terms = physics.terms_of(zero, params, ref)
+    means = {k: float(v.mean()) for k, v in terms.items()}
+    fallback = means.get("data", 1.0) if means.get("data", 0.0) > floor else 1.0
+    return {k: (v if v > floor else fallback) for k, v in means.items()}
 
 
 @dataclass
@@ -142,7 +163,7 @@ def fit(model: torch.nn.Module, physics: GridPhysics, data: Encoded, weights: We
 def finetune(model: torch.nn.Module, physics: GridPhysics, inputs: torch.Tensor, params: Mapping[str, torch.Tensor],
              weights: Weights, steps: int, lr: float) -> list[float]:
     """Instance fine-tuning: Adam on the physics loss of one member alone (no data); returns the losses."""
-    weights = Weights(weights.physics, weights.boundary, weights.initial, 0.0)
+    weights = Weights(weights.physics, weights.boundary, weights.initial, 0.0, weights.scales)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses: list[float] = []
     for step in range(int(steps)):
