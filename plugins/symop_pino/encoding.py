@@ -28,7 +28,7 @@ import torch
 from symop.errors import SymopError
 
 from .grid import SpaceTimeGrid
-from .physics import fixed_constants, random_names
+from .physics import fixed_constants
 
 
 class EncodingError(SymopError):
@@ -71,12 +71,16 @@ def _scale(dist, value: float) -> float:
 class Encoder:
     """Channels of a family on a grid; :meth:`encode` turns drawn values into tensors."""
 
-    def __init__(self, problem, grid: SpaceTimeGrid) -> None:
+    def __init__(self, problem, grid: SpaceTimeGrid, distributions: Mapping[str, Any] | None = None) -> None:
+        """``distributions`` (name → Distribution) default to the family's; a trained model passes its own,
+        so that a parameter fixed by ``--set`` is still read as a member value, scaled as in training."""
         self.problem, self.grid = problem, grid
-        self.random = random_names(problem)
-        self.distributions = dict(getattr(problem, "param_distributions", {}) or {})
+        if distributions is None:
+            distributions = getattr(problem, "param_distributions", {}) or {}
+        self.distributions = dict(distributions)
+        self.random = list(self.distributions)
         self.rsyms = {problem.param_symbols[n]: n for n in self.random}
-        self.fixed = fixed_constants(problem)
+        self.fixed = fixed_constants(problem, self.random)
         self.mesh = grid.mesh()
         self.data: list[tuple[str, sp.Expr, bool]] = []  # (channel name, expression, is initial)
         for j, ic in enumerate(problem.initial if grid.time else ()):
@@ -104,9 +108,21 @@ class Encoder:
         return np.broadcast_to(np.asarray(fn(*mesh), dtype=np.float64), self.grid.shape)
 
     def values_of(self, problem) -> dict[str, Any]:
-        """The member's values of the random parameters, read from a problem of the same family."""
-        return {n: problem.params.get(n, self.distributions[n].representative if n in self.distributions else 0.0)
-                for n in self.random}
+        """The member's values of the random parameters, read from a problem of the same family
+        (the representative value of a parameter still random, the value of one fixed by ``--set``)."""
+        return {n: problem.params.get(n, self.distributions[n].representative) for n in self.random}
+
+    def describe(self) -> dict[str, dict]:
+        """The distributions as plain data (for the model file)."""
+        return {n: {"kind": d.kind, "args": list(d.args), "options": dict(d.options)}
+                for n, d in self.distributions.items()}
+
+    @staticmethod
+    def distributions_from(data: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """The inverse of :meth:`describe`."""
+        from symop.model.family import Distribution
+
+        return {n: Distribution(n, d["kind"], tuple(d["args"]), dict(d["options"])) for n, d in data.items()}
 
     def encode(self, members: Sequence[Mapping[str, Any]], dtype=torch.float32, device="cpu") -> Encoded:
         """Tensors for a list of members, each a mapping random parameter → number or field expression."""

@@ -16,7 +16,7 @@ from . import store
 from .encoding import Encoder
 from .fno import FNO, FNOConfig, default_padding
 from .grid import box_reason, build
-from .physics import GridPhysics, random_names
+from .physics import GridPhysics
 from .reference import KINDS, attach
 from .train import Schedule, Weights, finetune, fit, term_scales
 
@@ -81,12 +81,17 @@ class PINOProgram(Program):
         nt = self.options.get("nt") or (saved["cells"][-1] if saved["time"] else None)
         self.grid = build(problem, n, nt)
         self.dtype = _dtype(self.data["options"].get("dtype", "float32"))
-        self.encoder = Encoder(problem, self.grid)
+        self.encoder = Encoder(problem, self.grid, Encoder.distributions_from(self.data["distributions"]))
+        self.random = self.encoder.random
         self.values = dict(values) if values is not None else self.encoder.values_of(problem)
         self.member = _instantiate(problem, self.values)
-        self.physics = GridPhysics(problem, self.grid, self.data["options"].get("order", 2), self.dtype, "cpu")
+        self.physics = self._physics("cpu")
         self.source = (f"# pino: FNO {self.data['config']} on a {' x '.join(map(str, self.grid.shape))} grid "
                        f"({', '.join(self.grid.names)}); physics loss:\n" + self.physics.source)
+
+    def _physics(self, device) -> GridPhysics:
+        return GridPhysics(self.problem, self.grid, self.data["options"].get("order", 2), self.dtype, device,
+                           random=self.random)
 
     def network(self, device) -> FNO:
         net = FNO(FNOConfig.from_dict(self.data["config"]))
@@ -97,8 +102,7 @@ class PINOProgram(Program):
         from symop.solution import Grid, Solution
 
         start = time.perf_counter()
-        physics = self.physics if device == "cpu" else GridPhysics(
-            self.problem, self.grid, self.data["options"].get("order", 2), self.dtype, device)
+        physics = self.physics if device == "cpu" else self._physics(device)
         encoded = self.encoder.encode([self.values], self.dtype, device)
         inputs, params, _ = encoded.take(slice(None))
         net = self.network(device)
@@ -134,9 +138,22 @@ class PINOProgram(Program):
                         wall_time=time.perf_counter() - start, info=info)
 
 
+def predict(problem, values: Mapping[str, Any] | None = None, *, device: str = "cpu", **options: Any):
+    """The solution of the member ``values`` of the family ``problem`` by a trained model (``model=PATH``).
+
+    ``values`` maps random parameters to numbers or field expressions (as
+    drawn by :func:`symop.model.family.draw`); omitted, the problem's own
+    parameter values are used.  ``options`` are the ``pino`` options
+    (``model``, ``finetune``, ``lr``, ``n``, ``nt``).
+    """
+    from symop.plugins import resolve_options
+
+    return PINOProgram(problem, resolve_options("pino", OPTIONS, options), values).run(device=device)
+
+
 def _instantiate(problem, values: Mapping[str, Any]):
-    """The member with ``values`` (the family itself when it has no random parameters)."""
-    if not random_names(problem):
+    """The member with ``values`` (the problem itself when there are none)."""
+    if not values:
         return problem
     from symop.model.family import instantiate
 
@@ -175,11 +192,16 @@ def train_family(problem, options: Mapping[str, Any], *, samples: int, output: P
     model = wrap(net, info)
     output = Path(output)
     record = {"format": store.FORMAT, "family": store.family_record(problem), "grid": grid.describe(),
-              "config": config.to_dict(), "channels": encoder.channels, "data": used, "samples": int(samples),
+              "config": config.to_dict(), "channels": encoder.channels, "distributions": encoder.describe(), "data": used, "samples": int(samples),
               "seed": int(seed), "scales": scales, "options": {k: v for k, v in o.items() if k not in ("model", "finetune")}}
     schedule = Schedule(steps=int(o.get("steps", 500)), batch=int(o.get("batch", 8)), lr=float(o.get("lr", 1e-3)),
                         seed=int(seed), every=int(o.get("checkpoint_every", 0)))
     checkpoint = output.with_name(output.name + ".ckpt")
+    if resume and checkpoint.exists():
+        previous = store.load_checkpoint(checkpoint, dev).get("family_hash")
+        if previous != record["family"]["hash"]:
+            raise store.ModelFileError(f"the checkpoint `{checkpoint}` belongs to another family; "
+                                       "delete it or train without `--resume`.")
     history = fit(model, physics, encoded, _weights(o, scales), schedule, info=info, checkpoint=checkpoint, resume=resume,
                   progress=progress, extra={"family_hash": record["family"]["hash"]})
     save_checkpoint(output, {**record, "model": net.state_dict(), "losses": history.losses}, info)

@@ -48,9 +48,9 @@ def random_names(problem) -> list[str]:
     return list(getattr(problem, "param_distributions", {}) or {})
 
 
-def fixed_constants(problem) -> dict[sp.Symbol, sp.Expr]:
-    """Symbol → value of every parameter that is not random."""
-    random = set(random_names(problem))
+def fixed_constants(problem, random: list[str] | None = None) -> dict[sp.Symbol, sp.Expr]:
+    """Symbol → value of every parameter that is not random (``random`` defaults to the family's)."""
+    random = set(random_names(problem) if random is None else random)
     return {problem.param_symbols[n]: as_number(v) for n, v in problem.params.items()
             if n not in random and n in problem.param_symbols}
 
@@ -71,13 +71,14 @@ class _Term:
 class GridPhysics:
     """Generated residuals of ``problem`` on ``grid``; :meth:`terms` evaluates them for a batch."""
 
-    def __init__(self, problem, grid: SpaceTimeGrid, order: int = 2, dtype=torch.float32, device="cpu") -> None:
+    def __init__(self, problem, grid: SpaceTimeGrid, order: int = 2, dtype=torch.float32, device="cpu",
+                 random: list[str] | None = None) -> None:
         self.problem, self.grid, self.order = problem, grid, int(order)
         self.dtype, self.device = dtype, torch.device(device)
-        self.random = random_names(problem)
+        self.random = random_names(problem) if random is None else list(random)
         self.rsyms = [problem.param_symbols[n] for n in self.random]
         self.base = [*grid.symbols, *self.rsyms]
-        self.fixed = fixed_constants(problem)
+        self.fixed = fixed_constants(problem, self.random)
         self.applied = [f.applied for f in problem.fields]
         self.terms: list[_Term] = []
         for eq in problem.equations:

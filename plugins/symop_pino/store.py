@@ -5,9 +5,10 @@ and weights, the family (its name, text and a hash of its structure), the grid,
 the input channels, the options and the loss history.  The hash covers what a
 trained operator depends on: coordinates, time interval, domain, fields,
 equations, boundary and initial conditions with the fixed parameters
-substituted, and the random parameters with their distributions; it ignores
-comments, titles, ``solve`` lines and the values given to random parameters,
-so ``--set k=3`` asks the same model about another member.
+substituted, and the names of the random parameters; it ignores comments,
+titles, ``solve`` lines, the values given to random parameters and their
+distributions (stored beside it), so ``--set k=3`` asks the same model about
+another member.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Mapping
 import sympy as sp
 
 from symop.errors import SymopError
+from symop.training import load_checkpoint
 
 from .physics import fixed_constants, random_names
 
@@ -29,22 +31,26 @@ class ModelFileError(SymopError):
     """A model file is missing, unreadable or made for another problem family."""
 
 
-def signature(problem) -> str:
-    """A canonical text of the family's structure (see the module docstring)."""
-    fixed = fixed_constants(problem)
+def signature(problem, random: list[str] | None = None) -> str:
+    """A canonical text of the family's structure (see the module docstring).
+
+    ``random`` names the parameters read as member values (default: the
+    problem's random parameters); a model checks a problem with its own list,
+    so a parameter that ``--set`` made fixed still matches.
+    """
+    random = random_names(problem) if random is None else list(random)
+    fixed = fixed_constants(problem, random)
 
     def e(x) -> str:
         return sp.srepr(sp.sympify(x).xreplace(fixed))
 
-    dists = getattr(problem, "param_distributions", {}) or {}
     lines = [
         "space " + ",".join(problem.space.names),
         "time " + (f"{problem.t} {problem.time.start} {problem.time.end}" if problem.time else "-"),
         f"domain {problem.domain.kind} {getattr(problem.domain, 'axes', '')}",
         "periodic " + ",".join(problem.periodic),
         "fields " + ",".join(problem.field_names),
-        "random " + ";".join(f"{n}:{dists[n].describe() if hasattr(dists[n], 'describe') else dists[n]}"
-                             for n in random_names(problem)),
+        "random " + ",".join(random),
     ]
     lines += [f"eq {eq.field} {e(eq.residual)}" for eq in problem.equations]
     lines += [f"bc {','.join(bc.parts)} {bc.field} {e(bc.residual)}" for bc in problem.boundary]
@@ -52,8 +58,8 @@ def signature(problem) -> str:
     return "\n".join(lines)
 
 
-def family_hash(problem) -> str:
-    return hashlib.sha256(signature(problem).encode()).hexdigest()[:16]
+def family_hash(problem, random: list[str] | None = None) -> str:
+    return hashlib.sha256(signature(problem, random).encode()).hexdigest()[:16]
 
 
 def family_record(problem) -> dict[str, Any]:
@@ -64,8 +70,6 @@ def family_record(problem) -> dict[str, Any]:
 
 def load(path: str | Path, device: str = "cpu") -> dict[str, Any]:
     """Read a model file and check that it is a pino model."""
-    from symop.training import load_checkpoint
-
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"there is no model file `{path}`; train one with "
@@ -78,9 +82,10 @@ def load(path: str | Path, device: str = "cpu") -> dict[str, Any]:
 
 def check_family(data: Mapping[str, Any], problem, path: str | Path) -> None:
     """Raise a :class:`ModelFileError` unless the model was trained on ``problem``'s family."""
-    mine = family_hash(problem)
-    theirs = data["family"]["hash"]
-    if mine != theirs:
+    random = list(data["distributions"])
+    missing = [n for n in random if n not in problem.params]
+    extra = [n for n in random_names(problem) if n not in random]
+    if missing or extra or family_hash(problem, random) != data["family"]["hash"]:
         raise ModelFileError(
             f"the model `{path}` was trained on the family `{data['family']['name']}`, which differs from "
             f"`{problem.name}` (in its equations, conditions, domain or random parameters); "
