@@ -6,12 +6,15 @@ Architecture (a plain ViT-style encoder; the paper uses a Swin Transformer):
    \text{tokens} = \text{Conv}_{p\times p,\ \text{stride } p}(I) + E_{\text{pos}}
    \in \mathbb{R}^{(G/p)^2 \times D},\qquad
    h = \text{mean}\big(\text{Encoder}^{L}(\text{tokens})\big),\qquad
-   \theta = \theta_0 + W h + w,
+   \theta = \theta_0 + \gamma \odot (W h + w),
 
 ``L`` pre-norm transformer encoder layers with ``heads`` heads and no dropout;
 :math:`\theta_0` is a learned base network (initialised like an ordinary
 PINN) so that training starts from a sensible PINN and learns per-instance
-corrections.
+corrections; :math:`\gamma` scales the corrections of each layer by its
+Xavier standard deviation over :math:`D`, so that one Adam step moves every
+generated weight by about the learning rate times that standard deviation
+(without it the first steps blow the generated networks up).
 
 The generated PINN (:class:`Target`) is
 :math:`u(z) = s\,\big(W_L \sigma(\cdots \sigma(W_1 \phi(\hat z) + b_1) \cdots) + b_L\big)`
@@ -74,6 +77,15 @@ class Target(nn.Module):
             parts.append(torch.zeros(o))
         return torch.cat([p.reshape(-1) for p in parts])
 
+    def gains(self) -> torch.Tensor:
+        """Per-parameter scale of the hypernetwork's corrections: each layer's Xavier standard deviation."""
+        parts = []
+        for o, i in self.shapes:
+            std = math.sqrt(2.0 / (o + i))
+            parts.append(torch.full((o * i,), std))
+            parts.append(torch.full((o,), std))
+        return torch.cat(parts)
+
     def layers(self, theta: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """``theta`` ``(B, P)`` as ``[(W (B, out, in), b (B, out)), ...]``."""
         out, k = [], 0
@@ -120,12 +132,13 @@ class HyperNetwork(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(config.dim)
         self.head = nn.Linear(config.dim, self.target.size)
-        nn.init.normal_(self.head.weight, std=1e-3 / math.sqrt(config.dim))
+        nn.init.normal_(self.head.weight, std=1e-2)
         nn.init.zeros_(self.head.bias)
         self.base = nn.Parameter(self.target.initial())
+        self.register_buffer("gain", self.target.gains() / config.dim)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """``image`` ``(B, C, G, G)`` → flat PINN parameters ``(B, P)``."""
         tokens = self.embed(image).flatten(2).transpose(1, 2) + self.position
         h = self.norm(self.encoder(tokens)).mean(dim=1)
-        return self.base[None, :] + self.head(h)
+        return self.base[None, :] + self.gain * self.head(h)
