@@ -101,7 +101,7 @@ def _error(poisson, path, held_out) -> float:
 # ------------------------------------------------------------------ network
 def test_fno_maps_grids_of_every_dimension_and_refuses_too_many_modes():
     for d in (1, 2, 3):
-        net = FNO(FNOConfig(inputs=3, outputs=2, dimension=d, width=4, modes=3, layers=2, padding=2))
+        net = FNO(FNOConfig(inputs=3, outputs=2, dimension=d, width=4, modes=3, layers=2, padding=0.25))
         assert net(torch.randn(2, 3, *(8,) * d)).shape == (2, 2, *(8,) * d)
     net = FNO(FNOConfig(inputs=1, outputs=1, dimension=1, width=4, modes=6, layers=1))
     with pytest.raises(FNOError, match="at most 5 Fourier modes"):

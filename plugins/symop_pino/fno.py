@@ -35,14 +35,20 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from symop.errors import SymopError
 
-class FNOError(ValueError):
+
+class FNOError(SymopError):
     """A grid too small for the configured number of Fourier modes."""
 
 
 @dataclass(frozen=True)
 class FNOConfig:
-    """Shape of an :class:`FNO`: channels in and out, grid axes, width, modes, layers, padding."""
+    """Shape of an :class:`FNO`: channels in and out, grid axes, width, modes, layers, padding.
+
+    ``padding`` is a fraction of each non-periodic axis (``ceil(padding * nodes)``
+    zeros), so the network pads alike on any resolution it is evaluated on.
+    """
 
     inputs: int
     outputs: int
@@ -50,7 +56,7 @@ class FNOConfig:
     width: int = 32
     modes: int = 12
     layers: int = 4
-    padding: int = 0
+    padding: float = 0.0
     periodic: tuple[bool, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
@@ -116,9 +122,10 @@ class FNO(nn.Module):
         self.project = nn.Sequential(conv(w, 2 * w, 1), nn.GELU(), conv(2 * w, config.outputs, 1))
 
     def _pad(self, v: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
-        d, p = self.config.dimension, self.config.padding
+        d, p = self.config.dimension, float(self.config.padding)
         periodic = self.config.periodic or (False,) * d
-        widths = [0 if periodic[k] else p for k in range(d)]
+        sizes = v.shape[-d:]
+        widths = [0 if periodic[k] or p <= 0 else int(math.ceil(p * sizes[k])) for k in range(d)]
         if not any(widths):
             return v, widths
         pads: list[int] = []
@@ -142,8 +149,3 @@ class FNO(nn.Module):
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-
-def default_padding(shape: tuple[int, ...]) -> int:
-    """An eighth of the largest axis (at least 2 nodes): the usual FNO domain padding."""
-    return max(2, int(math.ceil(max(shape) / 8)))

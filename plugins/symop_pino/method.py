@@ -14,7 +14,7 @@ from symop.plugins import Discretization, Option, Program, TrainingReport
 
 from . import store
 from .encoding import Encoder
-from .fno import FNO, FNOConfig, default_padding
+from .fno import FNO, FNOConfig
 from .grid import box_reason, build
 from .physics import GridPhysics
 from .reference import KINDS, attach
@@ -34,7 +34,7 @@ TRAIN_OPTIONS = (
     Option("width", int, 32, "channels of the Fourier layers"),
     Option("modes", int, 12, "Fourier modes kept per axis (at most half the nodes of an axis)"),
     Option("layers", int, 4, "Fourier layers"),
-    Option("padding", int, -1, "zero padding of non-periodic axes, in nodes (-1: an eighth of the grid)"),
+    Option("padding", float, 0.125, "zero padding of non-periodic axes, as a fraction of their nodes"),
     Option("steps", int, 500, "Adam steps"),
     Option("batch", int, 8, "family members per step (the global batch, split across torchrun processes)"),
     Option("data", str, "auto", "reference data: auto (exact solutions, else fd solves, else none), exact, fd, or none", KINDS),
@@ -182,10 +182,9 @@ def train_family(problem, options: Mapping[str, Any], *, samples: int, output: P
     scales = term_scales(physics, encoded) if o.get("normalize", True) else {}
     limit = min(s // 2 for s in grid.shape)
     modes = max(1, min(int(o.get("modes", 12)), limit))
-    padding = o.get("padding", -1)
     config = FNOConfig(inputs=len(encoder.channels), outputs=len(problem.fields), dimension=grid.dimension,
                        width=int(o.get("width", 32)), modes=modes, layers=int(o.get("layers", 4)),
-                       padding=default_padding(grid.shape) if padding is None or padding < 0 else int(padding),
+                       padding=float(o.get("padding", 0.125)),
                        periodic=grid.periodic)
     torch.manual_seed(int(seed))
     net = FNO(config).to(device=dev, dtype=dtype)
