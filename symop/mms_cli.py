@@ -178,14 +178,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
                             progress=None if args.quiet else (lambda r: out.print(f"  {r['name']}: {r['status']}")))
         table = Table(title=f"bench {summary.get('family')} with {args.method}")
         for col in ("problem", "domain", "rel L2", "max error", "bound", "time [s]", "status"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=True)
+        reasons: dict[str, list[str]] = {}
         for r in summary["results"]:
             color = {"pass": "green", "fail": "red", "error": "red", "skipped": "yellow"}[r["status"]]
+            mark = ""
+            if r.get("reason"):  # one numbered note per distinct reason, printed under the table
+                names = reasons.setdefault(r["reason"], [])
+                names.append(r["name"])
+                mark = f" [{list(reasons).index(r['reason']) + 1}]"
             table.add_row(r["name"], str(r.get("domain")), "—" if r.get("rel_l2") is None else f"{r['rel_l2']:.2e}",
                           "—" if r.get("max") is None else f"{r['max']:.2e}", f"{r['bound']:.0e}",
-                          f"{r.get('time') or 0:.2f}",
-                          f"[{color}]{r['status']}[/{color}]" + (f" ({r['reason']})" if r.get("reason") else ""))
+                          f"{r.get('time') or 0:.2f}", f"[{color}]{r['status']}[/{color}]{mark}")
         out.print(table)
+        for k, (reason, names) in enumerate(reasons.items(), start=1):
+            out.print(f"[{k}] {reason} ({len(names)} problem{'s' if len(names) != 1 else ''})", markup=False)
         out.print(f"{summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped; "
                   f"wrote {Path(args.directory) / 'results.json'}")
         return 1 if summary["failed"] else 0
