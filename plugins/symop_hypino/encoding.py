@@ -39,7 +39,7 @@ import torch
 
 from symop.model.domains import _split
 from symop.model.problem import Problem
-from symop_hypino.linear import KEYS, Condition, LinearForm, linear_form
+from symop_hypino.linear import Condition, LinearForm, linear_form
 
 CHANNELS = 13
 

@@ -29,7 +29,7 @@ from symop_hypino.finetune import as_module, finetune
 from symop_hypino.fit import FitOptions, fit
 from symop_hypino.hypernet import Config, HyperNetwork
 from symop_hypino.linear import linear_form, reason
-from symop_hypino.refine import refine, residual, zero_shot
+from symop_hypino.refine import refine, zero_shot
 from symop_pinn.engines import make_engine
 
 OPTIONS = (
@@ -102,6 +102,7 @@ class HyPINOProgram(Program):
         hyper = self.hyper.to(device)
         engine = make_engine(o["estimator"], seed=o["seed"])
         ensemble = zero_shot(hyper, inst)
+        zero_shot_time = time.perf_counter() - start
         history = refine(hyper, engine, inst, ensemble, o["refine"], delta_steps=o["delta_steps"],
                          delta_lr=o["delta_lr"], boundary_weight=o["boundary_weight"])
         model = as_module(ensemble)
@@ -118,7 +119,7 @@ class HyPINOProgram(Program):
         with torch.no_grad():
             values = model(torch.as_tensor(X, dtype=torch.float32, device=device))[:, 0].cpu().numpy().astype(np.float64)
         info = {"refinement": history, "final_residual": history[-1]["residual"], "finetune_losses": tuned[-20:],
-                "zero_shot_time": None, "model": o["model"], "terms": len(ensemble.thetas)}
+                "zero_shot_time": zero_shot_time, "model": o["model"], "terms": len(ensemble.thetas)}
         sol = Solution(problem=p, method="hypino", options=o, geometry=PointCloud(pts, p.space.names),
                        fields={p.field_names[0]: values}, time=p.time.end if p.time else None, device=device,
                        info=info, wall_time=time.perf_counter() - start)
