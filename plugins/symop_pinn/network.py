@@ -69,3 +69,9 @@ class MLP(nn.Module):
         from symop_pinn.taylor import mlp_jet
 
         return mlp_jet(self, x, directions, order)
+
+    def jet2_sum(self, x: torch.Tensor, directions):
+        """Collapsed 2-jet (sum of the second coefficients); see :func:`symop_pinn.taylor.mlp_jet2_sum`."""
+        from symop_pinn.taylor import mlp_jet2_sum
+
+        return mlp_jet2_sum(self, x, directions)

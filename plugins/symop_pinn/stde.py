@@ -114,6 +114,14 @@ def jet(model, x: torch.Tensor, directions, order: int) -> list[torch.Tensor]:
     return generic_jet(model, x, directions, order, x.shape[-1])
 
 
+def jet2_sum(model, x: torch.Tensor, directions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(f0 (N, out), f1 (N, S, out), Σ_s ∂²_{v_s} f (N, out))``, collapsed where the model supports it."""
+    if hasattr(model, "jet2_sum"):
+        return model.jet2_sum(x, directions)
+    f = jet(model, x, directions, 2)
+    return f[0][:, 0], f[1], f[2].sum(1)
+
+
 # ------------------------------------------------------------ estimators
 def partial(model, x: torch.Tensor, indices: tuple[int, ...]) -> torch.Tensor:
     """Exact ``∂_{indices} model`` (0-based input columns) from polarized jets, ``(N, out)``."""
@@ -138,6 +146,10 @@ def laplacian(model, x: torch.Tensor, dim: int | None = None, samples: int = 16,
     n = x.shape[0]
     if weights is None:
         dirs = laplacian_tangents(dim, samples, tangents, generator, x.dtype, x.device)
+        if not per_sample:  # collapsed Taylor mode: only the sum over directions is propagated
+            if hasattr(model, "laplacian") and getattr(model, "dim", None) == dim:  # a model's own estimator
+                return model.laplacian(x, pad(dirs, dim, total), samples)
+            return jet2_sum(model, x, pad(dirs, dim, total))[2] / samples
         f2 = jet(model, x, pad(dirs, dim, total), 2)[2]
     else:
         a = weights(x)
