@@ -14,7 +14,7 @@ import symop
 from symop.plugins import get_discretization, resolve_options
 from symop_pinn.engines import make_engine
 from symop_pinn.loss import PhysicsLoss
-from symop_pinn.method import OPTIONS
+from symop_pinn.method import OPTIONS, HardConstraintError
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -180,6 +180,35 @@ def test_stde_product_loss_trains_a_step():
     sol = _solve(BALL5, estimator="stde", loss="product", steps=3,
                  width=16, depth=2, points=32, boundary_points=16, eval_points=50)
     assert np.all(np.isfinite(sol.fields["u"]))
+
+
+def test_hard_constraint_satisfies_dirichlet_data_exactly():
+    p = symop.parse(BALL5)
+    prog = get_discretization("pinn").lower(p, resolve_options("pinn", OPTIONS, {"hard": "true", "output_scale": "2"}))
+    loss = prog._loss("cpu")
+    model = prog.network(loss)
+    assert [t.kind for t in loss.terms] == ["interior"]  # no boundary term left
+    pts, _ = p.domain.sample_boundary("boundary", 20, seed=0)
+    on_sphere = model(torch.as_tensor(pts, dtype=torch.float32))
+    inside = model(torch.as_tensor(p.domain.sample_interior(20, seed=0), dtype=torch.float32))
+    assert float(on_sphere.abs().max()) < 1e-5 and float(inside.abs().max()) > 1e-3
+
+
+def test_hard_constraint_needs_a_ball_with_dirichlet_data():
+    with pytest.raises(HardConstraintError, match="ball or a disk"):
+        _solve(str(EXAMPLES / "poisson.pde"), hard=True, steps=1)
+    neumann = BALL5.replace("boundary all: u = 0", "boundary all: dn(u) = -2")
+    with pytest.raises(HardConstraintError, match="Dirichlet condition"):
+        _solve(neumann, hard=True, steps=1)
+
+
+@pytest.mark.parametrize("d", [100, 1000, 10000])
+def test_sine_gordon_ball_examples_train_a_few_steps(d):
+    sol = _solve(str(EXAMPLES / "highdim" / f"sine_gordon_ball_{d}.pde"), steps=2, width=16, depth=2, points=16,
+                 eval_points=32)
+    assert sol.options["hard"] and sol.options["estimator"] == "stde" and sol.options["output_scale"] == d
+    assert np.all(np.isfinite(sol.fields["u"])) and np.isfinite(sol.info["final_loss"])
+    assert np.isfinite(sol.errors()["u"]["rel_l2"])
 
 
 @pytest.mark.slow

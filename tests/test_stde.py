@@ -168,3 +168,53 @@ def test_time_column_is_not_in_the_laplacian():
     g = torch.Generator().manual_seed(4)
     est = stde.laplacian(model, x, d, 4000, "dense", g, per_sample=True)[..., 0].detach()
     assert_unbiased(est, exact)
+
+
+def test_collapsed_jet_is_the_sum_of_second_coefficients():
+    from symop_pinn.taylor import mlp_jet2_sum
+
+    for fourier in (0, 3):
+        model = net(6, 16, 3, seed=6, fourier=fourier)
+        x = torch.randn(5, 6) * 0.5
+        for dirs in [(torch.tensor([0, 5, 2]), 2.5), torch.randn(4, 6), torch.randn(5, 4, 6)]:
+            full, col = model.jet(x, dirs, 2), mlp_jet2_sum(model, x, dirs)
+            torch.testing.assert_close(col[0], full[0][:, 0])
+            torch.testing.assert_close(col[1], full[1])
+            torch.testing.assert_close(col[2], full[2].sum(1))
+
+
+def constrained(d=5, lift=True):
+    from symop_pinn.constraint import Constrained
+
+    inner = net(d + 1, 16, 2, seed=7)  # one time column
+    g = (lambda X: X[:, :1] ** 2 * X[:, 1:2] + X[:, d:d + 1]) if lift else None
+    return Constrained(inner, 3.0, d, center=torch.full((d,), 0.1), radius=1.5, mask=[1.0], lift=g)
+
+
+def test_hard_constraint_holds_on_the_sphere_and_its_jets_are_exact():
+    d = 5
+    model = constrained(d)
+    y = torch.randn(7, d)
+    sphere = 0.1 + 1.5 * y / y.norm(dim=1, keepdim=True)
+    X = torch.cat([sphere, torch.rand(7, 1)], dim=1)
+    torch.testing.assert_close(model(X), X[:, :1] ** 2 * X[:, 1:2] + X[:, d:d + 1])
+    x = torch.randn(4, d + 1) * 0.4
+    V = torch.randn(3, d + 1)
+    for a, b in zip(model.jet(x, V, 4), generic_jet(model, x, V, 4, d + 1)):
+        torch.testing.assert_close(a.expand_as(b), b)
+    sparse = (torch.tensor([0, 3, 4]), 2.0)
+    a, b = model.jet2_sum(x, sparse), generic_jet(model, x, sparse, 2, d + 1)
+    torch.testing.assert_close(a[2], b[2].sum(1))
+
+
+@pytest.mark.parametrize("tangents", ["sparse", "dense"])
+def test_hard_constraint_laplacian_unbiased(tangents):
+    """The Rao-Blackwellised Laplacian of u = G + φ s N: the mean over draws matches autograd."""
+    d = 5
+    model = constrained(d, lift=False)
+    x = torch.randn(4, d + 1) * 0.4
+    exact = AUTOGRAD.laplacian(exact_eval(model, x, dim=d), 0).detach()
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        draws = torch.stack([stde.laplacian(model, x, d, 2, tangents, g)[:, 0] for _ in range(800)], dim=1)
+    assert_unbiased(draws, exact)

@@ -7,7 +7,8 @@ unbiased estimate of the squared residual):
 * one interior term per equation, at points drawn from the domain (times drawn
   uniformly from the time interval);
 * one term per boundary condition (Dirichlet, Neumann, Robin or general, with
-  the outward normals from ``Domain.sample_boundary``), weighted ``boundary_weight``;
+  the outward normals from ``Domain.sample_boundary``), weighted ``boundary_weight``
+  (none for Dirichlet data imposed exactly by :mod:`symop_pinn.constraint`);
 * one term per initial condition ``dt(u, k) = g`` at the start time, weighted
   ``initial_weight``.
 """
@@ -41,8 +42,9 @@ class PhysicsLoss:
 
     def __init__(self, problem: Problem, engine: Engine, *, points: int = 1024, boundary_points: int = 256,
                  boundary_weight: float = 1.0, initial_weight: float = 1.0, loss: str = "mse", seed: int = 0,
-                 dtype=torch.float32, device="cpu") -> None:
+                 dtype=torch.float32, device="cpu", hard: tuple[str, ...] = ()) -> None:
         self.problem, self.engine = problem, engine
+        self.hard = tuple(hard)  # fields whose Dirichlet data the network satisfies exactly: no boundary term
         self.points, self.boundary_points = int(points), int(boundary_points)
         self.loss_kind, self.seed = loss, int(seed)
         self.dtype, self.device = dtype, torch.device(device)
@@ -63,6 +65,8 @@ class PhysicsLoss:
         for eq in problem.equations:
             self.terms.append(Term(f"pde[{eq.field}]", "interior", 1.0, self._generate(eq.residual, f"residual_{eq.field}")))
         for j, bc in enumerate(problem.boundary):
+            if bc.field in self.hard and bc.kind == "dirichlet":
+                continue
             parts = tuple(problem.domain.sides) if bc.parts in (("all",), ()) else bc.parts
             self.terms.append(Term(f"bc{j}[{bc.field}:{bc.kind}]", "boundary", float(boundary_weight),
                                    self._generate(bc.residual, f"boundary_{j}"), parts))

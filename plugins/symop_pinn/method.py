@@ -7,8 +7,10 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from symop.errors import OptionError
 from symop.plugins import Discretization, Option, Program
 from symop.solution import PointCloud, Solution
+from symop_pinn.constraint import Constrained
 from symop_pinn.engines import make_engine
 from symop_pinn.loss import PhysicsLoss
 from symop_pinn.network import ACTIVATIONS, MLP
@@ -35,7 +37,33 @@ OPTIONS = (
     Option("boundary_weight", float, 1.0, "weight of boundary terms"),
     Option("initial_weight", float, 1.0, "weight of initial-condition terms"),
     Option("dtype", str, "float32", "floating-point precision", ("float32", "float64")),
+    Option("hard", bool, False, "impose Dirichlet data on the whole boundary of a ball or disk exactly: "
+           "u = g + (1 - |x-c|^2/R^2) N(x), no boundary loss"),
+    Option("output_scale", float, 1.0, "multiply the network output by this (about the size of the solution)"),
+    Option("lr_decay", float, 0.1, "final learning rate / initial (exponential decay over the Adam steps)"),
 )
+
+
+class HardConstraintError(OptionError):
+    """``hard: true`` was asked for a problem where it does not apply."""
+
+
+def hard_fields(problem) -> tuple[str, ...]:
+    """Fields with a Dirichlet condition on every side of a ball or disk (what ``hard`` can impose)."""
+    domain = problem.domain
+    if domain.kind not in ("ball", "disk"):
+        raise HardConstraintError(
+            f"the option hard imposes Dirichlet data on a ball or a disk, and this domain is a {domain.kind}; "
+            "leave hard off.")
+    out = []
+    for bc in problem.boundary:
+        whole = bc.parts in (("all",), ()) or set(bc.parts) >= set(domain.sides)
+        if bc.kind == "dirichlet" and whole and bc.field not in out:
+            out.append(bc.field)
+    if not out:
+        raise HardConstraintError("the option hard needs a Dirichlet condition on the whole boundary "
+                                  "(`boundary all: u = g`), and this problem has none; leave hard off.")
+    return tuple(out)
 
 
 class PINNProgram(Program):
@@ -43,6 +71,7 @@ class PINNProgram(Program):
         self.problem = problem
         self.options = dict(options)
         self.source = ""
+        self.hard = hard_fields(problem) if self.options.get("hard") else ()
         loss = self._loss("cpu")
         self.source = "\n".join(t.fn.source for t in loss.terms)
 
@@ -52,28 +81,62 @@ class PINNProgram(Program):
         engine = make_engine(o["estimator"], o["samples"], o["tangents"], o["seed"])
         return PhysicsLoss(self.problem, engine, points=o["points"], boundary_points=o["boundary_points"],
                            boundary_weight=o["boundary_weight"], initial_weight=o["initial_weight"],
-                           loss=o["loss"], seed=o["seed"], dtype=dtype, device=device)
+                           loss=o["loss"], seed=o["seed"], dtype=dtype, device=device, hard=self.hard)
 
     def stages(self) -> dict[str, str]:
         return {"code": self.source}
 
-    def network(self, loss: PhysicsLoss) -> MLP:
+    def network(self, loss: PhysicsLoss) -> torch.nn.Module:
+        """The MLP with normalised inputs, wrapped in :class:`Constrained` for ``hard`` or ``output_scale``.
+
+        Inputs are mapped to ``[-1, 1]`` over the bounding box, except on a ball in
+        ``d`` dimensions, whose uniform points have coordinates of standard deviation
+        ``R / sqrt(d + 2)``: there they are divided by that, so that every input of the
+        network is of order one whatever ``d`` (the bounding box would leave them ``~1/sqrt(d)``).
+        """
         o = self.options
-        lo, hi = self.problem.domain.bounding_box()
-        lo, hi = list(np.asarray(lo, float)), list(np.asarray(hi, float))
+        domain = self.problem.domain
+        lo, hi = domain.bounding_box()
+        lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+        shift, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 1e-12)
+        if domain.kind == "ball":
+            half = np.full_like(half, domain.radius / np.sqrt(domain.dimension + 2))
+        shift, half = list(shift), list(half)
         if self.problem.time is not None:
-            lo.append(self.problem.time.start)
-            hi.append(self.problem.time.end)
-        lo, hi = np.array(lo), np.array(hi)
+            shift.append((self.problem.time.start + self.problem.time.end) / 2)
+            half.append(max((self.problem.time.end - self.problem.time.start) / 2, 1e-12))
         torch.manual_seed(o["seed"])
-        return MLP(loss.inputs, len(self.problem.fields), o["width"], o["depth"], o["activation"], o["fourier"],
-                   o["sigma"], shift=torch.as_tensor((lo + hi) / 2), scale=torch.as_tensor(np.maximum((hi - lo) / 2, 1e-12)))
+        net = MLP(loss.inputs, len(self.problem.fields), o["width"], o["depth"], o["activation"], o["fourier"],
+                  o["sigma"], shift=torch.as_tensor(np.array(shift)), scale=torch.as_tensor(np.array(half)))
+        if not self.hard and o["output_scale"] == 1.0:
+            return net
+        if not self.hard:
+            return Constrained(net, o["output_scale"], loss.dim)
+        names = self.problem.field_names
+        mask = [1.0 if n in self.hard else 0.0 for n in names]
+        values = {}
+        for bc in self.problem.boundary:
+            if bc.field in self.hard and bc.kind == "dirichlet" and bc.field not in values:
+                g = self.problem.numeric(bc.value / bc.alpha)
+                if g != 0:
+                    values[bc.field] = loss._aux(g)
+        lift = None
+        if values:
+            def lift(X, values=values, names=names):
+                cols = [values[n](X) if n in values else torch.zeros(X.shape[0], 1, dtype=X.dtype, device=X.device)
+                        for n in names]
+                return torch.cat(cols, dim=1)
+        center = getattr(domain, "_c", None)
+        if center is None:
+            center = np.asarray(domain.center, float)
+        return Constrained(net, o["output_scale"], loss.dim, center=torch.as_tensor(np.asarray(center, float)),
+                           radius=domain.radius, mask=mask, lift=lift)
 
     def run(self, device: str = "cpu", progress: bool = False) -> Solution:
         o = self.options
         loss = self._loss(device)
         model = self.network(loss).to(device=device, dtype=loss.dtype)
-        info = train(model, loss, steps=o["steps"], lr=o["lr"], lbfgs=o["lbfgs"], checkpoint=o["checkpoint"],
+        info = train(model, loss, steps=o["steps"], lr=o["lr"], lr_decay=o["lr_decay"], lbfgs=o["lbfgs"], checkpoint=o["checkpoint"],
                      progress=progress)
         pts = self.problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
         X = pts

@@ -23,12 +23,12 @@ def _save(path: str, model, optimizer, step: int, history: list) -> None:
     os.replace(tmp, path)
 
 
-def train(model, loss, *, steps: int = 2000, lr: float = 1e-3, lbfgs: int = 0, checkpoint: str = "",
+def train(model, loss, *, steps: int = 2000, lr: float = 1e-3, lr_decay: float = 0.1, lbfgs: int = 0, checkpoint: str = "",
           progress: bool = False, log_every: int = 50) -> dict[str, Any]:
     """Minimise ``loss(model, batch)``; returns the history and timings."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    # decay the learning rate tenfold over the run
-    gamma = 0.1 ** (1.0 / max(steps, 1))
+    # decay the learning rate exponentially to lr * lr_decay over the run
+    gamma = lr_decay ** (1.0 / max(steps, 1))
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
     history: list[tuple[int, float]] = []
     start_step = 0
