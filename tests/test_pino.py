@@ -133,6 +133,9 @@ def test_physics_residual_vanishes_on_the_fd_solution_and_not_on_zero(poisson):
     assert set(at_ref) == {"pde[u]", "bc[u:left]", "bc[u:right]"}
     assert all(float(v.max()) < 1e-20 for v in at_ref.values())
     assert float(physics.terms_of(torch.zeros_like(ref), params)["pde[u]"].min()) > 1.0
+    hard = physics.constrain(torch.randn_like(ref), params)  # hard_dirichlet: boundary nodes set to g = 0
+    assert float(hard[..., 0].abs().max()) == 0.0 and float(hard[..., -1].abs().max()) == 0.0
+    assert float(physics.terms_of(hard, params)["bc[u:left]"].max()) == 0.0
 
 
 def test_space_time_residual_of_the_exact_heat_solution_is_small(files):
@@ -179,6 +182,8 @@ def test_model_file_records_the_family_and_solves_through_symop_solve(poisson, t
     sol = symop.solve(poisson, method="pino", model=str(trained[150].path))  # the representative member: f = 0
     assert sol.geometry.shape == (17,)
     assert float(np.abs(sol.fields["u"]).max()) < 0.1  # u = 0 solves -u'' = 0
+    fine = symop.solve(poisson, method="pino", model=str(trained[150].path), n=32)  # another resolution
+    assert fine.geometry.shape == (33,) and np.isfinite(fine.fields["u"]).all()
 
 
 def test_heat_family_zero_shot_with_set_parameters(files):

@@ -18,7 +18,7 @@ from .fno import FNO, FNOConfig
 from .grid import box_reason, build
 from .physics import GridPhysics
 from .reference import KINDS, attach
-from .train import Schedule, Weights, finetune, fit, term_scales
+from .train import Schedule, Weights, finetune, fit, forward, term_scales
 
 DEFAULT_CELLS = 32
 
@@ -43,6 +43,7 @@ TRAIN_OPTIONS = (
     Option("boundary_weight", float, 1.0, "weight of the boundary residuals"),
     Option("initial_weight", float, 1.0, "weight of the initial residuals"),
     Option("data_weight", float, 1.0, "weight of the data term"),
+    Option("hard_dirichlet", bool, False, "set the nodes of Dirichlet sides to their values instead of penalising them"),
     Option("normalize", bool, True, "divide each loss term by its value for u = 0 (relative residuals)"),
     Option("checkpoint_every", int, 0, "steps between checkpoints (0: a tenth of the run)"),
     Option("dtype", str, "float32", "floating-point precision", ("float32", "float64")),
@@ -59,7 +60,7 @@ def _dtype(name: str) -> torch.dtype:
 
 def _weights(o: Mapping[str, Any], scales: Mapping[str, float] | None = None) -> Weights:
     return Weights(o.get("physics_weight", 1.0), o.get("boundary_weight", 1.0), o.get("initial_weight", 1.0),
-                   o.get("data_weight", 1.0), dict(scales or {}))
+                   o.get("data_weight", 1.0), dict(scales or {}), bool(o.get("hard_dirichlet", False)))
 
 
 # ------------------------------------------------------------------ solving
@@ -107,11 +108,11 @@ class PINOProgram(Program):
         inputs, params, _ = encoded.take(slice(None))
         net = self.network(device)
         weights = _weights(self.data["options"], self.data.get("scales"))
-        no_data = Weights(weights.physics, weights.boundary, weights.initial, 0.0, weights.scales)
+        no_data = weights.without_data()
 
         def residuals() -> dict[str, float]:
             with torch.no_grad():
-                terms = physics.terms_of(net(inputs), params)
+                terms = physics.terms_of(forward(net, physics, inputs, params, weights), params)
             out = {k: float(v.sum()) for k, v in terms.items()}
             out["total"] = float(no_data.total(terms).sum())
             return out
@@ -124,7 +125,7 @@ class PINOProgram(Program):
             info["finetune_losses"] = losses[:: max(1, len(losses) // 50)] + [losses[-1]]
             info["residual"] = residuals()
         with torch.no_grad():
-            out = net(inputs)[0].detach().cpu().numpy().astype(np.float64)
+            out = forward(net, physics, inputs, params, weights)[0].detach().cpu().numpy().astype(np.float64)
         g = self.grid
         space = Grid(g.axes()[: g.space_dimension], g.names[: g.space_dimension])
         names = self.problem.field_names

@@ -208,6 +208,25 @@ class GridPhysics:
             return -d
         return (3 * self._slab(u, axis, -1) - 4 * self._slab(u, axis, -2) + self._slab(u, axis, -3)) / (2 * h)
 
+    def constrain(self, output: torch.Tensor, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        r"""``output`` with the nodes of every Dirichlet side set to :math:`g/\alpha` (as ``fd`` sets them).
+
+        The boundary terms of those sides then vanish; Neumann and Robin sides,
+        and the initial slice, stay penalised.
+        """
+        dirichlet = [t for t in self.terms if t.kind == "boundary" and not t.normal]
+        if not dirichlet:
+            return output
+        U = self.fields(output)
+        shape = self.grid.shape
+        for t in dirichlet:
+            alpha, _, value = t.fn.function(*self._args(params, lambda a: a))
+            target = torch.broadcast_to(value / alpha, U[t.field].shape)
+            mask = torch.zeros(shape, dtype=torch.bool, device=output.device)
+            mask.narrow(t.axis, 0 if t.sign < 0 else shape[t.axis] - 1, 1).fill_(True)
+            U[t.field] = torch.where(mask.unsqueeze(-1), target, U[t.field])
+        return torch.stack([u.movedim(-1, 0) for u in U], dim=1)
+
     def fields(self, output: torch.Tensor) -> list[torch.Tensor]:
         """Network output ``(B, F, *grid)`` as one ``(*grid, B)`` tensor per field."""
         return [output[:, f].movedim(0, -1) for f in range(output.shape[1])]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -44,6 +44,11 @@ class Weights:
     initial: float = 1.0
     data: float = 1.0
     scales: Mapping[str, float] = field(default_factory=dict)
+    #: set Dirichlet nodes to their values (:meth:`GridPhysics.constrain`) instead of penalising them
+    hard: bool = False
+
+    def without_data(self) -> "Weights":
+        return replace(self, data=0.0)
 
     def total(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Weighted sum of the per-member terms divided by their scales, ``(B,)``."""
@@ -63,6 +68,13 @@ class Weights:
         return out
 
 
+def forward(model: torch.nn.Module, physics: GridPhysics, inputs: torch.Tensor,
+            params: Mapping[str, torch.Tensor], weights: Weights) -> torch.Tensor:
+    """The network's output, with the Dirichlet nodes set when ``weights.hard``."""
+    out = model(inputs)
+    return physics.constrain(out, params) if weights.hard else out
+
+
 def term_scales(physics: GridPhysics, data: Encoded, floor: float = 1e-8) -> dict[str, float]:
     r"""Each term's mean over the training members for the output :math:`u = 0`.
 
@@ -70,7 +82,7 @@ def term_scales(physics: GridPhysics, data: Encoded, floor: float = 1e-8) -> dic
     to the forcing, the data term relative to :math:`\overline{u_{\text{ref}}^2}`),
     so that the weights compare terms of different units and grid spacings.  A
     term that vanishes at :math:`u = 0` (homogeneous boundary data) takes the
-    data scale, or 1 without data.
+    data scale, else that of the initial values, else 1.
     """
     inputs, params, ref = data.take(slice(None))
     zero = torch.zeros(len(data), len(physics.problem.fields), *physics.grid.shape, dtype=inputs.dtype,
@@ -78,7 +90,9 @@ def term_scales(physics: GridPhysics, data: Encoded, floor: float = 1e-8) -> dic
     with torch.no_grad():
         terms = physics.terms_of(zero, params, ref)
     means = {k: float(v.mean()) for k, v in terms.items()}
-    fallback = means.get("data", 1.0) if means.get("data", 0.0) > floor else 1.0
+    # a scale in the units of u squared: the data, else the initial values, else 1
+    candidates = [means.get("data", 0.0)] + [v for k, v in means.items() if k.startswith("ic[") and k.endswith(":0]")]
+    fallback = next((v for v in candidates if v > floor), 1.0)
     return {k: (v if v > floor else fallback) for k, v in means.items()}
 
 
@@ -144,7 +158,7 @@ def fit(model: torch.nn.Module, physics: GridPhysics, data: Encoded, weights: We
                 group["lr"] = learning_rate(schedule.lr, step, schedule.steps)
             optimizer.zero_grad(set_to_none=True)
             inputs, params, ref = data.take(torch.as_tensor(mine, dtype=torch.long, device=data.inputs.device))
-            out = model(inputs)
+            out = forward(model, physics, inputs, params, weights)
             per_member = weights.total(physics.terms_of(out, params, ref))
             loss = per_member.sum() * (info.world / len(idx))
             loss.backward()
@@ -163,14 +177,14 @@ def fit(model: torch.nn.Module, physics: GridPhysics, data: Encoded, weights: We
 def finetune(model: torch.nn.Module, physics: GridPhysics, inputs: torch.Tensor, params: Mapping[str, torch.Tensor],
              weights: Weights, steps: int, lr: float) -> list[float]:
     """Instance fine-tuning: Adam on the physics loss of one member alone (no data); returns the losses."""
-    weights = Weights(weights.physics, weights.boundary, weights.initial, 0.0, weights.scales)
+    weights = weights.without_data()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses: list[float] = []
     for step in range(int(steps)):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(lr, step, steps)
         optimizer.zero_grad(set_to_none=True)
-        loss = weights.total(physics.terms_of(model(inputs), params)).sum()
+        loss = weights.total(physics.terms_of(forward(model, physics, inputs, params, weights), params)).sum()
         loss.backward()
         optimizer.step()
         losses.append(float(loss.detach()))
