@@ -254,6 +254,22 @@ def test_two_ddp_processes_follow_one_process(files, poisson):
     assert all(torch.allclose(one[k], ddp["model"][k], atol=1e-12) for k in one)
 
 
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one(files, poisson):
+    """The documented command: torchrun --nproc_per_node 2 -m symop train ... (gloo on CPU)."""
+    settings = ["steps=4", "batch=4", "data=none", "dtype=float64", "width=8", "modes=4", "layers=2", "n=16"]
+    common = ["-m", "symop", "train", str(files["poisson"]), "--method", "pino", "--samples", "8"]
+    for s in settings:
+        common += ["--set", s]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    subprocess.run(run + common + ["-o", str(files["root"] / "tr2.pt")], env=env, check=True, timeout=300)
+    subprocess.run([sys.executable] + common + ["-o", str(files["root"] / "tr1.pt")], env=env, check=True, timeout=300)
+    two = torch.load(files["root"] / "tr2.pt", weights_only=False)
+    one = torch.load(files["root"] / "tr1.pt", weights_only=False)
+    np.testing.assert_allclose(two["losses"], one["losses"], rtol=1e-10)
+
+
 # ------------------------------------------------------------------ errors
 def test_errors_read_as_sentences(poisson, files, trained):
     with pytest.raises(SymopError, match="pino solves with a trained model: give one with `--set model="):
