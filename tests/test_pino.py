@@ -231,8 +231,9 @@ def _free_port() -> int:
 
 
 def test_two_ddp_processes_follow_one_process(files, poisson):
-    """Two gloo processes started with torchrun's environment, each half of the global batch, match one process."""
-    settings = {"steps": 6, "batch": 4, "data": "none", "dtype": "float64", "lr": 0.01,
+    """Two gloo processes started with torchrun's environment, each half of the global batch and of the fd
+    reference solves, match one process."""
+    settings = {"steps": 6, "batch": 4, "data": "fd", "dtype": "float64", "lr": 0.01,
                 **{k: v for k, v in TINY.items() if k not in ("batch", "lr")}}
     args = [sys.executable, "-m", "symop", "train", str(files["poisson"]), "--method", "pino", "--samples", "8",
             "-o", str(files["root"] / "ddp.pt")]

@@ -179,7 +179,7 @@ def train_family(problem, options: Mapping[str, Any], *, samples: int, output: P
     physics = GridPhysics(problem, grid, o.get("order", 2), dtype, dev)
     drawn = members(problem, samples, seed)
     encoded = encoder.encode([v for v, _ in drawn], dtype, dev)
-    used = attach(o.get("data", "auto"), encoded, physics, [m for _, m in drawn], o.get("order", 2))
+    used = attach(o.get("data", "auto"), encoded, physics, [m for _, m in drawn], o.get("order", 2), info)
     scales = term_scales(physics, encoded) if o.get("normalize", True) else {}
     limit = min(s // 2 for s in grid.shape)
     modes = max(1, min(int(o.get("modes", 12)), limit))

@@ -45,11 +45,27 @@ def fd_reference(member, grid: SpaceTimeGrid, order: int) -> np.ndarray:
     return np.stack([sol.fields[f] for f in member.field_names])
 
 
+def fd_references(members: Sequence[Any], grid: SpaceTimeGrid, order: int, info=None) -> list[np.ndarray]:
+    """:func:`fd_reference` of every member; under torchrun each process solves its share and all exchange them."""
+    if info is None or not info.is_distributed:
+        return [fd_reference(m, grid, order) for m in members]
+    import torch.distributed as dist
+
+    from symop.training import shard
+
+    mine = {i: fd_reference(members[i], grid, order) for i in shard(len(members), info)}
+    parts: list[dict[int, np.ndarray]] = [{} for _ in range(info.world)]
+    dist.all_gather_object(parts, mine)
+    solved = {i: a for part in parts for i, a in part.items()}
+    return [solved[i] for i in range(len(members))]
+
+
 def attach(kind: str, encoded: Encoded, physics: GridPhysics, members: Sequence[Any] = (),
-           order: int = 2) -> str:
+           order: int = 2, info=None) -> str:
     """Set ``encoded.reference`` as ``kind`` asks; returns the kind actually used (``exact``, ``fd`` or ``none``).
 
-    ``members`` are the instantiated problems (only ``fd`` needs them).
+    ``members`` are the instantiated problems (only ``fd`` needs them); ``info``
+    (a :class:`symop.training.DistInfo`) shares the fd solves across processes.
     """
     if kind == "none":
         return "none"
@@ -74,7 +90,7 @@ def attach(kind: str, encoded: Encoded, physics: GridPhysics, members: Sequence[
     if kind == "fd":
         if not members:
             raise ReferenceError("`data: fd` needs the family members to solve.")
-        refs = [fd_reference(m, physics.grid, order) for m in members]
+        refs = fd_references(list(members), physics.grid, order, info)
         encoded.reference = torch.as_tensor(np.stack(refs), dtype=encoded.inputs.dtype, device=encoded.inputs.device)
         return "fd"
     raise ReferenceError(f"`data` must be one of {', '.join(KINDS)}, not `{kind}`.")
