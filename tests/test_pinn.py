@@ -213,14 +213,18 @@ def test_sine_gordon_ball_examples_train_a_few_steps(d):
 
 @pytest.mark.slow
 def test_train_poisson_ball_d100_stde():
-    """d = 100 semilinear Poisson on the ball (examples/highdim/poisson_ball.pde) with STDE.
+    """d = 100 Poisson on the unit ball (examples/highdim/poisson_ball.pde) with STDE reaches rel L2 < 1e-2.
 
-    Not yet run to completion: on the shared, loaded 2-core machine one step took ~4 s, and a short run
-    (width 64, depth 3, 150 steps, 64 points) left rel_l2 = 2.69 (loss 2.6e8 -> 2.6e8: the exact solution
-    has values of tens and a source of ~1e4, so Adam at lr 1e-3 needs far more steps or output scaling).
+    The file's own options: sparse STDE Laplacian (16 directions), u = (1 - |x|^2) * 100 * N(x) (``hard``,
+    ``output_scale``), width 128, depth 4, 100 points, 4000 Adam steps at lr 3e-3 decayed tenfold.
     """
-    sol = _solve(str(EXAMPLES / "highdim" / "poisson_ball.pde"), estimator="stde", width=128, depth=4, steps=3000,
-                 points=100, boundary_points=100, samples=16, lr=1e-3, seed=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread is faster on a shared machine; _solve keeps at most what is set
+    try:
+        sol = _solve(str(EXAMPLES / "highdim" / "poisson_ball.pde"))
+    finally:
+        torch.set_num_threads(threads)
     err = sol.errors()["u"]["rel_l2"]
     print(f"poisson_ball d=100 stde rel_l2={err:.3e} time={sol.wall_time:.1f}s")
-    assert err < 5e-2, err
+    assert sol.options["estimator"] == "stde" and sol.options["hard"]
+    assert err < 1e-2, err

@@ -18,4 +18,4 @@ exact u = (1 - r2)*g
 equation lap(u) + sin(u) = (1 - r2)*lapg - 4*xg - 2*d*g + sin((1 - r2)*g)
 boundary all: u = 0
 
-solve pinn(estimator: stde, hard: true, output_scale: 10000)
+solve pinn(estimator: stde, hard: true, output_scale: 10000, width: 128, depth: 4, points: 100, steps: 4000, lr: 3e-3)
