@@ -18,7 +18,7 @@ from symop.model import family
 from symop_pino.encoding import Encoder
 from symop_pino.fno import FNO, FNOConfig, FNOError
 from symop_pino.grid import build
-from symop_pino.method import predict
+from symop_pino.program import predict
 from symop_pino.physics import GridPhysics
 
 POISSON = """

@@ -175,17 +175,19 @@ def fit(model: torch.nn.Module, physics: GridPhysics, data: Encoded, weights: We
 
 
 def finetune(model: torch.nn.Module, physics: GridPhysics, inputs: torch.Tensor, params: Mapping[str, torch.Tensor],
-             weights: Weights, steps: int, lr: float) -> list[float]:
+             weights: Weights, steps: int, lr: float, progress: bool = False) -> list[float]:
     """Instance fine-tuning: Adam on the physics loss of one member alone (no data); returns the losses."""
     weights = weights.without_data()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     losses: list[float] = []
-    for step in range(int(steps)):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(lr, step, steps)
-        optimizer.zero_grad(set_to_none=True)
-        loss = weights.total(physics.terms_of(forward(model, physics, inputs, params, weights), params)).sum()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+    with progress_bar("pino fine-tune", int(steps), progress, loss=float("nan")) as update:
+        for step in range(int(steps)):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(lr, step, steps)
+            optimizer.zero_grad(set_to_none=True)
+            loss = weights.total(physics.terms_of(forward(model, physics, inputs, params, weights), params)).sum()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            update(step + 1, loss=losses[-1])
     return losses

@@ -1,0 +1,122 @@
+"""A trained operator applied to one member of its family: zero-shot, then optionally fine-tuned."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from symop.errors import SymopError
+from symop.plugins import Program
+
+from . import store
+from .encoding import Encoder
+from .fno import FNO, FNOConfig
+from .grid import build
+from .options import OPTIONS, dtype_of, weights_of
+from .physics import GridPhysics
+from .train import finetune, forward
+
+
+class NoModelError(SymopError):
+    """``pino`` was asked to solve without a trained model."""
+
+
+class PINOProgram(Program):
+    """A trained operator applied to one member, optionally fine-tuned on its physics."""
+
+    def __init__(self, problem, options: Mapping[str, Any], values: Mapping[str, Any] | None = None) -> None:
+        self.problem = problem
+        self.options = dict(options)
+        path = self.options.get("model") or ""
+        if not path:
+            raise NoModelError("pino solves with a trained model: give one with `--set model=model.pt` "
+                               "(train it with `symop train FILE --method pino --samples N -o model.pt`).")
+        self.path = Path(path)
+        self.data = store.load(self.path)
+        store.check_family(self.data, problem, self.path)
+        saved = self.data["grid"]
+        n = self.options.get("n") or saved["cells"][0]
+        nt = self.options.get("nt") or (saved["cells"][-1] if saved["time"] else None)
+        self.grid = build(problem, n, nt)
+        self.dtype = dtype_of(self.data["options"].get("dtype", "float32"))
+        self.encoder = Encoder(problem, self.grid, Encoder.distributions_from(self.data["distributions"]))
+        self.random = self.encoder.random
+        self.values = dict(values) if values is not None else self.encoder.values_of(problem)
+        self.member = _instantiate(problem, self.values)
+        self.physics = self._physics("cpu")
+        self.source = (f"# pino: FNO {self.data['config']} on a {' x '.join(map(str, self.grid.shape))} grid "
+                       f"({', '.join(self.grid.names)}); physics loss:\n" + self.physics.source)
+
+    def _physics(self, device) -> GridPhysics:
+        return GridPhysics(self.problem, self.grid, self.data["options"].get("order", 2), self.dtype, device,
+                           random=self.random)
+
+    def network(self, device) -> FNO:
+        net = FNO(FNOConfig.from_dict(self.data["config"]))
+        net.load_state_dict(self.data["model"])
+        return net.to(device=device, dtype=self.dtype)
+
+    def run(self, device: str = "cpu", progress: bool = False):
+        from symop.solution import Grid, Solution
+
+        start = time.perf_counter()
+        physics = self.physics if device == "cpu" else self._physics(device)
+        encoded = self.encoder.encode([self.values], self.dtype, device)
+        inputs, params, _ = encoded.take(slice(None))
+        net = self.network(device)
+        weights = weights_of(self.data["options"], self.data.get("scales"))
+        no_data = weights.without_data()
+
+        def residuals() -> dict[str, float]:
+            with torch.no_grad():
+                terms = physics.terms_of(forward(net, physics, inputs, params, weights), params)
+            out = {k: float(v.sum()) for k, v in terms.items()}
+            out["total"] = float(no_data.total(terms).sum())
+            return out
+
+        info: dict[str, Any] = {"model": str(self.path), "family": self.data["family"]["name"],
+                                "grid": list(self.grid.shape), "residual_zero_shot": residuals()}
+        steps = int(self.options.get("finetune") or 0)
+        if steps > 0:
+            losses = finetune(net, physics, inputs, params, weights, steps, self.options["lr"], progress)
+            info["finetune_losses"] = losses[:: max(1, len(losses) // 50)] + [losses[-1]]
+            info["residual"] = residuals()
+        with torch.no_grad():
+            out = forward(net, physics, inputs, params, weights)[0].detach().cpu().numpy().astype(np.float64)
+        g = self.grid
+        space = Grid(g.axes()[: g.space_dimension], g.names[: g.space_dimension])
+        names = self.problem.field_names
+        if g.time:
+            fields = {f: out[i][..., -1] for i, f in enumerate(names)}
+            history = {f: np.moveaxis(out[i], -1, 0) for i, f in enumerate(names)}
+            return Solution(self.member, "pino", self.options, space, fields, time=g.hi[-1], times=g.axis(g.dimension - 1),
+                            history=history, device=device, wall_time=time.perf_counter() - start, info=info)
+        fields = {f: out[i] for i, f in enumerate(names)}
+        return Solution(self.member, "pino", self.options, space, fields, device=device,
+                        wall_time=time.perf_counter() - start, info=info)
+
+
+def predict(problem, values: Mapping[str, Any] | None = None, *, device: str = "cpu", **options: Any):
+    """The solution of the member ``values`` of the family ``problem`` by a trained model (``model=PATH``).
+
+    ``values`` maps random parameters to numbers or field expressions (as
+    drawn by :func:`symop.model.family.draw`); omitted, the problem's own
+    parameter values are used.  ``options`` are the ``pino`` options
+    (``model``, ``finetune``, ``lr``, ``n``, ``nt``).
+    """
+    from symop.plugins import resolve_options
+
+    return PINOProgram(problem, resolve_options("pino", OPTIONS, options), values).run(device=device)
+
+
+def _instantiate(problem, values: Mapping[str, Any]):
+    """The member with ``values`` (the problem itself when there are none)."""
+    if not values:
+        return problem
+    from symop.model.family import instantiate
+
+    return instantiate(problem, values)
