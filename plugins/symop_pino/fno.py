@@ -98,13 +98,13 @@ class SpectralConv(nn.Module):
         axes = tuple(range(-d, 0))
         vf = torch.fft.rfftn(v, dim=axes)
         out = torch.zeros(v.shape[0], self.cout, *sizes[:-1], sizes[-1] // 2 + 1, dtype=vf.dtype, device=v.device)
-        weight = torch.view_as_complex(self.weight.to(torch.float32 if v.dtype != torch.float64 else v.dtype))
+        weight = torch.view_as_complex(self.weight)
         letters = "xyz"[:d]
         rule = f"bi{letters},io{letters}->bo{letters}"
         for c, corner in enumerate(self.corners):
             index = (slice(None), slice(None)) + tuple(slice(0, m) if s == 0 else slice(-m, None) for s in corner)
             index += (slice(0, m),)
-            out[index] = torch.einsum(rule, vf[index], weight[c].to(vf.dtype))
+            out[index] = torch.einsum(rule, vf[index], weight[c])
         return torch.fft.irfftn(out, s=sizes, dim=axes)
 
 
