@@ -16,6 +16,8 @@ Every derivative is read off univariate jets :math:`\partial^k_w u = D^k u[w, ..
 * The **weighted Laplacian** :math:`\sum_i a_i(x)\partial^2_i u`: sparse
   :math:`d\,a_i(x)\,\partial^2_{e_i} u`, or dense :math:`v_i = \sqrt{a_i}\,\xi_i`
   (needs :math:`a \ge 0`).
+* **Sums of mixed partials** :math:`\sum_p c_p \partial_{i_p}\partial_{j_p} u` (:func:`mixed`): one
+  pair drawn per sample with probability :math:`\propto |c_p|`, each partial polarized exactly.
 * The **biharmonic** :math:`\Delta^2 u = \tfrac13\mathbb E_v[\partial^4_v u]`
   for Gaussian :math:`v\sim N(0, I)`, because
   :math:`\mathbb E[v_a v_b v_c v_d] = \delta_{ab}\delta_{cd}+\delta_{ac}\delta_{bd}+\delta_{ad}\delta_{bc}`
@@ -173,6 +175,34 @@ def biharmonic(model, x: torch.Tensor, dim: int | None = None, samples: int = 16
     v = torch.randn(samples, dim, generator=generator, dtype=x.dtype, device=x.device)
     f4 = jet(model, x, pad(v, dim, total), 4)[4] / float(gaussian_moment_factor(4))
     return f4 if per_sample else f4.mean(dim=1)
+
+
+def mixed(model, x: torch.Tensor, pairs, coefficients=None, samples: int = 16, generator=None,
+          per_sample: bool = False) -> torch.Tensor:
+    r"""STDE of :math:`\sum_p c_p\, \partial_{i_p}\partial_{j_p} u` over many index pairs ``pairs`` ``(P, 2)``.
+
+    Each sample draws one pair with probability :math:`|c_p| / \sum_q |c_q|` and evaluates
+    :math:`\partial_i\partial_j u = (\partial^2_{e_i+e_j} u - \partial^2_{e_i-e_j} u)/4` exactly by
+    :func:`polarization` (two 2-jets; for ``i = j`` the second direction is 0), so
+
+    .. math::  \Big(\sum_q |c_q|\Big)\,\operatorname{sign}(c_p)\,\partial_{i_p}\partial_{j_p} u
+
+    is unbiased, at a cost of ``2 * samples`` jets whatever ``P`` (``d(d-1)/2`` for all pairs).
+    Returns ``(N, out)``, or ``(N, S, out)`` single-draw estimates with ``per_sample``.
+    """
+    pairs = torch.as_tensor(pairs, device=x.device).reshape(-1, 2)
+    c = torch.ones(len(pairs), dtype=x.dtype, device=x.device) if coefficients is None else \
+        torch.as_tensor(coefficients, dtype=x.dtype, device=x.device).reshape(-1)
+    total = c.abs().sum()
+    pick = torch.multinomial(c.abs() / total, samples, replacement=True, generator=generator)
+    i, j = pairs[pick, 0], pairs[pick, 1]
+    eye = torch.eye(x.shape[-1], dtype=x.dtype, device=x.device)
+    V = torch.cat([eye[i] + eye[j], eye[i] - eye[j]])  # (2S, D)
+    (plus_c, _), (minus_c, _) = sorted(polarization((0, 1)), key=lambda t: -t[0])  # 1/4 and -1/4
+    f2 = jet(model, x, V, 2)[2]
+    per = float(plus_c) * f2[:, :samples] + float(minus_c) * f2[:, samples:]
+    per = per * (total * torch.sign(c[pick]))[None, :, None]
+    return per if per_sample else per.mean(dim=1)
 
 
 def directional(model, x: torch.Tensor, v: torch.Tensor, order: int = 1) -> torch.Tensor:
