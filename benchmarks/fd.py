@@ -2,11 +2,16 @@
 
 Explicit Euler with a fixed dt on periodic grids: 2D heat at 256² and 1024²,
 Gray–Scott at 256².  Time per step is the difference of two runs with
-different step counts (so set-up and compilation cancel), minimum over
-repeats.  Also prints the memory-bandwidth bound of a 1024² float64 step
-(16 bytes per point per step) and cold-run times in fresh subprocesses.
+different step counts inside one set-up (so set-up, compilation and per-call
+overhead cancel), minimum over repeats; the counts are large enough that the
+difference is many times the run-to-run noise.  A difference that still comes
+out non-positive is printed as "unreliable", never as a negative time.  py-pde
+is timed through one stepper made by ``EulerSolver.make_stepper`` (numba
+compiles it once; ``PDE.solve`` would make and compile a new one per call).
+Also prints the memory-bandwidth bound of a 1024² float64 step (16 bytes per
+point per step) and cold-run times in fresh subprocesses.
 
-    python benchmarks/fd.py [--quick]
+    python benchmarks/fd.py [--quick] [--no-cold]
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ def heat_dt(n: int) -> float:
 
 
 def symop_step(kind: str, n: int, steps: tuple[int, int], repeats: int, compile: bool) -> float:
+    """Seconds per step of ``symop.lower(..., "fd", scheme="euler")`` through the fd time stepper."""
     import symop
 
     dt = heat_dt(n) if kind == "heat" else 1.0
@@ -95,18 +101,23 @@ def pypde_problem(kind: str, n: int):
 
 
 def pypde_solve(eq, state, dt: float, count: int) -> None:
-    """``count`` explicit Euler steps of py-pde's numba backend."""
+    """``count`` explicit Euler steps of py-pde's numba backend (one-off: compiles a new stepper)."""
     eq.solve(state, t_range=dt * count, dt=dt, tracker=None, solver="explicit",
              scheme="euler", adaptive=False, backend="numba")
 
 
 def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int) -> float:
+    """Seconds per step of one compiled py-pde Euler stepper: runs of ``steps[0]`` and ``steps[1]`` steps."""
+    import pde
+
     state, eq, dt = pypde_problem(kind, n)
+    stepper = pde.EulerSolver(eq, backend="numba", adaptive=False).make_stepper(state, dt=dt)
+    stepper(state.copy(), 0.0, dt * steps[0])  # warm-up: numba compilation
 
     def run(count: int) -> float:
-        pypde_solve(eq, state.copy(), dt, count)  # warm-up
+        s = state.copy()
         start = time.perf_counter()
-        pypde_solve(eq, state.copy(), dt, count)
+        stepper(s, 0.0, dt * count)
         return time.perf_counter() - start
 
     best = np.inf
@@ -114,6 +125,15 @@ def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int) -> float
         a, b = run(steps[0]), run(steps[1])
         best = min(best, (b - a) / (steps[1] - steps[0]))
     return best
+
+
+def ms(seconds: float) -> str:
+    """A per-step time in ms, or "unreliable" when the difference of two runs came out non-positive."""
+    return f"{seconds * 1e3:.3f} ms" if seconds > 0 else "unreliable"
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if a > 0 and b > 0 else "unreliable"
 
 
 def bandwidth() -> float:
@@ -174,25 +194,35 @@ def cpu_model() -> str:
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    reps = 1 if quick else 3
+    reps = 2 if quick else 5
     print(f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}; "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    cases = [("heat", 256, (20, 220)), ("heat", 1024, (5, 25)), ("gray-scott", 256, (20, 220))]
-    print(f"\n{'case':<18}{'symop eager':>14}{'symop compile':>15}{'py-pde numba':>14}{'compile/pypde':>15}")
-    rows = []
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads); load average "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    # step counts: the longer run takes ~0.2-1 s, far above the noise of one call
+    cases = [("heat", 256, (200, 2200)), ("heat", 1024, (20, 220)), ("gray-scott", 256, (200, 2200))]
+    print(f"\n{'case':<18}{'symop eager':>14}{'symop compile':>15}{'py-pde numba':>15}{'compile/pypde':>15}")
+    rows = {}
     for kind, n, steps in cases:
         k = "heat" if kind == "heat" else "gs"
         eager = symop_step(k, n, steps, reps, compile=False)
         comp = symop_step(k, n, steps, reps, compile=True)
         ref = pypde_step(k, n, steps, reps)
-        rows.append((kind, n, eager, comp, ref))
-        print(f"{kind + f' {n}²':<18}{eager * 1e3:>11.3f} ms{comp * 1e3:>12.3f} ms{ref * 1e3:>11.3f} ms"
-              f"{comp / ref:>15.2f}   (eager/pypde {eager / ref:.2f}; ns/point: eager {eager / n**2 * 1e9:.2f}, "
-              f"compile {comp / n**2 * 1e9:.2f}, py-pde {ref / n**2 * 1e9:.2f})")
+        rows[(kind, n)] = comp
+
+        def per_point(v: float) -> str:
+            return f"{v / n**2 * 1e9:.2f}" if v > 0 else "unreliable"
+
+        print(f"{kind + f' {n}²':<18}{ms(eager):>14}{ms(comp):>15}{ms(ref):>15}{ratio(comp, ref):>15}"
+              f"   (eager/pypde {ratio(eager, ref)}; ns/point: eager {per_point(eager)}, "
+              f"compile {per_point(comp)}, py-pde {per_point(ref)})")
+    print(f"load average after the timed runs: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     bw = bandwidth()
     bound = 16 * 1024**2 / bw
     print(f"\nmemory bandwidth (large copy, read+write): {bw / 1e9:.1f} GB/s; "
-          f"1024² float64 step bound (16 B/point): {bound * 1e3:.3f} ms = {bound / 1024**2 * 1e9:.2f} ns/point")
+          f"1024² float64 step bound (16 B/point): {bound * 1e3:.3f} ms = {bound / 1024**2 * 1e9:.2f} ns/point; "
+          f"compiled heat 1024² / bound: {ratio(rows[('heat', 1024)], bound)}")
+    if "--no-cold" in sys.argv:
+        return
     print("\ncold runs (fresh subprocess, import + set-up + compile + 1000 steps, 256²):")
     for kind in ("heat", "gs"):
         s, p = cold(kind, 256, 1000)

@@ -38,6 +38,19 @@ def test_stencils_exact_on_polynomials(m, order):
         assert np.allclose(got, want, rtol=1e-8, atol=1e-6 * max(1.0, np.abs(want).max())), (m, order, degree)
 
 
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_flux_ghost_weights_exact_for_degree_5(k):
+    rng = np.random.default_rng(k)
+    c = rng.normal(size=6)
+    p = np.polynomial.Polynomial(c)
+    L, M = stencils.flux_ghost_weights(5, k)
+    ghost = L @ p(np.arange(5.0)) + M * p.deriv()(0.0)
+    assert ghost == pytest.approx(p(-k), rel=1e-10, abs=1e-10)
+    # degree 2 is the second-order closure u(-k) = u(k) - 2k u'(0)
+    L2, M2 = stencils.flux_ghost_weights(2, 1)
+    assert np.allclose(L2, [0.0, 1.0]) and M2 == pytest.approx(-2.0)
+
+
 def test_known_weights():
     assert stencils.weights(2, 2) == pytest.approx((1.0, -2.0, 1.0))
     assert stencils.weights(1, 4) == pytest.approx((1 / 12, -2 / 3, 0.0, 2 / 3, -1 / 12))
@@ -191,6 +204,31 @@ initial u = x*(1 - x)
 """
     with pytest.raises(SolveError, match="stability limit"):
         symop.solve(symop.parse(text), "fd", n=64, scheme="euler", dt=0.01)
+
+
+@pytest.mark.parametrize("example, options", [
+    ("examples/heat.pde", {"scheme": "ssprk3", "dt": 2e-3}),           # Dirichlet, Neumann, Robin sides
+    ("examples/advection_diffusion.pde", {"scheme": "rk4", "dt": 5e-3}),  # periodic: stencils by roll
+])
+def test_fused_step_matches_the_stage_by_stage_step(example, options):
+    from symop.integrate import ExplicitRK
+    from symop_fd.fused import FusedExplicitRK
+
+    problem = symop.load(example)
+    low = Lowered(problem, 12, 2, torch.float64, "cpu")
+    fused = FusedExplicitRK(low, options["scheme"], compile=False)
+    U = torch.rand((1, *low.shape), dtype=torch.float64)
+
+    def rhs(t, V):
+        out = torch.stack(low.rhs(low.time_tensor(t), V))
+        for ci, b in enumerate(low.bsets):
+            b.set_dirichlet(out[ci], low.time_tensor(t), rate=True)
+        return out
+
+    want = ExplicitRK(rhs, options["scheme"]).step(0.1, U, options["dt"])
+    got = fused.step(0.1, U, options["dt"])
+    assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert not torch.allclose(got, U)
 
 
 @pytest.mark.slow

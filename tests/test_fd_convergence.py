@@ -117,6 +117,61 @@ def test_order_4_periodic_advection_diffusion():
     assert observed_order(ADVECTION_DIFFUSION, [16, 32, 64], order=4, dt=1e-3) == pytest.approx(4.0, abs=0.2)
 
 
+POISSON_1D_FLUX = """
+problem p1f "1D Poisson, Neumann left, Robin right"
+space x
+domain interval(x: [0, 1])
+field u
+equation -d(u, x, 2) + u = -d(exact(u), x, 2) + exact(u)
+boundary left: dn(u) = -d(exact(u), x)
+boundary right: dn(u) + 2*u = d(exact(u), x) + 2*exact(u)
+exact u = exp(x)*sin(2*x) + x^3
+"""
+
+POISSON_2D_FLUX = """
+problem p2f "2D variable-coefficient Poisson, Neumann and Robin on every side"
+space x, y
+domain box(x: [0, 1], y: [0, 2])
+field u
+equation -div((1 + x*y)*grad(u)) + d(u, x, y) = -div((1 + x*y)*grad(exact(u))) + d(exact(u), x, y)
+boundary left: dn(u) = -d(exact(u), x)
+boundary right: dn(u) + (1 + y)*u = d(exact(u), x) + (1 + y)*exact(u)
+boundary bottom: dn(u) = -d(exact(u), y)
+boundary top: dn(u) + 3*u = d(exact(u), y) + 3*exact(u)
+exact u = sin(2*x + 1)*cos(y) + x*y^2
+"""
+
+HEAT_1D_FLUX = """
+problem h1f "1D heat, Neumann left, time-dependent Robin right"
+space x
+time t in [0, 0.1]
+domain interval(x: [0, 1])
+field u
+equation dt(u) = 0.5*d(u, x, 2) + dt(exact(u)) - 0.5*d(exact(u), x, 2)
+boundary left: dn(u) = -d(exact(u), x)
+boundary right: dn(u) + 2*u = d(exact(u), x) + 2*exact(u)
+initial u = exact(u)
+exact u = exp(-t)*cos(3*x) + x^2*sin(t + x)
+"""
+
+
+def test_order_4_neumann_robin_poisson_1d():
+    assert observed_order(POISSON_1D_FLUX, [16, 32, 64], order=4) == pytest.approx(4.0, abs=0.2)
+
+
+def test_order_4_neumann_robin_poisson_2d():
+    assert observed_order(POISSON_2D_FLUX, [8, 16, 32], order=4) == pytest.approx(4.0, abs=0.2)
+
+
+def test_order_4_neumann_robin_heat_1d_explicit_default_dt():
+    # rk4 at the default (stability-limited) step: the closure's larger spectral radius is accounted for
+    assert observed_order(HEAT_1D_FLUX, [8, 16, 32], order=4, scheme="rk4") == pytest.approx(4.0, abs=0.2)
+
+
+def test_order_2_closure_unchanged_on_flux_sides():
+    assert observed_order(POISSON_2D_FLUX, [8, 16, 32]) == pytest.approx(2.0, abs=0.1)
+
+
 # ---------------------------------------------------------------- time
 TIME_PROBLEM = """
 problem tp "non-commuting diffusion and reaction"

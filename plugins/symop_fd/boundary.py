@@ -1,11 +1,16 @@
 """Boundary closures: ghost layers from periodic wrap, Dirichlet extrapolation or
-a second-order Neumann/Robin closure, as torch slicing and as a sparse matrix.
+a Neumann/Robin closure, as torch slicing and as a sparse matrix.
 
 On side ``s`` of axis ``a`` (s = -1 left, +1 right) the outward normal derivative
-is ``dn = s * d/dx_a``.  ``alpha*u + beta*dn(u) = g`` closes the ghost ``k`` layers
-out by the central difference over ``2k h``:
+is ``dn = s * d/dx_a``.  With order 2, ``alpha*u + beta*dn(u) = g`` closes the ghost
+``k`` layers out by the central difference over ``2k h``:
 
     u_ghost(k) = u_inner(k) + 2 k h (g - alpha u_0) / beta
+
+With order 4 the ghosts are values ``p(-k)`` of the polynomial of degree 5 through
+the nodes 0..4 whose derivative satisfies the condition
+(:func:`stencils.flux_ghost_weights`): ghost errors O(h^6), so the 4th-order
+stencils stay O(h^4) next to the side.
 
 Dirichlet sides set their boundary nodes to ``g`` (the time derivative ``dg/dt``
 in evolution problems) and extrapolate ghosts polynomially.
@@ -24,7 +29,7 @@ import torch
 from symop.codegen import generate
 
 from .grid import FDGrid
-from .stencils import extrapolation
+from .stencils import extrapolation, flux_ghost_weights
 
 
 @dataclass
@@ -115,7 +120,17 @@ class BoundarySet:
         ratio = alpha / beta
         data = _data_function(sp.sympify(cond.value) / sp.sympify(cond.beta), self.coords, self.t, "gb")
         slab_t = [torch.as_tensor(m, dtype=self.dtype, device=self.device) for m in slab]
-        for k in range(1, self.g + 1):
+        if self.order > 2:
+            degree = self.order + 1
+            if n < degree:
+                raise ValueError(f"order {self.order} needs at least {degree} nodes per axis, got {n}")
+            for k in range(1, self.g + 1):
+                L, M = flux_ghost_weights(degree, k)
+                w0 = L[0] + M * h * ratio
+                terms = [(0, 1.0 if np.any(w0 != 0) else 0.0)] + [(i, float(L[i])) for i in range(1, len(L))]
+                layers.append({"terms": terms, "affine": -M * h,
+                               "wt": torch.as_tensor(w0, dtype=self.dtype, device=self.device)})
+        for k in range(1, self.g + 1) if self.order <= 2 else ():
             wk = -2.0 * k * h * ratio
             layers.append({"terms": [(k, 1.0), (0, wk if np.any(wk != 0) else 0.0)], "affine": 2.0 * k * h,
                            "wt": torch.as_tensor(wk, dtype=self.dtype, device=self.device)})
@@ -185,6 +200,30 @@ class BoundarySet:
             else:
                 target.copy_(v)
         return out
+
+    def with_dirichlet(self, out: torch.Tensor, t, rate: bool) -> torch.Tensor:
+        """``out`` with its Dirichlet nodes replaced by ``g`` (or ``dg/dt``), without writing in place.
+
+        The functional twin of :meth:`set_dirichlet`: ``torch.slice_scatter`` lets
+        ``torch.compile`` fuse the boundary values into the loop that writes ``out``.
+        """
+        out = out.expand(self.grid.shape)
+        for e in self.dirichlet:
+            if rate and e["const"]:
+                v = torch.zeros((), dtype=out.dtype, device=out.device)
+            else:
+                fn = e["rate"] if rate else e["value"]
+                args = [*e["coords"], t] if self.t is not None else e["coords"]
+                v = fn(*args)
+            v = torch.broadcast_to(v, e["shape"])
+            out = torch.slice_scatter(out, v, dim=e["axis"], start=e["index"], end=e["index"] + 1)
+        return out
+
+    def warm(self, t) -> None:
+        """Fill the caches of time-independent ghost data (before tracing, so that no traced value is cached)."""
+        for cl in self._closures.values():
+            if cl["data"] is not None:
+                self._data(cl, t)
 
     # ------------------------------------------------------------ sparse
     def pad_matrix(self) -> sps.csr_matrix:

@@ -141,16 +141,27 @@ class Evaluator:
         self.count = len(outputs)
 
     def __call__(self, t, U: torch.Tensor) -> list[torch.Tensor]:
-        padded = {ci: self.bsets[ci].pad(U[ci], t) for ci in self.needs_pad}
+        return self.outputs(t, list(U.unbind(0)) if isinstance(U, torch.Tensor) else list(U))
+
+    def outputs(self, t, parts: list[torch.Tensor], roll: bool = False) -> list[torch.Tensor]:
+        """The outputs from the component tensors ``parts`` (each of the grid's shape).
+
+        ``roll``: on a grid periodic in every axis, evaluate stencils by
+        :func:`stencils.apply_periodic` instead of ghost padding (for ``torch.compile``).
+        """
         g, h = self.grid.ghost, self.grid.h
+        roll = roll and all(self.grid.periodic)
+        padded = {} if roll else {ci: self.bsets[ci].pad(parts[ci], t) for ci in self.needs_pad}
         args = list(self.coord_tensors)
         if self.has_t:
             args.append(t)
         for ci, mi in self.plan:
-            if any(mi):
-                args.append(stencils.apply(padded[ci], mi, h, g, self.order))
+            if not any(mi):
+                args.append(parts[ci])
+            elif roll:
+                args.append(stencils.apply_periodic(parts[ci], mi, h, self.order))
             else:
-                args.append(U[ci])
+                args.append(stencils.apply(padded[ci], mi, h, g, self.order))
         out = self.fn.function(*args)
         if self.fn.single:
             out = (out,)

@@ -72,6 +72,35 @@ def apply(padded, multi_index: tuple[int, ...], h: tuple[float, ...], ghost: int
     return out
 
 
+def apply_periodic(u, multi_index: tuple[int, ...], h: tuple[float, ...], order: int):
+    """The derivative ``multi_index`` of an unpadded tensor periodic in every differentiated axis.
+
+    The node ``i + j`` along axis ``a`` is ``torch.roll(u, -j, a)``, so
+
+        D_a^m u = h_a^{-m} sum_{j=-r..r} w_j roll(u, -j, a)
+
+    needs no ghost layers.  Eagerly every roll is a copy; under ``torch.compile`` it is
+    index arithmetic inside one loop, which is why the fused step uses it.
+    """
+    import torch
+
+    out = u
+    for axis, m in enumerate(multi_index):
+        if m == 0:
+            continue
+        w = weights(m, order)
+        r = len(w) // 2
+        scale = 1.0 / h[axis] ** m
+        acc = None
+        for j, wj in zip(range(-r, r + 1), w):
+            if wj == 0.0:
+                continue
+            term = (out if j == 0 else torch.roll(out, -j, axis)) * (wj * scale)
+            acc = term if acc is None else acc + term
+        out = acc
+    return out
+
+
 def matrix_1d(n: int, m: int, ghost: int, h: float, order: int) -> sps.csr_matrix:
     """(n × n+2g) matrix of the 1-D stencil on a padded line (identity-selection when m = 0)."""
     w = weights(m, order)
@@ -107,3 +136,24 @@ def extrapolation(degree: int, k: int) -> np.ndarray:
             if j != i:
                 w[i] *= (-k - x[j]) / (x[i] - x[j])
     return w
+
+
+def flux_ghost_weights(degree: int, k: int) -> tuple[np.ndarray, float]:
+    """Ghost value ``p(-k)`` of the polynomial closure of a Neumann/Robin side.
+
+    With ``xi`` the inward distance from the side in units of h, ``p`` is the
+    polynomial of degree ``degree`` with ``p(i) = u_i`` (i = 0..degree-1) and
+    ``p'(0) = q``.  Returns ``(L, M)`` with ``p(-k) = sum_i L_i u_i + M q``.
+    On a side ``alpha*u + beta*dn(u) = g`` (``dn = -d/dxi / h``) the condition gives
+    ``q = h (alpha/beta * u_0 - g/beta)``; the ghost error is O(h^(degree+1)).
+    """
+    D = degree
+    # rows: conditions p(i) (i = 0..D-1) and p'(0); columns: monomials xi^j (j = 0..D)
+    A = np.zeros((D + 1, D + 1))
+    for i in range(D):
+        A[i] = [float(i) ** j for j in range(D + 1)]
+    A[D, 1] = 1.0
+    # p(-k) = e^T c with c = A^{-1} [u; q]  =>  weights = A^{-T} e
+    e = np.array([float(-k) ** j for j in range(D + 1)])
+    w = np.linalg.solve(A.T, e)
+    return w[:D], float(w[D])
