@@ -1,6 +1,6 @@
 """HyPINO on the operator benchmark families: zero-shot error, refinement gain, fine-tuning head start.
 
-    python benchmarks/operators.py [--samples 64] [--steps 600] [--finetune 2000] [--quick] [--json out.json]
+    python benchmarks/operators.py [--samples 48] [--steps 300] [--finetune 1000] [--quick] [--json out.json]
 
 For each family (``examples/operators/poisson_bumps.pde``: -lap(u) = Gaussian bump,
 ``examples/operators/helmholtz.pde``: lap(u) + u = f with exact sin(a1 pi x) sin(a2 pi y)):
@@ -12,7 +12,7 @@ For each family (``examples/operators/poisson_bumps.pde``: -lap(u) = Gaussian bu
    compared at the mesh nodes); and on held-out *manufactured* members (the family's operator
    and geometry with random smooth solutions);
 3. the same after 3 delta-PINN refinement steps (``refine``), and the gain (zero-shot / refined);
-4. fine-tuning one held-out member with the pinn method's own loss (Adam, lr 1e-3, 512 interior
+4. fine-tuning one held-out member with the pinn method's own loss (Adam, lr 1e-3, 256 interior
    points per step) from the HyPINO solution and from a random network of the same size: the
    Adam steps until the relative L2 error is at most 1e-2 (checked every 25 steps), or the best
    error reached within ``--finetune`` steps.
@@ -73,7 +73,7 @@ def values(net, pts: np.ndarray) -> np.ndarray:
 
 
 def steps_to_target(model, member, pts, ref, steps: int, seed: int = 0) -> tuple[int | None, float]:
-    loss = PhysicsLoss(member, make_engine("autograd"), points=512, boundary_points=256, seed=seed)
+    loss = PhysicsLoss(member, make_engine("autograd"), points=256, boundary_points=128, seed=seed)
     record = {"hit": None, "best": float("inf")}
 
     def check(step, net):
@@ -104,6 +104,8 @@ def run_family(name: str, path: Path, args, workdir: Path) -> dict:
     report = symop.train(p, "hypino", samples=args.samples, output=workdir / f"{name}.pt", seed=0,
                          steps=args.steps, **SIZES)
     train_time = time.perf_counter() - t0
+    print(f"{name}: trained in {train_time:.0f} s, loss {np.mean(report.losses[:20]):.3f} -> "
+          f"{np.mean(report.losses[-20:]):.3f}", flush=True)
     hyper, spec, _ = store.load(workdir / f"{name}.pt")
     engine = make_engine("autograd")
     zero, refined, finetune_rows = [], [], []
@@ -115,11 +117,14 @@ def run_family(name: str, path: Path, args, workdir: Path) -> dict:
         zero.append(rel_l2(values(ens, pts), ref))
         refine(hyper, engine, inst, ens, 3)
         refined.append(rel_l2(values(ens, pts), ref))
+        print(f"{name} member {i}: zero-shot {zero[-1]:.3f}, refined {refined[-1]:.3f}", flush=True)
         if i == 0 and args.finetune > 0:
             start = as_module(zero_shot(hyper, inst))
             hit_h, best_h = steps_to_target(start, member, pts, ref, args.finetune)
             hit_r, best_r = steps_to_target(random_start(hyper, member), member, pts, ref, args.finetune)
             finetune_rows = [hit_h, best_h, hit_r, best_r]
+            print(f"{name} fine-tuning: HyPINO start {fmt_steps(hit_h, best_h, args.finetune)}, "
+                  f"random start {fmt_steps(hit_r, best_r, args.finetune)}", flush=True)
     mms = dataset.build(p, args.members, 777, Spec(spec.grid, SIZES["points"], SIZES["boundary_points"]),
                         labelled=1.0, modes=SIZES["mms_modes"], frequency=SIZES["mms_frequency"])
     mms_zero, mms_ref = [], []
@@ -141,10 +146,10 @@ def fmt_steps(hit, best, budget) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--samples", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=600)
-    ap.add_argument("--members", type=int, default=4, help="held-out members per family")
-    ap.add_argument("--finetune", type=int, default=2000, help="most fine-tuning steps")
+    ap.add_argument("--samples", type=int, default=48)
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--members", type=int, default=3, help="held-out members per family")
+    ap.add_argument("--finetune", type=int, default=1000, help="most fine-tuning steps")
     ap.add_argument("--families", nargs="*", default=list(FAMILIES))
     ap.add_argument("--quick", action="store_true", help="tiny run to check the script (numbers meaningless)")
     ap.add_argument("--json", type=Path)

@@ -121,7 +121,7 @@ def test_training_loss_falls_and_zero_shot_error_falls(trained, family):
     report, path = trained
     losses = report.losses
     assert len(losses) == 200
-    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
+    assert np.mean(losses[-20:]) < 0.7 * np.mean(losses[:20])
     p = symop.load(family)
     held = dataset.build(p, 8, 999, SPEC, labelled=1.0, modes=2, frequency=1)
     hyper, _, data = store.load(path)
