@@ -208,3 +208,26 @@ def temporal_order(dts, **options) -> float:
 )
 def test_temporal_order(options, dts, expected):
     assert temporal_order(dts, **options) == pytest.approx(expected, abs=0.15)
+
+
+TIME_DEPENDENT = """
+problem tdc "1D heat with a time-dependent coefficient, Dirichlet and Robin data"
+space x
+time t in [0, 1]
+domain interval(x: [0, 1])
+field u
+equation dt(u) = (1 + t)*d(u, x, 2) + dt(exact(u)) - (1 + t)*d(exact(u), x, 2)
+boundary left: u = exact(u)
+boundary right: dn(u) + 2*u = d(exact(u), x) + 2*exact(u)
+initial u = exact(u)
+exact u = (1 + x + x^2)*cos(2*t) + x*sin(3*t)
+"""
+
+
+@pytest.mark.parametrize("scheme, expected", [("backward-euler", 1), ("crank-nicolson", 2)])
+def test_time_dependent_coefficient_and_data_implicit(scheme, expected):
+    # quadratic in x: the 2nd-order stencils and closures are exact, the error is the time error alone
+    problem = symop.parse(TIME_DEPENDENT)
+    dts = [0.1, 0.05, 0.025]
+    errs = [symop.solve(problem, "fd", n=8, scheme=scheme, dt=dt).errors()["u"]["max"] for dt in dts]
+    assert float(np.polyfit(np.log(dts), np.log(errs), 1)[0]) == pytest.approx(expected, abs=0.15)

@@ -114,16 +114,20 @@ class FDLinear:
     def __init__(self, low: Lowered, exprs, solver: str) -> None:
         self.low = low
         parts = low.jacobian_parts(exprs)
-        # coefficients must not depend on time
-        for e in _coefficient_exprs(exprs, low):
-            if low.t is not None and e.has(low.t):
-                raise OptionError("implicit schemes in fd need coefficients that do not change in time; "
-                                  "use an explicit scheme such as rk4.")
+        # coefficients must not depend on time (backward Euler and Crank–Nicolson re-assemble instead)
+        if time_dependent(low, exprs):
+            raise OptionError("splitting and IMEX schemes in fd need coefficients that do not change in time; "
+                              "use backward-euler, crank-nicolson or an explicit scheme such as rk4.")
         U0 = torch.zeros((len(low.comps), *low.shape), dtype=low.dtype, device=low.device)
         L = low.assemble(parts, low.time_tensor(0.0), U0)
         keep = sps.diags((~low.dirichlet_mask.reshape(-1)).astype(np.float64))
         self.L = sps.csr_matrix(keep @ L)
         self.part = SparseLinearPart(self.L, U0.shape, solver=solver)
+
+
+def time_dependent(low: Lowered, exprs) -> bool:
+    """Whether a coefficient of the unknowns in ``exprs`` depends on time."""
+    return low.t is not None and any(e.has(low.t) for e in _coefficient_exprs(exprs, low))
 
 
 def _coefficient_exprs(exprs, low):
@@ -226,13 +230,20 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
             le, ne = linear_terms(e, nodes, [sp.Dummy() for _ in nodes])
             lin_exprs.append(le)
             non_exprs.append(ne)
-        lin = FDLinear(low, lin_exprs, solver)
         nonlinear = any(ne != 0 and collect([ne], low.comps) for ne in non_exprs)
-        if scheme in ("backward-euler", "crank-nicolson") and not nonlinear:
-            Z = torch.zeros_like(U0)
-            stepper = ThetaMethod(lin.part, lambda t: full(t, Z), theta=1.0 if scheme == "backward-euler" else 0.5)
+        theta = 1.0 if scheme == "backward-euler" else 0.5
+        Z = torch.zeros_like(U0)
+        if scheme in ("backward-euler", "crank-nicolson") and not nonlinear and time_dependent(low, lin_exprs):
+            from .theta import TimeDependentTheta
+
+            stepper = TimeDependentTheta(low, lin_exprs, lambda t: full(t, Z), theta, solver)
+            dt_exprs = []
+        elif scheme in ("backward-euler", "crank-nicolson") and not nonlinear:
+            lin = FDLinear(low, lin_exprs, solver)
+            stepper = ThetaMethod(lin.part, lambda t: full(t, Z), theta=theta)
             dt_exprs = []
         else:
+            lin = FDLinear(low, lin_exprs, solver)
             method = {"backward-euler": "imex-euler", "crank-nicolson": "ars222"}.get(scheme, scheme)
             stepper = IMEX(lin.part, lambda t, U: full(t, U) - (lin.part.matvec(U)), method)
             dt_exprs = [e for e in non_exprs if collect([e], low.comps)]
