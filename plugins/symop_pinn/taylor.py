@@ -230,7 +230,6 @@ def mlp_jet2_sum(net, x: torch.Tensor, directions) -> tuple[torch.Tensor, torch.
     of :func:`mlp_jet` for a Laplacian, and the same value up to rounding.
     """
     inv = 1.0 / net.scale
-    h0 = (x - net.shift) * inv
     if isinstance(directions, tuple):
         index, scale = directions
         scale = torch.as_tensor(scale, dtype=x.dtype, device=x.device) * inv[index]
@@ -239,6 +238,7 @@ def mlp_jet2_sum(net, x: torch.Tensor, directions) -> tuple[torch.Tensor, torch.
         tangent = directions * inv
     x2 = None
     if net.fourier > 0:
+        h0 = (x - net.shift) * inv
         B = 2 * math.pi * net.B
         z0, z1 = h0 @ B.T, _first_layer_tangent(B, tangent)
         z1 = z1[None] if z1.dim() == 2 else z1
@@ -250,7 +250,9 @@ def mlp_jet2_sum(net, x: torch.Tensor, directions) -> tuple[torch.Tensor, torch.
         layers = list(net.hidden)
     else:
         first = net.hidden[0]
-        x0 = first(h0)
+        # W ((x - shift) / scale) + b folded into one product: no (N, D) temporaries at large D
+        Ws = first.weight * inv
+        x0 = torch.addmm(first.bias - Ws @ net.shift, x, Ws.T)
         x1 = _first_layer_tangent(first.weight, tangent)
         x1 = x1[None] if x1.dim() == 2 else x1
         x0, x1, x2 = _collapsed_activation(net.activation, x0, x1, None)
