@@ -186,6 +186,22 @@ def test_gray_scott_runs_a_few_steps():
     assert 0 < u.min() and u.max() <= 1.0 + 1e-12 and v.max() > 0
 
 
+def test_time_dependent_robin_coefficient_is_refused_with_a_sentence():
+    text = """
+problem r "Robin coefficient that changes in time"
+space x
+time t in [0, 1]
+domain interval(x: [0, 1])
+field u
+equation dt(u) = d(u, x, 2)
+boundary left: u = 0
+boundary right: dn(u) + (1 + t)*u = 0
+initial u = x
+"""
+    with pytest.raises(symop.SymopError, match="time-independent alpha and beta in the Robin condition on right"):
+        symop.solve(symop.parse(text), "fd", n=8)
+
+
 def test_float32_and_progress():
     sol = symop.solve(symop.load("examples/heat.pde"), "fd", n=8, dtype="float32", progress=True)
     assert sol.errors()["u"]["rel_l2"] < 5e-2

@@ -50,6 +50,10 @@ def _side_conditions(problem, name: str, differentiate: bool) -> dict[str, SideC
                 f"the condition on {', '.join(bc.parts)} for `{name}` is not one."
             )
         alpha, beta, value = (problem.numeric(e) for e in (bc.alpha, bc.beta, bc.value))
+        if t is not None and bc.kind == "robin" and (alpha.has(t) or beta.has(t)):
+            # the ghost closure is built once; only the data g may change in time
+            raise LoweringError(f"fd needs time-independent alpha and beta in the Robin condition on "
+                                f"{', '.join(bc.parts)} for `{name}`; only the right-hand side g may depend on {t}.")
         if differentiate:
             if alpha.has(t) or beta.has(t):
                 raise LoweringError(f"fd needs time-independent alpha and beta in the conditions of `{name}`.")
