@@ -11,7 +11,12 @@ compiles it once; ``PDE.solve`` would make and compile a new one per call).
 Also prints the memory-bandwidth bound of a 1024² float64 step (16 bytes per
 point per step) and cold-run times in fresh subprocesses.
 
-    python benchmarks/fd.py [--quick] [--no-cold]
+    python benchmarks/fd.py [--quick] [--no-cold] [--no-eager] [--cpu-time]
+
+``--cpu-time`` runs both codes on one thread and measures process CPU time
+instead of wall time: on a machine shared with other jobs the wall time of a
+multi-threaded step mostly measures the scheduler, the CPU time of a
+single-threaded one still measures the code (up to cache and memory contention).
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ initial v = 0.25*exp(-100*((x - 1.25)^2 + (y - 1.25)^2))
 """
 
 
+#: the clock of the timed runs; ``--cpu-time`` swaps in ``time.process_time``
+CLOCK = time.perf_counter
+
+
 def heat_dt(n: int) -> float:
     return 0.2 / n**2
 
@@ -73,7 +82,7 @@ def symop_step(kind: str, n: int, steps: tuple[int, int], repeats: int, compile:
 
     def mark(k: int, total: int, t: float) -> None:
         if k in steps:
-            stamps[k] = time.perf_counter()
+            stamps[k] = CLOCK()
 
     run_evolution(low, program.options, mark)  # warm-up: compilation
     best = np.inf
@@ -116,9 +125,9 @@ def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int) -> float
 
     def run(count: int) -> float:
         s = state.copy()
-        start = time.perf_counter()
+        start = CLOCK()
         stepper(s, 0.0, dt * count)
-        return time.perf_counter() - start
+        return CLOCK() - start
 
     best = np.inf
     for _ in range(repeats):
@@ -128,11 +137,15 @@ def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int) -> float
 
 
 def ms(seconds: float) -> str:
-    """A per-step time in ms, or "unreliable" when the difference of two runs came out non-positive."""
+    """A per-step time in ms, "unreliable" when the difference of two runs came out non-positive, "-" when not run."""
+    if seconds != seconds:
+        return "-"
     return f"{seconds * 1e3:.3f} ms" if seconds > 0 else "unreliable"
 
 
 def ratio(a: float, b: float) -> str:
+    if a != a or b != b:
+        return "-"
     return f"{a / b:.2f}" if a > 0 and b > 0 else "unreliable"
 
 
@@ -193,7 +206,13 @@ def cpu_model() -> str:
 
 
 def main() -> None:
+    global CLOCK
     quick = "--quick" in sys.argv
+    if "--cpu-time" in sys.argv:
+        os.environ["NUMBA_NUM_THREADS"] = "1"  # before py-pde imports numba
+        torch.set_num_threads(1)
+        CLOCK = time.process_time
+        print("clock: process CPU time, one thread for symop and py-pde")
     reps = 2 if quick else 5
     print(f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}; "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads); load average "
@@ -204,13 +223,13 @@ def main() -> None:
     rows = {}
     for kind, n, steps in cases:
         k = "heat" if kind == "heat" else "gs"
-        eager = symop_step(k, n, steps, reps, compile=False)
+        eager = float("nan") if "--no-eager" in sys.argv else symop_step(k, n, steps, reps, compile=False)
         comp = symop_step(k, n, steps, reps, compile=True)
         ref = pypde_step(k, n, steps, reps)
         rows[(kind, n)] = comp
 
         def per_point(v: float) -> str:
-            return f"{v / n**2 * 1e9:.2f}" if v > 0 else "unreliable"
+            return "-" if v != v else f"{v / n**2 * 1e9:.2f}" if v > 0 else "unreliable"
 
         print(f"{kind + f' {n}²':<18}{ms(eager):>14}{ms(comp):>15}{ms(ref):>15}{ratio(comp, ref):>15}"
               f"   (eager/pypde {ratio(eager, ref)}; ns/point: eager {per_point(eager)}, "
