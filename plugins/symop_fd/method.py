@@ -25,7 +25,11 @@ class FDProgram(Program):
         low = self._lowered["cpu"]
         self.source = (
             f"# fd: {len(low.comps)} component(s) on a {' x '.join(map(str, low.shape))} grid, "
-            f"order {low.order}; field nodes are stencils on ghost-padded tensors\n" + low.rhs.source
+            f"order {low.order}; field nodes are stencils on ghost-padded tensors\n"
+            + ("# compile: with an explicit scheme and no split, each step (all stages and the update) is one inductor-compiled function "
+               "(symop_fd.fused); on periodic grids the stencils use torch.roll instead of padding\n"
+               if self.options.get("compile") else "")
+            + low.rhs.source
         )
 
     def lowered(self, device: str):
