@@ -8,7 +8,11 @@ An engine receives a *model* (any callable ``X (N, D) → (N, fields)``; our
   dimensions costs ``d`` backward passes);
 * ``stde``: Taylor-mode jets; Laplacians and biharmonics by stochastic Taylor
   derivative estimators with ``samples`` random ``sparse`` or ``dense``
-  tangents, any other partial derivative exactly by polarized jets.
+  tangents, any other partial derivative exactly by polarized jets. The
+  Laplacian propagates only the sum of the second coefficients (collapsed
+  Taylor mode), and a model with hard Dirichlet data
+  (:class:`~symop_pinn.constraint.Constrained`) samples only its inner
+  network's Laplacian, the rest of the product rule being exact.
 
 Nodes whose argument is not a field (``lap(exact(u))`` in a manufactured
 source) are evaluated exactly by autograd on the generated function, detached.
