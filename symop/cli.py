@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -88,14 +89,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     table.add_column("method", style="bold")
     table.add_column("description")
     table.add_column("options")
+    def line(o) -> str:
+        return (f"{o.name} ({o.type.__name__}, default {o.default!r})"
+                + (f" ∈ {{{', '.join(map(str, o.choices))}}}" if o.choices else "") + f": {o.help}")
+
     for name, disc in sorted(discretizations().items()):
-        opts = "\n".join(
-            f"{o.name} ({o.type.__name__}, default {o.default!r})"
-            + (f" ∈ {{{', '.join(map(str, o.choices))}}}" if o.choices else "")
-            + f": {o.help}"
-            for o in disc.options
-        )
-        table.add_row(name, disc.description, opts or "—")
+        opts = "\n".join(line(o) for o in disc.options)
+        if disc.trains and disc.train_options:
+            opts += "\n[italic]symop train only:[/italic]\n" + "\n".join(line(o) for o in disc.train_options)
+        table.add_row(name, disc.description + (" (trains: `symop train`)" if disc.trains else ""), opts or "—")
     console().print(table)
     return 0
 
@@ -130,6 +132,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     problem = load(args.file)
     report = train(problem, args.method, samples=args.samples, output=args.output, device=args.device,
                    progress=not args.quiet, resume=args.resume, seed=args.seed, **parse_settings(args.set))
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, one process reports
+        return 0
     out = console()
     last = f", final loss {report.losses[-1]:.3e}" if report.losses else ""
     out.print(f"[bold]{problem.name}[/bold]: trained {args.method} on {args.samples} members in "
@@ -175,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output", default="model.pt", metavar="PATH", help="where to save the model")
     t.add_argument("--device", default="cpu", help="cpu or cuda")
     t.add_argument("--seed", type=int, default=0, help="seed of the members, the initial weights and the batches")
-    t.add_argument("--resume", action="store_true", help="continue from the checkpoint at --output")
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoint saved beside --output")
     t.add_argument("--set", action="append", metavar="NAME=VALUE", help="method or training option, or parameter")
     t.add_argument("--json", action="store_true", help="print the training report as JSON")
     t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

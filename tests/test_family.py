@@ -75,6 +75,36 @@ def test_a_parameter_given_a_value_is_no_longer_random():
     assert all(m.params["k"] == 3.0 for _, m in members(p, 3, seed=0))
 
 
+DARCY = """
+problem darcy
+space x, y
+domain box(x: [0, 1], y: [0, 1])
+param a ~ field(mean: 2, amplitude: 1, modes: 2, kinds: fourier)
+field u
+equation -div(a*grad(u)) = 1
+boundary left, right, top, bottom: u = 0
+"""
+
+
+def test_a_random_field_inside_a_derivative_keeps_its_derivatives():
+    """div(a*grad(u)) with a random field a: the product rule's a_x, a_y are parameters drawn with a."""
+    p = symop.parse(DARCY)
+    assert [d.kind for d in p.param_distributions.values()] == ["field", "derivative", "derivative"]
+    assert p.params == {"a": 2.0, "a_x": 0.0, "a_y": 0.0}  # the representative: the mean, a constant
+    x, y = p.space.coords
+    u = p.field("u").applied
+    for values, m in members(p, 3, seed=4):
+        a = values["a"]
+        assert a.free_symbols == {x, y}
+        expected = -(sp.diff(a * sp.diff(u, x), x) + sp.diff(a * sp.diff(u, y), y))
+        assert sp.simplify(m.equations[0].lhs - expected) == 0
+        grid = np.linspace(0, 1, 9)
+        va = sp.lambdify((x, y), a, "numpy")(*np.meshgrid(grid, grid))
+        assert 1.0 - 1e-12 <= va.min() and va.max() <= 3.0 + 1e-12  # mean 2, amplitude 1
+    fixed = p.with_params(a=1.5)
+    assert fixed.params["a_x"] == 0.0 and not is_family(fixed)
+
+
 def test_member_i_does_not_depend_on_how_many_are_drawn():
     p = symop.parse(FAMILY)
     few, many = members(p, 2, seed=5), members(p, 6, seed=5)
@@ -105,6 +135,7 @@ def test_instantiate_accepts_expressions_and_numbers_and_rejects_unknown_names()
     ("param h ~ field(3)", "`field` takes named options only"),
     ("param h ~ field(modes: 0)", "`modes` must be a whole number of at least 1"),
     ("param h ~ normal(mu: 1, 2)", "`normal` takes no named arguments"),
+    ("param h ~ field(mean: x)", "must be a constant"),
 ])
 def test_bad_distributions_are_positioned_errors(line, message):
     text = "space x\ndomain interval(x: [0, 1])\n" + line + "\nfield u\nequation lap(u) = 1\nboundary left, right: u = 0\n"

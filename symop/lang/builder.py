@@ -11,7 +11,7 @@ all are raised together, sorted by position.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -240,7 +240,12 @@ class Builder:
                 self.errors.extend([err])
                 value = 0.0  # declared anyway, so later uses do not cascade into more errors
             if self.declare(tok, "parameter"):
-                self.scope.params[name] = sp.Symbol(name, real=True)
+                dist = self.distributions.get(name)
+                if dist is not None and dist.is_field and self.space is not None and not self.space.is_indexed:
+                    # a function of space while the file is read, so that derivatives of it are kept
+                    self.scope.params[name] = sp.Function(name, real=True)(*self.space.coords)
+                else:
+                    self.scope.params[name] = sp.Symbol(name, real=True)
                 self.scope.param_values[name] = value
 
     def distribution(self, decl: Tree) -> Distribution:
@@ -293,6 +298,9 @@ class Builder:
                 options[key] = tuple(names)
                 continue
             number = self.numeric(value, f"the option `{key}` of `field`")
+            if key == "mean":
+                options[key] = number
+                continue
             if key in ("modes", "frequency"):
                 if number != int(number) or number < (1 if key == "modes" else 0):
                     raise fail(arg, f"`{key}` must be a whole number of at least {1 if key == 'modes' else 0}, not {number:g}")
@@ -302,6 +310,9 @@ class Builder:
             options[key] = number
         if self.space is None:
             raise fail(kind_tok, f"the random field `{name}` needs the `space` line before it")
+        if self.space.is_indexed:
+            raise fail(kind_tok, f"the random field `{name}` needs named coordinates (`space x, y`), "
+                                 "not an indexed space")
         return Distribution(name, kind, (), options)
 
     def let_stmt(self, node: Tree) -> None:
@@ -629,8 +640,50 @@ class Builder:
                                     f.position, f"add a line `initial {lhs} = ...`")
 
     # ------------------------------------------------------------------ result
+    def random_fields_to_symbols(self) -> None:
+        """Give each random field and each of its derivatives a parameter symbol of its own.
+
+        While the file is read a random field ``a`` is the function ``a(x, y)``,
+        so ``div(a*grad(u))`` keeps ``Derivative(a(x, y), x)``.  Here every such
+        derivative becomes a parameter ``a_x`` (a ``derivative`` distribution:
+        drawn with ``a``, by differentiating its draw) and ``a(x, y)`` becomes
+        the symbol ``a``, so methods see parameters only.
+        """
+        applied = {n: f for n, f in self.scope.params.items() if not isinstance(f, sp.Symbol)}
+        if not applied:
+            return
+        exprs = [e for eq in self.assigned for e in (eq.lhs, eq.rhs)]
+        exprs += [e for bc in self.conditions for e in (bc.lhs, bc.rhs, bc.alpha, bc.beta, bc.value)]
+        exprs += [ic.value for ic in self.initial] + list(self.scope.exact.values()) + list(self.scope.lets.values())
+        mapping: dict[sp.Expr, sp.Symbol] = {}
+        taken = set(self.scope.params) | {f.name for f in self.fields}
+        for name, fn in applied.items():
+            derivs = {d for e in exprs for d in sp.sympify(e).atoms(sp.Derivative) if d.expr == fn}
+            for d in sorted(derivs, key=str):
+                variables = tuple(v for v, k in d.variable_count for _ in range(k))
+                dname = _derived_name(name, variables, taken)
+                taken.add(dname)
+                mapping[d] = sp.Symbol(dname, real=True)
+                self.scope.params[dname] = mapping[d]
+                self.scope.param_values[dname] = 0.0
+                self.distributions[dname] = Distribution(dname, "derivative", (),
+                                                         {"of": name, "wrt": tuple(str(v) for v in variables)})
+            mapping[fn] = sp.Symbol(name, real=True)
+            self.scope.params[name] = mapping[fn]
+
+        def sub(e: sp.Expr) -> sp.Expr:
+            return sp.sympify(e).xreplace(mapping)
+
+        self.assigned = [replace(eq, lhs=sub(eq.lhs), rhs=sub(eq.rhs)) for eq in self.assigned]
+        self.conditions = [replace(bc, lhs=sub(bc.lhs), rhs=sub(bc.rhs), alpha=sub(bc.alpha), beta=sub(bc.beta),
+                                   value=sub(bc.value)) for bc in self.conditions]
+        self.initial = [replace(ic, value=sub(ic.value)) for ic in self.initial]
+        self.scope.exact = {n: sub(e) for n, e in self.scope.exact.items()}
+        self.scope.lets = {n: sub(e) for n, e in self.scope.lets.items()}
+
     def problem(self) -> Problem:
         name = self.name or (Path(self.source.filename).stem if self.source.filename != "<string>" else "problem")
+        self.random_fields_to_symbols()
         return Problem(
             name=name,
             title=self.title,
@@ -651,6 +704,14 @@ class Builder:
             param_ranges=dict(self.param_ranges),
             param_distributions=dict(self.distributions),
         )
+
+
+def _derived_name(base: str, variables: tuple[sp.Symbol, ...], taken: set[str]) -> str:
+    """``a_x``, ``a_xy``, ``a_xx`` ...: the name of a derivative of the random field ``a``, not yet taken."""
+    name = f"{base}_{''.join(str(v) for v in variables)}"
+    while name in taken:
+        name = "_" + name
+    return name
 
 
 def time_order(expr: sp.Expr, applied: sp.Expr, t: sp.Symbol) -> int:

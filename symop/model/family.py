@@ -36,7 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: distribution kind → number of positional arguments it takes (None: one or more)
 KINDS: dict[str, int | None] = {"uniform": 2, "loguniform": 2, "normal": 2, "choice": None, "field": 0}
 #: options a ``field`` accepts, with their defaults
-FIELD_OPTIONS: dict[str, Any] = {"modes": 3, "amplitude": 1.0, "frequency": 3, "kinds": ("fourier", "gaussian", "polynomial")}
+FIELD_OPTIONS: dict[str, Any] = {"mean": 0.0, "modes": 3, "amplitude": 1.0, "frequency": 3,
+                                 "kinds": ("fourier", "gaussian", "polynomial")}
 
 
 class FamilyError(SymopError):
@@ -49,8 +50,12 @@ class Distribution:
 
     ``kind`` is ``uniform`` or ``loguniform`` (``args`` = lower, upper bound),
     ``normal`` (mean, standard deviation), ``choice`` (the values) or ``field``
-    (no arguments; :attr:`options` ``modes``, ``amplitude``, ``frequency`` and
-    ``kinds`` shape the random function, as in :func:`symop.mms.random_solution`).
+    (no arguments; :attr:`options` ``mean`` plus a random function shaped by
+    ``modes``, ``amplitude``, ``frequency`` and ``kinds``, as in
+    :func:`symop.mms.random_solution`).  A field that the equations
+    differentiate also has ``derivative`` parameters (options ``of``, the
+    field, and ``wrt``, the coordinate names), drawn by differentiating the
+    field's draw.
     """
 
     name: str
@@ -67,11 +72,14 @@ class Distribution:
             return math.sqrt(self.args[0] * self.args[1])
         if self.kind in ("normal", "choice"):
             return self.args[0]
+        if self.kind == "field":
+            return float(self.options.get("mean", 0.0))
         return 0.0
 
     @property
     def is_field(self) -> bool:
-        return self.kind == "field"
+        """Whether a draw is a function of the coordinates (a field or a derivative of one)."""
+        return self.kind in ("field", "derivative")
 
     def sample(self, rng: np.random.Generator, problem: "Problem") -> sp.Expr:
         """One draw: a SymPy number, or for a ``field`` an expression in the space coordinates."""
@@ -84,14 +92,25 @@ class Distribution:
         if self.kind == "choice":
             value = self.args[int(rng.integers(len(self.args)))]
             return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
-        return random_field(problem, int(rng.integers(2**31 - 1)), **dict(self.options))
+        if self.kind == "derivative":
+            raise FamilyError(f"`{self.name}` is a derivative of the random field `{self.options['of']}` "
+                              "and is drawn with it: use draw(problem, rng).")
+        options = dict(self.options)
+        mean = float(options.pop("mean", 0.0))
+        return _number(mean) + random_field(problem, int(rng.integers(2**31 - 1)), **options)
 
     def describe(self) -> str:
         """The distribution as written in an equation file."""
+        if self.kind == "derivative":
+            return f"d{''.join(self.options['wrt'])}({self.options['of']})"
         if self.kind == "field":
             opts = ", ".join(f"{k}: {_word(v)}" for k, v in self.options.items())
             return f"field({opts})"
         return f"{self.kind}(" + ", ".join(f"{a:g}" for a in self.args) + ")"
+
+
+def _number(value: float) -> sp.Expr:
+    return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
 
 
 def _word(value: Any) -> str:
@@ -127,7 +146,15 @@ def draw(problem: "Problem", rng: np.random.Generator | int) -> dict[str, sp.Exp
     """One value per random parameter of ``problem`` (in the order of the file)."""
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(int(rng))
-    return {name: dist.sample(rng, problem) for name, dist in problem.param_distributions.items()}
+    values = {name: dist.sample(rng, problem) for name, dist in problem.param_distributions.items()
+              if dist.kind != "derivative"}
+    coords = {str(c): c for c in problem.space.coords}
+    for name, dist in problem.param_distributions.items():
+        if dist.kind == "derivative":
+            of = dist.options["of"]
+            parent = values[of] if of in values else _number(problem.params[of])
+            values[name] = sp.diff(parent, *[coords[w] for w in dist.options["wrt"]])
+    return values
 
 
 def instantiate(problem: "Problem", values: Mapping[str, Any]) -> "Problem":

@@ -230,8 +230,14 @@ class Problem:
             )
         new = dict(self.params)
         new.update({k: float(v) for k, v in values.items()})
-        def fixed(table: Mapping[str, Any]) -> dict[str, Any]:  # a parameter given a value is no longer random
-            return {k: v for k, v in table.items() if k not in values}
+        # a parameter given a value is no longer random; a random field given a constant has zero derivatives
+        for name, dist in self.param_distributions.items():
+            if dist.kind == "derivative" and dist.options["of"] in values:
+                new[name] = 0.0
+
+        def fixed(table: Mapping[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in table.items()
+                    if k not in values and getattr(v, "options", {}).get("of") not in values}
 
         return replace(self, params=new, param_ranges=fixed(self.param_ranges),
                        param_distributions=fixed(self.param_distributions))
