@@ -51,6 +51,20 @@ def _weights(m: int, order: int) -> tuple[float, ...]:
     return tuple(float(A[i][n]) for i in range(n))
 
 
+def _along(out, axis: int, m: int, h: float, order: int, shifted):
+    """h^{-m} sum_j w_j shifted(out, j): the m-th derivative along ``axis`` from shifted copies."""
+    w = weights(m, order)
+    r = len(w) // 2
+    scale = 1.0 / h ** m
+    acc = None
+    for j, wj in zip(range(-r, r + 1), w):
+        if wj == 0.0:
+            continue
+        term = shifted(out, j) * (wj * scale)
+        acc = term if acc is None else acc + term
+    return acc
+
+
 def apply(padded, multi_index: tuple[int, ...], h: tuple[float, ...], ghost: int, order: int):
     """The derivative ``multi_index`` of a ghost-padded tensor, at the grid nodes."""
     out = padded
@@ -59,16 +73,7 @@ def apply(padded, multi_index: tuple[int, ...], h: tuple[float, ...], ghost: int
         if m == 0:
             out = out.narrow(axis, ghost, n)
             continue
-        w = weights(m, order)
-        r = len(w) // 2
-        scale = 1.0 / h[axis] ** m
-        acc = None
-        for j, wj in zip(range(-r, r + 1), w):
-            if wj == 0.0:
-                continue
-            term = out.narrow(axis, ghost + j, n)
-            acc = term * (wj * scale) if acc is None else acc + term * (wj * scale)
-        out = acc
+        out = _along(out, axis, m, h[axis], order, lambda t, j, a=axis, n=n: t.narrow(a, ghost + j, n))
     return out
 
 
@@ -88,16 +93,7 @@ def apply_periodic(u, multi_index: tuple[int, ...], h: tuple[float, ...], order:
     for axis, m in enumerate(multi_index):
         if m == 0:
             continue
-        w = weights(m, order)
-        r = len(w) // 2
-        scale = 1.0 / h[axis] ** m
-        acc = None
-        for j, wj in zip(range(-r, r + 1), w):
-            if wj == 0.0:
-                continue
-            term = (out if j == 0 else torch.roll(out, -j, axis)) * (wj * scale)
-            acc = term if acc is None else acc + term
-        out = acc
+        out = _along(out, axis, m, h[axis], order, lambda t, j, a=axis: t if j == 0 else torch.roll(t, -j, a))
     return out
 
 
