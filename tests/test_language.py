@@ -8,6 +8,7 @@ import pytest
 import sympy as sp
 
 import symop
+from symop.errors import SymopError
 from symop.model.operators import Laplacian, NormalDerivative
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").rglob("*.pde"))
@@ -176,3 +177,11 @@ def test_exact_inside_expressions_is_the_declared_solution():
     u_exact = p.exact["u"]
     residual = p.substitute_fields(p.equations[0].residual, {"u": u_exact})
     assert sp.simplify(p.numeric(residual)) == 0
+
+
+def test_derivative_in_a_summed_coordinate_is_a_positioned_error_not_a_crash():
+    text = ("param d = 5\nspace x[1..d]\ndomain ball(dim: d, radius: 1)\nfield u\n"
+            "equation lap(u) + sum(i, 1, d-1, d(u, x[i], x[i+1])) = 1\nboundary all: u = 0\n")
+    with pytest.raises(SymopError) as info:
+        symop.parse(text, "mixed.pde")
+    assert "mixed.pde:5:39" in str(info.value) and "summation index is not supported" in str(info.value)

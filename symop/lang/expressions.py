@@ -399,7 +399,12 @@ class Converter:
                 order = self.positive_int(a, "the order of a derivative")
                 variables.extend([variables[-1]] * (order - 1))
             else:
-                variables.append(self._coordinate(a))
+                coord = self._coordinate(a)
+                if isinstance(coord, sp.Indexed) and not coord.indices[0].is_Integer:
+                    raise fail(a, f"a derivative in `{coord}` with a summation index is not supported",
+                               "write `lap(u)` for the sum of second derivatives, or give the coordinate a number: "
+                               "d(u, x[1], x[2])")
+                variables.append(coord)
         return self.derivative(expr, variables)
 
     def _axis_derivative(self, node: Tree, tok: Token, args: list, axis: str) -> sp.Expr:
