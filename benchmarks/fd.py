@@ -25,7 +25,6 @@ import os
 import platform
 import subprocess
 import sys
-import textwrap
 import time
 
 import numpy as np

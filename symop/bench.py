@@ -83,7 +83,7 @@ def family_text(family: str, rng: np.random.Generator, domain: str, dim: int, na
         body += [f"param kappa = {_r(rng, 0.1, 1.0)}", "field u", f"equation dt(u) = kappa*{lap}", "initial u = 0"]
     elif family == "advection-diffusion":
         head += ["time t in [0, 0.2]", f"domain {dom}"]
-        adv = f"a*dx(u)" if dim == 1 else "a*dx(u) + b*dy(u)"
+        adv = "a*dx(u)" if dim == 1 else "a*dx(u) + b*dy(u)"
         params = f"param nu = {_r(rng, 0.1, 0.5)}, a = {_r(rng, -1.0, 1.0, 0.25)}"
         if dim > 1:
             params += f", b = {_r(rng, -1.0, 1.0, 0.25)}"

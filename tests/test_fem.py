@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-import scipy.sparse as sps
 import sympy as sp
 
 import symop
@@ -211,7 +210,6 @@ def test_stiffness_matches_scikit_fem():
     skfem = pytest.importorskip("skfem")
     from skfem.models.poisson import laplace, mass
 
-    from symop.model.domains import Box
     from symop.model.mesh import structured_box_mesh
     from symop_fem.assembly import CellSpace
     from symop_fem.dofs import build_dofs

@@ -18,8 +18,8 @@ in evolution problems) and extrapolate ghosts polynomially.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sps

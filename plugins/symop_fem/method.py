@@ -13,7 +13,6 @@ batched assembly (:mod:`symop_fem.assembly`) → sparse solves.
 
 from __future__ import annotations
 
-import math
 import time as _time
 from typing import Any, Mapping
 
@@ -230,7 +229,6 @@ class FEMProgram(Program):
         return solve_sparse(A, b, solver=self.options["solver"])
 
     def run_steady(self, info: dict) -> np.ndarray:
-        N = self.dofs.size
         f = self.free
         g, _ = self.dirichlet_values()
         u = g.copy()

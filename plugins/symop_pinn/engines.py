@@ -20,7 +20,7 @@ source) are evaluated exactly by autograd on the generated function, detached.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import sympy as sp

@@ -42,7 +42,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pycode import PythonCodePrinter
 
 from symop.codegen.errors import CodegenError
-from symop.codegen.nodes import NODE_TYPES, describe, sanitize
+from symop.codegen.nodes import NODE_TYPES, describe
 
 #: SymPy function class name → the ``torch`` function of one tensor argument.
 TORCH_FUNCTIONS: dict[str, str] = {

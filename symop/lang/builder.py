@@ -19,8 +19,8 @@ import sympy as sp
 from lark import Token, Tree
 
 from symop.errors import ErrorCollector, Position, Source, SourceError
-from symop.lang.expressions import Converter, OperatorSpec, Scope, Vector, fail, position_of
-from symop.lang.names import CONSTANTS, DOMAIN_KINDS, RESERVED, did_you_mean
+from symop.lang.expressions import Converter, OperatorSpec, Scope, fail, position_of
+from symop.lang.names import DOMAIN_KINDS, RESERVED, did_you_mean
 from symop.lang.parser import parse_tree
 from symop.model.family import FIELD_OPTIONS, KINDS, Distribution
 from symop.model.domains import Ball, Box, Difference, Disk, Domain, DomainError, Interval, Polygon
