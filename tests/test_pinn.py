@@ -77,6 +77,29 @@ def residuals(problem, estimator="autograd", points=64, **kw):
     return out
 
 
+def test_periodic_terms_pair_the_faces_and_catch_a_function_that_is_not_periodic():
+    p = symop.load(EXAMPLES / "advection_diffusion.pde")
+    loss = PhysicsLoss(p, make_engine("autograd"), points=32, boundary_points=32, dtype=torch.float64, seed=1)
+    periodic = [(t, b) for t, b in zip(loss.terms, loss.sample(0)) if t.kind == "periodic"]
+    assert [t.name for t, _ in periodic] == ["periodic[c:x:0]", "periodic[c:x:1]"]
+    (_, (low, high)) = periodic[0]
+    assert torch.all(low[:, 0] == 0) and torch.all(high[:, 0] == 1) and torch.equal(low[:, 1], high[:, 1])
+
+    def ramp(X):  # u = x (t + 1): not periodic in x, but its x-derivative is (equal on both faces)
+        return (X[:, :1] * (X[:, 1:2] + 1))
+
+    values = {t.name: loss.residual(ramp, t, X, n, create_graph=False) for t, (X, n) in periodic}
+    assert torch.allclose(values["periodic[c:x:0]"], -(low[:, 1] + 1))
+    assert float(values["periodic[c:x:1]"].abs().max()) < 1e-12
+
+
+@pytest.mark.parametrize("path", ["advection_diffusion.pde", "gray_scott.pde"])
+def test_periodic_examples_run(path):
+    sol = _solve(str(EXAMPLES / path), width=16, depth=2, points=64, boundary_points=32, steps=3, eval_points=256,
+                 estimator="stde")
+    assert all(np.isfinite(v).all() for v in sol.fields.values())
+
+
 def test_pinn_is_registered_with_its_options():
     disc = get_discretization("pinn")
     names = {o.name for o in disc.options}
@@ -88,7 +111,8 @@ def test_pinn_is_registered_with_its_options():
         resolve_options("pinn", OPTIONS, {"tangents": "diagonal"})
 
 
-@pytest.mark.parametrize("path", ["poisson.pde", "heat.pde", "variable_coefficient.pde", "disk_poisson.pde"])
+@pytest.mark.parametrize("path", ["poisson.pde", "heat.pde", "variable_coefficient.pde", "disk_poisson.pde",
+                                  "advection_diffusion.pde"])
 @pytest.mark.parametrize("estimator", ["autograd", "stde"])
 def test_residual_vanishes_on_the_exact_solution(path, estimator):
     p = symop.load(EXAMPLES / path)

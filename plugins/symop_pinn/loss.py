@@ -10,7 +10,11 @@ unbiased estimate of the squared residual):
   the outward normals from ``Domain.sample_boundary``), weighted ``boundary_weight``
   (none for Dirichlet data imposed exactly by :mod:`symop_pinn.constraint`);
 * one term per initial condition ``dt(u, k) = g`` at the start time, weighted
-  ``initial_weight``.
+  ``initial_weight``;
+* for each periodic coordinate x in [a, b] and each field, terms
+  :math:`\partial_x^k u(a, \cdot) - \partial_x^k u(b, \cdot)` for k below the
+  highest order of x in the equations, at paired points of the two faces,
+  weighted ``boundary_weight``.
 """
 
 from __future__ import annotations
@@ -30,11 +34,16 @@ from symop_pinn.engines import Engine, Layout
 @dataclass
 class Term:
     name: str
-    kind: str  # interior | boundary | initial
+    kind: str  # interior | boundary | initial | periodic
     weight: float
     fn: Any  # GeneratedFunction
     parts: tuple[str, ...] = ()
     order: int = 0
+
+
+def _value_of(term: Term) -> Term:
+    """A periodic term's expression as a plain term, evaluated on one face."""
+    return Term(term.name, "boundary", term.weight, term.fn)
 
 
 class PhysicsLoss:
@@ -70,6 +79,16 @@ class PhysicsLoss:
             parts = tuple(problem.domain.sides) if bc.parts in (("all",), ()) else bc.parts
             self.terms.append(Term(f"bc{j}[{bc.field}:{bc.kind}]", "boundary", float(boundary_weight),
                                    self._generate(bc.residual, f"boundary_{j}"), parts))
+        for name in problem.periodic:
+            axis = problem.space.names.index(name)
+            coord = problem.space.coordinate(axis)
+            for fld in problem.fields:
+                highest = max([dict(d.variable_count).get(coord, 0) for eq in problem.equations
+                               for d in eq.residual.atoms(sp.Derivative) if d.expr == fld.applied] + [2])
+                for k in range(highest):
+                    expr = fld.applied if k == 0 else sp.Derivative(fld.applied, (coord, k))
+                    self.terms.append(Term(f"periodic[{fld.name}:{name}:{k}]", "periodic", float(boundary_weight),
+                                           self._generate(expr, f"periodic_{fld.name}_{name}_{k}"), order=axis))
         for j, ic in enumerate(problem.initial):
             f = problem.field(ic.field).applied
             lhs = f if ic.order == 0 else sp.Derivative(f, (problem.t, ic.order))
@@ -121,6 +140,12 @@ class PhysicsLoss:
             elif term.kind == "initial":
                 pts = domain.sample_interior(self.boundary_points, seed=rng)
                 out.append((self._tensor(self._with_time(pts, rng, at=0.0)), None))
+            elif term.kind == "periodic":  # the same points on the faces x = a and x = b
+                lo, hi = domain.bounding_box()
+                pts = self._with_time(domain.sample_interior(self.boundary_points, seed=rng), rng)
+                low, high = pts.copy(), pts.copy()
+                low[:, term.order], high[:, term.order] = lo[term.order], hi[term.order]
+                out.append((self._tensor(low), self._tensor(high)))
             else:
                 per = max(1, self.boundary_points // len(term.parts))
                 pts, nrm = zip(*(domain.sample_boundary(p, per, seed=rng) for p in term.parts))
@@ -131,7 +156,10 @@ class PhysicsLoss:
     # ---------------------------------------------------------------- residuals
     def residual(self, model, term: Term, X: torch.Tensor, normals: torch.Tensor | None = None,
                  create_graph: bool = True) -> torch.Tensor:
-        """The residual of ``term`` at ``X`` (one engine draw)."""
+        """The residual of ``term`` at ``X`` (one engine draw); a periodic term's ``normals`` are the paired points."""
+        if term.kind == "periodic":
+            return self.residual(model, _value_of(term), X, None, create_graph) - \
+                self.residual(model, _value_of(term), normals, None, create_graph)
         X = X.detach().requires_grad_(self.engine.name == "autograd")
         ev = self.engine.evaluation(model, X, self.layout, normals, create_graph)
         nodes = {name: ev.node(node) for name, node in term.fn.nodes.items()}

@@ -159,8 +159,8 @@ class PINN(Discretization):
     options = OPTIONS
 
     def accepts(self, problem) -> str | None:
-        if problem.periodic:
-            return "the pinn method does not support periodic boundaries yet"
+        if problem.periodic and problem.domain.kind not in ("box", "interval"):
+            return "periodic boundaries need a box or an interval"
         return None
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
