@@ -29,6 +29,7 @@ import numpy as np
 import sympy as sp
 
 from symop.errors import SymopError
+from symop.model.problem import as_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from symop.model.problem import Problem
@@ -90,14 +91,13 @@ class Distribution:
         if self.kind == "normal":
             return sp.Float(rng.normal(self.args[0], self.args[1]))
         if self.kind == "choice":
-            value = self.args[int(rng.integers(len(self.args)))]
-            return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
+            return as_number(self.args[int(rng.integers(len(self.args)))])
         if self.kind == "derivative":
             raise FamilyError(f"`{self.name}` is a derivative of the random field `{self.options['of']}` "
                               "and is drawn with it: use draw(problem, rng).")
         options = dict(self.options)
         mean = float(options.pop("mean", 0.0))
-        return _number(mean) + random_field(problem, int(rng.integers(2**31 - 1)), **options)
+        return as_number(mean) + random_field(problem, int(rng.integers(2**31 - 1)), **options)
 
     def describe(self) -> str:
         """The distribution as written in an equation file."""
@@ -107,10 +107,6 @@ class Distribution:
             opts = ", ".join(f"{k}: {_word(v)}" for k, v in self.options.items())
             return f"field({opts})"
         return f"{self.kind}(" + ", ".join(f"{a:g}" for a in self.args) + ")"
-
-
-def _number(value: float) -> sp.Expr:
-    return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
 
 
 def _word(value: Any) -> str:
@@ -152,7 +148,7 @@ def draw(problem: "Problem", rng: np.random.Generator | int) -> dict[str, sp.Exp
     for name, dist in problem.param_distributions.items():
         if dist.kind == "derivative":
             of = dist.options["of"]
-            parent = values[of] if of in values else _number(problem.params[of])
+            parent = values[of] if of in values else as_number(problem.params[of])
             values[name] = sp.diff(parent, *[coords[w] for w in dist.options["wrt"]])
     return values
 
