@@ -1,4 +1,4 @@
-"""The physics-informed loss, generated from the symbolic model with :mod:`symop.codegen`.
+r"""The physics-informed loss, generated from the symbolic model with :mod:`symop.codegen`.
 
 Terms (each a mean of squared residuals, or with ``loss=product`` the mean of
 the product of two residuals computed with independent STDE draws, which is an
