@@ -59,8 +59,13 @@ def describe(problem: Problem) -> str:
     else:
         lines.append("time    steady")
     lines.append(f"domain  {problem.domain.describe()}; boundary parts: {', '.join(problem.domain.sides)}")
-    if problem.params:
-        lines.append("params  " + ", ".join(f"{k} = {v:g}" for k, v in problem.params.items()))
+    fixed = {k: v for k, v in problem.params.items() if k not in problem.param_distributions}
+    if fixed:
+        lines.append("params  " + ", ".join(f"{k} = {v:g}" for k, v in fixed.items()))
+    if problem.param_distributions:
+        lines.append("family  " + ", ".join(f"{k} ~ {d.describe()}" for k, d in problem.param_distributions.items())
+                     + "  (solved as one problem at " + ", ".join(f"{k} = {problem.params[k]:g}"
+                                                                 for k in problem.param_distributions) + ")")
     lines.append("fields  " + ", ".join(problem.field_names))
     lines.append("")
     lines.append("equations")

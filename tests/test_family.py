@@ -248,3 +248,14 @@ def test_ddp_with_two_processes_matches_one(tmp_path: Path):
     g2 = [float(v) for v in two.stdout.strip().splitlines()[-1].split()]
     # the per-rank means of equal halves average to the full mean: same gradient, same loss
     assert np.allclose(g1, g2, atol=1e-5)
+
+
+def test_show_prints_the_family_and_the_member_it_solves(tmp_path: Path, capsys):
+    from symop.cli import main
+
+    path = tmp_path / "darcy.pde"
+    path.write_text(DARCY)
+    assert main(["show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "family  a ~ field(mean: 2, amplitude: 1, modes: 2, kinds: fourier), a_x ~ dx(a), a_y ~ dy(a)" in out
+    assert "solved as one problem at a = 2, a_x = 0, a_y = 0" in out and "params" not in out
