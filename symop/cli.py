@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -107,8 +108,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from symop.api import load, solve
 
     problem = load(args.file)
-    sol = solve(problem, args.method, device=args.device, progress=not args.quiet, **parse_settings(args.set))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        sol = solve(problem, args.method, device=args.device, progress=not args.quiet, **parse_settings(args.set))
     out = console()
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+        print(f"warning: {message}", file=sys.stderr)
     out.print(f"[bold]{problem.name}[/bold] solved with {sol.method} on {sol.device} in {sol.wall_time:.3g} s")
     errors = sol.errors()
     if errors:

@@ -417,3 +417,26 @@ boundary left, right: u = exact(u)
     errs = [symop.solve(problem, method="fem", degree=2, n=64, dt=dt).errors()["u"]["l2"] for dt in dts]
     rate = np.polyfit(np.log(dts), np.log(errs), 1)[0]
     assert abs(rate - 2) < 0.15, (rate, errs)
+
+
+@pytest.mark.parametrize("method", ["fd", "fem"])
+def test_splitting_with_moving_boundary_data_warns_of_order_reduction(method):
+    text = """
+space x
+time t in [0, 0.1]
+domain interval(x: [0, 1])
+field u
+exact u = exp(-t)*cos(x)
+equation dt(u) = d(u, x, 2) - u^2 + exact(u)^2
+initial u = exact(u)
+boundary left, right: u = exact(u)
+"""
+    problem = symop.parse(text)
+    with pytest.warns(UserWarning, match="order reduction"):
+        sol = symop.solve(problem, method=method, n=16, dt=0.05, split="strang")
+    assert "order reduction" in sol.info["caveat"]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        symop.solve(problem, method=method, n=16, dt=0.05)  # unsplit: no caveat

@@ -4,6 +4,7 @@ diffusion-vs-rest splitting, all driven by :func:`symop.integrate.integrate`."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import scipy.sparse as sps
@@ -11,6 +12,7 @@ import sympy as sp
 import torch
 
 from symop.errors import OptionError
+from symop.model.analysis import splitting_caveat
 from symop.integrate import (IMEX, ExplicitRK, LieSplitting, SparseLinearPart, StrangSplitting, ThetaMethod,
                              integrate)
 
@@ -191,6 +193,10 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
     info = {"scheme": scheme, "split": split}
 
     if split != "none":
+        caveat = splitting_caveat(low.problem)
+        if caveat:
+            warnings.warn(caveat, stacklevel=2)
+            info["caveat"] = caveat
         diff_exprs, rest_exprs = [], []
         for c in low.comps:
             dterms, rterms = [], []

@@ -14,6 +14,7 @@ batched assembly (:mod:`symop_fem.assembly`) → sparse solves.
 from __future__ import annotations
 
 import time as _time
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -22,6 +23,7 @@ import sympy as sp
 import torch
 
 from symop.errors import SymopError
+from symop.model.analysis import splitting_caveat
 from symop.plugins import Discretization, Option, Program
 
 from .assembly import DTYPE, CellSpace, FacetSpace
@@ -322,6 +324,11 @@ class FEMProgram(Program):
         lin = SparseLinearPart(Jff, shape=len(f), mass=Mff, solver=solver)
         scheme = self.options["scheme"]
         split = self.options["split"]
+        if split != "none" and nonlinear:
+            caveat = splitting_caveat(problem)
+            if caveat:
+                warnings.warn(caveat, stacklevel=2)
+                info["caveat"] = caveat
         if not nonlinear:
             stepper = ThetaMethod(lin, source, THETA_SCHEMES[scheme])
         elif split == "none":

@@ -252,3 +252,23 @@ def classify(problem: Problem) -> list[Classification]:
             pde_type(problem, f.name),
         ))
     return out
+
+
+def splitting_caveat(problem: Problem) -> str | None:
+    """Why Lie/Strang splitting may converge below its order here, or None.
+
+    Boundary data that change in time (Dirichlet values, fluxes) are known to
+    cause *order reduction* in diffusion–reaction splitting: the reaction
+    sub-flow does not respect the diffusion's boundary conditions, and the
+    observed order drops (below 1 for Strang with Dirichlet data in our
+    manufactured tests; Einkemmer & Ostermann, SIAM J. Sci. Comput. 37, 2015).
+    """
+    t = problem.t
+    if t is None:
+        return None
+    moving = [bc for bc in problem.boundary if bc.kind != "general" and problem.numeric(bc.value).has(t)]
+    if not moving:
+        return None
+    sides = ", ".join(sorted({p for bc in moving for p in bc.parts}))
+    return (f"boundary data on {sides} change in time, and operator splitting then loses order (order reduction): "
+            "expect less than the splitting's nominal order; the unsplit IMEX scheme (split: none) keeps it.")
