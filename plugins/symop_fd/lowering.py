@@ -99,18 +99,29 @@ def components(problem) -> list[Component]:
     return comps
 
 
-def multi_index(node: sp.Expr, comps: list[Component], coords) -> tuple[int, tuple[int, ...]]:
-    """(component index, derivative orders per axis) of one field node."""
-    for ci, c in enumerate(comps):
-        if node == c.applied:
+def derivative_orders(node: sp.Expr, applied, coords, method: str = "fd",
+                      error: type[Exception] = LoweringError) -> tuple[int, tuple[int, ...]]:
+    """(index in ``applied``, derivative orders per axis of ``coords``) of one field node.
+
+    ``applied`` are the unknowns as applied functions; a node that is neither
+    one of them nor their derivative in ``coords`` raises ``error``, naming ``method``.
+    """
+    for ci, app in enumerate(applied):
+        if node == app:
             return ci, (0,) * len(coords)
-        if isinstance(node, sp.Derivative) and node.expr == c.applied:
+        if isinstance(node, sp.Derivative) and node.expr == app:
             counts = dict(node.variable_count)
             extra = [v for v in counts if v not in coords]
             if extra:
-                raise LoweringError(f"fd cannot evaluate `{node}`: it differentiates in {extra[0]}.")
+                raise error(f"{method} cannot evaluate `{sp.sstr(node)}`: it differentiates in {extra[0]}.")
             return ci, tuple(int(counts.get(x, 0)) for x in coords)
-    raise LoweringError(f"fd cannot evaluate `{sp.sstr(node)}`: it is not a derivative of an unknown in space.")
+    raise error(f"{method} cannot evaluate `{sp.sstr(node)}`: it is not an unknown or a derivative of one in "
+                + ", ".join(str(x) for x in coords) + ".")
+
+
+def multi_index(node: sp.Expr, comps: list[Component], coords) -> tuple[int, tuple[int, ...]]:
+    """(component index, derivative orders per axis) of one field node."""
+    return derivative_orders(node, [c.applied for c in comps], coords)
 
 
 def collect(exprs, comps) -> list[sp.Expr]:

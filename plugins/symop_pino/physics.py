@@ -35,6 +35,7 @@ from symop.codegen import generate
 from symop.errors import SymopError
 from symop.model.problem import as_number
 from symop_fd import stencils
+from symop_fd.lowering import derivative_orders
 
 from .grid import SpaceTimeGrid
 
@@ -133,17 +134,7 @@ class GridPhysics:
         return generate(expr, self.base, name=name)
 
     def _multi_index(self, node: sp.Expr) -> tuple[int, tuple[int, ...]]:
-        symbols = self.grid.symbols
-        for fi, app in enumerate(self.applied):
-            if node == app:
-                return fi, (0,) * len(symbols)
-            if isinstance(node, sp.Derivative) and node.expr == app:
-                counts = dict(node.variable_count)
-                extra = [v for v in counts if v not in symbols]
-                if extra:
-                    raise PhysicsError(f"pino cannot evaluate `{sp.sstr(node)}`: it differentiates in {extra[0]}.")
-                return fi, tuple(int(counts.get(s, 0)) for s in symbols)
-        raise PhysicsError(f"pino cannot evaluate `{sp.sstr(node)}` on its grid: it is not a derivative of an unknown.")
+        return derivative_orders(node, self.applied, self.grid.symbols, "pino", PhysicsError)
 
     def _ghosts(self) -> tuple[int, ...]:
         """Per axis, the widest stencil half-width: nodes closer to a (non-periodic) end have no residual."""
