@@ -7,20 +7,18 @@ progress bar showing the loss, and checkpoints that a later run resumes from.
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from symop.training import load_checkpoint, save_checkpoint
+
 
 def _save(path: str, model, optimizer, step: int, history: list) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{path}.tmp"
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "history": history}, tmp)
-    os.replace(tmp, path)
+    save_checkpoint(path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                           "history": history})
 
 
 def train(model, loss, *, steps: int = 2000, lr: float = 1e-3, lr_decay: float = 0.1, lbfgs: int = 0, checkpoint: str = "",
@@ -33,7 +31,7 @@ def train(model, loss, *, steps: int = 2000, lr: float = 1e-3, lr_decay: float =
     history: list[tuple[int, float]] = []
     start_step = 0
     if checkpoint and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location=next(model.parameters()).device, weights_only=False)
+        state = load_checkpoint(checkpoint, next(model.parameters()).device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_step = int(state["step"])
