@@ -11,10 +11,14 @@ Architecture (a plain ViT-style encoder; the paper uses a Swin Transformer):
 ``L`` pre-norm transformer encoder layers with ``heads`` heads and no dropout;
 :math:`\theta_0` is a learned base network (initialised like an ordinary
 PINN) so that training starts from a sensible PINN and learns per-instance
-corrections; :math:`\gamma` scales the corrections of each layer by its
-Xavier standard deviation over :math:`D`, so that one Adam step moves every
-generated weight by about the learning rate times that standard deviation
-(without it the first steps blow the generated networks up).
+corrections; :math:`\gamma` is each layer's Xavier standard deviation over
+:math:`\sqrt D`, so that a head with weights of order one on the :math:`D`
+normalised features (outputs of standard deviation :math:`\sqrt D`) corrects
+every generated weight by about that standard deviation.  Without the scale
+the first steps blow the generated networks up; with a smaller one (over
+:math:`D`) the corrections stay too small to learn a family in a few thousand
+steps (Poisson-bump family, 256 members, 1000 steps: held-out error 0.57
+against 0.29).
 
 The generated PINN (:class:`Target`) is
 :math:`u(z) = s\,\big(W_L \sigma(\cdots \sigma(W_1 \phi(\hat z) + b_1) \cdots) + b_L\big)`
@@ -135,7 +139,7 @@ class HyperNetwork(nn.Module):
         nn.init.normal_(self.head.weight, std=1e-2)
         nn.init.zeros_(self.head.bias)
         self.base = nn.Parameter(self.target.initial())
-        self.register_buffer("gain", self.target.gains() / config.dim)
+        self.register_buffer("gain", self.target.gains() / math.sqrt(config.dim))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """``image`` ``(B, C, G, G)`` → flat PINN parameters ``(B, P)``."""
