@@ -121,14 +121,15 @@ def test_training_loss_falls_and_zero_shot_error_falls(trained, family):
     report, path = trained
     losses = report.losses
     assert len(losses) == 200
-    assert np.mean(losses[-20:]) < 0.7 * np.mean(losses[:20])
+    # with the corrections scaled by Xavier std / D (too small) the ratio was 0.54 and the error 0.67
+    assert np.mean(losses[-20:]) < 0.45 * np.mean(losses[:20])
     p = symop.load(family)
     held = dataset.build(p, 8, 999, SPEC, labelled=1.0, modes=2, frequency=1)
     hyper, _, data = store.load(path)
     torch.manual_seed(0)
     untrained = HyperNetwork(Config(**data["config"]))
     before, after = held_out_error(untrained, held), held_out_error(hyper, held)
-    assert after < 0.85 * before, (before, after)
+    assert after < 0.65 * before, (before, after)
 
 
 def test_refinement_lowers_the_residual_at_each_step(trained, family):

@@ -1,7 +1,8 @@
 # Helmholtz family on the square: lap(u) + u = f, u = 0 on the sides.
 # The wave numbers a1, a2 are drawn per member; each member has the exact
 # solution sin(a1*pi*x)*sin(a2*pi*y) (PINNacle's Helmholtz problem is a1 = 1, a2 = 4).
-# Train:  symop train helmholtz.pde --method hypino --samples 256 -o helmholtz.pt
+# Train:  symop train helmholtz.pde --method hypino --samples 256 -o helmholtz.pt --set fourier=32 --set sigma=1.5
+#         (the generated PINN needs Fourier features for these oscillatory solutions)
 # Solve:  symop run helmholtz.pde --method hypino --set model=helmholtz.pt --set refine=3
 problem helmholtz "Helmholtz lap(u) + u = f on the square"
 space x, y
