@@ -129,6 +129,17 @@ def _first_layer_tangent(matrix: torch.Tensor, directions) -> torch.Tensor:
     return directions @ matrix.T
 
 
+def _normalised_tangent(net, x: torch.Tensor, directions):
+    """The directions in the network's normalised input :math:`(x - m)/r`: ``directions / r``, or for
+    sparse directions ``(index, scale)`` the pair ``(index, scale / r[index])`` with a trailing axis."""
+    inv = 1.0 / net.scale
+    if isinstance(directions, tuple):
+        index, scale = directions
+        scale = torch.as_tensor(scale, dtype=x.dtype, device=x.device) * inv[index]
+        return index, scale[..., None]
+    return directions * inv
+
+
 def mlp_jet(net, x: torch.Tensor, directions, order: int) -> Jet:
     """The ``order``-jet of ``net`` at points ``x`` ``(N, D)`` along ``directions``.
 
@@ -139,13 +150,7 @@ def mlp_jet(net, x: torch.Tensor, directions, order: int) -> Jet:
         raise ValueError(f"jets of order {order} are not supported (at most {MAX_ORDER}).")
     inv = 1.0 / net.scale
     h0 = ((x - net.shift) * inv)[:, None, :]
-    # tangent of the normalised input: (directions * inv)
-    if isinstance(directions, tuple):
-        index, scale = directions
-        scale = torch.as_tensor(scale, dtype=x.dtype, device=x.device) * inv[index]
-        tangent = (index, scale[..., None])
-    else:
-        tangent = directions * inv
+    tangent = _normalised_tangent(net, x, directions)
     jet: Jet = [h0] + [None] * order
     first = True
     if net.fourier > 0:
@@ -230,12 +235,7 @@ def mlp_jet2_sum(net, x: torch.Tensor, directions) -> tuple[torch.Tensor, torch.
     of :func:`mlp_jet` for a Laplacian, and the same value up to rounding.
     """
     inv = 1.0 / net.scale
-    if isinstance(directions, tuple):
-        index, scale = directions
-        scale = torch.as_tensor(scale, dtype=x.dtype, device=x.device) * inv[index]
-        tangent = (index, scale[..., None])
-    else:
-        tangent = directions * inv
+    tangent = _normalised_tangent(net, x, directions)
     x2 = None
     if net.fourier > 0:
         h0 = (x - net.shift) * inv
