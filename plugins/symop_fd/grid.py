@@ -7,19 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
-class FDGrid:
-    """Nodes ``lo + i*h`` (i = 0..n) per axis; a periodic axis drops the last node.
-
-    ``ghost`` is the number of ghost layers padded on each side of every axis.
-    """
+class Lattice:
+    """Spacings and node counts of a uniform box lattice, for dataclasses with the fields
+    ``names``, ``lo``, ``hi``, ``cells`` and ``periodic``: :math:`h_k = (b_k - a_k)/n_k`,
+    :math:`n_k + 1` nodes per axis, :math:`n_k` on a periodic one."""
 
     names: tuple[str, ...]
     lo: tuple[float, ...]
     hi: tuple[float, ...]
     cells: tuple[int, ...]
     periodic: tuple[bool, ...]
-    ghost: int = 1
 
     @property
     def dimension(self) -> int:
@@ -32,6 +29,21 @@ class FDGrid:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(n if p else n + 1 for n, p in zip(self.cells, self.periodic))
+
+
+@dataclass(frozen=True)
+class FDGrid(Lattice):
+    """Nodes ``lo + i*h`` (i = 0..n) per axis; a periodic axis drops the last node.
+
+    ``ghost`` is the number of ghost layers padded on each side of every axis.
+    """
+
+    names: tuple[str, ...]
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+    cells: tuple[int, ...]
+    periodic: tuple[bool, ...]
+    ghost: int = 1
 
     @property
     def size(self) -> int:

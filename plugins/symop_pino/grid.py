@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from symop.errors import SymopError
+from symop_fd.grid import Lattice
 
 
 class GridError(SymopError):
@@ -23,7 +24,7 @@ class GridError(SymopError):
 
 
 @dataclass(frozen=True)
-class SpaceTimeGrid:
+class SpaceTimeGrid(Lattice):
     """Axis names, symbols, bounds, cells and periodicity; ``time`` says whether the last axis is time."""
 
     names: tuple[str, ...]
@@ -35,20 +36,8 @@ class SpaceTimeGrid:
     time: bool = False
 
     @property
-    def dimension(self) -> int:
-        return len(self.names)
-
-    @property
     def space_dimension(self) -> int:
         return self.dimension - (1 if self.time else 0)
-
-    @property
-    def h(self) -> tuple[float, ...]:
-        return tuple((b - a) / n for a, b, n in zip(self.lo, self.hi, self.cells))
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(n if p else n + 1 for n, p in zip(self.cells, self.periodic))
 
     def axis(self, k: int) -> np.ndarray:
         return self.lo[k] + np.arange(self.shape[k], dtype=np.float64) * self.h[k]
