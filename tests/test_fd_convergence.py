@@ -210,6 +210,24 @@ def test_temporal_order(options, dts, expected):
     assert temporal_order(dts, **options) == pytest.approx(expected, abs=0.15)
 
 
+#: time steps in the asymptotic range (and inside the stability limits) by declared order
+ORDER_DTS = {1: [0.02, 0.01, 0.005], 2: [0.1, 0.05, 0.025], 3: [0.2, 0.1, 0.05], 4: [0.2, 0.1, 0.05]}
+
+
+def _fd_schemes():
+    from symop.integrate import get_scheme
+    from symop.plugins import discretizations
+
+    (scheme,) = [o for o in discretizations()["fd"].options if o.name == "scheme"]
+    return [pytest.param(name, get_scheme(name).order, id=name) for name in scheme.choices]
+
+
+@pytest.mark.parametrize("scheme, expected", _fd_schemes())
+def test_every_scheme_fd_offers_reaches_its_registered_order(scheme, expected):
+    dts = ORDER_DTS.get(expected, ORDER_DTS[4])
+    assert temporal_order(dts, scheme=scheme) == pytest.approx(expected, abs=0.15)
+
+
 TIME_DEPENDENT = """
 problem tdc "1D heat with a time-dependent coefficient, Dirichlet and Robin data"
 space x

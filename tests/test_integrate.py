@@ -493,3 +493,83 @@ def test_cuda_paths_match_cpu():
     ug32 = integrate(ThetaMethod(lin32, theta=1.0), u32.to(dev), 0.0, 0.05, 0.01).states[-1]
     assert ug32.is_cuda and ug32.dtype == torch.float32
     assert torch.allclose(ug32.cpu(), uc32, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# the scheme registry: every registered scheme reaches its declared order
+
+
+def _registry_problem(n: int = 8):
+    """u' = L u + s(t) + N(t, u) on n points: L a damped 1D Laplacian, s(t) = cos(t) g, N = sin(u)/2."""
+    L = laplacian_1d(n) * 0.05
+    x = np.linspace(0, 1, n + 2)[1:-1]
+    u0 = np.sin(np.pi * x) + 0.5 * x
+    g = x * (1 - x)
+    xt, gt = torch.as_tensor(x), torch.as_tensor(g)
+    return L, x, u0, g, xt, gt
+
+
+def _scheme_cases():
+    from symop.integrate import schemes
+
+    return [pytest.param(s.name, id=s.name) for s in schemes()]
+
+
+@pytest.mark.parametrize("name", _scheme_cases())
+def test_every_registered_scheme_reaches_its_order(name):
+    from scipy.integrate import solve_ivp
+
+    from symop.integrate import get_scheme, make_stepper
+
+    scheme = get_scheme(name)
+    L, x, u0, g, xt, gt = _registry_problem()
+    nonlinear = scheme.kind != "implicit"  # an implicit scheme alone steps the linear problem
+
+    def rhs_np(t, u):
+        return L @ u + g * math.cos(t) + (0.5 * np.sin(u) if nonlinear else 0.0)
+
+    T = 1.0
+    ref = solve_ivp(rhs_np, (0, T), u0, method="DOP853", rtol=1e-13, atol=1e-13).y[:, -1]
+    lin = SparseLinearPart(L, len(x))
+    stepper = make_stepper(
+        name,
+        rhs=lambda t, u: lin.matvec(u) + gt * math.cos(t) + (0.5 * torch.sin(u) if nonlinear else 0.0),
+        linear=lin,
+        source=lambda t: gt * math.cos(t),
+        explicit=(lambda t, u: 0.5 * torch.sin(u)) if nonlinear else None,
+    )
+    assert stepper.order == scheme.order
+    dts = [0.04, 0.02, 0.01, 0.005]
+    errors = []
+    for dt in dts:
+        out = integrate(stepper, torch.as_tensor(u0), 0.0, T, dt).states[-1].numpy()
+        errors.append(np.max(np.abs(out - ref)))
+    assert abs(observed_order(dts, errors) - scheme.order) < 0.15, errors
+
+
+def test_registry_offers_the_builtin_schemes_with_their_orders():
+    from symop.integrate import get_scheme, scheme_names
+
+    assert scheme_names() == ("euler", "heun", "ssprk3", "rk4", "backward-euler", "crank-nicolson",
+                              "imex-euler", "ars222")
+    assert scheme_names("implicit") == ("backward-euler", "crank-nicolson")
+    assert {n: get_scheme(n).order for n in scheme_names()} == {
+        "euler": 1, "heun": 2, "ssprk3": 3, "rk4": 4, "backward-euler": 1, "crank-nicolson": 2,
+        "imex-euler": 1, "ars222": 2}
+    with pytest.raises(IntegratorError, match="unknown time scheme `rk7`; choose one of: euler"):
+        get_scheme("rk7")
+
+
+def test_make_stepper_splits_and_names_what_is_missing():
+    from symop.integrate import make_stepper
+
+    L, x, u0, g, xt, gt = _registry_problem()
+    lin = SparseLinearPart(L, len(x))
+    split = make_stepper("crank-nicolson", "strang", linear=lin, source=lambda t: gt,
+                         reaction=lambda t, u: torch.sin(u), reaction_scheme="euler")
+    assert isinstance(split, StrangSplitting) and split.order == 1
+    assert isinstance(make_stepper("backward-euler", "lie", linear=lin, reaction=lambda t, u: u), LieSplitting)
+    with pytest.raises(IntegratorError, match="the implicit scheme `crank-nicolson` needs linear"):
+        make_stepper("crank-nicolson")
+    with pytest.raises(IntegratorError, match="needs an implicit scheme for the linear part, not the explicit `rk4`"):
+        make_stepper("rk4", "lie", linear=lin, reaction=lambda t, u: u)

@@ -8,9 +8,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from symop.integrate import SPLITS, scheme_names
 from symop.plugins import Discretization, Option, Program
-
-SCHEMES = ("euler", "heun", "ssprk3", "rk4", "backward-euler", "crank-nicolson", "imex-euler", "ars222")
 
 
 class FDProgram(Program):
@@ -83,17 +82,21 @@ class FDProgram(Program):
 class FiniteDifferences(Discretization):
     name = "fd"
     description = "finite differences on uniform box grids (central stencils, ghost-node boundaries)"
-    options = (
-        Option("n", int, 32, "cells per axis"),
-        Option("order", int, 2, "accuracy order of the central stencils", (2, 4)),
-        Option("scheme", str, "rk4", "time scheme", SCHEMES),
-        Option("split", str, "none", "operator splitting: implicit diffusion vs explicit rest", ("none", "lie", "strang")),
-        Option("dt", float, None, "time step (default: from the stability limit)"),
-        Option("save", int, None, "number of snapshots to keep"),
-        Option("dtype", str, "float64", "floating point type", ("float32", "float64")),
-        Option("compile", bool, False, "wrap the right-hand side in torch.compile"),
-        Option("solver", str, "auto", "sparse linear solver", ("auto", "direct", "amg", "cg", "gmres")),
-    )
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        """The options; ``scheme`` offers every registered time scheme (:mod:`symop.integrate.schemes`)."""
+        return (
+            Option("n", int, 32, "cells per axis"),
+            Option("order", int, 2, "accuracy order of the central stencils", (2, 4)),
+            Option("scheme", str, "rk4", "time scheme", scheme_names()),
+            Option("split", str, "none", "operator splitting: implicit diffusion vs explicit rest", SPLITS),
+            Option("dt", float, None, "time step (default: from the stability limit)"),
+            Option("save", int, None, "number of snapshots to keep"),
+            Option("dtype", str, "float64", "floating point type", ("float32", "float64")),
+            Option("compile", bool, False, "wrap the right-hand side in torch.compile"),
+            Option("solver", str, "auto", "sparse linear solver", ("auto", "direct", "amg", "cg", "gmres")),
+        )
 
     def accepts(self, problem) -> str | None:
         if problem.space.is_indexed:

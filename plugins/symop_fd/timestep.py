@@ -11,18 +11,21 @@ import scipy.sparse as sps
 import sympy as sp
 import torch
 
-from symop.errors import OptionError
+from symop.errors import OptionError, SymopError
 from symop.model.analysis import splitting_caveat
-from symop.integrate import (IMEX, ExplicitRK, LieSplitting, SparseLinearPart, StrangSplitting, ThetaMethod,
-                             integrate)
+from symop.integrate import EXPLICIT_METHODS, Scheme, SparseLinearPart, get_scheme, integrate, make_stepper
 
 from . import stencils
 from .lowering import Lowered, collect, linear_terms, multi_index
 
-EXPLICIT = ("euler", "heun", "ssprk3", "rk4")
-#: stability interval of each explicit scheme on the negative real axis / the imaginary axis
-REAL_LIMIT = {"euler": 2.0, "heun": 2.0, "ssprk3": 2.51, "rk4": 2.78}
-IMAG_LIMIT = {"euler": 0.0, "heun": 0.0, "ssprk3": 1.73, "rk4": 2.83}
+
+def explicit_scheme(name: str) -> Scheme | None:
+    """The registered explicit scheme called ``name``, or None (an implicit or IMEX scheme, or "implicit")."""
+    try:
+        entry = get_scheme(name)
+    except SymopError:
+        return None
+    return entry if entry.kind == "explicit" else None
 
 
 def _symbol_max(mi, h, order, periodic=None) -> float:
@@ -96,12 +99,16 @@ def spectral_estimate(low: Lowered, exprs, U, t) -> tuple[float, float]:
 
 def default_dt(low: Lowered, scheme: str, exprs, U, t0: float, t1: float) -> float:
     span = t1 - t0
-    if scheme not in EXPLICIT or not exprs:
+    explicit = explicit_scheme(scheme)
+    if explicit is None or not exprs:
         re, im = spectral_estimate(low, exprs, U, t0) if exprs else (0.0, 0.0)
         limit = 2.5 / max(re + im, 1e-300) if exprs else span
         return min(span / 20.0, max(limit, min(low.grid.h)) if exprs else span / 20.0)
     re, im = spectral_estimate(low, exprs, U, t0)
-    rl, il = REAL_LIMIT[scheme], IMAG_LIMIT[scheme]
+    if explicit.stability is None:
+        raise OptionError(f"the scheme `{scheme}` declares no stability interval, so fd cannot choose "
+                          "a time step for it; give one with the option dt.")
+    rl, il = explicit.stability
     if im > 0 and il == 0.0:
         # forward Euler / Heun on advection: rely on the diffusion to damp it
         dt = 0.5 * rl / max(re + im * im / max(re, 1e-300), 1e-300)
@@ -218,18 +225,20 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
             d = _zero_dirichlet(full(t, U, diff_ev, False), low)
             return full(t, U) - d
 
-        a = ThetaMethod(lin.part, lambda t: _zero_dirichlet(full(t, Z, diff_ev, False), low), theta=0.5)
-        b = ExplicitRK(rest, scheme if scheme in EXPLICIT else "rk4")
-        stepper = LieSplitting(a, b) if split == "lie" else StrangSplitting(a, b)
+        # implicit diffusion by Crank–Nicolson, the rest by the chosen explicit scheme (rk4 otherwise)
+        stepper = make_stepper("crank-nicolson", split, linear=lin.part,
+                               source=lambda t: _zero_dirichlet(full(t, Z, diff_ev, False), low), reaction=rest,
+                               reaction_scheme=scheme if explicit_scheme(scheme) else "rk4")
         dt_exprs = rest_exprs
-        dt_scheme = b.name
-    elif scheme in EXPLICIT and options.get("compile"):
+        dt_scheme = stepper.b.name
+    elif explicit_scheme(scheme) and options.get("compile") and scheme in EXPLICIT_METHODS:
         stepper = _fused(low, scheme)
         dt_exprs, dt_scheme = exprs, scheme
-    elif scheme in EXPLICIT:
-        stepper = ExplicitRK(lambda t, U: full(t, U), scheme)
+    elif explicit_scheme(scheme):
+        stepper = make_stepper(scheme, rhs=lambda t, U: full(t, U))
         dt_exprs, dt_scheme = exprs, scheme
     else:
+        entry = get_scheme(scheme)
         nodes = collect(exprs, low.comps)
         lin_exprs, non_exprs = [], []
         for e in exprs:
@@ -237,27 +246,29 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
             lin_exprs.append(le)
             non_exprs.append(ne)
         nonlinear = any(ne != 0 and collect([ne], low.comps) for ne in non_exprs)
-        theta = 1.0 if scheme == "backward-euler" else 0.5
         Z = torch.zeros_like(U0)
-        if scheme in ("backward-euler", "crank-nicolson") and not nonlinear and time_dependent(low, lin_exprs):
+        if entry.kind == "implicit" and not nonlinear and time_dependent(low, lin_exprs):
             from .theta import TimeDependentTheta
 
-            stepper = TimeDependentTheta(low, lin_exprs, lambda t: full(t, Z), theta, solver)
+            if entry.theta is None:
+                raise OptionError(f"fd re-assembles time-dependent coefficients only for theta schemes, not "
+                                  f"`{scheme}`; use backward-euler or crank-nicolson.")
+            stepper = TimeDependentTheta(low, lin_exprs, lambda t: full(t, Z), entry.theta, solver)
             dt_exprs = []
-        elif scheme in ("backward-euler", "crank-nicolson") and not nonlinear:
+        elif entry.kind == "implicit" and not nonlinear:
             lin = FDLinear(low, lin_exprs, solver)
-            stepper = ThetaMethod(lin.part, lambda t: full(t, Z), theta=theta)
+            stepper = make_stepper(scheme, linear=lin.part, source=lambda t: full(t, Z))
             dt_exprs = []
         else:
+            # an IMEX scheme, or an implicit one whose IMEX partner takes the nonlinear terms explicitly
             lin = FDLinear(low, lin_exprs, solver)
-            method = {"backward-euler": "imex-euler", "crank-nicolson": "ars222"}.get(scheme, scheme)
-            stepper = IMEX(lin.part, lambda t, U: full(t, U) - (lin.part.matvec(U)), method)
+            stepper = make_stepper(scheme, linear=lin.part, explicit=lambda t, U: full(t, U) - (lin.part.matvec(U)))
             dt_exprs = [e for e in non_exprs if collect([e], low.comps)]
         dt_scheme = "heun"
     dt = options.get("dt")
     if dt is None:
         dt = default_dt(low, dt_scheme if dt_exprs else "implicit", dt_exprs, U0, t0, t1)
-        if dt_exprs and split == "none" and scheme not in EXPLICIT:
+        if dt_exprs and split == "none" and not explicit_scheme(scheme):
             dt = min(dt, (t1 - t0) / 20)
     info["dt_default"] = options.get("dt") is None
     save = options.get("save")

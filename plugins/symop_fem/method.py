@@ -23,6 +23,7 @@ import sympy as sp
 import torch
 
 from symop.errors import SymopError
+from symop.integrate import SPLITS, scheme_names
 from symop.model.analysis import splitting_caveat
 from symop.plugins import Discretization, Option, Program
 
@@ -31,6 +32,8 @@ from .dofs import build_dofs
 from .weakform import WeakForm, WeakFormError, derive
 
 SOLVERS = ("auto", "direct", "amg", "cg", "gmres")
+#: the explicit scheme of the reaction sub-flow of each splitting
+REACTION_SCHEME = {"lie": "euler", "strang": "rk4"}
 
 
 class Kernel:
@@ -272,8 +275,7 @@ class FEMProgram(Program):
         return v.numpy().copy() if isinstance(v, torch.Tensor) else np.full(self.dofs.size, float(v))
 
     def run_transient(self, info: dict, progress: bool):
-        from symop.integrate import (IMEX, THETA_SCHEMES, LieSplitting, SparseLinearPart, StrangSplitting,
-                                     ThetaMethod, integrate)
+        from symop.integrate import SparseLinearPart, integrate, make_stepper
 
         problem = self.problem
         T0, T1 = float(problem.time.start), float(problem.time.end)
@@ -330,19 +332,15 @@ class FEMProgram(Program):
                 warnings.warn(caveat, stacklevel=2)
                 info["caveat"] = caveat
         if not nonlinear:
-            stepper = ThetaMethod(lin, source, THETA_SCHEMES[scheme])
+            stepper = make_stepper(scheme, linear=lin, source=source)
         elif split == "none":
             # the data (sources, Dirichlet values coupled through L) go to the implicit side
-            stepper = IMEX(lin, nonlinear_part, "imex-euler" if scheme == "backward-euler" else "ars222",
-                           source=source)
+            stepper = make_stepper(scheme, linear=lin, source=source, explicit=nonlinear_part)
         else:
-            from symop.integrate import ExplicitRK
-
             # the reaction sub-flow M y' = N(y), explicit, with the consistent mass matrix
-            reaction = ExplicitRK(lambda t, y: lin.solve_mass(nonlinear_part(t, y)),
-                                  "rk4" if split == "strang" else "euler")
-            diffusion = ThetaMethod(lin, source, THETA_SCHEMES[scheme])
-            stepper = (StrangSplitting if split == "strang" else LieSplitting)(diffusion, reaction)
+            stepper = make_stepper(scheme, split, linear=lin, source=source,
+                                   reaction=lambda t, y: lin.solve_mass(nonlinear_part(t, y)),
+                                   reaction_scheme=REACTION_SCHEME[split])
         dt = self.options.get("dt") or (T1 - T0) / 100
         y0 = torch.as_tensor(u0[f], dtype=DTYPE, device=self.device)
         save = int(self.options.get("save") or 0)
@@ -433,18 +431,23 @@ class FEMProgram(Program):
 class FiniteElements(Discretization):
     name = "fem"
     description = "Lagrange P1/P2 finite elements on simplicial meshes (weak form derived symbolically)"
-    options = (
-        Option("degree", int, 1, "polynomial degree of the Lagrange elements", (1, 2)),
-        Option("h", float, None, "mesh size (default: 1/32 of the domain's extent)"),
-        Option("n", int, None, "cells per axis on a box (structured mesh)"),
-        Option("solver", str, "auto", "linear solver: direct (sparse LU), amg (CG/GMRES + pyamg), auto", SOLVERS),
-        Option("scheme", str, "crank-nicolson", "time scheme", ("backward-euler", "crank-nicolson")),
-        Option("dt", float, None, "time step (default: 1/100 of the time interval)"),
-        Option("split", str, "none", "nonlinear terms: none (IMEX) or Lie/Strang splitting", ("none", "lie", "strang")),
-        Option("tol", float, 1e-10, "Newton tolerance (relative step)"),
-        Option("maxit", int, 30, "maximum Newton iterations"),
-        Option("save", int, 0, "number of saved snapshots in time (0: the final state only)"),
-    )
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        """The options; ``scheme`` offers the registered implicit time schemes (:mod:`symop.integrate.schemes`)."""
+        return (
+            Option("degree", int, 1, "polynomial degree of the Lagrange elements", (1, 2)),
+            Option("h", float, None, "mesh size (default: 1/32 of the domain's extent)"),
+            Option("n", int, None, "cells per axis on a box (structured mesh)"),
+            Option("solver", str, "auto", "linear solver: direct (sparse LU), amg (CG/GMRES + pyamg), auto",
+                   SOLVERS),
+            Option("scheme", str, "crank-nicolson", "time scheme", scheme_names("implicit")),
+            Option("dt", float, None, "time step (default: 1/100 of the time interval)"),
+            Option("split", str, "none", "nonlinear terms: none (IMEX) or Lie/Strang splitting", SPLITS),
+            Option("tol", float, 1e-10, "Newton tolerance (relative step)"),
+            Option("maxit", int, 30, "maximum Newton iterations"),
+            Option("save", int, 0, "number of saved snapshots in time (0: the final state only)"),
+        )
 
     def accepts(self, problem) -> str | None:
         from symop.model.domains import Ball, Box, Difference, Disk, Polygon

@@ -3,7 +3,9 @@
 Problems are ``u' = F(t, u)`` (explicit Runge–Kutta) or
 ``M u' = L u + N(t, u)`` with a sparse linear part (theta methods, IMEX),
 possibly split into pieces (Lie, Strang).  :func:`integrate` runs a stepper
-from t0 to t1 with equal steps and returns a :class:`Trajectory`.
+from t0 to t1 with equal steps and returns a :class:`Trajectory`.  Schemes are
+registered by name (:mod:`.schemes`): :func:`make_stepper` builds one, and
+methods offer :func:`scheme_names` as their choices.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from .driver import Trajectory, integrate, step_count
 from .explicit import EXPLICIT_METHODS, ExplicitRK, IntegratorError, Stepper, Tableau, explicit_tableau
 from .implicit import IMEX, IMEX_METHODS, THETA_SCHEMES, ThetaMethod, backward_euler, crank_nicolson
 from .linear import LinearPart, SparseLinearPart, solve_sparse, torch_bicgstab, torch_cg
+from .schemes import (KINDS, SPLITS, Scheme, get_scheme, make_stepper, register_scheme, scheme_names, schemes,
+                      split_order, unregister_scheme)
 from .splitting import LieSplitting, StrangSplitting
 
 __all__ = [
@@ -20,8 +24,11 @@ __all__ = [
     "IMEX",
     "IMEX_METHODS",
     "IntegratorError",
+    "KINDS",
     "LieSplitting",
     "LinearPart",
+    "SPLITS",
+    "Scheme",
     "SparseLinearPart",
     "Stepper",
     "StrangSplitting",
@@ -32,9 +39,16 @@ __all__ = [
     "backward_euler",
     "crank_nicolson",
     "explicit_tableau",
+    "get_scheme",
     "integrate",
+    "make_stepper",
+    "register_scheme",
+    "scheme_names",
+    "schemes",
     "solve_sparse",
+    "split_order",
     "step_count",
     "torch_bicgstab",
     "torch_cg",
+    "unregister_scheme",
 ]

@@ -18,10 +18,13 @@ from .explicit import Stepper
 class LieSplitting(Stepper):
     """Lie–Trotter splitting: a full step of ``a``, then a full step of ``b``."""
 
+    #: the order of the splitting itself (the sub-steppers' orders cap it further)
+    split_order = 1
+
     def __init__(self, a: Stepper, b: Stepper) -> None:
         self.a = a
         self.b = b
-        self.order = min(1, a.order, b.order)
+        self.order = min(self.split_order, a.order, b.order)
         self.name = "lie"
 
     def step(self, t: float, u: torch.Tensor, dt: float) -> torch.Tensor:
@@ -32,10 +35,13 @@ class LieSplitting(Stepper):
 class StrangSplitting(Stepper):
     """Strang splitting: half a step of ``a``, a full step of ``b``, half a step of ``a``."""
 
+    #: the order of the splitting itself (the sub-steppers' orders cap it further)
+    split_order = 2
+
     def __init__(self, a: Stepper, b: Stepper) -> None:
         self.a = a
         self.b = b
-        self.order = min(2, a.order, b.order)
+        self.order = min(self.split_order, a.order, b.order)
         self.name = "strang"
 
     def step(self, t: float, u: torch.Tensor, dt: float) -> torch.Tensor:
