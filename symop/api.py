@@ -26,6 +26,36 @@ def load(path: str | Path) -> Problem:
     return _builder.load(path, _plugins.operators())
 
 
+def _operators() -> dict:
+    """The plugins' language operators (none when a broken plugin cannot list them)."""
+    try:
+        return _plugins.operators()
+    except Exception:  # pragma: no cover - a broken plugin must not stop reading an expression
+        return {}
+
+
+def parse_expression(problem: Problem, text: str, *, what: str = "the expression",
+                     allow_fields: bool = False) -> Any:
+    """One expression of the language (``"sin(pi*x)*exp(-t)"``) as SymPy, in the names of ``problem``.
+
+    Plugin operators are included; a mistake is one line naming the column
+    (:class:`~symop.mms.ManufactureError`).
+    """
+    from symop.lang.inline import parse_expression as parse_inline
+
+    return parse_inline(problem, text, _operators(), what=what, allow_fields=allow_fields)
+
+
+def manufacture(problem: Problem, solutions: Mapping[str, Any], *, simplify: bool = True) -> Problem:
+    """:func:`symop.mms.manufacture` with each field's solution given as text or as a SymPy expression."""
+    from symop import mms
+
+    read = {name: parse_expression(problem, value, what=f"the solution for `{name}`")
+            if isinstance(value, str) and name in problem.field_names else value
+            for name, value in solutions.items()}
+    return mms.manufacture(problem, read, simplify=simplify)
+
+
 def method_and_options(problem: Problem, method: str | None, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The method to use and its options: the file's ``solve`` line, overridden by the caller."""
     spec = problem.solve

@@ -192,9 +192,7 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
                 row.update(status="skipped", reason=reason, rel_l2=None, max=None, time=0.0)
             else:
                 opts = dict(base)
-                from symop.model.domains import Box
-
-                if "n" in opts and "h" in names and not isinstance(problem.domain, Box) and "n" not in (settings or {}):
+                if "n" in opts and "h" in names and not problem.domain.has_grid and "n" not in (settings or {}):
                     lo, hi = problem.domain.bounding_box()
                     opts["h"] = float(max(hi - lo)) / int(opts.pop("n"))
                 row["options"] = opts

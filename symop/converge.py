@@ -167,9 +167,7 @@ def level_options(problem: Problem, method: str, k: int, refine: str, merged: Ma
     space = refine in ("space", "both")
     tm = refine in ("time", "both") and problem.time is not None
     refined = False
-    from symop.model.domains import Box
-
-    use_h = "h" in names and ("n" not in names or ("n" not in opts and not isinstance(problem.domain, Box))
+    use_h = "h" in names and ("n" not in names or ("n" not in opts and not problem.domain.has_grid)
                               or "h" in opts)
     if use_h:
         opts.setdefault("h", _extent(problem) / 8)

@@ -35,6 +35,10 @@ class SolveError(SymopError):
     """A numerical run failed (blow-up, solver divergence, ...)."""
 
 
+class DomainError(SymopError):
+    """A domain was described with impossible data, or asked about an unknown part."""
+
+
 @dataclass(frozen=True)
 class Position:
     """A place in a source text: 1-based line and column, optional length."""

@@ -12,8 +12,12 @@ polynomials; rational coefficients, so written files are exact);
 :func:`check_exact` verifies by substitution that the exact solutions satisfy
 the equations.
 
-Expression text (``"sin(pi*x)*exp(-t)"``) is read by the language's own
-parser and converter (:func:`parse_expression`), never by ``sympify``.
+This is pure symbolic model work: the chosen functions are SymPy
+expressions, outward normals come from the domain
+(:meth:`~symop.model.domains.Domain.symbolic_normal`), and the module imports
+neither the language nor the plugin manager.  Text such as
+``"sin(pi*x)*exp(-t)"`` is read by the front end (:func:`symop.api.manufacture`,
+``symop mms``) with the language's own parser, never by ``sympify``.
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from symop.errors import SourceError, SymopError
-from symop.model.domains import Ball, Box, Difference, Disk, Domain, Polygon
+from symop.errors import SymopError
+from symop.model.analysis import classify_condition, time_order_in
+from symop.model.domains import Domain
+from symop.model.domains.base import as_rational as _rational
 from symop.model.operators import Laplacian, NormalDerivative, Partial
 from symop.model.problem import BoundaryCondition, Equation, InitialCondition, Problem
 
-__all__ = ["manufacture", "random_solution", "check_exact", "parse_expression", "ManufactureError",
-           "outward_normal", "boundary_residuals"]
+__all__ = ["manufacture", "random_solution", "check_exact", "ManufactureError", "outward_normal",
+           "boundary_residuals"]
 
 #: largest dimension of an indexed space in which Laplacians are expanded symbolically (above it they stay nodes)
 MAX_EXPANDED_DIMENSION = 64
@@ -38,78 +44,6 @@ MAX_EXPANDED_DIMENSION = 64
 
 class ManufactureError(SymopError):
     """A manufactured-solution request that cannot be carried out (one line)."""
-
-
-# ------------------------------------------------------------------ parsing
-_PREFIX = "let __s = "
-
-
-def scope_of(problem: Problem, allow_fields: bool = False):
-    """A language :class:`~symop.lang.expressions.Scope` with the problem's names."""
-    from symop import plugins
-    from symop.lang.expressions import Scope
-
-    try:
-        operators = plugins.operators()
-    except Exception:  # pragma: no cover - a broken plugin must not stop MMS
-        operators = {}
-    return Scope(
-        coords={str(c): c for c in problem.space.coords},
-        indexed=problem.space.indexed,
-        dimension=problem.dimension,
-        time=problem.t,
-        params=dict(problem.param_symbols),
-        param_values=dict(problem.params),
-        lets=dict(problem.lets),
-        fields={f.name: f.applied for f in problem.fields} if allow_fields else {},
-        exact=dict(problem.exact),
-        operators=operators,
-    )
-
-
-def parse_expression(problem: Problem, text: str, *, what: str = "the expression",
-                     allow_fields: bool = False) -> sp.Expr:
-    """Convert one expression of the language, in the names of ``problem``, to SymPy.
-
-    Errors are one-line :class:`ManufactureError`\\ s that give the column in
-    ``text`` (``undefined name `q` at column 5 of the expression ...``).
-    """
-    from symop.lang.expressions import Converter
-    from symop.lang.parser import parse_tree
-
-    text = str(text).strip()
-    if not text:
-        raise ManufactureError(f"{what} is empty")
-    if "\n" in text or "\r" in text:
-        raise ManufactureError(f"{what} must be on one line")
-    try:
-        tree = parse_tree(_PREFIX + text)
-        stmt = [c for c in tree.children if hasattr(c, "data")]
-        if len(stmt) != 1 or stmt[0].data != "let_stmt":
-            raise ManufactureError(f"{what} `{text}` is not a single expression")
-        node = stmt[0].children[1]
-        conv = Converter(scope_of(problem, allow_fields), allow_fields=allow_fields, allow_dn=False,
-                         allow_time_derivative=allow_fields)
-        value = conv.scalar(node)
-    except SourceError as err:
-        raise _one_line(err, text, what) from None
-    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        raise ManufactureError(f"{what} `{text}` evaluates to infinity or NaN")
-    return value
-
-
-def _one_line(err: SourceError, text: str, what: str) -> ManufactureError:
-    errs = getattr(err, "errors", None) or [err]
-    first = errs[0]
-    message = getattr(first, "message", str(first)).splitlines()[0]
-    pos = getattr(first, "position", None)
-    where = ""
-    if pos is not None and pos.line == 1:
-        col = pos.column - len(_PREFIX)
-        if 1 <= col <= len(text) + 1:
-            where = f" at column {col}"
-    hint = getattr(first, "hint", None)
-    return ManufactureError(f"{what} (`{text}`): {message}{where}" + (f"; {hint}" if hint else ""))
 
 
 def _solutions(problem: Problem, solutions: Mapping[str, Any]) -> dict[str, sp.Expr]:
@@ -121,12 +55,12 @@ def _solutions(problem: Problem, solutions: Mapping[str, Any]) -> dict[str, sp.E
         if name not in names:
             raise ManufactureError(f"the problem has no field `{name}`; its fields are " + ", ".join(names))
         if isinstance(value, str):
-            value = parse_expression(problem, value, what=f"the solution for `{name}`")
-        else:
-            value = sp.sympify(value)
-            fields = [f for f in problem.fields if value.has(f.function)]
-            if fields:
-                raise ManufactureError(f"the solution for `{name}` must not contain the field `{fields[0].name}`")
+            raise ManufactureError(f"the solution for `{name}` is text (`{value}`); read it with "
+                                   "symop.api.manufacture or symop.api.parse_expression, which use the language")
+        value = sp.sympify(value)
+        fields = [f for f in problem.fields if value.has(f.function)]
+        if fields:
+            raise ManufactureError(f"the solution for `{name}` must not contain the field `{fields[0].name}`")
         out[name] = value
     missing = [n for n in names if n not in out]
     if missing:
@@ -136,13 +70,6 @@ def _solutions(problem: Problem, solutions: Mapping[str, Any]) -> dict[str, sp.E
 
 
 # ---------------------------------------------------------------- symbolics
-def _rational(value: float) -> sp.Expr:
-    v = float(value)
-    if v.is_integer():
-        return sp.Integer(int(v))
-    return sp.Rational(repr(v))
-
-
 def _coords(problem: Problem) -> list[sp.Expr]:
     return [problem.space.coordinate(k) for k in range(problem.dimension)]
 
@@ -186,76 +113,9 @@ def evaluate(problem: Problem, expr: sp.Expr, values: Mapping[str, sp.Expr]) -> 
     return out
 
 
-def _normal_box(domain: Box, side: str, coords: Sequence[sp.Expr]) -> list[sp.Expr]:
-    axis, sign = domain.axis_of_side(side)
-    n = [sp.S.Zero] * domain.dimension
-    n[axis] = sp.Integer(sign)
-    return n
-
-
-def _radial(center: Sequence[float] | None, radius: float, coords: Sequence[sp.Expr]) -> list[sp.Expr]:
-    r = _rational(radius)
-    c = [sp.S.Zero] * len(coords) if center is None else [_rational(v) for v in center]
-    return [(x - cx) / r for x, cx in zip(coords, c)]
-
-
-def _polygon_edges(domain: Polygon) -> list[tuple[list[sp.Expr], list[sp.Expr]]]:
-    """Per edge: (exact outward unit normal, a point on the edge)."""
-    v = [[_rational(a), _rational(b)] for a, b in domain.vertices]
-    area = sum(v[k][0] * v[(k + 1) % len(v)][1] - v[(k + 1) % len(v)][0] * v[k][1] for k in range(len(v)))
-    out = []
-    for k in range(len(v)):
-        a, b = v[k], v[(k + 1) % len(v)]
-        ex, ey = b[0] - a[0], b[1] - a[1]
-        length = sp.sqrt(ex**2 + ey**2)
-        n = [ey / length, -ex / length]
-        if area < 0:
-            n = [-n[0], -n[1]]
-        out.append((n, a))
-    return out
-
-
-def _whole_boundary_normal(domain: Domain, coords: Sequence[sp.Expr]) -> list[sp.Expr]:
-    """The outward normal of a (hole) domain on its whole boundary, piecewise if needed."""
-    if isinstance(domain, Disk):
-        return _radial(domain.center, domain.radius, coords)
-    if isinstance(domain, Ball):
-        return _radial(domain.center, domain.radius, coords)
-    if isinstance(domain, (Box, Polygon)):
-        pieces: list[tuple[list[sp.Expr], Any]] = []
-        if isinstance(domain, Box):
-            for side in domain.sides:
-                axis, sign = domain.axis_of_side(side)
-                bound = _rational(domain.axes[axis][1] if sign < 0 else domain.axes[axis][2])
-                tol = _rational(1e-9 * max(1.0, float(np.max(domain.hi - domain.lo))))
-                pieces.append((_normal_box(domain, side, coords), sp.Abs(coords[axis] - bound) < tol))
-        else:
-            scale = float(np.max(np.ptp(np.asarray(domain.vertices, dtype=float), axis=0)))
-            tol = _rational(1e-9 * max(1.0, scale))
-            for n, a in _polygon_edges(domain):
-                dist = n[0] * (coords[0] - a[0]) + n[1] * (coords[1] - a[1])
-                pieces.append((n, sp.Abs(dist) < tol))
-        out = []
-        for k in range(len(coords)):
-            args = [(n[k], cond) for n, cond in pieces[:-1]] + [(pieces[-1][0][k], True)]
-            out.append(sp.Piecewise(*args))
-        return out
-    raise ManufactureError(f"no outward normal is known for the boundary of {domain.describe()}")
-
-
 def outward_normal(domain: Domain, side: str, coords: Sequence[sp.Expr]) -> list[sp.Expr]:
-    """The outward unit normal on ``side`` of ``domain`` as SymPy expressions of ``coords``."""
-    if isinstance(domain, Difference):
-        if side == domain.hole_name:
-            return [-c for c in _whole_boundary_normal(domain.hole, coords)]
-        return outward_normal(domain.base, side, coords)
-    if isinstance(domain, Box):
-        return _normal_box(domain, side, coords)
-    if isinstance(domain, (Disk, Ball)):
-        return _radial(domain.center, domain.radius, coords)
-    if isinstance(domain, Polygon):
-        return _polygon_edges(domain)[domain.sides.index(side)][0]
-    raise ManufactureError(f"no outward normal is known for the side `{side}` of {domain.describe()}")
+    """The outward unit normal on ``side`` of ``domain`` as SymPy expressions of ``coords`` (asked of the domain)."""
+    return domain.symbolic_normal(side, coords)
 
 
 def _replace_dn(problem: Problem, expr: sp.Expr, normal: Sequence[sp.Expr]) -> sp.Expr:
@@ -370,8 +230,6 @@ def manufacture(problem: Problem, solutions: Mapping[str, Any], *, simplify: boo
         source = tidy(without + residual)
         equations.append(replace(eq, rhs=with_f + source))
 
-    from symop.lang.builder import classify_condition
-
     conditions: list[BoundaryCondition] = []
     for bc in problem.boundary:
         fld = problem.field(bc.field)
@@ -384,13 +242,11 @@ def manufacture(problem: Problem, solutions: Mapping[str, Any], *, simplify: boo
 
     initial: list[InitialCondition] = []
     if problem.time is not None:
-        from symop.lang.builder import time_order
-
         t = problem.t
         t0 = _rational(problem.time.start)
         for eq in equations:
             fld = problem.field(eq.field)
-            order = max(1, time_order(eq.residual, fld.applied, t))
+            order = max(1, time_order_in(eq.residual, fld.applied, t))
             old = {ic.order: ic for ic in problem.initial if ic.field == fld.name}
             for k in range(order):
                 value = tidy(sp.diff(exact[fld.name], t, k).subs(t, t0))

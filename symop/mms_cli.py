@@ -38,8 +38,8 @@ def _one_line(err: SymopError) -> SymopError:
 
 @command("mms")
 def cmd_mms(args: argparse.Namespace) -> int:
-    from symop.api import load
-    from symop.mms import manufacture, random_solution
+    from symop.api import load, manufacture
+    from symop.mms import random_solution
     from symop.writer import write_problem
 
     problem = load(args.file)

@@ -17,7 +17,7 @@ from typing import Any
 import sympy as sp
 
 from symop.errors import SymopError
-from symop.model.domains import Ball, Box, Difference, Disk, Domain, Interval, Polygon
+from symop.model.domains import Domain
 from symop.model.operators import Laplacian, NormalDerivative, Partial
 from symop.model.problem import Problem
 
@@ -225,25 +225,8 @@ def _name(text: str) -> str:
 
 
 def domain_text(domain: Domain) -> str:
-    """The ``domain`` line's argument for ``domain``."""
-    n = number_text
-    if isinstance(domain, Difference):
-        return f"{domain_text(domain.base)} minus {domain_text(domain.hole)} as {domain.hole_name}"
-    if isinstance(domain, Interval):
-        name, lo, hi = domain.axes[0]
-        return f"interval({name}: [{n(lo)}, {n(hi)}])"
-    if isinstance(domain, Box):
-        return "box(" + ", ".join(f"{name}: [{n(lo)}, {n(hi)}]" for name, lo, hi in domain.axes) + ")"
-    if isinstance(domain, Disk):
-        return f"disk(center: ({n(domain.center[0])}, {n(domain.center[1])}), radius: {n(domain.radius)})"
-    if isinstance(domain, Polygon):
-        return "polygon(" + ", ".join(f"({n(a)}, {n(b)})" for a, b in domain.vertices) + ")"
-    if isinstance(domain, Ball):
-        out = f"ball(dim: {domain.dimension}, radius: {n(domain.radius)}"
-        if domain.center is not None:
-            out += ", center: (" + ", ".join(n(c) for c in domain.center) + ")"
-        return out + ")"
-    raise WriteError(f"cannot write the domain {domain.describe()}")
+    """The ``domain`` line's argument for ``domain``: the domain's own text form, numbers written exactly."""
+    return domain.text(number_text)
 
 
 def _option_text(value: Any) -> str:

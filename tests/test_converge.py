@@ -94,7 +94,7 @@ def test_mms_then_converge_order_two(tmp_path, capsys, text, solution, extra):
 
 @needs_fd
 def test_converge_api_and_expect_order_failure(tmp_path, capsys):
-    from symop.mms import manufacture
+    from symop.api import manufacture
 
     p = manufacture(symop.parse(POISSON_1D), {"u": "sin(3*x)"})
     st = converge(p, "fd", levels=3, options={"n": 8})
@@ -111,7 +111,7 @@ def test_converge_api_and_expect_order_failure(tmp_path, capsys):
 
 @needs_fd
 def test_compare_shows_refusal(tmp_path, capsys):
-    from symop.mms import manufacture
+    from symop.api import manufacture
     from symop.writer import write_problem
 
     disk = symop.parse("""problem d

@@ -8,7 +8,8 @@ import sympy as sp
 
 import symop
 from symop.model.operators import Laplacian
-from symop.mms import (ManufactureError, boundary_residuals, check_exact, manufacture, parse_expression,
+from symop.api import manufacture, parse_expression
+from symop.mms import (ManufactureError, boundary_residuals, check_exact,
                        random_solution)
 from symop.writer import expr_text, same_problem, write_problem
 

@@ -115,19 +115,16 @@ class FEMProgram(Program):
 
     # ----------------------------------------------------------- setup
     def _mesh(self):
-        from symop.model.domains import Box
-        from symop.model.mesh import structured_box_mesh
-
         dom = self.problem.domain
         n, h = self.options.get("n"), self.options.get("h")
         if n is not None:
-            if not isinstance(dom, Box):
+            if not dom.has_grid:
                 raise SymopError("the option `n` (cells per axis) needs a box domain; use `h` for this domain.")
-            return structured_box_mesh(dom, (int(n),) * dom.dimension)
+            return dom.grid_mesh((int(n),) * dom.dimension)
         if h is None:
             lo, hi = dom.bounding_box()
-            if isinstance(dom, Box):
-                return structured_box_mesh(dom, (32,) * dom.dimension)
+            if dom.has_grid:
+                return dom.grid_mesh((32,) * dom.dimension)
             h = float(np.max(np.asarray(hi) - np.asarray(lo))) / 32
         return dom.mesh(float(h))
 
@@ -450,8 +447,6 @@ class FiniteElements(Discretization):
         )
 
     def accepts(self, problem) -> str | None:
-        from symop.model.domains import Ball, Box, Difference, Disk, Polygon
-
         if problem.space.is_indexed:
             return "the fem method needs named coordinates (x, y, z), not an indexed space"
         if len(problem.fields) != 1:
@@ -461,10 +456,9 @@ class FiniteElements(Discretization):
         dom = problem.domain
         if problem.dimension > 3:
             return "the fem method meshes domains of dimension 1 to 3"
-        if isinstance(dom, Ball) and dom.dimension != 2:
-            return "the fem method meshes balls only in 2D (a disk)"
-        if not isinstance(dom, (Box, Disk, Polygon, Difference, Ball)):
-            return f"the fem method cannot mesh {dom.describe()}"
+        reason = dom.mesh_reason()
+        if reason:
+            return f"the fem method cannot mesh {dom.describe()}: {reason}"
         try:
             derive(problem, problem.fields[0].name)
         except WeakFormError as exc:

@@ -60,7 +60,7 @@ def box_reason(problem) -> str | None:
         return (f"pino needs named coordinates (space x, y) on a box; this problem has the indexed space "
                 f"{problem.space.names[0][:-3]}[1..{problem.dimension}].")
     kind = problem.domain.kind
-    if kind not in ("box", "interval"):
+    if not problem.domain.has_grid:
         article = "an" if kind[0] in "aeiou" else "a"
         return f"pino needs a box domain (its grid is uniform); this problem has {article} {kind}."
     if problem.dimension + (0 if problem.is_steady else 1) > 3:

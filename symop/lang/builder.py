@@ -20,11 +20,12 @@ from lark import Token, Tree
 
 from symop.errors import ErrorCollector, Position, Source, SourceError
 from symop.lang.expressions import Converter, OperatorSpec, Scope, fail, position_of
-from symop.lang.names import DOMAIN_KINDS, RESERVED, did_you_mean
+from symop.lang.names import RESERVED, did_you_mean
 from symop.lang.parser import parse_tree
 from symop.model.family import FIELD_OPTIONS, KINDS, Distribution
-from symop.model.domains import Ball, Box, Difference, Disk, Domain, DomainError, Interval, Polygon
-from symop.model.operators import Laplacian, NormalDerivative, Partial
+from symop.model.analysis import classify_condition, time_order_in
+from symop.model.domains import Difference, Domain, DomainError
+from symop.model.domains import registry as domain_registry
 from symop.model.problem import (
     BoundaryCondition,
     Equation,
@@ -376,33 +377,59 @@ class Builder:
                 keyword[key] = (arg, arg.children[1])
             else:
                 positional.append((arg, arg.children[0]))
-        if kind in ("box", "interval"):
-            return self.box_domain(node, kind, keyword, positional)
-        if kind == "disk":
-            self.only_keywords(node, kind, keyword, positional, {"center", "radius"}, {"radius"})
-            center = self.point(keyword["center"][1], 2, "the centre") if "center" in keyword else (0.0, 0.0)
-            radius = self.positive(keyword["radius"][1], "the radius")
-            return Disk(center, radius)
-        if kind == "ball":
-            self.only_keywords(node, kind, keyword, positional, {"dim", "radius", "center"}, set())
-            dim = self.space.dimension if self.space else 0
-            if "dim" in keyword:
-                value = self.numeric(keyword["dim"][1], "the dimension")
-                if value != int(value) or value < 1:
-                    raise fail(keyword["dim"][1], f"the dimension must be a whole number of at least 1, not {value:g}")
-                dim = int(value)
-            radius = self.positive(keyword["radius"][1], "the radius") if "radius" in keyword else 1.0
-            center = self.point(keyword["center"][1], dim, "the centre") if "center" in keyword else None
-            return Ball(dim, radius, center)
-        if kind == "polygon":
-            if keyword:
-                raise fail(next(iter(keyword.values()))[0], "`polygon` takes its vertices as points: polygon((0,0), (1,0), (0,1))")
-            if len(positional) < 3:
-                raise fail(node, f"a polygon needs at least 3 vertices, not {len(positional)}")
-            vertices = tuple(self.point(v, 2, "a vertex") for _, v in positional)
-            return Polygon(vertices)
-        raise fail(tok, f"unknown domain `{kind}`",
-                   did_you_mean(kind, DOMAIN_KINDS) or "the domains are " + ", ".join(DOMAIN_KINDS))
+        spec = domain_registry.get(kind)
+        if spec is None:
+            known = domain_registry.names()
+            raise fail(tok, f"unknown domain `{kind}`",
+                       did_you_mean(kind, known) or "the domains are " + ", ".join(known))
+        if spec.form == "intervals":
+            values = {spec.arguments[0].name: self.domain_intervals(node, spec, keyword, positional)}
+        elif spec.form == "points":
+            values = {spec.arguments[0].name: self.domain_points(node, spec, keyword, positional)}
+        else:
+            values = self.domain_keywords(node, spec, keyword, positional)
+        try:
+            return spec.build(values)
+        except domain_registry.ArgumentError as err:
+            raise fail(node, str(err)) from None
+
+    def domain_keywords(self, node, spec, keyword, positional) -> dict[str, Any]:
+        """The named arguments of a domain call, read by the kind's schema (in schema order)."""
+        allowed = {a.name for a in spec.arguments}
+        self.only_keywords(node, spec.name, keyword, positional, allowed, {a.name for a in spec.arguments if a.required})
+        values: dict[str, Any] = {}
+        space_dim = self.space.dimension if self.space else 0
+        for arg in spec.arguments:
+            if arg.name not in keyword:
+                values[arg.name] = space_dim if arg.default == domain_registry.SPACE_DIMENSION else arg.default
+                continue
+            value = keyword[arg.name][1]
+            if arg.type == "positive":
+                values[arg.name] = self.positive(value, arg.what)
+            elif arg.type == "number":
+                values[arg.name] = self.numeric(value, arg.what)
+            elif arg.type == "count":
+                number = self.numeric(value, arg.what)
+                if number != int(number) or number < 1:
+                    raise fail(value, f"{arg.what} must be a whole number of at least 1, not {number:g}")
+                values[arg.name] = int(number)
+            else:  # a point
+                dim = arg.dimension
+                if dim == domain_registry.SPACE_DIMENSION or dim is None:
+                    dim = space_dim
+                elif isinstance(dim, str):
+                    dim = values[dim]
+                values[arg.name] = self.point(value, int(dim), arg.what)
+        return values
+
+    def domain_points(self, node, spec, keyword, positional) -> list[tuple[float, ...]]:
+        """The positional points of a domain call (a polygon's vertices)."""
+        arg = spec.arguments[0]
+        if keyword:
+            raise fail(next(iter(keyword.values()))[0], f"`{spec.name}` takes its {arg.name} as points: {spec.example}")
+        if len(positional) < arg.minimum:
+            raise fail(node, f"a {spec.name} needs at least {arg.minimum} {arg.name}, not {len(positional)}")
+        return [self.point(v, int(arg.dimension or 2), arg.what) for _, v in positional]
 
     def only_keywords(self, node, kind, keyword, positional, allowed, required) -> None:
         if positional:
@@ -428,9 +455,11 @@ class Builder:
             raise fail(node, f"{what} needs {dim} coordinates, not {len(node.children)}")
         return tuple(self.numeric(c, what) for c in node.children)
 
-    def box_domain(self, node, kind, keyword, positional) -> Domain:
+    def domain_intervals(self, node, spec, keyword, positional) -> list[tuple[str, float, float]]:
+        """``(name, lo, hi)`` per coordinate of a domain call such as ``box(x: [0, 1], y: [0, 2])``."""
+        kind = spec.name
         if positional:
-            raise fail(positional[0][0], f"`{kind}` takes one interval per coordinate: {kind}(x: [0, 1]" + (", y: [0, 1])" if kind == "box" else ")"))
+            raise fail(positional[0][0], f"`{kind}` takes one interval per coordinate: {spec.example}")
         if not keyword:
             raise fail(node, f"`{kind}` needs an interval per coordinate, e.g. x: [0, 1]")
         axes: dict[str, tuple[float, float]] = {}
@@ -454,11 +483,7 @@ class Builder:
             ordered = [(n, *axes[n]) for n in names if n in axes]
         else:
             ordered = [(k, *v) for k, v in axes.items()]
-        if kind == "interval":
-            if len(ordered) != 1:
-                raise fail(node, "`interval` takes exactly one coordinate; use `box` for more")
-            return Interval(ordered[0][0], ordered[0][1], ordered[0][2])
-        return Box(tuple(ordered))
+        return ordered
 
     # ------------------------------------------------------------- equations
     def exact_stmt(self, node: Tree) -> None:
@@ -508,7 +533,7 @@ class Builder:
         for tok in node.children[1:]:
             if str(tok) not in self.scope.coords:
                 raise fail(tok, f"unknown coordinate `{tok}`; the coordinates are " + ", ".join(self.scope.coordinate_names))
-        if self.domain is not None and not isinstance(self.domain, Box):
+        if self.domain is not None and not self.domain.has_grid:
             raise fail(node, f"periodic boundaries need a box domain; this problem has a {self.domain.kind}")
         self.periodic.extend(n for n in names if n not in self.periodic)
         self.periodic_node = node
@@ -587,7 +612,7 @@ class Builder:
         self.assign_equations()
         if self.time is not None:
             self.check_initial_conditions()
-        if self.periodic and self.domain is not None and isinstance(self.domain, Box):
+        if self.periodic and self.domain is not None and self.domain.has_grid:
             for bc in self.conditions:
                 for side in bc.parts:
                     axis, _ = self.domain.axis_of_side(side)
@@ -630,7 +655,7 @@ class Builder:
         t = self.time.symbol
         for eq in self.assigned:
             f = next(f for f in self.fields if f.name == eq.field)
-            order = time_order(eq.residual, f.applied, t)
+            order = time_order_in(eq.residual, f.applied, t)
             for k in range(order):
                 if not any(ic.field == f.name and ic.order == k for ic in self.initial):
                     lhs = f.name if k == 0 else (f"dt({f.name})" if k == 1 else f"dt({f.name}, {k})")
@@ -712,33 +737,3 @@ def _derived_name(base: str, variables: tuple[sp.Symbol, ...], taken: set[str]) 
     while name in taken:
         name = "_" + name
     return name
-
-
-def time_order(expr: sp.Expr, applied: sp.Expr, t: sp.Symbol) -> int:
-    """Highest order of time derivative of ``applied`` in ``expr``."""
-    best = 0
-    for d in expr.atoms(sp.Derivative):
-        if d.expr == applied:
-            best = max(best, int(dict(d.variable_count).get(t, 0)))
-    return best
-
-
-def classify_condition(parts: tuple[str, ...], fld: Field, lhs: sp.Expr, rhs: sp.Expr, position: Position) -> BoundaryCondition:
-    """Classify ``lhs = rhs`` as ``alpha*u + beta*dn(u) = value`` where it is linear."""
-    U, DN = sp.Dummy("U"), sp.Dummy("DN")
-    expr = (lhs - rhs).xreplace({NormalDerivative(fld.applied): DN}).xreplace({fld.applied: U})
-    general = BoundaryCondition(parts, fld.name, lhs, rhs, "general", position=position)
-    if expr.has(fld.function) or expr.has(NormalDerivative) or expr.has(sp.Derivative) or expr.has(Laplacian) or expr.has(Partial):
-        return general
-    alpha = sp.diff(expr, U)
-    beta = sp.diff(expr, DN)
-    if alpha.has(U, DN) or beta.has(U, DN):
-        return general
-    value = -expr.xreplace({U: sp.S.Zero, DN: sp.S.Zero})
-    if beta == 0:
-        kind = "dirichlet"
-    elif alpha == 0:
-        kind = "neumann"
-    else:
-        kind = "robin"
-    return BoundaryCondition(parts, fld.name, lhs, rhs, kind, alpha, beta, value, position)

@@ -57,7 +57,8 @@ CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}
 #: their own namespace (``param d = 3`` and ``d(u, x)`` may share a file).
 RESERVED = set(CONSTANTS)
 
-DOMAIN_KINDS = ("interval", "box", "disk", "polygon", "ball")
+# Domain kinds (``box``, ``disk``, ...) are not listed here: each domain module registers its
+# kind, with its argument schema, in :mod:`symop.model.domains.registry`, where the builder finds it.
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symop.errors import SymopError
+from symop.errors import Position, SymopError
 from symop.model.operators import Laplacian, NormalDerivative, Partial
-from symop.model.problem import Problem
+from symop.model.problem import BoundaryCondition, Field, Problem
 
 
 class AnalysisError(SymopError):
@@ -61,11 +61,18 @@ def owner(node: sp.Expr, problem: Problem) -> str | None:
     return None
 
 
+def time_order_in(expr: sp.Expr, applied: sp.Expr, t: sp.Symbol | None) -> int:
+    """Highest order of a time derivative of the field ``applied`` (``u(x, t)``) in ``expr``."""
+    best = 0
+    for d in sp.sympify(expr).atoms(sp.Derivative):
+        if d.expr == applied:
+            best = max(best, int(dict(d.variable_count).get(t, 0)))
+    return best
+
+
 def time_order(problem: Problem, field: str) -> int:
     """Highest time derivative of ``field`` in its equation."""
-    eq = problem.equation_for(field)
-    nodes = [n for n in field_nodes(eq.residual, problem) if owner(n, problem) == field]
-    return max([time_order_of(n, problem) for n in nodes] or [0])
+    return time_order_in(problem.equation_for(field).residual, problem.field(field).applied, problem.t)
 
 
 def space_order(problem: Problem, field: str) -> int:
@@ -272,3 +279,30 @@ def splitting_caveat(problem: Problem) -> str | None:
     sides = ", ".join(sorted({p for bc in moving for p in bc.parts}))
     return (f"boundary data on {sides} change in time, and operator splitting then loses order (order reduction): "
             "expect less than the splitting's nominal order; the unsplit IMEX scheme (split: none) keeps it.")
+
+
+def classify_condition(parts: tuple[str, ...], fld: Field, lhs: sp.Expr, rhs: sp.Expr,
+                       position: Position | None) -> BoundaryCondition:
+    """Classify ``lhs = rhs`` on ``parts`` as ``alpha*u + beta*dn(u) = value`` where it is linear.
+
+    ``beta = 0`` is Dirichlet, ``alpha = 0`` Neumann, both nonzero Robin; a
+    condition that is not linear in ``u`` and ``dn(u)`` (or holds other
+    derivatives) is ``general``.
+    """
+    U, DN = sp.Dummy("U"), sp.Dummy("DN")
+    expr = (lhs - rhs).xreplace({NormalDerivative(fld.applied): DN}).xreplace({fld.applied: U})
+    general = BoundaryCondition(parts, fld.name, lhs, rhs, "general", position=position)
+    if expr.has(fld.function) or expr.has(NormalDerivative) or expr.has(sp.Derivative) or expr.has(Laplacian) or expr.has(Partial):
+        return general
+    alpha = sp.diff(expr, U)
+    beta = sp.diff(expr, DN)
+    if alpha.has(U, DN) or beta.has(U, DN):
+        return general
+    value = -expr.xreplace({U: sp.S.Zero, DN: sp.S.Zero})
+    if beta == 0:
+        kind = "dirichlet"
+    elif alpha == 0:
+        kind = "neumann"
+    else:
+        kind = "robin"
+    return BoundaryCondition(parts, fld.name, lhs, rhs, kind, alpha, beta, value, position)

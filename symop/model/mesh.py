@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from symop.errors import DomainError
+
 if TYPE_CHECKING:  # pragma: no cover
     from symop.model.domains import Box, Domain
 
@@ -95,8 +97,6 @@ class Mesh:
         elif part in self.facets:
             arrays = [self.facets[part]]
         else:
-            from symop.model.domains import DomainError
-
             raise DomainError(
                 f"the mesh has no boundary part `{part}`; its parts are " + ", ".join(self.facets)
             )
@@ -187,8 +187,6 @@ def structured_box_mesh(box: "Box", n_per_axis: tuple[int, ...]) -> Mesh:
     into 6 tetrahedra (Kuhn/Freudenthal split, conforming between cubes).
     Higher dimensions use the same split into d! simplices per cube.
     """
-    from symop.model.domains import DomainError
-
     d = box.dimension
     n = tuple(int(k) for k in n_per_axis)
     if len(n) != d:
@@ -244,8 +242,6 @@ def triangle_mesh(domain: "Domain", h: float) -> Mesh:
     moved radially onto it, so every boundary node of a circle lies on it.
     """
     import meshpy.triangle as triangle
-
-    from symop.model.domains import DomainError
 
     if not h > 0:
         raise DomainError(f"the mesh size must be positive, not {h:g}")
