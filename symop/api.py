@@ -67,8 +67,33 @@ def method_and_options(problem: Problem, method: str | None, options: Mapping[st
             )
         method = spec.method
     merged: dict[str, Any] = dict(spec.options) if spec is not None and spec.method == method else {}
+    if merged:
+        merged = _paths_beside_file(problem, method, merged)
     merged.update(options)
     return method, merged
+
+
+def _paths_beside_file(problem: Problem, method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The file's ``solve`` options, with relative file paths read from the file's folder.
+
+    ``solve pino(model: m.pt)`` in ``/data/a.pde`` names ``/data/m.pt``
+    wherever ``symop run`` is started: a file never reaches for a model in
+    whatever folder its reader happens to stand in.
+    """
+    source = problem.source
+    if source is None or source.filename.startswith("<"):
+        return options
+    try:
+        declared = {o.name: o for o in _plugins.get_discretization(method).options}
+    except MethodError:
+        return options
+    folder = Path(source.filename).parent
+    out = dict(options)
+    for name, value in options.items():
+        option = declared.get(name)
+        if option is not None and option.path and value and not Path(str(value)).is_absolute():
+            out[name] = str(folder / str(value))
+    return out
 
 
 def split_settings(problem: Problem, method: str, settings: Mapping[str, Any],

@@ -68,6 +68,9 @@ class Option:
     default: Any
     help: str
     choices: tuple[Any, ...] | None = None
+    #: the value names a file; a relative one on an equation file's ``solve``
+    #: line is read relative to that file, not to the working directory
+    path: bool = False
 
     def convert(self, value: Any, method: str) -> Any:
         """``value`` (possibly a string from the command line) as this option's type."""

@@ -28,6 +28,7 @@ from symop_hypino.hypernet import Config, HyperNetwork
 from symop_hypino.linear import linear_form
 from symop_hypino.refine import refine, residual, zero_shot
 from symop_pinn.engines import make_engine
+from symop.training import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -217,7 +218,7 @@ def test_ddp_with_two_gloo_processes_matches_one_process(family, tmp_path):
     one = tmp_path / "one.pt"
     options = {k.split("=")[0]: k.split("=")[1] for k in settings[1::2]}
     symop.train(family, "hypino", samples=8, output=one, seed=0, **options)
-    a, b = torch.load(one, weights_only=False), torch.load(two, weights_only=False)
+    a, b = load_checkpoint(one), load_checkpoint(two)
     assert np.allclose(a["history"], b["history"], rtol=1e-5)
     for key in a["state"]:
         assert torch.allclose(a["state"][key], b["state"][key], atol=1e-5), key

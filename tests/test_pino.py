@@ -20,6 +20,7 @@ from symop_pino.fno import FNO, FNOConfig, FNOError
 from symop_pino.grid import build
 from symop_pino.program import predict
 from symop_pino.physics import GridPhysics
+from symop.training import load_checkpoint
 
 POISSON = """
 problem poisson1d "1D Poisson family: a random source"
@@ -176,7 +177,7 @@ def test_finetuning_lowers_the_residual(poisson, trained, held_out):
 
 
 def test_model_file_records_the_family_and_solves_through_symop_solve(poisson, trained):
-    data = torch.load(trained[150].path, weights_only=False)
+    data = load_checkpoint(trained[150].path)
     assert data["family"]["name"] == "poisson1d" and "param f ~ field" in data["family"]["text"]
     assert data["grid"]["cells"] == [16] and data["options"]["steps"] == 150
     sol = symop.solve(poisson, method="pino", model=str(trained[150].path))  # the representative member: f = 0
@@ -219,8 +220,8 @@ def test_resume_continues_an_interrupted_run(poisson, files, monkeypatch):
     resumed = symop.train(poisson, "pino", output=files["root"] / "cut.pt", resume=True, **options)
     assert resumed.info["start_step"] == 8
     np.testing.assert_allclose(resumed.losses, full.losses, rtol=1e-5)
-    a = torch.load(full.path, weights_only=False)["model"]
-    b = torch.load(resumed.path, weights_only=False)["model"]
+    a = load_checkpoint(full.path)["model"]
+    b = load_checkpoint(resumed.path)["model"]
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
@@ -249,9 +250,9 @@ def test_two_ddp_processes_follow_one_process(files, poisson):
     for p in procs:
         out, _ = p.communicate(timeout=240)
         assert p.returncode == 0, out
-    ddp = torch.load(files["root"] / "ddp.pt", weights_only=False)
+    ddp = load_checkpoint(files["root"] / "ddp.pt")
     np.testing.assert_allclose(ddp["losses"], single.losses, rtol=1e-10)
-    one = torch.load(single.path, weights_only=False)["model"]
+    one = load_checkpoint(single.path)["model"]
     assert all(torch.allclose(one[k], ddp["model"][k], atol=1e-12) for k in one)
 
 
@@ -266,8 +267,8 @@ def test_torchrun_two_processes_match_one(files, poisson):
     run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     subprocess.run(run + common + ["-o", str(files["root"] / "tr2.pt")], env=env, check=True, timeout=300)
     subprocess.run([sys.executable] + common + ["-o", str(files["root"] / "tr1.pt")], env=env, check=True, timeout=300)
-    two = torch.load(files["root"] / "tr2.pt", weights_only=False)
-    one = torch.load(files["root"] / "tr1.pt", weights_only=False)
+    two = load_checkpoint(files["root"] / "tr2.pt")
+    one = load_checkpoint(files["root"] / "tr1.pt")
     np.testing.assert_allclose(two["losses"], one["losses"], rtol=1e-10)
 
 

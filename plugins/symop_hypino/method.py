@@ -33,7 +33,7 @@ from symop_hypino.refine import refine, zero_shot
 from symop_pinn.engines import make_engine
 
 OPTIONS = (
-    Option("model", str, "", "trained model file (from `symop train --method hypino`)"),
+    Option("model", str, "", "trained model file (from `symop train --method hypino`)", path=True),
     Option("refine", int, 0, "delta-PINN refinement steps after the zero-shot solution"),
     Option("delta_steps", int, 0, "Adam steps training each generated delta PINN on its residual problem (0: none)"),
     Option("delta_lr", float, 1e-3, "learning rate of delta training"),

@@ -1,6 +1,7 @@
 """The model file: a trained hypernetwork with what it needs to be used again.
 
-``torch.save`` of a dict: ``format`` (``"symop-hypino/1"``), the network
+A symop model file (:func:`symop.training.save_checkpoint`: JSON metadata
+plus tensors, never a pickle) of a table: ``format`` (``"symop-hypino/1"``), the network
 :class:`~symop_hypino.hypernet.Config`, the sampling :class:`~symop_hypino.encoding.Spec`,
 the ``family`` it was trained on (name, variables, whether time is one of
 them, the equation as text), the training options and loss history, and the
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import sympy as sp
-import torch
 
+from symop import training
+from symop.errors import SymopError
 from symop.model.problem import Problem
 from symop_hypino.encoding import Spec
 from symop_hypino.errors import ModelError
@@ -34,8 +36,7 @@ def family(problem: Problem) -> dict[str, Any]:
 
 
 def save(path: Path, hyper: HyperNetwork, spec: Spec, problem: Problem, options: dict, history: list[float]) -> None:
-    from symop import training
-
+    """Write the model file (see the module docstring) through :func:`symop.training.save_checkpoint`."""
     state = {"format": FORMAT, "config": hyper.config.as_dict(), "spec": asdict(spec), "family": family(problem),
              "options": {k: v for k, v in options.items() if isinstance(v, (int, float, str, bool))},
              "history": history, "state": hyper.state_dict()}
@@ -53,9 +54,9 @@ def load(path: str | Path, device="cpu") -> tuple[HyperNetwork, Spec, dict]:
         raise ModelError(f"there is no model file `{p}`; train one with "
                          f"`symop train FILE --method hypino --samples N -o {p}`.")
     try:
-        data = torch.load(p, map_location=device, weights_only=False)
-    except Exception as err:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise ModelError(f"`{p}` is not a model file symop can read ({type(err).__name__}).") from None
+        data = training.load_checkpoint(p, device)
+    except SymopError as err:
+        raise ModelError(str(err)) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ModelError(f"`{p}` is not a hypino model (it was not written by `symop train --method hypino`).")
     hyper = HyperNetwork(Config(**data["config"]))

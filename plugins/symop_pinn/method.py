@@ -33,7 +33,7 @@ OPTIONS = (
     Option("loss", str, "mse", "mse, or product: unbiased two-draw product of STDE residuals", ("mse", "product")),
     Option("seed", int, 0, "random seed (network, points, directions)"),
     Option("eval_points", int, 2000, "held-out points where the solution is reported"),
-    Option("checkpoint", str, "", "checkpoint file; resumed from when it exists"),
+    Option("checkpoint", str, "", "checkpoint file; resumed from when it exists", path=True),
     Option("boundary_weight", float, 1.0, "weight of boundary terms"),
     Option("initial_weight", float, 1.0, "weight of initial-condition terms"),
     Option("dtype", str, "float32", "floating-point precision", ("float32", "float64")),

@@ -14,7 +14,7 @@ from .train import Weights
 DEFAULT_CELLS = 32
 
 OPTIONS = (
-    Option("model", str, "", "model file written by `symop train --method pino`"),
+    Option("model", str, "", "model file written by `symop train --method pino`", path=True),
     Option("finetune", int, 0, "Adam steps of instance fine-tuning on the physics loss alone (0: zero-shot)"),
     Option("lr", float, 1e-3, "Adam learning rate (training and fine-tuning; decays tenfold over the run)"),
     Option("n", int, 0, f"cells per space axis (training: default {DEFAULT_CELLS}; solving: default the model's grid)"),

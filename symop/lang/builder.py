@@ -18,9 +18,10 @@ from typing import Any, Mapping
 import sympy as sp
 from lark import Token, Tree
 
-from symop.errors import ErrorCollector, Position, Source, SourceError
+from symop.errors import ErrorCollector, Position, Source, SourceError, SymopError
 from symop.lang.expressions import Converter, OperatorSpec, Scope, fail, position_of
 from symop.lang.names import RESERVED, did_you_mean
+from symop.lang.limits import MAX_DIMENSION, abbreviate, count
 from symop.lang.parser import parse_tree
 from symop.model.family import FIELD_OPTIONS, KINDS, Distribution
 from symop.model.analysis import classify_condition, time_order_in
@@ -45,7 +46,22 @@ def parse(text: str, filename: str = "<string>", operators: Mapping[str, Operato
     are several) naming file, line and column.
     """
     tree = parse_tree(text, filename)
-    return Builder(Source(text, filename), operators or {}).build(tree)
+    source = Source(text, filename)
+    try:
+        return Builder(source, operators or {}).build(tree)
+    except SymopError:
+        raise
+    except Exception as err:  # last resort: odd input never ends in a traceback
+        raise SourceError(internal_error_message(err, "this file"), None, INTERNAL_HINT, source) from None
+
+
+#: The hint of an error that symop raised for want of a better message.
+INTERNAL_HINT = "this is a gap in symop's checks; please report the file"
+
+
+def internal_error_message(err: BaseException, what: str) -> str:
+    """The message for an unexpected exception while reading ``what``: its kind and a short text."""
+    return f"symop could not read {what} (internal error {type(err).__name__}: {abbreviate(err, 80)})"
 
 
 def load(path: str | Path, operators: Mapping[str, OperatorSpec] | None = None) -> Problem:
@@ -123,23 +139,27 @@ class Builder:
             self.errors.extend([err])
         except DomainError as err:
             self.errors.add(str(err), position_of(node))
+        except Exception as err:  # last resort: odd input never ends in a traceback
+            self.errors.add(internal_error_message(err, "this statement"), position_of(node), INTERNAL_HINT)
 
     def converter(self, **flags: Any) -> Converter:
-        return Converter(self.scope, **flags)
+        return Converter(self.scope, source_text=self.source.text, **flags)
 
     def numeric(self, node: Tree | Token, what: str) -> float:
         """Evaluate a constant expression to a finite float."""
-        value = self.converter(allow_fields=False, allow_time_derivative=False).scalar(node)
-        value = value.xreplace(self.scope.param_subs())
-        if value.free_symbols:
-            names = ", ".join(sorted(str(s) for s in value.free_symbols))
+        conv = self.converter(allow_fields=False, allow_time_derivative=False)
+        value = conv.scalar(node)
+        params = set(self.scope.params.values())
+        free = [s for s in value.free_symbols if s not in params]
+        if free:
+            names = ", ".join(sorted(str(s) for s in free))
             raise fail(node, f"{what} must be a constant, but it depends on {names}")
         if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
             raise fail(node, f"{what} evaluates to infinity or NaN", "check for a division by zero or a log(0)")
-        try:
-            number = float(sp.N(value))
-        except (TypeError, ValueError):
-            raise fail(node, f"{what} does not evaluate to a real number ({value})") from None
+        # in bounded floats: SymPy's adaptive precision could run for ever on sin(exp(10^100))
+        number = conv.value_of(value)
+        if number is None or isinstance(number, (bool, complex)):
+            raise fail(node, f"{what} does not evaluate to a real number ({conv.quote(node, value)})")
         if not math.isfinite(number):
             raise fail(node, f"{what} evaluates to {'NaN' if math.isnan(number) else 'infinity'}",
                        "check for a division by zero or an overflow")
@@ -188,7 +208,10 @@ class Builder:
                 if lo != 1:
                     raise fail(decl.children[1], "indexed coordinates start at 1: write x[1..d]")
                 if hi != int(hi) or hi < 1:
-                    raise fail(decl.children[2], f"the dimension must be a whole number of at least 1, not {hi}")
+                    raise fail(decl.children[2], f"the dimension must be a whole number of at least 1, not {hi:g}")
+                if hi > MAX_DIMENSION:
+                    raise fail(decl.children[2], f"the dimension {hi:g} is too large: an indexed space has at most "
+                                                 f"{count(MAX_DIMENSION)} coordinates")
                 indexed = sp.IndexedBase(str(tok), real=True)
                 dimension = int(hi)
         if indexed is None:
@@ -318,10 +341,12 @@ class Builder:
 
     def let_stmt(self, node: Tree) -> None:
         tok, expr = node.children
-        value = self.converter(allow_time_derivative=True).scalar(expr)
+        conv = self.converter(allow_time_derivative=True)
+        value = conv.scalar(expr)
         self.check_finite(expr, value, f"`{tok}`")
         if self.declare(tok, "named expression"):
             self.scope.lets[str(tok)] = value
+            self.scope.let_orders[str(tok)] = conv.derivative_profile()
 
     def field_stmt(self, node: Tree) -> None:
         if self.space is None:

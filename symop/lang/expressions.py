@@ -4,17 +4,29 @@ One method per grammar rule (the rule aliases in ``grammars/symop.lark``).
 Every error carries the position of the offending node.  Vectors (``(a, b)``,
 ``grad(u)``) are :class:`Vector` tuples; they may only meet ``+``, ``-``,
 scalar ``*`` and ``/``, ``div``, ``dot`` and ``norm``.
+
+Work is bounded for any input (:mod:`symop.lang.limits`): every value the
+converter builds is measured (size, depth, and, where it is constant, its
+magnitude in floating point) before it reaches another SymPy constructor;
+derivative orders are counted along the path from the statement down,
+through ``let`` names, before anything is differentiated; long sums and
+products and chains of signs are folded without recursion.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 import sympy as sp
 from lark import Token, Tree
 
 from symop.errors import Position, SourceError
+from symop.lang import limits
+from symop.lang.evaluate import FloatEvaluator, describe
 from symop.lang.names import CONSTANTS, FUNCTIONS, OPERATORS, did_you_mean
 from symop.model.operators import Laplacian, NormalDerivative, Partial
 from symop.model.problem import as_number
@@ -52,6 +64,10 @@ class Scope:
     fields: dict[str, sp.Expr] = field(default_factory=dict)
     exact: dict[str, sp.Expr] = field(default_factory=dict)
     operators: Mapping[str, OperatorSpec] = field(default_factory=dict)
+    #: ``let`` name -> the highest derivative order per variable inside its value
+    #: (key ``"*"``: every spatial coordinate), so that differentiating the name
+    #: counts the orders it already holds.
+    let_orders: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def param_subs(self) -> dict[sp.Symbol, sp.Expr]:
         """Parameter symbol -> value (an Integer where the value is whole)."""
@@ -100,14 +116,11 @@ def fail(node: Tree | Token, message: str, hint: str | None = None) -> SourceErr
 
 
 def whole(value: sp.Expr) -> int | None:
-    """``value`` as an int when it is a whole number, else None."""
-    if not value.is_number:
+    """``value`` as an int when it is a whole number, else None (evaluated in bounded floats)."""
+    f = FloatEvaluator()(sp.sympify(value))
+    if not isinstance(f, float) or not math.isfinite(f) or not f.is_integer():
         return None
-    try:
-        f = float(value)
-    except TypeError:
-        return None
-    return int(f) if f.is_integer() else None
+    return int(f)
 
 
 def number(text: str) -> sp.Expr:
@@ -115,6 +128,102 @@ def number(text: str) -> sp.Expr:
     if any(c in text for c in ".eE"):
         return sp.Rational(text)
     return sp.Integer(int(text))
+
+
+def _chain_group(node: Tree | Token) -> str | None:
+    """``"+"`` for a sum node, ``"*"`` for a product node, else None."""
+    if isinstance(node, Tree) and node.data == "binop":
+        return "+" if str(node.children[1]) in "+-" else "*"
+    return None
+
+
+@dataclass
+class DerivativeOrders:
+    """Derivative orders counted on the way down an expression, and the highest reached.
+
+    ``path`` holds the orders per variable of the operators around the node
+    being converted, ``spatial`` those that act on every spatial coordinate
+    (``lap``, ``grad``, ``div``, ``biharm``, ``dn``).  ``peak`` is the highest
+    order per variable reached anywhere (key ``"*"`` for every spatial
+    coordinate): a ``let`` keeps it, so that ``d(f, x)`` with ``let f =
+    d(u, x, 8)`` is known to be of order 9 before SymPy differentiates.
+    """
+
+    time: str | None = None
+    path: dict[str, int] = field(default_factory=dict)
+    spatial: int = 0
+    peak: dict[str, int] = field(default_factory=dict)
+
+    def _order(self, var: str, extra: Mapping[str, int]) -> int:
+        own = self.path.get(var, 0) + extra.get(var, 0 if var == self.time else extra.get("*", 0))
+        return own + (0 if var == self.time else self.spatial)
+
+    def check(self, node: Tree | Token, extra: Mapping[str, int], what: str) -> None:
+        """Raise unless every order with ``extra`` added stays within the limit; record the peak."""
+        names = set(self.path) | set(extra) | {"*"}
+        for var in sorted(names):
+            order = self._order(var, extra)
+            if order > limits.MAX_DERIVATIVE_ORDER:
+                where = "in every coordinate" if var == "*" else f"in `{var}`"
+                raise fail(node, f"{what} makes a derivative of order {order} {where}; derivatives are "
+                                 f"limited to order {limits.MAX_DERIVATIVE_ORDER} per variable")
+            if order:
+                self.peak[var] = max(self.peak.get(var, 0), order)
+
+    @contextmanager
+    def entering(self, node: Tree | Token, name: str, per_variable: Mapping[str, int] | None = None,
+                 spatial: int = 0) -> Iterator[None]:
+        """Within this block the operand of operator ``name`` is converted: its orders count."""
+        per_variable = dict(per_variable or {})
+        extra = dict(per_variable)
+        if spatial:
+            extra["*"] = spatial
+            for var in self.path:
+                if var != self.time:
+                    extra[var] = extra.get(var, 0) + spatial
+        self.check(node, extra, f"`{name}`")
+        saved = (dict(self.path), self.spatial)
+        for var, k in per_variable.items():
+            self.path[var] = self.path.get(var, 0) + k
+        self.spatial += spatial
+        try:
+            yield
+        finally:
+            self.path, self.spatial = saved
+
+
+@dataclass
+class _Shared:
+    """What the converters of one statement share: evaluator, size memo, derivative orders."""
+
+    evaluator: FloatEvaluator
+    orders: DerivativeOrders
+    sizes: dict[int, tuple[sp.Basic, int, int]] = field(default_factory=dict)
+
+    def measure(self, expr: sp.Basic) -> tuple[int, int]:
+        """(number of nodes, depth) of ``expr``, a shared subexpression counted at every use."""
+        hit = self.sizes.get(id(expr))
+        if hit is not None and hit[0] is expr:
+            return hit[1], hit[2]
+        stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+        while stack:
+            node, ready = stack.pop()
+            hit = self.sizes.get(id(node))
+            if hit is not None and hit[0] is node:
+                continue
+            args = [a for a in node.args if isinstance(a, sp.Basic)]
+            if not ready and args:
+                stack.append((node, True))
+                stack.extend((a, False) for a in args)
+                continue
+            size, depth = 1, 1
+            for a in args:
+                _, s, d = self.sizes[id(a)]
+                size += s
+                depth = max(depth, d + 1)
+            self.sizes[id(node)] = (node, min(size, 10 * limits.MAX_NODES), depth)
+        _, size, depth = self.sizes[id(expr)]
+        return size, depth
 
 
 @dataclass
@@ -126,6 +235,85 @@ class Converter:
     allow_dn: bool = False
     allow_time_derivative: bool = True
     indices: dict[str, sp.Symbol] = field(default_factory=dict)
+    #: the text of the file, so that a message can quote the expression at fault
+    source_text: str = ""
+    shared: _Shared | None = None
+
+    def __post_init__(self) -> None:
+        if self.shared is None:
+            values = {self.scope.params[n]: v for n, v in self.scope.param_values.items()
+                      if n in self.scope.params and isinstance(self.scope.params[n], sp.Symbol)}
+            time = str(self.scope.time) if self.scope.time is not None else None
+            self.shared = _Shared(FloatEvaluator(values), DerivativeOrders(time))
+
+    @property
+    def orders(self) -> DerivativeOrders:
+        """The derivative orders counted in this statement."""
+        return self.shared.orders
+
+    def derivative_profile(self) -> dict[str, int]:
+        """The highest derivative order per variable reached in what was converted (for a ``let``)."""
+        return dict(self.shared.orders.peak)
+
+    def quote(self, node: Tree | Token, value: Any = None) -> str:
+        """The source text of ``node`` (shortened), or ``value`` printed, for a message."""
+        meta = node if isinstance(node, Token) else getattr(node, "meta", None)
+        start, end = getattr(meta, "start_pos", None), getattr(meta, "end_pos", None)
+        if self.source_text and start is not None and end is not None and end > start:
+            text = " ".join(self.source_text[start:end].split())
+        elif value is not None:
+            text = limits.abbreviate(value)
+        else:
+            text = "this expression"
+        return limits.abbreviate(text)
+
+    def value_of(self, expr: Any) -> object:
+        """The value of a constant ``expr`` in floats (parameters at their values), else None."""
+        if not isinstance(expr, sp.Basic):
+            return None
+        return self.shared.evaluator(expr)
+
+    def bound(self, node: Tree | Token, value: Any) -> None:
+        """Check a converted value against the limits before anything else uses it."""
+        if isinstance(value, Vector):
+            for v in value:
+                self.bound(node, v)
+            return
+        if not isinstance(value, sp.Basic):
+            return
+        size, depth = self.shared.measure(value)
+        if size > limits.MAX_NODES:
+            raise fail(node, f"`{self.quote(node)}` is too large: it has more than {limits.count(limits.MAX_NODES)} "
+                             "terms and operations (the limit on the size of an expression)",
+                       "a chain of `let` names that each use the previous one twice doubles the size at every line")
+        if depth > limits.MAX_EXPRESSION_DEPTH:
+            raise fail(node, f"`{self.quote(node)}` is nested more than {limits.MAX_EXPRESSION_DEPTH} deep "
+                             "(the limit on the depth of an expression)",
+                       "write it with fewer functions inside one another")
+        if isinstance(value, sp.logic.boolalg.Boolean) and not isinstance(value, sp.Expr):
+            return
+        v = self.shared.evaluator(value)
+        if v is None or isinstance(v, bool):
+            return
+        large = isinstance(v, float) and math.isfinite(v) and abs(v) > limits.MAX_MAGNITUDE
+        bad = isinstance(v, complex) or not math.isfinite(v)
+        if not (large or bad):
+            return
+        params = sorted(str(s) for s in value.free_symbols if str(s) in self.scope.params)
+        if params and bad and not (isinstance(v, float) and math.isinf(v)):
+            return  # NaN or complex only at these parameter values: left to the solve
+        at = ""
+        if params:
+            at = " with the parameter values of this file (" + ", ".join(
+                f"{p} = {self.scope.param_values.get(p, 0):g}" for p in params[:3]) + ")"
+        if large:
+            raise fail(node, f"`{self.quote(node)}` is about {v:.1e}{at}: numbers are limited to "
+                             f"{limits.MAX_MAGNITUDE:.0e} in magnitude")
+        if isinstance(v, float) and math.isinf(v) and not value.has(sp.zoo, sp.oo, sp.S.NegativeInfinity, sp.nan):
+            raise fail(node, f"`{self.quote(node)}` overflows{at}: numbers are limited to "
+                             f"{limits.MAX_MAGNITUDE:.0e} in magnitude")
+        raise fail(node, f"`{self.quote(node)}` evaluates to {describe(v)}{at}, not a finite real number",
+                   "check for a division by zero, a log(0) or the square root of a negative number")
 
     # ----------------------------------------------------------------- entry
     def scalar(self, node: Tree | Token) -> sp.Expr:
@@ -145,11 +333,23 @@ class Converter:
         method = getattr(self, "rule_" + node.data, None)
         if method is None:  # pragma: no cover - grammar and converter out of step
             raise fail(node, f"the expression form `{node.data}` is not supported here")
-        return method(node)
+        value = method(node)
+        self.bound(node, value)
+        return value
 
     # ---------------------------------------------------------------- atoms
     def rule_number(self, node: Tree) -> sp.Expr:
-        return number(str(node.children[0]))
+        text = str(node.children[0])
+        if len(text) > limits.MAX_LITERAL_CHARS:
+            raise fail(node, f"the number `{limits.abbreviate(text, 24)}` has {len(text)} characters; numbers are "
+                             f"written with at most {limits.MAX_LITERAL_CHARS}", "use an exponent: 1.5e20")
+        magnitude = limits.literal_log10(text)
+        if magnitude is not None and abs(magnitude) > limits.MAX_MAGNITUDE_EXP:
+            size = "large" if magnitude > 0 else "small"
+            raise fail(node, f"the number `{limits.abbreviate(text, 24)}` is too {size}: numbers are limited to "
+                             f"{limits.MAX_MAGNITUDE:.0e} in magnitude, and nonzero ones to at least "
+                             f"{1 / limits.MAX_MAGNITUDE:.0e}")
+        return number(text)
 
     def rule_name(self, node: Tree) -> sp.Expr:
         tok: Token = node.children[0]
@@ -167,6 +367,9 @@ class Converter:
         if name in s.params:
             return s.params[name]
         if name in s.lets:
+            profile = s.let_orders.get(name)
+            if profile:
+                self.orders.check(tok, profile, f"`{name}` (which holds derivatives)")
             return s.lets[name]
         if name in s.fields:
             if not self.allow_fields:
@@ -229,12 +432,43 @@ class Converter:
 
     # ----------------------------------------------------------- arithmetic
     def rule_binop(self, node: Tree) -> Any:
-        left_node, op, right_node = node.children
-        left = self.convert(left_node)
-        right = self.convert(right_node)
-        op = str(op)
-        for side, value in ((left_node, left), (right_node, right)):
-            self.check_value(side, value)
+        """A chain ``a + b - c`` or ``a * b / c``, folded without recursion on its length."""
+        group = _chain_group(node)
+        links: list[Tree] = []
+        first: Tree | Token = node
+        while _chain_group(first) == group:
+            links.append(first)
+            first = first.children[0]
+        links.reverse()
+        values = [self.convert(first)]
+        self.check_value(first, values[0])
+        for link in links:
+            right_node = link.children[2]
+            right = self.convert(right_node)
+            self.check_value(right_node, right)
+            values.append(right)
+        ops = [str(link.children[1]) for link in links]
+        if not any(isinstance(v, Vector) for v in values):
+            if group == "+":
+                terms = [values[0]] + [(-v if op == "-" else v) for op, v in zip(ops, values[1:])]
+                return sp.Add(*terms)
+            factors = [values[0]]
+            for link, op, v in zip(links, ops, values[1:]):
+                if op == "/":
+                    if v == 0:
+                        raise fail(link.children[2], "division by zero", None)
+                    factors.append(sp.Pow(v, -1))
+                else:
+                    factors.append(v)
+            return sp.Mul(*factors)
+        left = values[0]
+        for link, op, right in zip(links, ops, values[1:]):
+            left = self.combine(link, op, left, right)
+        return left
+
+    def combine(self, node: Tree, op: str, left: Any, right: Any) -> Any:
+        """``left op right`` where either may be a vector."""
+        right_node = node.children[2]
         lv, rv = isinstance(left, Vector), isinstance(right, Vector)
         if op in "+-":
             if lv != rv:
@@ -255,10 +489,10 @@ class Converter:
         # division
         if rv:
             raise fail(right_node, "cannot divide by a vector")
-        if lv:
-            return Vector(a / right for a in left)
         if right == 0:
             raise fail(right_node, "division by zero", None)
+        if lv:
+            return Vector(a / right for a in left)
         return left / right
 
     def check_value(self, node: Tree | Token, value: Any) -> None:
@@ -267,10 +501,14 @@ class Converter:
                        "write if(condition, value_if_true, value_if_false)")
 
     def rule_signed(self, node: Tree) -> Any:
-        op, operand_node = node.children
+        negative = False
+        operand_node: Tree | Token = node
+        while isinstance(operand_node, Tree) and operand_node.data == "signed":
+            negative ^= str(operand_node.children[0]) == "-"
+            operand_node = operand_node.children[1]
         value = self.convert(operand_node)
         self.check_value(operand_node, value)
-        if str(op) == "+":
+        if not negative:
             return value
         if isinstance(value, Vector):
             return Vector(-a for a in value)
@@ -280,17 +518,33 @@ class Converter:
         base_node, _op, exp_node = node.children
         base = self.scalar(base_node)
         exponent = self.scalar(exp_node)
-        if base == 0 and exponent.is_number and exponent.is_negative:
+        b, p = self.value_of(base), self.value_of(exponent)
+        if isinstance(p, float) and math.isfinite(p) and abs(p) > limits.MAX_EXPONENT:
+            raise fail(exp_node, f"the exponent `{self.quote(exp_node)}` is about {p:.1e}: exponents are limited to "
+                                 f"{limits.MAX_EXPONENT} in magnitude")
+        if base == 0 and isinstance(p, float) and p < 0:
             raise fail(node, "zero to a negative power is infinite")
+        if isinstance(b, float) and isinstance(p, float) and math.isfinite(b) and math.isfinite(p) and b != 0:
+            magnitude = p * math.log10(abs(b))
+            if abs(magnitude) > limits.MAX_MAGNITUDE_EXP:
+                raise fail(node, f"`{self.quote(node)}` is about 1e{magnitude:+.0f}: numbers are limited to "
+                                 f"{limits.MAX_MAGNITUDE:.0e} in magnitude, and nonzero ones to at least "
+                                 f"{1 / limits.MAX_MAGNITUDE:.0e}")
         return base ** exponent
 
     def rule_compare(self, node: Tree) -> Any:
         left_node, op, right_node = node.children
         a, b = self.scalar(left_node), self.scalar(right_node)
         op = str(op)
-        if op == "!=":
-            return sp.Ne(a, b)
-        return {"<": sp.Lt, "<=": sp.Le, ">": sp.Gt, ">=": sp.Ge, "==": sp.Eq}[op](a, b)
+        relation = {"<": sp.Lt, "<=": sp.Le, ">": sp.Gt, ">=": sp.Ge, "==": sp.Eq, "!=": sp.Ne}[op]
+        va, vb = self.value_of(a), self.value_of(b)
+        if isinstance(va, float) and isinstance(vb, float) and not (a.free_symbols or b.free_symbols):
+            # two numbers: decided in floats, never by SymPy's adaptive precision
+            return sp.true if relation(sp.Float(va), sp.Float(vb)) == sp.true else sp.false
+        try:
+            return relation(a, b)
+        except (TypeError, ValueError) as err:
+            raise fail(node, f"`{self.quote(node)}` cannot be compared: {limits.abbreviate(err, 80)}") from None
 
     def condition(self, node: Tree | Token) -> Any:
         value = self.convert(node)
@@ -301,10 +555,10 @@ class Converter:
         return value
 
     def rule_and_(self, node: Tree) -> Any:
-        return sp.And(self.condition(node.children[0]), self.condition(node.children[1]))
+        return sp.And(self.condition(node.children[0]), self.condition(node.children[1]), evaluate=False)
 
     def rule_or_(self, node: Tree) -> Any:
-        return sp.Or(self.condition(node.children[0]), self.condition(node.children[1]))
+        return sp.Or(self.condition(node.children[0]), self.condition(node.children[1]), evaluate=False)
 
     # ---------------------------------------------------------------- calls
     def rule_call(self, node: Tree) -> Any:
@@ -319,7 +573,10 @@ class Converter:
             elif len(args) != arity:
                 raise fail(node, f"`{name}` takes {arity} argument{'s' if arity > 1 else ''}, not {len(args)}")
             values = [self.scalar(a) for a in args]
-            return fn(*values)
+            try:
+                return fn(*values)
+            except (TypeError, ValueError, ArithmeticError) as err:
+                raise fail(node, f"`{self.quote(node)}` cannot be evaluated: {limits.abbreviate(err, 80)}") from None
         handler = getattr(self, "op_" + name, None)
         if handler is not None:
             return handler(node, tok, args)
@@ -327,7 +584,14 @@ class Converter:
             spec = self.scope.operators[name]
             if spec.arity is not None and len(args) != spec.arity:
                 raise fail(node, f"`{name}` takes {spec.arity} argument(s), not {len(args)}")
-            return spec.build([self.convert(a) for a in args], self.scope)
+            values = [self.convert(a) for a in args]
+            try:
+                return spec.build(values, self.scope)
+            except SourceError:
+                raise
+            except Exception as err:  # a plugin's operator must not turn odd input into a traceback
+                raise fail(node, f"the operator `{name}` failed on `{self.quote(node)}`: "
+                                 f"{type(err).__name__}: {limits.abbreviate(err, 80)}") from None
         declared = self.scope.declared()
         if name in declared:
             raise fail(tok, f"`{name}` is a {declared[name]}, not a function",
@@ -341,11 +605,20 @@ class Converter:
             want = str(low) if low == high else f"{low} to {high}"
             raise fail(node, f"`{name}` takes {want} arguments, not {len(args)}", OPERATORS.get(name))
 
-    def positive_int(self, node: Tree | Token, what: str) -> int:
+    def whole_value(self, value: Any) -> int | None:
+        """``value`` (parameters at their values) as an int when it is a whole number, else None."""
+        f = self.value_of(value)
+        if not isinstance(f, float) or not math.isfinite(f) or not f.is_integer():
+            return None
+        return int(f)
+
+    def positive_int(self, node: Tree | Token, what: str, limit: int | None = None) -> int:
         value = self.scalar(node)
-        k = whole(value.xreplace(self.scope.param_subs()))
+        k = self.whole_value(value)
         if k is None or k < 1:
-            raise fail(node, f"{what} must be a whole number of at least 1, not {value}")
+            raise fail(node, f"{what} must be a whole number of at least 1, not {limits.abbreviate(value)}")
+        if limit is not None and k > limit:
+            raise fail(node, f"{what} is {limits.abbreviate(k)}; the limit is {limit}")
         return k
 
     def op_if(self, node: Tree, tok: Token, args: list) -> sp.Expr:
@@ -360,8 +633,10 @@ class Converter:
             raise fail(tok, "`dt` in a steady problem", "add a `time t in [0, T]` line, or remove the time derivative")
         if not self.allow_time_derivative:
             raise fail(tok, "a time derivative cannot appear here")
-        order = self.positive_int(args[1], "the order of dt") if len(args) == 2 else 1
-        return sp.diff(self.scalar(args[0]), self.scope.time, order)
+        order = self.positive_int(args[1], "the order of dt", limits.MAX_DERIVATIVE_ORDER) if len(args) == 2 else 1
+        with self.orders.entering(node, "dt", {str(self.scope.time): order}):
+            operand = self.scalar(args[0])
+        return sp.diff(operand, self.scope.time, order)
 
     def _coordinate(self, node: Tree | Token) -> sp.Expr:
         value = self.scalar(node)
@@ -389,14 +664,13 @@ class Converter:
     def op_d(self, node: Tree, tok: Token, args: list) -> sp.Expr:
         if len(args) < 2:
             raise fail(node, "`d` takes an expression and at least one coordinate: d(u, x), d(u, x, 2), d(u, x, y)")
-        expr = self.scalar(args[0])
         variables: list[sp.Expr] = []
         for a in args[1:]:
             is_number = isinstance(a, Tree) and a.data == "number"
             if is_number:
                 if not variables:
                     raise fail(a, "the order in `d` comes after the coordinate: d(u, x, 2)")
-                order = self.positive_int(a, "the order of a derivative")
+                order = self.positive_int(a, "the order of a derivative", limits.MAX_DERIVATIVE_ORDER)
                 variables.extend([variables[-1]] * (order - 1))
             else:
                 coord = self._coordinate(a)
@@ -405,6 +679,14 @@ class Converter:
                                "write `lap(u)` for the sum of second derivatives, or give the coordinate a number: "
                                "d(u, x[1], x[2])")
                 variables.append(coord)
+            if len(variables) > limits.MAX_DERIVATIVE_ORDER * max(1, self.scope.dimension):
+                raise fail(node, f"`d` takes {len(variables)} derivatives; derivatives are limited to order "
+                                 f"{limits.MAX_DERIVATIVE_ORDER} per variable")
+        counts: dict[str, int] = {}
+        for v in variables:
+            counts[str(v)] = counts.get(str(v), 0) + 1
+        with self.orders.entering(node, "d", counts):
+            expr = self.scalar(args[0])
         return self.derivative(expr, variables)
 
     def _axis_derivative(self, node: Tree, tok: Token, args: list, axis: str) -> sp.Expr:
@@ -412,7 +694,9 @@ class Converter:
         if axis not in self.scope.coords:
             raise fail(tok, f"unknown coordinate `{axis}` in `d{axis}`; the coordinates are " + ", ".join(self.scope.coordinate_names),
                        "use d(u, x[i]) in an indexed space" if self.scope.indexed is not None else f"add `{axis}` to the `space` line")
-        return sp.diff(self.scalar(args[0]), self.scope.coords[axis])
+        with self.orders.entering(node, f"d{axis}", {axis: 1}):
+            operand = self.scalar(args[0])
+        return sp.diff(operand, self.scope.coords[axis])
 
     def op_dx(self, node, tok, args):
         return self._axis_derivative(node, tok, args, "x")
@@ -431,25 +715,31 @@ class Converter:
 
     def op_lap(self, node, tok, args):
         self.expect_args(node, "lap", args, 1, 1)
-        return self.laplacian(self.scalar(args[0]))
+        with self.orders.entering(node, "lap", spatial=2):
+            operand = self.scalar(args[0])
+        return self.laplacian(operand)
 
     def op_biharm(self, node, tok, args):
         self.expect_args(node, "biharm", args, 1, 1)
-        return self.laplacian(self.laplacian(self.scalar(args[0])))
+        with self.orders.entering(node, "biharm", spatial=4):
+            operand = self.scalar(args[0])
+        return self.laplacian(self.laplacian(operand))
 
     def op_grad(self, node, tok, args):
         self.expect_args(node, "grad", args, 1, 1)
         if self.scope.indexed is not None:
             raise fail(tok, "`grad` is available in spaces of named coordinates",
                        "in an indexed space use lap(u) or d(u, x[i])")
-        expr = self.scalar(args[0])
+        with self.orders.entering(node, "grad", spatial=1):
+            expr = self.scalar(args[0])
         return Vector(sp.diff(expr, c) for c in self.scope.coords.values())
 
     def op_div(self, node, tok, args):
         self.expect_args(node, "div", args, 1, 1)
         if self.scope.indexed is not None:
             raise fail(tok, "`div` is available in spaces of named coordinates")
-        value = self.convert(args[0])
+        with self.orders.entering(node, "div", spatial=1):
+            value = self.convert(args[0])
         if not isinstance(value, Vector):
             raise fail(args[0], "`div` takes a vector such as (a, b) or grad(u)")
         coords = list(self.scope.coords.values())
@@ -461,7 +751,9 @@ class Converter:
         self.expect_args(node, "dn", args, 1, 1)
         if not self.allow_dn:
             raise fail(tok, "`dn` (the normal derivative) can only appear in a boundary condition")
-        return NormalDerivative(self.scalar(args[0]))
+        with self.orders.entering(node, "dn", spatial=1):
+            operand = self.scalar(args[0])
+        return NormalDerivative(operand)
 
     def op_dot(self, node, tok, args):
         self.expect_args(node, "dot", args, 2, 2)
@@ -490,19 +782,34 @@ class Converter:
             raise fail(index_node, f"the sum index `{index_name}` is already a name in this problem", "choose another index name")
         bounds = []
         for b in args[1:3]:
-            value = self.scalar(b).xreplace(self.scope.param_subs())
-            k = whole(value)
+            value = self.scalar(b)
+            k = self.whole_value(value)
             if k is None:
-                raise fail(b, f"the bounds of `sum` must be whole numbers, not {value}")
+                raise fail(b, f"the bounds of `sum` must be whole numbers, not {limits.abbreviate(value)}")
+            if abs(k) > limits.MAX_SUM_BOUND:
+                raise fail(b, f"the bound {limits.abbreviate(k)} of `sum` is out of range: bounds are limited to "
+                              f"{limits.count(limits.MAX_SUM_BOUND)} in magnitude")
             bounds.append(k)
         i = sp.Symbol(index_name, integer=True)
-        inner = Converter(self.scope, self.allow_fields, self.allow_dn, self.allow_time_derivative, {**self.indices, index_name: i})
+        inner = Converter(self.scope, self.allow_fields, self.allow_dn, self.allow_time_derivative,
+                          {**self.indices, index_name: i}, self.source_text, self.shared)
         body = inner.scalar(args[3])
         lo, hi = bounds
         if hi < lo:
             return sp.S.Zero
+        terms = hi - lo + 1
         if not body.has(i):
-            return body * (hi - lo + 1)
-        if body.has(sp.Indexed) and self.scope.indexed is not None and hi - lo >= 8:
+            return body * terms
+        if body.has(sp.Indexed) and self.scope.indexed is not None and terms >= 8:
             return sp.Sum(body, (i, lo, hi))
-        return sp.Add(*[body.subs(i, k) for k in range(lo, hi + 1)])
+        hint = ("a sum over `x[i]` in an indexed space (`space x[1..d]`) stays unexpanded"
+                if self.scope.indexed is None else None)
+        if terms > limits.MAX_SUM_TERMS:
+            raise fail(node, f"this `sum` would be written out as {limits.count(terms)} terms; a sum that is "
+                             f"written out is limited to {limits.count(limits.MAX_SUM_TERMS)} terms", hint)
+        size, _ = self.shared.measure(body)
+        if size * terms > limits.MAX_NODES:
+            raise fail(node, f"this `sum` would be written out as {limits.count(terms)} terms of "
+                             f"{limits.count(size)} nodes each, more than the limit of "
+                             f"{limits.count(limits.MAX_NODES)} on the size of an expression", hint)
+        return sp.Add(*[body.xreplace({i: sp.Integer(k)}) for k in range(lo, hi + 1)])

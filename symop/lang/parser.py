@@ -6,7 +6,13 @@ Text is parsed by the grammar alone: nothing in a file ever reaches Python's
 
 Newlines end statements, except inside brackets: :class:`BracketPostLexer`
 drops them there and reports unbalanced brackets with the position of the
-bracket at fault.
+bracket at fault.  It also keeps keywords whole words: ``spacex`` is not
+``space x``.
+
+Before the grammar runs, the text is measured against the size limits of
+:mod:`symop.lang.limits` (file and statement length); after it, the depth of
+the syntax tree, without recursion, so that no later pass recurses deeper
+than the limit.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from symop.errors import Position, Source, SourceError
+from symop.lang import limits
 
 OPENERS = {"(": ")", "[": "]"}
 CLOSERS = {")": "(", "]": "["}
@@ -35,7 +42,10 @@ class BracketPostLexer:
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         stack: list[Token] = []
+        previous: Token | None = None
         for tok in stream:
+            check_word_boundary(previous, tok)
+            previous = tok
             if tok.type == "_NL":
                 if stack:
                     continue
@@ -65,6 +75,37 @@ class BracketPostLexer:
                 Position(opener.line, opener.column),
                 hint=f"add the missing `{OPENERS[opener.value]}`",
             )
+
+
+def _is_keyword(tok: Token) -> bool:
+    return tok.type not in ("NAME", "NUMBER", "STRING") and str(tok).isalpha()
+
+
+def _is_word(tok: Token) -> bool:
+    return tok.type in ("NAME", "NUMBER") or _is_keyword(tok)
+
+
+def check_word_boundary(previous: Token | None, tok: Token) -> None:
+    """A keyword is a whole word: ``spacex`` or ``fieldu`` is an error, not ``space x``.
+
+    The lexer matches the keyword ``space`` at the start of ``spacex`` when
+    only keywords may start a statement; here two word tokens that touch,
+    one of them a keyword, are refused.
+    """
+    if previous is None or not (_is_word(previous) and _is_word(tok)):
+        return
+    if not (_is_keyword(previous) or _is_keyword(tok)):
+        return
+    if previous.end_pos != tok.start_pos or previous.end_pos is None:
+        return
+    word = str(previous) + str(tok)
+    keyword = str(previous) if _is_keyword(previous) else str(tok)
+    pieces = f"{previous} {tok}"
+    raise SourceError(
+        f"unexpected `{limits.abbreviate(word)}`: `{keyword}` is a keyword and must stand apart from the word beside it",
+        Position(previous.line, previous.column, max(1, len(word))),
+        hint=f"did you mean `{limits.abbreviate(pieces)}`?",
+    )
 
 
 def grammar_text() -> str:
@@ -179,11 +220,46 @@ def parse_tree(text: str, filename: str = "<string>") -> Tree:
     if not text.endswith("\n"):
         text = text + "\n"
     try:
-        return _parser().parse(text)
+        tree = _parser().parse(text)
     except SourceError as err:
         raise err.with_source(source) from None
     except UnexpectedInput as err:
         raise _syntax_error(err, source) from None
+    check_nesting(tree, source)
+    return tree
+
+
+def _chain(parent: Tree, child: Tree | Token) -> bool:
+    """Whether ``child`` continues ``parent``'s chain (``a + b + c``, ``- - x``): no deeper for the limit."""
+    if not isinstance(child, Tree) or child.data != parent.data:
+        return False
+    if parent.data == "signed":
+        return True
+    if parent.data == "binop" and child is parent.children[0]:
+        return (str(parent.children[1]) in "+-") == (str(child.children[1]) in "+-")
+    return False
+
+
+def check_nesting(tree: Tree, source: Source) -> None:
+    """Refuse a syntax tree nested deeper than :data:`~symop.lang.limits.MAX_NESTING`.
+
+    Brackets, calls and powers count one level each; a long sum, product or
+    run of signs counts as one (the converter folds those without recursion).
+    Walked with an explicit stack, so the check itself cannot overflow.
+    """
+    stack: list[tuple[Tree, int]] = [(c, 1) for c in tree.children if isinstance(c, Tree)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.MAX_NESTING:
+            meta = node.meta
+            pos = Position(getattr(meta, "line", 1), getattr(meta, "column", 1))
+            raise SourceError(
+                f"the expression is nested more than {limits.MAX_NESTING} deep (brackets, calls and powers "
+                "inside one another)",
+                pos, "write it with fewer levels, e.g. by naming inner parts with `let`", source)
+        for child in node.children:
+            if isinstance(child, Tree):
+                stack.append((child, depth if _chain(node, child) else depth + 1))
 
 
 def check_brackets(source: Source) -> None:
@@ -226,10 +302,34 @@ def check_brackets(source: Source) -> None:
                           f"add the missing `{OPENERS[opener]}`", source)
 
 
+def check_sizes(source: Source) -> None:
+    """Refuse a file or a statement longer than the limits, before anything parses it.
+
+    A statement runs from its first line to the line where its brackets close.
+    """
+    if len(source.text) > limits.MAX_FILE_CHARS:
+        raise SourceError(
+            f"the file has {limits.count(len(source.text))} characters; equation files are limited to "
+            f"{limits.count(limits.MAX_FILE_CHARS)}", None, "an equation file states one problem", source)
+    depth = 0
+    start, length = 1, 0
+    for number, line in enumerate(source.text.splitlines(), start=1):
+        code = line.split("#", 1)[0]
+        if depth == 0:
+            start, length = number, 0
+        length += len(code)
+        depth = max(0, depth + sum(code.count(c) for c in "([") - sum(code.count(c) for c in ")]"))
+        if length > limits.MAX_STATEMENT_CHARS:
+            raise SourceError(
+                f"this statement has more than {limits.count(limits.MAX_STATEMENT_CHARS)} characters, the limit "
+                "on one statement", Position(start, 1), "split it with `let` names", source)
+
+
 def check_text(source: Source) -> None:
-    """Reject empty and binary input, and unbalanced brackets, with a clear message."""
+    """Reject empty and binary input, oversized files and statements, unbalanced brackets."""
     if "\x00" in source.text:
         raise SourceError("the file is binary, not an equation file", None, "pass a .pde text file", source)
+    check_sizes(source)
     stripped = [ln.split("#")[0].strip() for ln in source.text.splitlines()]
     if not any(stripped):
         raise SourceError(
