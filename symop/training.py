@@ -187,8 +187,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
     try:
         tensors = torch.load(io.BytesIO(payload), map_location=device, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many kinds for a bad or unsafe payload
-        raise SymopError(f"`{path}` holds something other than tensors and plain data, or is damaged; "
-                         f"symop refuses to read it ({type(err).__name__}).") from None
+        raise SymopError(f"the model file `{path}` holds something other than tensors and plain data, or is "
+                         f"damaged; symop refuses to read it ({type(err).__name__}).") from None
     if not isinstance(tensors, dict):
         raise SymopError(refuse + " (its tensors are not a table).")
     return {**header["meta"], **tensors}
