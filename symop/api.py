@@ -114,10 +114,30 @@ def split_settings(problem: Problem, method: str, settings: Mapping[str, Any],
         if key in option_names or key not in problem.params:
             options[key] = value
         else:
-            params[key] = float(value)
+            params[key] = parameter_value(key, value)
     if params:
         problem = problem.with_params(**params)
     return problem, options
+
+
+def parameter_value(name: str, value: Any) -> float:
+    """``value`` (a number, or a string from ``--set``) as the finite float a parameter takes.
+
+    A value that is not a number, or is infinite or NaN, is a :class:`SymopError`
+    naming the parameter: an infinite coefficient would otherwise surface far
+    away, as a singular matrix or a NaN solution.
+    """
+    import math
+
+    from symop.errors import SymopError
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise SymopError(f"parameter `{name}` takes a number, not `{value}`.") from None
+    if not math.isfinite(number):
+        raise SymopError(f"parameter `{name}` is {number}; parameters must be finite numbers.")
+    return number
 
 
 def lower(problem: Problem, method: str | None = None, **options: Any) -> _plugins.Program:

@@ -71,6 +71,12 @@ class Option:
     #: the value names a file; a relative one on an equation file's ``solve``
     #: line is read relative to that file, not to the working directory
     path: bool = False
+    #: the smallest value allowed (numbers), ``None`` for no bound
+    minimum: float | None = None
+    #: whether :attr:`minimum` itself is excluded (``dt`` must be > 0, not >= 0)
+    exclusive: bool = False
+    #: the largest value allowed (numbers), ``None`` for no bound
+    maximum: float | None = None
 
     def convert(self, value: Any, method: str) -> Any:
         """``value`` (possibly a string from the command line) as this option's type."""
@@ -99,6 +105,7 @@ class Option:
             raise OptionError(
                 f"the option `{self.name}` of method `{method}` takes {self.type.__name__} values, not `{value}`."
             ) from None
+        self.check_range(result, method)
         if self.choices is not None and result not in self.choices:
             raise OptionError(
                 f"the option `{self.name}` of method `{method}` must be one of "
@@ -106,6 +113,23 @@ class Option:
                 + f", not `{result}`."
             )
         return result
+
+    def check_range(self, value: Any, method: str) -> None:
+        """Refuse a non-finite float, or a number outside [:attr:`minimum`, :attr:`maximum`]."""
+        import math
+
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return
+        where = f"the option `{self.name}` of method `{method}`"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise OptionError(f"{where} must be a finite number, not {value}.")
+        if self.minimum is not None:
+            low = self.minimum if self.type is not int else int(self.minimum)
+            if value < low or (self.exclusive and value == low):
+                bound = f"greater than {low:g}" if self.exclusive else f"at least {low:g}"
+                raise OptionError(f"{where} must be {bound}, not {value:g}.")
+        if self.maximum is not None and value > self.maximum:
+            raise OptionError(f"{where} must be at most {self.maximum:g}, not {value:g}.")
 
 
 def resolve_options(method: str, declared: Sequence[Option], given: Mapping[str, Any]) -> dict[str, Any]:

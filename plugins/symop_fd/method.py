@@ -87,12 +87,12 @@ class FiniteDifferences(Discretization):
     def options(self) -> tuple[Option, ...]:
         """The options; ``scheme`` offers every registered time scheme (:mod:`symop.integrate.schemes`)."""
         return (
-            Option("n", int, 32, "cells per axis"),
+            Option("n", int, 32, "cells per axis", minimum=1),
             Option("order", int, 2, "accuracy order of the central stencils", (2, 4)),
             Option("scheme", str, "rk4", "time scheme", scheme_names()),
             Option("split", str, "none", "operator splitting: implicit diffusion vs explicit rest", SPLITS),
-            Option("dt", float, None, "time step (default: from the stability limit)"),
-            Option("save", int, None, "number of snapshots to keep"),
+            Option("dt", float, None, "time step (default: from the stability limit)", minimum=0, exclusive=True),
+            Option("save", int, None, "number of snapshots to keep", minimum=0),
             Option("dtype", str, "float64", "floating point type", ("float32", "float64")),
             Option("compile", bool, False, "wrap the right-hand side in torch.compile"),
             Option("solver", str, "auto", "sparse linear solver", ("auto", "direct", "amg", "cg", "gmres")),
@@ -115,4 +115,46 @@ class FiniteDifferences(Discretization):
         return None
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
+        check_memory(problem, options)
         return FDProgram(problem, options)
+
+
+#: stages of each explicit scheme (the implicit ones hold about as many work arrays as heun)
+STAGES = {"euler": 1, "heun": 2, "ssprk3": 3, "rk4": 4}
+
+
+def memory_estimate(problem, options: Mapping[str, Any]) -> tuple[int, int, int]:
+    """(bytes, arrays, nodes per array): a lower bound on what a run on this grid holds at once.
+
+    Each component (a field, or the velocity of a field second order in time) is
+    a ghost-padded array of :math:`(n + 1 + 2g)^d` values; a time step keeps the
+    state, one array per Runge–Kutta stage and a few temporaries (stage input,
+    update, stencil padding), and the lowering keeps the d coordinate arrays.
+    A steady problem holds a sparse matrix with about :math:`2 d g + 1` entries
+    per row instead (values and column indices).
+    """
+    from symop.model import analysis
+
+    n = int(options["n"])
+    order = int(options.get("order") or 2)
+    d = problem.dimension
+    ghost = max(1, order // 2)
+    nodes = (n + 1 + 2 * ghost) ** d
+    comps = sum(2 if analysis.time_order(problem, f.name) == 2 else 1 for f in problem.fields)
+    itemsize = 4 if options.get("dtype") == "float32" else 8
+    if problem.is_steady:
+        arrays = d + comps * (2 + 3 * (2 * d * ghost + 1))  # matrix values + indices, right-hand side, solution
+    else:
+        arrays = d + comps * (STAGES.get(options.get("scheme") or "rk4", 2) + 4)
+    return arrays * nodes * itemsize, arrays, nodes
+
+
+def check_memory(problem, options: Mapping[str, Any]) -> None:
+    """Refuse, with the estimate, a grid whose arrays would not fit in this machine's memory."""
+    from symop.resources import format_count, require_memory
+
+    needed, arrays, nodes = memory_estimate(problem, options)
+    n = int(options["n"])
+    power = {1: "", 2: "²", 3: "³"}.get(problem.dimension, f"^{problem.dimension}")
+    require_memory(needed, f"a {n + 1:,}{power} grid ({arrays} arrays of {format_count(nodes)} values)",
+                   "lower `n`")

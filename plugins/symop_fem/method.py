@@ -115,17 +115,21 @@ class FEMProgram(Program):
 
     # ----------------------------------------------------------- setup
     def _mesh(self):
+        from .estimate import check_mesh_size
+
         dom = self.problem.domain
         n, h = self.options.get("n"), self.options.get("h")
         if n is not None:
             if not dom.has_grid:
                 raise SymopError("the option `n` (cells per axis) needs a box domain; use `h` for this domain.")
+            check_mesh_size(dom, self.degree, n=int(n))
             return dom.grid_mesh((int(n),) * dom.dimension)
         if h is None:
             lo, hi = dom.bounding_box()
             if dom.has_grid:
                 return dom.grid_mesh((32,) * dom.dimension)
             h = float(np.max(np.asarray(hi) - np.asarray(lo))) / 32
+        check_mesh_size(dom, self.degree, h=float(h))
         return dom.mesh(float(h))
 
     def _setup(self):
@@ -434,16 +438,16 @@ class FiniteElements(Discretization):
         """The options; ``scheme`` offers the registered implicit time schemes (:mod:`symop.integrate.schemes`)."""
         return (
             Option("degree", int, 1, "polynomial degree of the Lagrange elements", (1, 2)),
-            Option("h", float, None, "mesh size (default: 1/32 of the domain's extent)"),
-            Option("n", int, None, "cells per axis on a box (structured mesh)"),
+            Option("h", float, None, "mesh size (default: 1/32 of the domain's extent)", minimum=0, exclusive=True),
+            Option("n", int, None, "cells per axis on a box (structured mesh)", minimum=1),
             Option("solver", str, "auto", "linear solver: direct (sparse LU), amg (CG/GMRES + pyamg), auto",
                    SOLVERS),
             Option("scheme", str, "crank-nicolson", "time scheme", scheme_names("implicit")),
-            Option("dt", float, None, "time step (default: 1/100 of the time interval)"),
+            Option("dt", float, None, "time step (default: 1/100 of the time interval)", minimum=0, exclusive=True),
             Option("split", str, "none", "nonlinear terms: none (IMEX) or Lie/Strang splitting", SPLITS),
-            Option("tol", float, 1e-10, "Newton tolerance (relative step)"),
-            Option("maxit", int, 30, "maximum Newton iterations"),
-            Option("save", int, 0, "number of saved snapshots in time (0: the final state only)"),
+            Option("tol", float, 1e-10, "Newton tolerance (relative step)", minimum=0, exclusive=True),
+            Option("maxit", int, 30, "maximum Newton iterations", minimum=1),
+            Option("save", int, 0, "number of saved snapshots in time (0: the final state only)", minimum=0),
         )
 
     def accepts(self, problem) -> str | None:
