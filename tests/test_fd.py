@@ -10,9 +10,9 @@ import sympy as sp
 import torch
 
 import symop
+from symop.discrete import stencils
 from symop.errors import MethodError, SolveError
 from symop.plugins import get_discretization
-from symop_fd import stencils
 from symop_fd.lowering import Lowered
 
 

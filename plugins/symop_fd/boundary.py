@@ -9,7 +9,7 @@ is ``dn = s * d/dx_a``.  With order 2, ``alpha*u + beta*dn(u) = g`` closes the g
 
 With order 4 the ghosts are values ``p(-k)`` of the polynomial of degree 5 through
 the nodes 0..4 whose derivative satisfies the condition
-(:func:`stencils.flux_ghost_weights`): ghost errors O(h^6), so the 4th-order
+(:func:`symop.discrete.stencils.flux_ghost_weights`): ghost errors O(h^6), so the 4th-order
 stencils stay O(h^4) next to the side.
 
 Dirichlet sides set their boundary nodes to ``g`` (the time derivative ``dg/dt``
@@ -27,9 +27,9 @@ import sympy as sp
 import torch
 
 from symop.codegen import generate
+from symop.discrete.stencils import extrapolation, flux_ghost_weights
 
 from .grid import FDGrid
-from .stencils import extrapolation, flux_ghost_weights
 
 
 @dataclass

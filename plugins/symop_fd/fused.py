@@ -5,7 +5,7 @@ For ``u' = F(t, u)`` and a tableau ``(A, b, c)`` the step
     k_i = F(t + c_i dt, u + dt sum_{j<i} a_ij k_j),    u^{n+1} = u + dt sum_i b_i k_i
 
 is written per component, with stencils by index arithmetic on periodic grids
-(:func:`stencils.apply_periodic`) and Dirichlet nodes set by ``slice_scatter``, so
+(:func:`symop.discrete.stencils.apply_periodic`) and Dirichlet nodes set by ``slice_scatter``, so
 that ``torch.compile`` (inductor) fuses stencils, point-wise terms and the update
 into a few loops: no padded copies, no stacked right-hand side, no eager update.
 

@@ -6,29 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-class Lattice:
-    """Spacings and node counts of a uniform box lattice, for dataclasses with the fields
-    ``names``, ``lo``, ``hi``, ``cells`` and ``periodic``: :math:`h_k = (b_k - a_k)/n_k`,
-    :math:`n_k + 1` nodes per axis, :math:`n_k` on a periodic one."""
-
-    names: tuple[str, ...]
-    lo: tuple[float, ...]
-    hi: tuple[float, ...]
-    cells: tuple[int, ...]
-    periodic: tuple[bool, ...]
-
-    @property
-    def dimension(self) -> int:
-        return len(self.names)
-
-    @property
-    def h(self) -> tuple[float, ...]:
-        return tuple((b - a) / n for a, b, n in zip(self.lo, self.hi, self.cells))
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(n if p else n + 1 for n, p in zip(self.cells, self.periodic))
+from symop.discrete import Lattice
 
 
 @dataclass(frozen=True)

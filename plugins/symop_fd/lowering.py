@@ -17,10 +17,10 @@ import sympy as sp
 import torch
 
 from symop.codegen import generate
+from symop.discrete import derivative_orders, stencils
 from symop.errors import SymopError
 from symop.model import analysis
 
-from . import stencils
 from .boundary import BoundarySet, SideCondition
 from .grid import FDGrid
 
@@ -99,29 +99,9 @@ def components(problem) -> list[Component]:
     return comps
 
 
-def derivative_orders(node: sp.Expr, applied, coords, method: str = "fd",
-                      error: type[Exception] = LoweringError) -> tuple[int, tuple[int, ...]]:
-    """(index in ``applied``, derivative orders per axis of ``coords``) of one field node.
-
-    ``applied`` are the unknowns as applied functions; a node that is neither
-    one of them nor their derivative in ``coords`` raises ``error``, naming ``method``.
-    """
-    for ci, app in enumerate(applied):
-        if node == app:
-            return ci, (0,) * len(coords)
-        if isinstance(node, sp.Derivative) and node.expr == app:
-            counts = dict(node.variable_count)
-            extra = [v for v in counts if v not in coords]
-            if extra:
-                raise error(f"{method} cannot evaluate `{sp.sstr(node)}`: it differentiates in {extra[0]}.")
-            return ci, tuple(int(counts.get(x, 0)) for x in coords)
-    raise error(f"{method} cannot evaluate `{sp.sstr(node)}`: it is not an unknown or a derivative of one in "
-                + ", ".join(str(x) for x in coords) + ".")
-
-
 def multi_index(node: sp.Expr, comps: list[Component], coords) -> tuple[int, tuple[int, ...]]:
     """(component index, derivative orders per axis) of one field node."""
-    return derivative_orders(node, [c.applied for c in comps], coords)
+    return derivative_orders(node, [c.applied for c in comps], coords, "fd", LoweringError)
 
 
 def collect(exprs, comps) -> list[sp.Expr]:
@@ -160,7 +140,7 @@ class Evaluator:
         """The outputs from the component tensors ``parts`` (each of the grid's shape).
 
         ``roll``: on a grid periodic in every axis, evaluate stencils by
-        :func:`stencils.apply_periodic` instead of ghost padding (for ``torch.compile``).
+        :func:`symop.discrete.stencils.apply_periodic` instead of ghost padding (for ``torch.compile``).
         """
         g, h = self.grid.ghost, self.grid.h
         roll = roll and all(self.grid.periodic)

@@ -13,9 +13,9 @@ import torch
 
 from symop.errors import OptionError, SymopError
 from symop.model.analysis import splitting_caveat
+from symop.discrete import stencils
 from symop.integrate import EXPLICIT_METHODS, Scheme, SparseLinearPart, get_scheme, integrate, make_stepper
 
-from . import stencils
 from .lowering import Lowered, collect, linear_terms, multi_index
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from symop.discrete import Lattice
 from symop.errors import SymopError
-from symop_fd.grid import Lattice
 
 
 class GridError(SymopError):
