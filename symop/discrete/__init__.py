@@ -1,0 +1,24 @@
+"""Grids and stencils that every grid-based method shares.
+
+Public API:
+
+* :class:`Lattice`: spacings and node counts of a uniform box lattice, the base of a
+  method's own grid dataclass (:mod:`symop.discrete.lattice`);
+* :mod:`stencils <symop.discrete.stencils>`: central finite-difference weights of any
+  derivative order and even accuracy, applied to torch tensors (ghost-padded or
+  periodic) or assembled as sparse matrices, and the ghost weights of boundary closures;
+* :func:`derivative_orders`: a field node of the symbolic model as (unknown index,
+  derivative order per axis), raising :class:`NodeError` (or the caller's error)
+  for a node no stencil can evaluate (:mod:`symop.discrete.nodes`).
+
+Finite differences (``fd``) and neural operators (``pino``) import these names;
+nothing here knows about a plugin.
+"""
+
+from __future__ import annotations
+
+from . import stencils
+from .lattice import Lattice
+from .nodes import NodeError, derivative_orders
+
+__all__ = ["Lattice", "NodeError", "derivative_orders", "stencils"]
