@@ -12,6 +12,7 @@ import torch
 from symop.errors import SolveError
 
 from .explicit import IntegratorError, Stepper
+from .monitor import GrowthMonitor
 
 Progress = Callable[[int, int, float], None]
 
@@ -88,6 +89,7 @@ def integrate(
     progress: Progress | None = None,
     check_every: int = 10,
     max_abs: float = 1e12,
+    monitor: bool = True,
 ) -> Trajectory:
     """Integrate from ``t0`` to ``t1`` with ``n = ceil((t1 - t0)/dt - 1e-12)`` equal
     steps dt' = (t1 - t0)/n, t^k = t0 + k dt'.
@@ -101,7 +103,10 @@ def integrate(
     ``progress(step, total, t)`` is called after each step.  Every
     ``check_every`` steps and at the end the state is checked for NaN/inf and
     for max|u| > ``max_abs``; failure raises :class:`SolveError` naming the step,
-    the time and dt.
+    the time and dt.  With ``monitor``, a :class:`~symop.integrate.monitor.GrowthMonitor`
+    also watches max|u| (every step on the CPU, every ``check_every`` steps
+    elsewhere) and stops a growth that depends on the time step (an unstable
+    explicit scheme) long before ``max_abs``.
     """
     if not dt > 0:
         raise IntegratorError(f"the time step must be positive, got dt = {dt}")
@@ -112,6 +117,10 @@ def integrate(
     h = (t1 - t0) / n
     wanted = _save_times(save_times, t0, t1)
     traj = Trajectory(steps=n, dt=h)
+    watch = GrowthMonitor(stepper, h) if monitor else None
+    if watch is not None:
+        watch.start(u0)
+    every_step = u0.device.type == "cpu"  # elsewhere each look is a device synchronisation
     eps = 1e-9 * h
 
     u = u0
@@ -136,6 +145,8 @@ def integrate(
         u = stepper.step(t_prev, u, h)
         if k % check_every == 0 or k == n:
             _check(u, k, t, h, max_abs)
+        if watch is not None and (every_step or k % check_every == 0 or k == n):
+            watch.observe(k, t, u)
         while idx < len(wanted) and wanted[idx] <= t + eps:
             if not (k % check_every == 0 or k == n):
                 _check(u, k, t, h, max_abs)
