@@ -52,7 +52,7 @@ def parse(text: str, filename: str = "<string>", operators: Mapping[str, Operato
     except SymopError:
         raise
     except Exception as err:  # last resort: odd input never ends in a traceback
-        raise SourceError(internal_error_message(err, "this file"), None, INTERNAL_HINT, source) from None
+        raise SourceError(internal_error_message(err, "this file"), None, INTERNAL_HINT, source) from err
 
 
 #: The hint of an error that symop raised for want of a better message.
@@ -140,7 +140,10 @@ class Builder:
         except DomainError as err:
             self.errors.add(str(err), position_of(node))
         except Exception as err:  # last resort: odd input never ends in a traceback
-            self.errors.add(internal_error_message(err, "this statement"), position_of(node), INTERNAL_HINT)
+            internal = SourceError(internal_error_message(err, "this statement"), position_of(node), INTERNAL_HINT,
+                                   self.source)
+            internal.__cause__ = err  # kept for whoever investigates (the fuzzer prints it)
+            self.errors.errors.append(internal)
 
     def converter(self, **flags: Any) -> Converter:
         return Converter(self.scope, source_text=self.source.text, **flags)
@@ -579,7 +582,11 @@ class Builder:
         if fld is None:
             raise fail(lhs_node, "the left side of `initial` must be a field or its time derivative, e.g. `initial u = ...` or `initial dt(u) = ...`")
         value = self.converter(allow_fields=False, allow_time_derivative=False).scalar(rhs_node)
-        value = value.subs(self.time.symbol, self.time.start)
+        try:
+            value = value.subs(self.time.symbol, self.time.start)
+        except (TypeError, ValueError, ArithmeticError):  # SymPy compares zoo (1/t at t = 0) and refuses
+            raise fail(rhs_node, f"the initial value evaluates to infinity or NaN at {self.time.symbol} = "
+                                 f"{self.time.start:g}", "check for a division by the time") from None
         self.check_finite(rhs_node, value, "the initial value")
         if any(ic.field == fld.name and ic.order == order for ic in self.initial):
             raise fail(node, f"a second initial condition for {'dt(' + fld.name + ')' if order else fld.name}")

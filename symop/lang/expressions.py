@@ -16,7 +16,6 @@ products and chains of signs are folded without recursion.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -535,6 +534,11 @@ class Converter:
     def rule_compare(self, node: Tree) -> Any:
         left_node, op, right_node = node.children
         a, b = self.scalar(left_node), self.scalar(right_node)
+        for side, value in ((left_node, a), (right_node, b)):
+            if value.has(sp.Piecewise):
+                # SymPy would fold the if into the condition and solve inequalities: exponential time
+                raise fail(side, f"`{self.quote(side)}` contains if(...) and cannot be compared",
+                           "write the condition on the inputs of that if, combining cases with `and` and `or`")
         op = str(op)
         relation = {"<": sp.Lt, "<=": sp.Le, ">": sp.Gt, ">=": sp.Ge, "==": sp.Eq, "!=": sp.Ne}[op]
         va, vb = self.value_of(a), self.value_of(b)
