@@ -4,6 +4,11 @@
 ``symop plugins`` · ``symop run FILE [--method M] [--device D] [-o DIR] [--plot] [--set k=v]`` ·
 ``symop train FILE --method M --samples N -o model.pt [--resume] [--set k=v]``
 
+Every sub-command is a :class:`~symop.plugins.Command` from the
+``symop_commands`` hook: symop's own come from this module and
+:mod:`symop.mms_cli` (:data:`CORE_COMMANDS`), and an installed plugin adds
+its own the same way.
+
 Errors print as ``file:line:col: error: ...`` with the line and a caret, and
 never as a traceback (``--traceback`` shows one for debugging).
 """
@@ -11,26 +16,21 @@ never as a traceback (``--traceback`` shows one for debugging).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
+
+import pluggy
 
 from symop.errors import SymopError
+from symop.plugins import Command, commands, hookimpl, manager
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-
-def command(name: str):
-    """Register a sub-command function under ``name``."""
-
-    def deco(fn):
-        COMMANDS[name] = fn
-        return fn
-
-    return deco
+#: modules whose ``symop_commands`` hook gives symop's own commands, in the order ``symop --help`` lists them
+CORE_COMMANDS = ("symop.cli", "symop.mms_cli")
 
 
 def console():
@@ -51,7 +51,6 @@ def parse_settings(items: Sequence[str] | None) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ commands
-@command("check")
 def cmd_check(args: argparse.Namespace) -> int:
     from symop.api import load
 
@@ -62,7 +61,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("show")
 def cmd_show(args: argparse.Namespace) -> int:
     from symop.api import load, lower
     from symop.display import describe
@@ -80,7 +78,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("plugins")
 def cmd_plugins(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -103,7 +100,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("run")
 def cmd_run(args: argparse.Namespace) -> int:
     from symop.api import load, solve
 
@@ -130,7 +126,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("train")
 def cmd_train(args: argparse.Namespace) -> int:
     from symop.api import load, train
 
@@ -149,25 +144,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------ parser
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="symop", description="Write a PDE, solve it by the method you pick.")
-    p.add_argument("--traceback", action="store_true", help="show a Python traceback on errors")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    c = sub.add_parser("check", help="parse and check equation files")
+# ------------------------------------------------------------------ arguments
+def args_check(c: argparse.ArgumentParser) -> None:
     c.add_argument("files", nargs="+", metavar="FILE")
 
-    s = sub.add_parser("show", help="show a problem as mathematics, or a method's generated code")
+
+def args_show(s: argparse.ArgumentParser) -> None:
     s.add_argument("file", metavar="FILE")
     s.add_argument("--code", action="store_true", help="print the generated PyTorch source")
     s.add_argument("--method", "-m", help="method whose stages to show")
     s.add_argument("--stage", choices=["model", "weak", "code"], help="which stage to print")
     s.add_argument("--set", action="append", metavar="NAME=VALUE", help="method option or parameter")
 
-    sub.add_parser("plugins", help="list installed methods and their options")
 
-    r = sub.add_parser("run", help="solve an equation file")
+def args_plugins(_: argparse.ArgumentParser) -> None:
+    pass
+
+
+def args_run(r: argparse.ArgumentParser) -> None:
     r.add_argument("file", metavar="FILE")
     r.add_argument("--method", "-m", help="discretization (default: the file's `solve` line)")
     r.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -177,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
-    t = sub.add_parser("train", help="train a neural operator on a family of problems")
+
+def args_train(t: argparse.ArgumentParser) -> None:
     t.add_argument("file", metavar="FILE", help="an equation file with random parameters (the family)")
     t.add_argument("--method", "-m", required=True, help="a method that trains (see `symop plugins`)")
     t.add_argument("--samples", type=int, default=256, help="family members to train on (default 256)")
@@ -189,25 +184,55 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="print the training report as JSON")
     t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
-    for hook in EXTRA_PARSERS:
-        hook(sub)
+
+@hookimpl(tryfirst=True)
+def symop_commands() -> list[Command]:
+    """symop's own commands check, show, plugins, run and train."""
+    return [
+        Command("check", "parse and check equation files", args_check, cmd_check),
+        Command("show", "show a problem as mathematics, or a method's generated code", args_show, cmd_show),
+        Command("plugins", "list installed methods and their options", args_plugins, cmd_plugins),
+        Command("run", "solve an equation file", args_run, cmd_run),
+        Command("train", "train a neural operator on a family of problems", args_train, cmd_train),
+    ]
+
+
+# ------------------------------------------------------------------ parser
+def command_table(pm: pluggy.PluginManager | None = None) -> dict[str, Command]:
+    """Every sub-command by name: symop's own (:data:`CORE_COMMANDS`) first, then the plugins'."""
+    pm = pm or manager()
+    # the core implementations are tryfirst, and pluggy calls the last registered of those first
+    for name in reversed(CORE_COMMANDS):
+        module = importlib.import_module(name)
+        if not pm.is_registered(module):
+            pm.register(module, name=name)
+    return commands(pm)
+
+
+def build_parser(table: dict[str, Command] | None = None) -> argparse.ArgumentParser:
+    """The ``symop`` argument parser with one sub-parser per command of ``table`` (default: all)."""
+    p = argparse.ArgumentParser(prog="symop", description="Write a PDE, solve it by the method you pick.")
+    p.add_argument("--traceback", action="store_true", help="show a Python traceback on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in (command_table() if table is None else table).values():
+        cmd.arguments(sub.add_parser(cmd.name, help=cmd.help))
     return p
-
-
-#: functions ``(subparsers) -> None`` adding more commands (mms, converge, bench, ...)
-EXTRA_PARSERS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``symop`` console script; returns the exit status."""
-    _load_extra_commands()
-    parser = build_parser()
+    try:
+        table = command_table()
+    except SymopError as err:  # plugins that clash: no command can be trusted to run
+        print(str(err), file=sys.stderr)
+        return 1
+    parser = build_parser(table)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return 2
     try:
-        return COMMANDS[args.command](args)
+        return table[args.command].run(args)
     except SymopError as err:
         if args.traceback:
             raise
@@ -216,18 +241,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def _load_extra_commands() -> None:
-    """Import the modules that register further sub-commands."""
-    import importlib
-
-    for name in ("symop.mms_cli",):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,7 @@
 """Sub-commands ``symop mms``, ``symop converge``, ``symop compare`` and ``symop bench``.
 
-Imported by :func:`symop.cli._load_extra_commands`; registers its commands
-with :func:`symop.cli.command` and its argument parsers in
-:data:`symop.cli.EXTRA_PARSERS`.
+Registered with the plugin manager by :func:`symop.cli.command_table`; its
+``symop_commands`` hook gives the four commands.
 """
 
 from __future__ import annotations
@@ -12,8 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from symop.cli import EXTRA_PARSERS, command, console, parse_settings
+from symop.cli import console, parse_settings
 from symop.errors import SymopError
+from symop.plugins import Command, hookimpl
 
 
 def _solution_args(items: list[str] | None) -> dict[str, str]:
@@ -36,7 +36,6 @@ def _one_line(err: SymopError) -> SymopError:
     return SymopError(text[0] if text else "error")
 
 
-@command("mms")
 def cmd_mms(args: argparse.Namespace) -> int:
     from symop.api import load, manufacture
     from symop.mms import random_solution
@@ -76,7 +75,6 @@ def _split_options(problem, method: str, settings: dict[str, Any]):
     return split_settings(problem, method, settings)
 
 
-@command("converge")
 def cmd_converge(args: argparse.Namespace) -> int:
     from symop.api import load
     from symop.converge import converge
@@ -108,7 +106,6 @@ def cmd_converge(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("compare")
 def cmd_compare(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -157,7 +154,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("bench")
 def cmd_bench(args: argparse.Namespace) -> int:
     from symop import bench
 
@@ -209,8 +205,7 @@ def _number(value: str) -> Any:
             return value
 
 
-def add_parsers(sub: Any) -> None:
-    m = sub.add_parser("mms", help="manufacture a solution: write the problem with source, boundary and initial data")
+def args_mms(m: argparse.ArgumentParser) -> None:
     m.add_argument("file", metavar="FILE", help="the equation file whose sources and data to derive")
     m.add_argument("--solution", action="append", metavar="\"FIELD = EXPR\"", help="exact solution of one field (repeatable)")
     m.add_argument("--random", action="store_true", help="draw random smooth solutions")
@@ -219,7 +214,8 @@ def add_parsers(sub: Any) -> None:
     m.add_argument("--max-frequency", type=int, default=3, help="largest wave number of random solutions")
     m.add_argument("-o", "--output", metavar="OUT.pde", help="write here (default: print)")
 
-    c = sub.add_parser("converge", help="convergence study: errors and observed orders under refinement")
+
+def args_converge(c: argparse.ArgumentParser) -> None:
     c.add_argument("file", metavar="FILE", help="an equation file with `exact` solutions")
     c.add_argument("--method", "-m", help="method to study (default: the file's `solve` line)")
     c.add_argument("--levels", type=int, default=4, help="refinement levels (default 4)")
@@ -230,13 +226,15 @@ def add_parsers(sub: Any) -> None:
     c.add_argument("-o", "--output", metavar="DIR", help="where convergence.json and convergence.png go")
     c.add_argument("--quiet", "-q", action="store_true", help="no per-level lines")
 
-    p = sub.add_parser("compare", help="solve one problem by several methods; one table of error and time")
+
+def args_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="an equation file with `exact` solutions")
     p.add_argument("--methods", required=True, help="comma-separated, e.g. fd,fem,pinn")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="option or parameter for every method")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
 
-    b = sub.add_parser("bench", help="benchmark suites of manufactured problems")
+
+def args_bench(b: argparse.ArgumentParser) -> None:
     bs = b.add_subparsers(dest="bench_command", metavar="generate|run")
     g = bs.add_parser("generate", help="write a suite of random manufactured problems")
     g.add_argument("family", choices=["poisson", "heat", "advection-diffusion", "wave", "helmholtz"],
@@ -256,4 +254,15 @@ def add_parsers(sub: Any) -> None:
     r.add_argument("--quiet", "-q", action="store_true", help="no per-problem lines")
 
 
-EXTRA_PARSERS.append(add_parsers)
+@hookimpl(tryfirst=True)
+def symop_commands() -> list[Command]:
+    """The commands mms, converge, compare and bench."""
+    return [
+        Command("mms", "manufacture a solution: write the problem with source, boundary and initial data",
+                args_mms, cmd_mms),
+        Command("converge", "convergence study: errors and observed orders under refinement", args_converge,
+                cmd_converge),
+        Command("compare", "solve one problem by several methods; one table of error and time", args_compare,
+                cmd_compare),
+        Command("bench", "benchmark suites of manufactured problems", args_bench, cmd_bench),
+    ]

@@ -12,7 +12,13 @@ Built-in methods register exactly this way; nothing in ``symop`` imports them.
 Hooks, by phase:
 
 * language: :func:`symop_operators` adds operators to the equation language;
-* lowering: :func:`symop_discretizations` contributes discretizations.
+* lowering: :func:`symop_discretizations` contributes discretizations;
+* front end: :func:`symop_commands` adds sub-commands to the ``symop`` command
+  (symop's own commands come through this hook too).
+
+Names are unique: two plugins that contribute a method, an operator or a
+command of the same name, or an operator named like a built-in one, are an
+error that names both.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import pluggy
 
-from symop.errors import MethodError, OptionError
+from symop.errors import MethodError, OptionError, SymopError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+
     from symop.lang.expressions import OperatorSpec
     from symop.model.problem import Problem
     from symop.solution import Solution
@@ -54,8 +62,36 @@ class HookSpecs:
         """Return operators this plugin adds to the equation language.
 
         :return: a sequence of :class:`symop.lang.expressions.OperatorSpec`;
-            each is callable in equation files by its name.
+            each is callable in equation files by its name, which must differ
+            from the built-in functions and operators and from other plugins'.
         """
+
+    @hookspec
+    def symop_commands(self) -> "Sequence[Command]":
+        """Return sub-commands this plugin adds to the ``symop`` command.
+
+        :return: a sequence of :class:`Command`; each name must be unique
+            across all plugins, symop's own commands included.
+        """
+
+
+class PluginError(SymopError):
+    """Plugins contribute clashing names (methods, operators, commands)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A sub-command ``symop NAME ...``.
+
+    ``arguments(parser)`` adds the command's arguments to the sub-parser made
+    for it (``help`` is its line in ``symop --help``); ``run(args)`` executes
+    it with the parsed arguments and returns the exit status.
+    """
+
+    name: str
+    help: str
+    arguments: Callable[["argparse.ArgumentParser"], None]
+    run: Callable[["argparse.Namespace"], int]
 
 
 # --------------------------------------------------------------- options
@@ -243,14 +279,65 @@ def discretizations(pm: pluggy.PluginManager | None = None) -> dict[str, Discret
     return out
 
 
+def contributions(pm: pluggy.PluginManager, hook: str) -> list[tuple[str, Any]]:
+    """``(plugin, item)`` for every item the implementations of ``hook`` return, in the order pluggy
+    calls them (``tryfirst`` ones first, then the last registered first); ``plugin`` is the name the
+    plugin was registered under, or its module or class name."""
+    out: list[tuple[str, Any]] = []
+    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        if getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False):
+            continue
+        name = impl.plugin_name
+        if name.isdigit():  # registered without a name: pluggy uses id(plugin)
+            name = getattr(impl.plugin, "__name__", type(impl.plugin).__name__)
+        for item in impl.function() or ():
+            out.append((name, item))
+    return out
+
+
 def operators(pm: pluggy.PluginManager | None = None) -> dict[str, "OperatorSpec"]:
-    """Language operators contributed by plugins, by name."""
+    """Language operators contributed by plugins, by name.
+
+    A name that is a built-in function or operator, or that another plugin
+    (or the same one) already contributes, raises :class:`PluginError` naming both.
+    """
+    from symop.lang.names import FUNCTIONS, OPERATORS
+
     pm = pm or manager()
     out: dict[str, OperatorSpec] = {}
-    for group in pm.hook.symop_operators():
-        for op in group or ():
-            out[op.name] = op
+    owner: dict[str, str] = {}
+    for plugin, op in contributions(pm, "symop_operators"):
+        if op.name in FUNCTIONS or op.name in OPERATORS:
+            what = (f"the built-in function `{op.name}`" if op.name in FUNCTIONS
+                    else f"the built-in operator `{op.name}` ({OPERATORS[op.name]})")
+            raise PluginError(f"the plugin `{plugin}` adds an operator `{op.name}`, which collides with {what}; "
+                              "the plugin must give its operator another name.")
+        if op.name in out:
+            raise PluginError(_clash("operator", op.name, owner[op.name], plugin))
+        out[op.name] = op
+        owner[op.name] = plugin
     return out
+
+
+def commands(pm: pluggy.PluginManager | None = None) -> dict[str, Command]:
+    """Sub-commands contributed through :func:`symop_commands`, by name, in the order the hook
+    returns them; a name given twice raises :class:`PluginError` naming both plugins."""
+    pm = pm or manager()
+    out: dict[str, Command] = {}
+    owner: dict[str, str] = {}
+    for plugin, cmd in contributions(pm, "symop_commands"):
+        if cmd.name in out:
+            raise PluginError(_clash("command", cmd.name, owner[cmd.name], plugin))
+        out[cmd.name] = cmd
+        owner[cmd.name] = plugin
+    return out
+
+
+def _clash(kind: str, name: str, first: str, second: str) -> str:
+    if first == second:
+        return f"the plugin `{first}` adds two {kind}s named `{name}`; each needs its own name."
+    return (f"the plugins `{first}` and `{second}` both add {'an' if kind[0] in 'aeiou' else 'a'} {kind} "
+            f"named `{name}`; one of them must rename it.")
 
 
 def get_discretization(name: str, pm: pluggy.PluginManager | None = None) -> Discretization:
