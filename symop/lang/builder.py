@@ -166,7 +166,13 @@ class Builder:
         if not math.isfinite(number):
             raise fail(node, f"{what} evaluates to {'NaN' if math.isnan(number) else 'infinity'}",
                        "check for a division by zero or an overflow")
-        return number
+        # every part of the value is now known to lie within the magnitude limit, so SymPy's
+        # correctly rounded evaluation is bounded: it gives sin(10^90) exactly where doubles cannot
+        try:
+            precise = float(sp.N(value.xreplace(self.scope.param_subs())))
+        except (TypeError, ValueError, ArithmeticError):
+            precise = number
+        return precise if math.isfinite(precise) else number
 
     def declare(self, tok: Token, kind: str) -> bool:
         name = str(tok)

@@ -13,7 +13,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from symop.lang.names import FUNCTIONS, OPERATORS
-from symop.model.domains import registry as domain_registry
+
+try:
+    from symop.model.domains import registry as _domains
+
+    DOMAIN_KINDS = _domains.names()
+except ImportError:  # an older symop, fuzzed for comparison
+    DOMAIN_KINDS = ("interval", "box", "disk", "polygon", "ball")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -287,7 +293,7 @@ class _Program:
         if self.indexed:
             return f"ball(dim: {r.choice(('d', str(self.dim)))}, radius: {self.number()})"
         n = len(self.coords)
-        kind = r.choice(domain_registry.names())
+        kind = r.choice(DOMAIN_KINDS)
         if n == 1 or kind in ("interval", "box") or (n == 3 and kind in ("disk", "polygon")):
             word = "interval" if n == 1 and r.random() < 0.7 else "box"
             parts = ", ".join(f"{c}: [{r.choice(('0', '-1', '0.5', self.number()))}, {r.choice(('1', '2', '5', self.number()))}]"
@@ -323,7 +329,10 @@ class _Program:
             self.constant = r.random() < 0.95
             value = self.expr(2, fields=False) if r.random() < 0.7 else f"{self.number()}"
             self.constant = False
-            if r.random() < 0.15:
+            if r.random() < 0.08 and not self.indexed:
+                out.append(f"param {name} ~ field(modes: {r.choice(('1', '3', '0', '2.5'))}, "
+                           f"amplitude: {self.number()}{r.choice(('', ', kinds: fourier', ', mean: 1', ', nope: 2'))})")
+            elif r.random() < 0.15:
                 out.append(f"param {name} in [{self.number()}, {self.number()}]")
             elif r.random() < 0.1:
                 out.append(f"param {name} ~ {r.choice(('uniform(1, 2)', 'normal(0, 1)', 'loguniform(1, 10)'))}")
@@ -331,16 +340,21 @@ class _Program:
                 out.append(f"param {name} = {value}")
             self.params.append(name)
         for k in range(r.choice((0, 0, 1, 2))):
-            out.append(f"let f{k} = {self.expr(3, fields=False)}")
+            out.append(f"let f{k} = {self.expr(r.choice((2, 3, 6)), fields=False)}")
             self.lets.append(f"f{k}")
         self.fields = ["u"] if r.random() < 0.8 else ["u", "v"]
         out.append("field " + ", ".join(self.fields))
+        if r.random() < 0.2:
+            out.append(f"let g = {self.expr(3)}")
+            self.lets.append("g")
+        if r.random() < 0.1 and not self.indexed:
+            out.append(f"boundary periodic({', '.join(r.sample(self.coords, 1))})")
         if r.random() < 0.3:
             u = self.fields[0]
             out.append(f"exact {u} = {self.expr(3, fields=False)}")
         for u in self.fields:
             lhs = f"dt({u})" if self.time else r.choice((f"-lap({u})", f"-d({u}, {self.coord()}, 2)"))
-            out.append(f"equation {lhs} = {self.expr(r.choice((1, 2, 3, 4)))}")
+            out.append(f"equation {lhs} = {self.expr(r.choice((1, 2, 3, 4, 7)))}")
         for _ in range(r.choice((0, 1, 1, 2))):
             side = r.choice(("all", "all", "all", "left", "right", "top", "boundary", "side1", "hole", "nope"))
             u = r.choice(self.fields)
