@@ -24,7 +24,8 @@ expressions.  So the order, as the code is:
    and ``symop.writer`` (prints a problem back in the language);
 3. codegen: ``symop.codegen`` (SymPy → torch source);
 4. engines and the plugin interface: ``symop.plugins`` (hookspecs,
-   ``Discretization``/``Program``), ``symop.solution``, ``symop.output``,
+   ``Discretization``/``Program``), ``symop.contract`` (what a method
+   declares: orders, refinement), ``symop.solution``, ``symop.output``,
    ``symop.integrate`` (time schemes), ``symop.training``,
    ``symop.resources``, and the shared numerical homes ``symop.discrete``
    and ``symop.nn``;
@@ -53,6 +54,7 @@ LAYERS: dict[str, int] = {
     "symop.writer": 2,
     "symop.codegen": 3,
     "symop.plugins": 4,
+    "symop.contract": 4,
     "symop.solution": 4,
     "symop.output": 4,
     "symop.integrate": 4,
@@ -201,9 +203,11 @@ def _cycle_path(comp: list[str], edges: dict[str, dict[str, int]]) -> list[str]:
 
 
 def layer(name: str) -> int | None:
-    """The layer of module ``name``: that of its longest prefix in :data:`LAYERS`."""
+    """The layer of module ``name``: that of its longest prefix in :data:`LAYERS` (``symop`` itself only exactly)."""
+    if name == "symop":
+        return LAYERS[name]
     parts = name.split(".")
-    while parts:
+    while len(parts) > 1:
         key = ".".join(parts)
         if key in LAYERS:
             return LAYERS[key]
