@@ -46,13 +46,6 @@ def spatial_order_of(node: sp.Expr, problem: Problem) -> int:
     return 0
 
 
-def time_order_of(node: sp.Expr, problem: Problem) -> int:
-    """Order of time differentiation of one field node."""
-    if isinstance(node, sp.Derivative) and problem.t is not None:
-        return int(dict(node.variable_count).get(problem.t, 0))
-    return 0
-
-
 def owner(node: sp.Expr, problem: Problem) -> str | None:
     """The name of the field a node differentiates."""
     for f in problem.fields:
