@@ -103,7 +103,7 @@ class FiniteDifferences(Discretization):
             return ("fd needs named coordinates (space x, y); this problem has the indexed space "
                     f"{problem.space.names[0][:-3]}[1..{problem.dimension}]")
         kind = problem.domain.kind
-        if kind not in ("box", "interval"):
+        if not problem.domain.has_grid:
             article = "an" if kind[0] in "aeiou" else "a"
             return f"fd needs a box domain; this problem has {article} {kind}"
         if problem.dimension > 3:

@@ -159,7 +159,7 @@ class PINN(Discretization):
     options = OPTIONS
 
     def accepts(self, problem) -> str | None:
-        if problem.periodic and problem.domain.kind not in ("box", "interval"):
+        if problem.periodic and not problem.domain.has_grid:
             return "periodic boundaries need a box or an interval"
         return None
 
