@@ -21,7 +21,6 @@ import json
 import os
 import sys
 import warnings
-from pathlib import Path
 from typing import Any, Sequence
 
 import pluggy
@@ -102,8 +101,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from symop.api import load, solve
+    from symop.output.files import OutputError, OutputFiles, file_stem, prepare_directory
 
     problem = load(args.file)
+    outdir = prepare_directory(args.output) if args.output else None  # before the solve: a bad -o loses nothing
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         sol = solve(problem, args.method, device=args.device, progress=not args.quiet, **parse_settings(args.set))
@@ -114,22 +115,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     errors = sol.errors()
     if errors:
         out.print(sol.table())
-    if args.output:
-        paths = sol.save(args.output)
-        out.print(f"wrote {', '.join(str(p) for p in paths)}")
+    files = OutputFiles()  # a file that fails is reported at the end; the others are still written
+    if outdir is not None:
+        try:
+            files.written.extend(sol.save(outdir))
+        except OutputError as err:
+            files.written.extend(err.written)
+            files.failed.extend(err.failed)
+        if files.written:
+            out.print(f"wrote {', '.join(str(p) for p in files.written)}", markup=False)
     if args.plot:
-        target = Path(args.output) / f"{problem.name}.png" if args.output else None
-        path = sol.plot(target)
-        out.print(f"plot: {path}")
+        target = outdir / f"{file_stem(problem.name)}.png" if outdir is not None else None
+        path = files.attempt("the plot", lambda: sol.plot(target))
+        if path is not None:
+            out.print(f"plot: {path}", markup=False)
     if args.json:
         print(json.dumps(sol.summary(), indent=2, default=str))
+    files.finish()
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from symop.api import load, train
+    from symop.output.files import prepare_file
 
     problem = load(args.file)
+    prepare_file(args.output)  # before training: a model that cannot be saved is refused now
     report = train(problem, args.method, samples=args.samples, output=args.output, device=args.device,
                    progress=not args.quiet, resume=args.resume, seed=args.seed, **parse_settings(args.set))
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, one process reports

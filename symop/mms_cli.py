@@ -42,6 +42,10 @@ def cmd_mms(args: argparse.Namespace) -> int:
     from symop.writer import write_problem
 
     problem = load(args.file)
+    if args.output:
+        from symop.output.files import prepare_file
+
+        prepare_file(args.output)
     given = _solution_args(args.solution)
     try:
         if args.random:
@@ -78,6 +82,7 @@ def _split_options(problem, method: str, settings: dict[str, Any]):
 def cmd_converge(args: argparse.Namespace) -> int:
     from symop.api import load
     from symop.converge import converge
+    from symop.output.files import OutputFiles, prepare_directory
 
     problem = load(args.file)
     settings = parse_settings(args.set)
@@ -85,16 +90,22 @@ def cmd_converge(args: argparse.Namespace) -> int:
     if method is None:
         raise SymopError("no method given and the file has no `solve` line; pass --method")
     problem, options = _split_options(problem, method, settings)
+    outdir = prepare_directory(args.output or ".")  # before the study: a bad -o loses nothing
     out = console()
     study = converge(problem, method, levels=args.levels, refine=args.refine, options=options,
                      progress=lambda k, lv: out.print(f"  level {k}: rel L2 {lv.rel_l2 if lv.error is None else lv.error}"
                                                       f" ({lv.wall_time:.2f} s)") if not args.quiet else None)
     out.print(study.table())
-    outdir = Path(args.output) if args.output else Path(".")
-    outdir.mkdir(parents=True, exist_ok=True)
-    study.to_json(outdir / "convergence.json")
-    study.plot(outdir / "convergence.png")
-    out.print(f"wrote {outdir / 'convergence.json'}, {outdir / 'convergence.png'}")
+    def write_json() -> Path:
+        study.to_json(outdir / "convergence.json")
+        return outdir / "convergence.json"
+
+    files = OutputFiles()  # the table is printed; a file that fails is reported, the other still written
+    files.attempt("convergence.json", write_json)
+    files.attempt("convergence.png", lambda: study.plot(outdir / "convergence.png"))
+    if files.written:
+        out.print(f"wrote {', '.join(str(p) for p in files.written)}", markup=False)
+    files.finish()
     order = study.observed_order
     if args.expect_order is not None:
         if order is None or order < args.expect_order - 0.15:
@@ -157,8 +168,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from symop import bench
 
+    from symop.output.files import prepare_directory
+
     out = console()
     if args.bench_command == "generate":
+        prepare_directory(args.output)
         domains = [d.strip() for d in args.domains.split(",")] if args.domains else None
         dims = [int(d) for d in args.dims.split(",")] if args.dims else None
         options = {k: _number(v) for k, v in parse_settings(args.set).items()} or None
@@ -170,6 +184,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from rich.table import Table
 
         settings = parse_settings(args.set)
+        if Path(args.directory).is_dir():  # results.json goes there: refuse a read-only suite before running it
+            prepare_directory(args.directory, "bench run")
         summary = bench.run(args.directory, args.method, settings, expect_order=args.expect_order,
                             progress=None if args.quiet else (lambda r: out.print(f"  {r['name']}: {r['status']}")))
         table = Table(title=f"bench {summary.get('family')} with {args.method}")

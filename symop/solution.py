@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from symop.model.mesh import Mesh
     from symop.model.problem import Problem
+    from symop.output.files import OutputFiles
 
 
 # ---------------------------------------------------------------- geometries
@@ -409,11 +410,25 @@ class Solution:
           saved time ``<name>_<k>.vt?`` and a ``<name>.pvd`` collection.
           Geometries with more than three coordinates get no VTK file;
         * ``summary.json``: :meth:`summary`.
-        """
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = []
 
+        ``<name>`` is the problem's name made a safe file name of bounded
+        length (:func:`symop.output.files.file_stem`).  A file that cannot be
+        written does not stop the others: an
+        :class:`~symop.output.files.OutputError` at the end names the failures
+        and lists the files that were written.
+        """
+        from symop.output.files import OutputFiles, prepare_directory
+
+        out = prepare_directory(directory, "save")
+        files = OutputFiles()
+        files.attempt("fields.npz", lambda: self._write_npz(out / "fields.npz"))
+        dim = self.geometry.dimension if hasattr(self.geometry, "dimension") else _nodes(self.geometry).shape[1]
+        if dim <= 3:
+            self._write_vtk_files(out, files)
+        files.attempt("summary.json", lambda: self._write_summary(out / "summary.json"))
+        return files.finish()
+
+    def _write_npz(self, path: Path) -> Path:
         arrays: dict[str, np.ndarray] = dict(self.fields)
         if isinstance(self.geometry, Grid):
             for k, axis in enumerate(self.geometry.axes):
@@ -428,32 +443,32 @@ class Solution:
             arrays["times"] = self.times
         for name, hist in (self.history or {}).items():
             arrays[f"history_{name}"] = hist
-        npz = out / "fields.npz"
-        np.savez(npz, **arrays)
-        written.append(npz)
+        np.savez(path, **arrays)
+        return path
 
-        dim = self.geometry.dimension if hasattr(self.geometry, "dimension") else _nodes(self.geometry).shape[1]
-        if dim <= 3:
-            ext = ".vtr" if isinstance(self.geometry, Grid) else ".vtu"
-            stem = self.problem.name
-            if self.history and self.times is not None and len(self.times):
-                entries = []
-                width = max(4, len(str(len(self.times) - 1)))
-                for k, t in enumerate(self.times):
-                    values = {name: hist[k] for name, hist in self.history.items()}
-                    path = self._write_vtk(out / f"{stem}_{k:0{width}d}{ext}", values, float(t))
-                    written.append(path)
+    def _write_vtk_files(self, out: Path, files: "OutputFiles") -> None:
+        from symop.output.files import file_stem
+
+        ext = ".vtr" if isinstance(self.geometry, Grid) else ".vtu"
+        stem = file_stem(self.problem.name)
+        if self.history and self.times is not None and len(self.times):
+            entries = []
+            width = max(4, len(str(len(self.times) - 1)))
+            for k, t in enumerate(self.times):
+                values = {name: hist[k] for name, hist in self.history.items()}
+                name = f"{stem}_{k:0{width}d}{ext}"
+                path = files.attempt(name, lambda: self._write_vtk(out / name, values, float(t)))
+                if path is not None:
                     entries.append((float(t), path))
-                from symop.output.vtk import write_pvd
+            from symop.output.vtk import write_pvd
 
-                written.append(write_pvd(out / f"{stem}.pvd", entries))
-            else:
-                written.append(self._write_vtk(out / f"{stem}{ext}", self.fields, self.time))
+            files.attempt(f"{stem}.pvd", lambda: write_pvd(out / f"{stem}.pvd", entries))
+        else:
+            files.attempt(f"{stem}{ext}", lambda: self._write_vtk(out / f"{stem}{ext}", self.fields, self.time))
 
-        summary = out / "summary.json"
-        summary.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
-        written.append(summary)
-        return written
+    def _write_summary(self, path: Path) -> Path:
+        path.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
+        return path
 
     # ------------------------------------------------------------ figures
     def _select(self, field: str | Sequence[str] | None) -> list[str]:
@@ -487,8 +502,10 @@ class Solution:
         """
         from symop.output import plotting
 
+        from symop.output.files import file_stem
+
         names = self._select(field)
-        path = Path(path) if path is not None else Path(f"{self.problem.name}.png")
+        path = Path(path) if path is not None else Path(f"{file_stem(self.problem.name)}.png")
         path.parent.mkdir(parents=True, exist_ok=True)
         values = {n: self.fields[n] for n in names}
         exact = {n: self.exact_values(n) for n in names}
@@ -524,7 +541,9 @@ class Solution:
         missing = [n for n in names if n not in self.history]
         if missing:
             raise SymopError(f"the history does not contain field `{missing[0]}`.")
-        path = Path(path) if path is not None else Path(f"{self.problem.name}.gif")
+        from symop.output.files import file_stem
+
+        path = Path(path) if path is not None else Path(f"{file_stem(self.problem.name)}.gif")
         path.parent.mkdir(parents=True, exist_ok=True)
         limits = {n: plotting.value_limits([self.history[n]]) for n in names}
         fig = plotting.new_figure(self.geometry, len(names))
