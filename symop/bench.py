@@ -167,9 +167,11 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
     """Solve every problem of a suite with ``method``; write and return ``results.json`` data.
 
     A problem passes when its relative L2 error is below its bound in
-    suite.json, or (with ``expect_order``) when a 2-level check (n, 2n)
-    shows at least that order less 0.3.  Problems the method refuses are
-    ``skipped`` with its reason.
+    suite.json, or (with ``expect_order``, for a method that declares an
+    order) when a 2-level check (n, 2n) shows at least that order less 0.3.
+    The suite's ``n`` becomes each method's own resolution on each domain
+    (:meth:`~symop.plugins.Discretization.resolution`).  Problems the method
+    refuses are ``skipped`` with its reason.
     """
     from symop.api import load, solve
     from symop.plugins import get_discretization
@@ -179,6 +181,8 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
     names = {o.name for o in disc.options}
     base = {k: v for k, v in suite.data.get("options", {}).items() if k in names}
     base.update(settings or {})
+    # the suite's `n` is cells per axis; each method says what that is on each domain (Discretization.resolution)
+    cells = suite.data.get("options", {}).get("n") if "n" not in (settings or {}) else None
     rows = []
     for entry in suite.problems:
         path = suite.directory / entry["file"]
@@ -192,20 +196,21 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
                 row.update(status="skipped", reason=reason, rel_l2=None, max=None, time=0.0)
             else:
                 opts = dict(base)
-                if "n" in opts and "h" in names and not problem.domain.has_grid and "n" not in (settings or {}):
-                    lo, hi = problem.domain.bounding_box()
-                    opts["h"] = float(max(hi - lo)) / int(opts.pop("n"))
+                if cells is not None:
+                    opts.pop("n", None)
+                    opts = {**disc.resolution(problem, int(cells)), **opts}
                 row["options"] = opts
                 sol = solve(problem, method, **opts)
                 errs = sol.errors()
                 rel = float(max(v["rel_l2"] for v in errs.values()))
                 row.update(rel_l2=rel, max=float(max(v["max"] for v in errs.values())), time=float(sol.wall_time))
                 ok = bool(np.isfinite(rel) and rel < row["bound"])
-                if expect_order is not None and "n" in names:
+                if expect_order is not None and disc.declared_accuracy(opts) is not None:
                     from symop.converge import converge
 
-                    st = converge(problem, method, levels=2, refine="both" if not problem.is_steady and "dt" in opts else "space",
-                                  options=opts)
+                    rule = disc.refinement_for(problem, opts)
+                    in_time = not problem.is_steady and rule is not None and rule.step in opts
+                    st = converge(problem, method, levels=2, refine="both" if in_time else "space", options=opts)
                     order = st.observed_order
                     row["order"] = order
                     ok = order is not None and order >= expect_order - 0.3

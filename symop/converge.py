@@ -1,11 +1,13 @@
 """Convergence studies: solve one problem on a sequence of refined settings.
 
-:func:`converge` doubles the number of cells ``n`` (``refine="space"``),
-halves the time step ``dt`` (``"time"``) or both, solves at each level and
-measures the error against the problem's exact solution.  Mesh-free methods
-without ``n``/``dt`` (``pinn``) grow their budget options (``points``,
-``steps``, ...) instead.  The :class:`Study` holds the table, the observed
-orders ``log2(e_{k-1}/e_k)``, and writes JSON and a log-log plot.
+:func:`converge` refines the mesh (``refine="space"``), the time step
+(``"time"``) or both, solves at each level and measures the error against the
+problem's exact solution.  What a level changes is the method's own
+declaration (:meth:`~symop.plugins.Discretization.refine`): fd doubles ``n``,
+fem halves ``h`` or doubles ``n``, mesh-free methods (``pinn``) grow their
+training budget.  The :class:`Study` holds the table, the observed orders
+``log2(e_{k-1}/e_k)``, the order the method declares, and writes JSON and a
+log-log plot.
 """
 
 from __future__ import annotations
@@ -19,10 +21,6 @@ from typing import Any, Mapping
 
 from symop.errors import SymopError
 from symop.model.problem import Problem
-
-#: options that are grown (doubled) per level by mesh-free methods
-BUDGET_OPTIONS = ("points", "steps", "epochs", "iterations", "collocation")
-
 
 @dataclass
 class Level:
@@ -46,6 +44,8 @@ class Study:
     method: str
     refine: str
     levels: list[Level]
+    #: the order the method declares for this study (:meth:`~symop.plugins.Discretization.accuracy`)
+    declared_order: float | None = None
 
     @property
     def orders(self) -> list[float | None]:
@@ -78,7 +78,8 @@ class Study:
 
     def to_json(self, path: str | Path | None = None) -> str:
         data = {"problem": self.problem, "method": self.method, "refine": self.refine,
-                "levels": self.rows(), "orders": self.orders, "observed_order": self.observed_order}
+                "levels": self.rows(), "orders": self.orders, "observed_order": self.observed_order,
+                "declared_order": self.declared_order}
         text = json.dumps(data, indent=2, default=_jsonable)
         if path is not None:
             Path(path).write_text(text + "\n")
@@ -87,7 +88,8 @@ class Study:
     def table(self):
         from rich.table import Table
 
-        t = Table(title=f"convergence of {self.problem} with {self.method} (refine {self.refine})")
+        declared = "" if self.declared_order is None else f"; declared order {self.declared_order:g}"
+        t = Table(title=f"convergence of {self.problem} with {self.method} (refine {self.refine}{declared})")
         for col in ("level", "h", "dt", "rel L2", "max error", "order", "time [s]"):
             t.add_column(col, justify="right")
         orders = [None] + self.orders
@@ -154,55 +156,11 @@ def _order(ea: float | None, eb: float | None, ratio: float) -> float | None:
     return math.log(ea / eb) / math.log(ratio)
 
 
-def _extent(problem: Problem) -> float:
-    lo, hi = problem.domain.bounding_box()
-    return float(max(hi - lo))
+def level_options(problem: Problem, method: str, k: int, refine: str, merged: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of level ``k`` (0 is the coarsest), as the method declares it refines."""
+    from symop.plugins import get_discretization
 
-
-def level_options(problem: Problem, method: str, k: int, refine: str, merged: Mapping[str, Any],
-                  names: set[str]) -> dict[str, Any]:
-    """The options of level ``k`` (0 is the coarsest)."""
-    opts = dict(merged)
-    grow = 2 ** k
-    space = refine in ("space", "both")
-    tm = refine in ("time", "both") and problem.time is not None
-    refined = False
-    use_h = "h" in names and ("n" not in names or ("n" not in opts and not problem.domain.has_grid)
-                              or "h" in opts)
-    if use_h:
-        opts.setdefault("h", _extent(problem) / 8)
-        if space:
-            opts["h"] = float(opts["h"]) / grow
-            refined = True
-    elif "n" in names:
-        opts.setdefault("n", 8)
-        if space:
-            opts["n"] = int(opts["n"]) * grow
-            refined = True
-    if "dt" in names and problem.time is not None:
-        if "dt" not in opts:
-            length = problem.time.end - problem.time.start
-            opts["dt"] = length / 10.0 if tm else None
-            if opts["dt"] is None:
-                del opts["dt"]
-        if tm and "dt" in opts:
-            opts["dt"] = float(opts["dt"]) / grow
-            refined = True
-    if not refined:
-        for name in BUDGET_OPTIONS:
-            if name in names and name in opts:
-                opts[name] = int(float(opts[name]) * grow)
-                refined = True
-        if not refined:
-            from symop.plugins import get_discretization
-
-            for o in get_discretization(method).options:
-                if o.name in BUDGET_OPTIONS and o.default is not None:
-                    opts[o.name] = int(float(o.default) * grow)
-                    refined = True
-    if not refined:
-        raise SymopError(f"the method `{method}` has no option to refine by (n, dt, points or steps)")
-    return opts
+    return get_discretization(method).refine(problem, merged, k, refine)
 
 
 def converge(problem: Problem | str | Path, method: str | None = None, levels: int = 4, refine: str = "space",
@@ -236,15 +194,14 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
         given.update(base)
     method, merged = method_and_options(problem, method, given)
     disc = get_discretization(method)
-    names = {o.name for o in disc.options}
     reason = disc.accepts(problem)
     if reason:
         raise SymopError(f"{method} cannot solve {problem.name}: {reason}")
     out: list[Level] = []
-    extent = _extent(problem)
     for k in range(levels):
-        opts = level_options(problem, method, k, refine, merged, names)
-        h = float(opts["h"]) if opts.get("h") is not None else (extent / int(opts["n"]) if "n" in opts else None)
+        opts = disc.refine(problem, merged, k, refine)
+        rule = disc.refinement_for(problem, opts)
+        h = rule.mesh_size(problem, opts) if rule is not None else None
         dt = float(opts["dt"]) if opts.get("dt") is not None else None
         start = time.perf_counter()
         try:
@@ -263,4 +220,6 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
         out.append(lv)
         if progress is not None:
             progress(k, lv)
-    return Study(problem.name, method, refine, out)
+    accuracy = disc.declared_accuracy(merged)
+    declared = accuracy.order(refine, steady=problem.is_steady) if accuracy is not None else None
+    return Study(problem.name, method, refine, out, declared)

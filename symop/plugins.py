@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import pluggy
 
+from symop.contract import Accuracy, Refinement
 from symop.errors import MethodError, OptionError, SymopError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -220,6 +221,12 @@ class Discretization(ABC):
     A method that learns from a whole family of problems (a neural operator)
     sets :attr:`trains`, declares the options only training takes in
     :attr:`train_options`, and implements :meth:`train`.
+
+    A method declares its contract for convergence studies: :meth:`accuracy`
+    (its orders for a set of options) and :attr:`refinement` (the options it
+    refines by; :meth:`refinement_for` when that depends on the problem).
+    ``symop converge`` and ``symop bench`` use :meth:`refine` and
+    :meth:`resolution`, which follow from them.
     """
 
     name: str = ""
@@ -229,6 +236,36 @@ class Discretization(ABC):
     trains: bool = False
     #: options that only ``symop train`` accepts (merged with :attr:`options` there)
     train_options: tuple[Option, ...] = ()
+    #: the options :meth:`refine` turns per level; None: the method cannot be refined by level
+    refinement: Refinement | None = None
+
+    def accuracy(self, options: Mapping[str, Any]) -> Accuracy | None:
+        """The orders of accuracy this method declares with ``options`` (every option, defaults
+        filled in); None when it claims none (a trained network's error has no order in h)."""
+        return None
+
+    def refinement_for(self, problem: "Problem", options: Mapping[str, Any]) -> Refinement | None:
+        """The :class:`Refinement` for ``problem`` with the given ``options`` (default :attr:`refinement`)."""
+        return self.refinement
+
+    def refine(self, problem: "Problem", options: Mapping[str, Any], level: int, what: str = "space") -> dict[str, Any]:
+        """``options`` at refinement level ``level`` (0 the coarsest) of ``what``: space, time or both."""
+        rule = self.refinement_for(problem, options)
+        if rule is None:
+            raise MethodError(f"the method `{self.name}` declares no refinement, so a convergence study "
+                              "cannot refine it.")
+        return rule.apply(problem, options, level, what, self.options, self.name)
+
+    def resolution(self, problem: "Problem", cells: int) -> dict[str, Any]:
+        """Options that resolve ``problem`` with about ``cells`` cells per axis ({} for a method with no mesh)."""
+        rule = self.refinement_for(problem, {})
+        return {} if rule is None else rule.resolution(problem, cells)
+
+    def declared_accuracy(self, options: Mapping[str, Any]) -> Accuracy | None:
+        """:meth:`accuracy` of ``options`` completed by the defaults (keys that are no option are ignored)."""
+        full = {o.name: o.default for o in self.options}
+        full.update({k: v for k, v in options.items() if k in full})
+        return self.accuracy(full)
 
     def train(self, problem: "Problem", options: Mapping[str, Any], *, samples: int, output: Path,
               device: str = "cpu", progress: bool = False, resume: bool = False, seed: int = 0) -> TrainingReport:

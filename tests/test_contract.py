@@ -185,3 +185,140 @@ def test_core_commands_come_through_the_hook():
     assert list(table) == ["check", "show", "plugins", "run", "train", "mms", "converge", "compare", "bench"]
     assert all(isinstance(c, Command) for c in table.values())
     assert commands(pm) == table
+
+
+# ---------------------------------------------------------------- orders and refinement
+
+
+def test_builtin_methods_declare_their_orders():
+    from symop.plugins import Accuracy, discretizations
+
+    methods = discretizations()
+    fd, fem = methods["fd"], methods["fem"]
+    assert fd.declared_accuracy({}) == Accuracy(space=2, time=4)
+    assert fd.declared_accuracy({"order": 4, "scheme": "crank-nicolson"}) == Accuracy(space=4, time=2)
+    assert fd.declared_accuracy({"scheme": "rk4", "split": "lie"}).time == 1
+    assert fd.declared_accuracy({"scheme": "euler", "split": "strang"}).time == 1
+    assert fd.declared_accuracy({"scheme": "ssprk3", "split": "strang"}).time == 2
+    assert fem.declared_accuracy({"degree": 1}) == Accuracy(space=2, time=2)
+    assert fem.declared_accuracy({"degree": 2, "scheme": "backward-euler"}) == Accuracy(space=3, time=1)
+    assert fem.declared_accuracy({"split": "lie"}).time == 1
+    for name in ("pinn", "pino", "hypino"):
+        if name in methods:
+            assert methods[name].declared_accuracy({}) is None
+    assert Accuracy(space=2, time=1).order("both") == 1 and Accuracy(space=2, time=1).order("both", steady=True) == 2
+
+
+def test_builtin_methods_declare_how_they_refine():
+    import symop
+
+    from symop.plugins import discretizations
+
+    box = symop.parse("space x, y\ndomain box(x: [0, 2], y: [0, 1])\nfield u\nequation -lap(u) = 1\n"
+                      "boundary all: u = 0\n")
+    disk = symop.parse("space x, y\ndomain disk(center: (0, 0), radius: 1)\nfield u\nequation -lap(u) = 1\n"
+                       "boundary all: u = 0\n")
+    methods = discretizations()
+    fd, fem = methods["fd"], methods["fem"]
+    assert fd.refine(box, {}, 2) == {"n": 32}
+    assert fem.refine(box, {}, 1) == {"n": 16}
+    assert fem.refine(disk, {}, 1) == {"h": 2 / 8 / 2}
+    assert fem.refine(box, {"h": 0.5}, 1) == {"h": 0.25}
+    assert fem.resolution(disk, 16) == {"h": 2 / 16} and fem.resolution(box, 16) == {"n": 16}
+    assert methods["pinn"].refine(box, {"steps": 10}, 1) == {"steps": 20}
+    assert methods["pinn"].resolution(box, 16) == {}
+
+
+ORDER_PLUGIN_TEXT = "space x\ndomain interval(x: [0, 2])\nfield u\nequation -d(u, x, 2) = 1\nboundary all: u = 0\n" \
+                    "exact u = x*(2 - x)/2\n"
+
+
+def _order_plugin(order: float | None):
+    """A method whose error is exactly (1/m)^3 for its option `m` (a name no study could guess)."""
+    import numpy as np
+
+    from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
+    from symop.solution import Grid, Solution
+
+    class Cubed(Program):
+        def __init__(self, problem, options):
+            self.problem, self.options = problem, options
+
+        def run(self, device="cpu", progress=False):
+            m = self.options["m"]
+            axes = tuple(np.linspace(lo, hi, 33) for _, lo, hi in self.problem.domain.axes)
+            grid = Grid(axes, self.problem.space.names)
+            probe = Solution(self.problem, "cubed", dict(self.options), grid, {}, time=None)
+            fields = {"u": probe.exact_values("u") * (1 + (1 / m) ** 3)}
+            return Solution(self.problem, "cubed", dict(self.options), grid, fields)
+
+    class CubedMethod(Discretization):
+        name = "cubed"
+        description = "error (1/m)^3 (a test plugin)"
+        options = (Option("m", int, 4, "resolution"),)
+        refinement = Refinement(cells="m", coarse=4)
+
+        def accuracy(self, options):
+            return None if order is None else Accuracy(space=order)
+
+        def lower(self, problem, options):
+            return Cubed(problem, options)
+
+    class Plugin:
+        @hookimpl
+        def symop_discretizations(self):
+            return [CubedMethod()]
+
+    return Plugin()
+
+
+@pytest.fixture
+def cubed():
+    """Register the `cubed` test method with the process-wide plugin manager for one test."""
+    from symop.plugins import manager
+
+    registered = []
+
+    def register(order):
+        plugin = _order_plugin(order)
+        manager().register(plugin, name="cubed-test")
+        registered.append(plugin)
+
+    yield register
+    for plugin in registered:
+        manager().unregister(plugin)
+
+
+def test_converge_refines_as_the_method_declares(cubed):
+    import symop
+    from symop.converge import converge
+
+    cubed(3)
+    study = converge(symop.parse(ORDER_PLUGIN_TEXT), "cubed", levels=3)
+    assert [lv.options["m"] for lv in study.levels] == [4, 8, 16]
+    assert [lv.h for lv in study.levels] == [0.5, 0.25, 0.125]
+    assert study.orders == pytest.approx([3.0, 3.0], abs=1e-6)
+    assert study.declared_order == 3
+    assert '"declared_order": 3' in study.to_json()
+
+
+def test_bench_uses_the_declared_resolution_and_order(cubed, tmp_path):
+    from symop import bench
+
+    cubed(3)
+    bench.generate("poisson", 2, 0, tmp_path, domains=["box"], dims=[1], options={"n": 8})
+    summary = bench.run(tmp_path, "cubed", expect_order=3)
+    assert summary["passed"] == 2, summary["results"]
+    for row in summary["results"]:
+        assert row["options"] == {"m": 8}
+        assert row["order"] == pytest.approx(3.0, abs=1e-6)
+
+
+def test_bench_checks_no_order_for_a_method_that_declares_none(cubed, tmp_path):
+    from symop import bench
+
+    cubed(None)
+    bench.generate("poisson", 1, 0, tmp_path, domains=["box"], dims=[1], options={"n": 8})
+    summary = bench.run(tmp_path, "cubed", expect_order=3)
+    (row,) = summary["results"]
+    assert "order" not in row and row["status"] == "pass"

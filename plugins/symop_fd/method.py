@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from symop.integrate import SPLITS, scheme_names
-from symop.plugins import Discretization, Option, Program
+from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
 
 
 class FDProgram(Program):
@@ -82,6 +82,14 @@ class FDProgram(Program):
 class FiniteDifferences(Discretization):
     name = "fd"
     description = "finite differences on uniform box grids (central stencils, ghost-node boundaries)"
+    #: studies double the cells per axis and halve the time step
+    refinement = Refinement(cells="n", step="dt")
+
+    def accuracy(self, options: Mapping[str, Any]) -> Accuracy:
+        """The stencils' ``order`` in h; in dt the registered order of ``scheme``, or of the splitting."""
+        from .timestep import time_order
+
+        return Accuracy(space=int(options["order"]), time=time_order(options["scheme"], options["split"]))
 
     @property
     def options(self) -> tuple[Option, ...]:

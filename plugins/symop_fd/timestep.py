@@ -14,9 +14,26 @@ import torch
 from symop.errors import OptionError, SymopError
 from symop.model.analysis import splitting_caveat
 from symop.discrete import stencils
-from symop.integrate import EXPLICIT_METHODS, Scheme, SparseLinearPart, get_scheme, integrate, make_stepper
+from symop.integrate import (EXPLICIT_METHODS, Scheme, SparseLinearPart, get_scheme, integrate, make_stepper,
+                             split_order)
 
 from .lowering import Lowered, collect, linear_terms, multi_index
+
+
+#: the implicit scheme of the diffusion sub-flow when fd splits
+SPLIT_DIFFUSION = "crank-nicolson"
+
+
+def reaction_scheme(scheme: str) -> str:
+    """The explicit scheme of the rest when fd splits: ``scheme`` if it is explicit, else rk4."""
+    return scheme if explicit_scheme(scheme) else "rk4"
+
+
+def time_order(scheme: str, split: str) -> int:
+    """The order in dt of fd with these options: the scheme's, or the splitting's over its sub-flows."""
+    if split == "none":
+        return get_scheme(scheme).order
+    return split_order(split, get_scheme(SPLIT_DIFFUSION).order, get_scheme(reaction_scheme(scheme)).order)
 
 
 def explicit_scheme(name: str) -> Scheme | None:
@@ -226,9 +243,9 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
             return full(t, U) - d
 
         # implicit diffusion by Crank–Nicolson, the rest by the chosen explicit scheme (rk4 otherwise)
-        stepper = make_stepper("crank-nicolson", split, linear=lin.part,
+        stepper = make_stepper(SPLIT_DIFFUSION, split, linear=lin.part,
                                source=lambda t: _zero_dirichlet(full(t, Z, diff_ev, False), low), reaction=rest,
-                               reaction_scheme=scheme if explicit_scheme(scheme) else "rk4")
+                               reaction_scheme=reaction_scheme(scheme))
         dt_exprs = rest_exprs
         dt_scheme = stepper.b.name
     elif explicit_scheme(scheme) and options.get("compile") and scheme in EXPLICIT_METHODS:

@@ -23,9 +23,9 @@ import sympy as sp
 import torch
 
 from symop.errors import SymopError
-from symop.integrate import SPLITS, scheme_names
+from symop.integrate import SPLITS, get_scheme, scheme_names, split_order
 from symop.model.analysis import splitting_caveat
-from symop.plugins import Discretization, Option, Program
+from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
 
 from .assembly import DTYPE, CellSpace, FacetSpace
 from .dofs import build_dofs
@@ -432,6 +432,21 @@ class FEMProgram(Program):
 class FiniteElements(Discretization):
     name = "fem"
     description = "Lagrange P1/P2 finite elements on simplicial meshes (weak form derived symbolically)"
+
+    def accuracy(self, options: Mapping[str, Any]) -> Accuracy:
+        """degree + 1 in h (L2 norm: P1 2, P2 3); in dt the registered order of ``scheme``, capped
+        by the splitting of nonlinear terms and its explicit reaction sub-flow."""
+        time = get_scheme(options["scheme"]).order
+        if options["split"] != "none":
+            time = split_order(options["split"], time, get_scheme(REACTION_SCHEME[options["split"]]).order)
+        return Accuracy(space=int(options["degree"]) + 1, time=time)
+
+    def refinement_for(self, problem, options: Mapping[str, Any]) -> Refinement:
+        """Cells per axis ``n`` on a domain with a structured grid unless ``h`` is given, else the mesh
+        size ``h``; the time step ``dt``."""
+        if options.get("h") is not None or (options.get("n") is None and not problem.domain.has_grid):
+            return Refinement(size="h", step="dt")
+        return Refinement(cells="n", step="dt")
 
     @property
     def options(self) -> tuple[Option, ...]:

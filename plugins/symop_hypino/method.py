@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from symop.plugins import Discretization, Option, Program, TrainingReport
+from symop.plugins import Discretization, Option, Program, Refinement, TrainingReport
 from symop.solution import PointCloud, Solution
 from symop_hypino import dataset, store
 from symop_hypino.encoding import Spec, encode
@@ -134,6 +134,8 @@ class HyPINO(Discretization):
     options = OPTIONS
     train_options = TRAIN_OPTIONS
     trains = True
+    #: no mesh: studies double the collocation points of refinement and fine-tuning; no declared order
+    refinement = Refinement(budget=("points",))
 
     def accepts(self, problem) -> str | None:
         return reason(problem)

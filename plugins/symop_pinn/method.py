@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from symop.errors import OptionError
-from symop.plugins import Discretization, Option, Program
+from symop.plugins import Discretization, Option, Program, Refinement
 from symop.solution import PointCloud, Solution
 from symop_pinn.constraint import Constrained
 from symop_pinn.engines import make_engine
@@ -157,6 +157,8 @@ class PINN(Discretization):
     name = "pinn"
     description = "physics-informed neural network (autograd or STDE derivatives), mesh-free, any dimension"
     options = OPTIONS
+    #: no mesh: studies double the collocation points and the training steps; no declared order
+    refinement = Refinement(budget=("points", "steps"))
 
     def accepts(self, problem) -> str | None:
         if problem.periodic and not problem.domain.has_grid:

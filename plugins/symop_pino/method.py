@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from symop.plugins import Discretization, Program, TrainingReport
+from symop.plugins import Discretization, Program, Refinement, TrainingReport
 
 from .grid import box_reason
 from .options import OPTIONS, TRAIN_OPTIONS
@@ -19,6 +19,8 @@ class PINO(Discretization):
     options = OPTIONS
     train_options = TRAIN_OPTIONS
     trains = True
+    #: studies double the grid the operator is evaluated on; a trained operator declares no order
+    refinement = Refinement(cells="n")
 
     def accepts(self, problem) -> str | None:
         reason = box_reason(problem)
