@@ -36,13 +36,11 @@ import torch
 
 import symop
 from symop.model import family as fam
+from symop.nn import MLP, PhysicsLoss, make_engine
 from symop_hypino import dataset, store
 from symop_hypino.encoding import Spec, encode
 from symop_hypino.finetune import Sum, as_module, finetune
 from symop_hypino.refine import refine, zero_shot
-from symop_pinn.engines import make_engine
-from symop_pinn.loss import PhysicsLoss
-from symop_pinn.network import MLP
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = {"poisson": ROOT / "examples/operators/poisson_bumps.pde",

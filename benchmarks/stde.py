@@ -88,7 +88,7 @@ def _resident_mb() -> float:
 
 def laplacian_fn(method: str, net, d: int, device: str):
     """``run(x, generator, limit)`` computing the Laplacian at ``x`` with ``method``."""
-    from symop_pinn import stde
+    from symop.nn import stde
 
     if method in ("stde-sparse", "stde-dense"):
         kind = method.split("-")[1]
@@ -155,7 +155,7 @@ def laplacian_fn(method: str, net, d: int, device: str):
 
 
 def measure(method: str, d: int, device: str, budget: float, reps: int, threads: int = 1) -> dict:
-    from symop_pinn.network import MLP
+    from symop.nn import MLP
 
     if threads > 0:
         torch.set_num_threads(threads)
@@ -213,7 +213,7 @@ def measure(method: str, d: int, device: str, budget: float, reps: int, threads:
     row = {"method": method, "d": d, "time_s": elapsed, "peak_mb": mem, "extrapolated": extrap,
            "directions": SAMPLES if not exact else d, "value_checksum": float(out.double().abs().mean())}
     if method in ("jet", "jet-sparse"):  # same points, same directions: compare with our jets
-        from symop_pinn import stde
+        from symop.nn import stde
 
         with torch.no_grad():
             ours = stde.laplacian(net, x, d, SAMPLES, "dense" if method == "jet" else "sparse",

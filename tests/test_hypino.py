@@ -20,6 +20,7 @@ import torch
 import symop
 from symop.errors import MethodError
 from symop.mms import manufacture, random_solution
+from symop.nn import make_engine
 from symop_hypino import dataset, store
 from symop_hypino.encoding import Spec, encode
 from symop_hypino.errors import UnsupportedProblem
@@ -27,7 +28,6 @@ from symop_hypino.fit import FitOptions, fit
 from symop_hypino.hypernet import Config, HyperNetwork
 from symop_hypino.linear import linear_form
 from symop_hypino.refine import refine, residual, zero_shot
-from symop_pinn.engines import make_engine
 from symop.training import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,8 @@ import pytest
 import torch
 
 import symop
+from symop.nn import PhysicsLoss, make_engine
 from symop.plugins import get_discretization, resolve_options
-from symop_pinn.engines import make_engine
-from symop_pinn.loss import PhysicsLoss
 from symop_pinn.method import OPTIONS, HardConstraintError
 from symop.training import load_checkpoint
 

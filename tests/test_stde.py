@@ -9,10 +9,8 @@ import pytest
 import sympy as sp
 import torch
 
-from symop_pinn import stde
-from symop_pinn.engines import AUTOGRAD, Evaluation, Layout
-from symop_pinn.network import MLP
-from symop_pinn.taylor import generic_jet
+from symop.nn import AUTOGRAD, MLP, Evaluation, Layout, stde
+from symop.nn.taylor import generic_jet
 
 
 @pytest.fixture(autouse=True)
@@ -171,7 +169,7 @@ def test_time_column_is_not_in_the_laplacian():
 
 
 def test_collapsed_jet_is_the_sum_of_second_coefficients():
-    from symop_pinn.taylor import mlp_jet2_sum
+    from symop.nn.taylor import mlp_jet2_sum
 
     for fourier in (0, 3):
         model = net(6, 16, 3, seed=6, fourier=fourier)

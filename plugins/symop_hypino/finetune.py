@@ -2,9 +2,9 @@ r"""Fine-tuning a generated solution as an ordinary PINN.
 
 :func:`as_module` turns an :class:`~symop_hypino.refine.Ensemble`
 :math:`U = \sum_i w_i\,\mathrm{PINN}(\theta_i)` into a sum of
-:class:`symop_pinn.network.MLP`\ s with the generated weights (each weight
+:class:`symop.nn.MLP`\ s with the generated weights (each weight
 :math:`w_i` folded into its last layer), so that the ``pinn`` method's own
-physics loss (:class:`symop_pinn.loss.PhysicsLoss`) trains it.
+physics loss (:class:`symop.nn.PhysicsLoss`) trains it.
 :func:`finetune` runs Adam on that loss with fresh collocation points every
 step and calls back every ``every`` steps (the benchmark measures the error
 there).
@@ -17,8 +17,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from symop.nn import MLP
 from symop_hypino.refine import Ensemble
-from symop_pinn.network import MLP
 
 
 class Sum(nn.Module):
@@ -33,7 +33,7 @@ class Sum(nn.Module):
 
 
 def as_module(ensemble: Ensemble) -> Sum:
-    """The ensemble as trainable :class:`~symop_pinn.network.MLP`\\ s (same function)."""
+    """The ensemble as trainable :class:`~symop.nn.MLP`\\ s (same function)."""
     cfg = ensemble.hyper.config
     target = ensemble.hyper.target
     lo, hi = ensemble.lo.double(), ensemble.hi.double()
@@ -56,7 +56,7 @@ def as_module(ensemble: Ensemble) -> Sum:
 
 def finetune(model: nn.Module, loss, steps: int, lr: float = 1e-3, every: int = 0,
              callback: Callable[[int, nn.Module], None] | None = None) -> list[float]:
-    """``steps`` Adam steps on ``loss`` (a :class:`~symop_pinn.loss.PhysicsLoss`); returns the losses."""
+    """``steps`` Adam steps on ``loss`` (a :class:`~symop.nn.PhysicsLoss`); returns the losses."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = []
     if callback is not None and every:

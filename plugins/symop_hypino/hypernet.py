@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from symop_pinn.network import activate
+from symop.nn import activate
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class Target(nn.Module):
         self.register_buffer("B", config.sigma * torch.randn(max(config.fourier, 0), 2))
 
     def initial(self) -> torch.Tensor:
-        """A flat parameter vector initialised like :class:`symop_pinn.network.MLP` (Xavier normal, zero bias),
+        """A flat parameter vector initialised like :class:`symop.nn.MLP` (Xavier normal, zero bias),
         except the output layer, scaled by 0.01 so that a fresh network is nearly zero."""
         parts = []
         for k, (o, i) in enumerate(self.shapes):

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from symop.nn import PhysicsLoss, make_engine
 from symop.plugins import Discretization, Option, Program, Refinement, TrainingReport
 from symop.solution import PointCloud, Solution
 from symop_hypino import dataset, store
@@ -30,7 +31,6 @@ from symop_hypino.fit import FitOptions, fit
 from symop_hypino.hypernet import Config, HyperNetwork
 from symop_hypino.linear import linear_form, reason
 from symop_hypino.refine import refine, zero_shot
-from symop_pinn.engines import make_engine
 
 OPTIONS = (
     Option("model", str, "", "trained model file (from `symop train --method hypino`)", path=True),
@@ -108,8 +108,6 @@ class HyPINOProgram(Program):
         model = as_module(ensemble)
         tuned = []
         if o["finetune"] > 0:
-            from symop_pinn.loss import PhysicsLoss
-
             loss = PhysicsLoss(p, make_engine(o["estimator"], seed=o["seed"]), points=o["points"],
                                boundary_points=o["boundary_points"], boundary_weight=o["boundary_weight"],
                                seed=o["seed"], device=device)

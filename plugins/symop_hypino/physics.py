@@ -18,7 +18,7 @@ and, with :math:`\overline{\cdot}` the mean over an instance's points,
         {\overline{(u^\star_j)^2} + \overline{(u^\star_j)^2}\big|_{\partial\Omega}},
 
 with :math:`\ell_j = 1` for labelled (manufactured) instances.  Derivatives come
-from a :mod:`symop_pinn.engines` engine (exact autograd, or Taylor-mode jets
+from a :mod:`symop.nn` engine (exact autograd, or Taylor-mode jets
 with ``stde``) applied to the flattened batch: rows of different instances
 do not interact, so one call differentiates every network at once.
 """
@@ -29,7 +29,7 @@ from typing import Callable
 
 import torch
 
-from symop_pinn.engines import Engine, Layout
+from symop.nn import Engine, Layout
 from symop_hypino.linear import KEYS
 
 #: input columns of each derivative in :data:`KEYS`

@@ -41,7 +41,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from symop_pinn.taylor import generic_jet
+from symop.nn.taylor import generic_jet
 
 
 class Constrained(nn.Module):
@@ -130,7 +130,7 @@ class Constrained(nn.Module):
         return out
 
     def jet2_sum(self, x: torch.Tensor, directions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        r"""Collapsed 2-jet ``(u0, u1, Σ_s u2)`` (see :func:`symop_pinn.taylor.mlp_jet2_sum`):
+        r"""Collapsed 2-jet ``(u0, u1, Σ_s u2)`` (see :func:`symop.nn.taylor.mlp_jet2_sum`):
         :math:`\sum_s (\varphi N)_2 = \varphi_0 \sum_s N_2 + 2 \sum_s \varphi_{1,s} N_{1,s} + N_0 \sum_s \varphi_{2,s}`."""
         if hasattr(self.net, "jet2_sum"):
             f0, f1, f2 = self.net.jet2_sum(x, directions)

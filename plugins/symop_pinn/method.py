@@ -8,12 +8,10 @@ import numpy as np
 import torch
 
 from symop.errors import OptionError
+from symop.nn import ACTIVATIONS, MLP, PhysicsLoss, make_engine
 from symop.plugins import Discretization, Option, Program, Refinement
 from symop.solution import PointCloud, Solution
 from symop_pinn.constraint import Constrained
-from symop_pinn.engines import make_engine
-from symop_pinn.loss import PhysicsLoss
-from symop_pinn.network import ACTIVATIONS, MLP
 from symop_pinn.train import train
 
 OPTIONS = (

@@ -1,7 +1,7 @@
 """Derivative engines: evaluate the derivative nodes of the symbolic model on a network.
 
 An engine receives a *model* (any callable ``X (N, D) → (N, fields)``; our
-:class:`~symop_pinn.network.MLP` or, in tests, an exact function), the points
+:class:`~symop.nn.network.MLP` or, in tests, an exact function), the points
 ``X`` (spatial columns first, then time) and evaluates nodes:
 
 * ``autograd``: exact, nested ``torch.autograd.grad`` (the Laplacian in ``d``
@@ -10,9 +10,9 @@ An engine receives a *model* (any callable ``X (N, D) → (N, fields)``; our
   derivative estimators with ``samples`` random ``sparse`` or ``dense``
   tangents, any other partial derivative exactly by polarized jets. The
   Laplacian propagates only the sum of the second coefficients (collapsed
-  Taylor mode), and a model with hard Dirichlet data
-  (:class:`~symop_pinn.constraint.Constrained`) samples only its inner
-  network's Laplacian, the rest of the product rule being exact.
+  Taylor mode), and a model with its own estimator (a ``laplacian(x,
+  directions, samples)`` method and a ``dim``, such as a network with hard
+  Dirichlet data) samples only what it chooses, the rest being exact.
 
 Nodes whose argument is not a field (``lap(exact(u))`` in a manufactured
 source) are evaluated exactly by autograd on the generated function, detached.
@@ -28,12 +28,24 @@ import torch
 from sympy.core.function import AppliedUndef
 
 from symop.model.operators import Laplacian, NormalDerivative, Partial
-from symop_pinn import stde
-from symop_pinn.taylor import generic_jet
+
+from . import stde
+from .taylor import generic_jet
+
+__all__ = [
+    "AUTOGRAD",
+    "AutogradEngine",
+    "Engine",
+    "EngineError",
+    "Evaluation",
+    "Layout",
+    "StdeEngine",
+    "make_engine",
+]
 
 
 class EngineError(ValueError):
-    pass
+    """A derivative node an engine cannot evaluate, or an unknown estimator."""
 
 
 @dataclass
@@ -149,6 +161,8 @@ class Evaluation:
 
 
 class Engine:
+    """How derivative nodes are computed on a model; subclasses define the four kinds of node."""
+
     name = ""
     stochastic = False
 
@@ -254,6 +268,8 @@ AUTOGRAD = AutogradEngine()
 
 
 def make_engine(estimator: str, samples: int = 16, tangents: str = "sparse", seed: int = 0) -> Engine:
+    """The engine called ``estimator`` (``autograd`` or ``stde``, the latter with ``samples`` tangents of
+    kind ``tangents`` drawn from ``seed``)."""
     if estimator == "autograd":
         return AutogradEngine()
     if estimator == "stde":

@@ -8,7 +8,7 @@ unbiased estimate of the squared residual):
   uniformly from the time interval);
 * one term per boundary condition (Dirichlet, Neumann, Robin or general, with
   the outward normals from ``Domain.sample_boundary``), weighted ``boundary_weight``
-  (none for Dirichlet data imposed exactly by :mod:`symop_pinn.constraint`);
+  (none for the Dirichlet data of the fields in ``hard``, which the network imposes exactly);
 * one term per initial condition ``dt(u, k) = g`` at the start time, weighted
   ``initial_weight``;
 * for each periodic coordinate x in [a, b] and each field, terms
@@ -28,11 +28,16 @@ import torch
 
 from symop.codegen import generate
 from symop.model.problem import Problem
-from symop_pinn.engines import Engine, Layout
+
+from .engines import Engine, Layout
+
+__all__ = ["PhysicsLoss", "Term"]
 
 
 @dataclass
 class Term:
+    """One term of the loss: its generated residual, weight and where its points are drawn."""
+
     name: str
     kind: str  # interior | boundary | initial | periodic
     weight: float

@@ -1,7 +1,7 @@
 """The network: a fully connected MLP with optional random Fourier features.
 
 The layers are kept explicit (a list of ``Linear`` modules and one elementwise
-activation) so that :mod:`symop_pinn.taylor` can push Taylor-mode jets through
+activation) so that :mod:`symop.nn.taylor` can push Taylor-mode jets through
 them without autograd.
 """
 
@@ -12,10 +12,16 @@ import math
 import torch
 from torch import nn
 
+from .taylor import mlp_jet, mlp_jet2_sum
+
+__all__ = ["ACTIVATIONS", "MLP", "activate"]
+
+#: the activations an :class:`MLP` (and its Taylor-mode jets) supports
 ACTIVATIONS = ("tanh", "sin")
 
 
 def activate(name: str, x: torch.Tensor) -> torch.Tensor:
+    """The activation ``name`` (one of :data:`ACTIVATIONS`) applied elementwise to ``x``."""
     if name == "tanh":
         return torch.tanh(x)
     if name == "sin":
@@ -65,13 +71,9 @@ class MLP(nn.Module):
         return self.last(h)
 
     def jet(self, x: torch.Tensor, directions, order: int):
-        """Taylor-mode jet along straight lines; see :func:`symop_pinn.taylor.mlp_jet`."""
-        from symop_pinn.taylor import mlp_jet
-
+        """Taylor-mode jet along straight lines; see :func:`symop.nn.taylor.mlp_jet`."""
         return mlp_jet(self, x, directions, order)
 
     def jet2_sum(self, x: torch.Tensor, directions):
-        """Collapsed 2-jet (sum of the second coefficients); see :func:`symop_pinn.taylor.mlp_jet2_sum`."""
-        from symop_pinn.taylor import mlp_jet2_sum
-
+        """Collapsed 2-jet (sum of the second coefficients); see :func:`symop.nn.taylor.mlp_jet2_sum`."""
         return mlp_jet2_sum(self, x, directions)

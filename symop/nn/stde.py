@@ -34,7 +34,23 @@ from typing import Callable
 import sympy as sp
 import torch
 
-from symop_pinn.taylor import generic_jet
+from .taylor import generic_jet
+
+__all__ = [
+    "biharmonic",
+    "direction_matrix",
+    "directional",
+    "gaussian_moment_factor",
+    "jet",
+    "jet2_sum",
+    "laplacian",
+    "laplacian_tangents",
+    "mixed",
+    "pad",
+    "partial",
+    "polarization",
+    "rademacher",
+]
 
 
 # ------------------------------------------------------------ exact combinations
@@ -87,6 +103,7 @@ def gaussian_moment_factor(k: int) -> sp.Integer:
 
 # ------------------------------------------------------------ random tangents
 def rademacher(shape, generator=None, dtype=None, device=None) -> torch.Tensor:
+    """Independent signs ``±1`` with equal probability, of shape ``shape``."""
     return (torch.randint(0, 2, shape, generator=generator, device=device) * 2 - 1).to(dtype or torch.get_default_dtype())
 
 

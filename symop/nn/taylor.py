@@ -34,6 +34,19 @@ from typing import Callable, Sequence
 
 import torch
 
+__all__ = [
+    "MAX_ORDER",
+    "Jet",
+    "activation_derivatives",
+    "compose",
+    "elementwise",
+    "generic_jet",
+    "linear",
+    "mlp_jet",
+    "mlp_jet2_sum",
+]
+
+#: the highest jet order Faà di Bruno's formula is written out for
 MAX_ORDER = 4
 
 Jet = list  # list[torch.Tensor | None]
@@ -117,6 +130,7 @@ def linear(layer: torch.nn.Linear, x: Jet) -> Jet:
 
 
 def elementwise(name: str, x: Jet) -> Jet:
+    """The activation ``name`` applied to a jet (Faà di Bruno, :func:`compose`)."""
     return compose(activation_derivatives(name, x[0], len(x) - 1), x)
 
 

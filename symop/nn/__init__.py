@@ -1,0 +1,57 @@
+"""Networks and derivative engines that every network-based method shares.
+
+Public API:
+
+* :class:`MLP`, :func:`activate`, :data:`ACTIVATIONS`: a fully connected network
+  with optional random Fourier features, whose layers are explicit so that
+  Taylor-mode jets pass through them (:mod:`symop.nn.network`);
+* derivative engines that evaluate the derivative nodes of the symbolic model on a
+  network: :func:`make_engine` (``autograd`` or ``stde``), :class:`Engine`,
+  :class:`AutogradEngine`, :class:`StdeEngine`, :data:`AUTOGRAD`, with
+  :class:`Layout` (model inputs and outputs ↔ the problem's symbols),
+  :class:`Evaluation` and :class:`EngineError` (:mod:`symop.nn.engines`);
+* :mod:`taylor <symop.nn.taylor>`: Taylor-mode jets through an :class:`MLP`, and by
+  nested ``jvp`` through any callable;
+* :mod:`stde <symop.nn.stde>`: stochastic Taylor derivative estimators (Laplacian,
+  biharmonic, mixed partials) and exact polarized partial derivatives;
+* :class:`PhysicsLoss` and :class:`Term`: the physics-informed loss generated from a
+  problem (interior, boundary, initial and periodic residuals at sampled points),
+  evaluated with an engine (:mod:`symop.nn.loss`).
+
+Physics-informed networks (``pinn``) and hypernetworks (``hypino``) import these
+names; nothing here knows about a plugin.
+"""
+
+from __future__ import annotations
+
+from . import stde, taylor
+from .engines import (
+    AUTOGRAD,
+    AutogradEngine,
+    Engine,
+    EngineError,
+    Evaluation,
+    Layout,
+    StdeEngine,
+    make_engine,
+)
+from .loss import PhysicsLoss, Term
+from .network import ACTIVATIONS, MLP, activate
+
+__all__ = [
+    "ACTIVATIONS",
+    "AUTOGRAD",
+    "AutogradEngine",
+    "Engine",
+    "EngineError",
+    "Evaluation",
+    "Layout",
+    "MLP",
+    "PhysicsLoss",
+    "StdeEngine",
+    "Term",
+    "activate",
+    "make_engine",
+    "stde",
+    "taylor",
+]
