@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from symop.model.domains import Argument, Domain, DomainError, DomainKind, register
-from symop.model.domains.base import _as_points, _rng, radial_normal, symbolic_radial
+from symop.model.domains.base import as_points, as_generator, radial_normal, symbolic_radial
 from symop.model.mesh import Mesh, triangle_mesh
 
 
@@ -49,7 +49,7 @@ class Annulus(Domain):
 
     def contains(self, points: Any) -> np.ndarray:
         """Which points satisfy ``inner <= |p - c| <= outer``."""
-        r = np.linalg.norm(_as_points(points, 2) - self._c, axis=1)
+        r = np.linalg.norm(as_points(points, 2) - self._c, axis=1)
         return (r >= self.inner) & (r <= self.outer)
 
     def volume(self) -> float:
@@ -62,7 +62,7 @@ class Annulus(Domain):
 
     def sample_interior(self, n: int, seed: Any = None) -> np.ndarray:
         """Uniform points: angle uniform, ``ρ = sqrt(r² + U (R² - r²))``."""
-        rng = _rng(seed)
+        rng = as_generator(seed)
         theta = 2 * math.pi * rng.random(int(n))
         rho = np.sqrt(self.inner**2 + rng.random(int(n)) * (self.outer**2 - self.inner**2))
         return self._c + rho[:, None] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
@@ -86,7 +86,7 @@ class Annulus(Domain):
 
     def side_of(self, points: Any, tol: float = 1e-9) -> np.ndarray:
         """``outer``/``inner`` for points on either circle, ``None`` elsewhere."""
-        r = np.linalg.norm(_as_points(points, 2) - self._c, axis=1)
+        r = np.linalg.norm(as_points(points, 2) - self._c, axis=1)
         out = np.full(r.shape[0], None, dtype=object)
         eps = tol * self._scale()
         out[np.abs(r - self.inner) <= eps] = "inner"

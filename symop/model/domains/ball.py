@@ -12,10 +12,10 @@ import sympy as sp
 from symop.errors import DomainError
 from symop.model.domains.base import (
     Domain,
-    _as_points,
+    as_points,
     _check_mesh_args,
     _fmt,
-    _rng,
+    as_generator,
     radial_normal,
     symbolic_radial,
 )
@@ -96,7 +96,7 @@ class Ball(Domain):
 
     def contains(self, points: Any) -> np.ndarray:
         """Which points satisfy ``|p - c| <= r``."""
-        pts = _as_points(points, self.dimension_)
+        pts = as_points(points, self.dimension_)
         return np.linalg.norm(pts - self._c, axis=1) <= self.radius
 
     def log_volume(self) -> float:
@@ -121,7 +121,7 @@ class Ball(Domain):
 
     def sample_interior(self, n: int, seed: Any = None) -> np.ndarray:
         """``n`` uniform points: Gaussian direction times ``r·U^(1/d)``."""
-        rng = _rng(seed)
+        rng = as_generator(seed)
         n = int(n)
         direction = radial_normal(rng.standard_normal((n, self.dimension_)), 0.0)
         rho = self.radius * rng.random(n) ** (1.0 / self.dimension_)
@@ -143,7 +143,7 @@ class Ball(Domain):
 
     def side_of(self, points: Any, tol: float = 1e-9) -> np.ndarray:
         """``"boundary"`` for points with ``| |p - c| - r | <= tol``, else ``None``."""
-        pts = _as_points(points, self.dimension_)
+        pts = as_points(points, self.dimension_)
         on = np.abs(np.linalg.norm(pts - self._c, axis=1) - self.radius) <= tol * max(1.0, 2 * self.radius)
         out = np.full(pts.shape[0], None, dtype=object)
         out[on] = "boundary"

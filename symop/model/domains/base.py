@@ -33,7 +33,7 @@ from symop.errors import DomainError
 if TYPE_CHECKING:  # pragma: no cover
     from symop.model.mesh import Mesh
 
-__all__ = ["ALL", "Domain", "DomainError", "as_rational", "radial_normal"]
+__all__ = ["ALL", "Domain", "DomainError", "as_generator", "as_points", "as_rational", "radial_normal", "symbolic_radial"]
 
 ALL = "all"
 _BATCH = 4096
@@ -44,14 +44,14 @@ def _fmt(value: float) -> str:
     return f"{float(value):g}"
 
 
-def _rng(seed: Any) -> np.random.Generator:
+def as_generator(seed: Any) -> np.random.Generator:
     """A NumPy generator from a seed, ``None`` or an existing generator."""
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
 
 
-def _as_points(points: Any, dimension: int) -> np.ndarray:
+def as_points(points: Any, dimension: int) -> np.ndarray:
     """``points`` as a float64 array of shape ``(n, dimension)``."""
     arr = np.asarray(points, dtype=np.float64)
     if arr.ndim == 1 and dimension == 1:
@@ -321,7 +321,7 @@ class Domain(ABC):
         The default draws from the bounding box in batches and rejects the
         points outside the domain.  ``seed`` makes the draw reproducible.
         """
-        rng = _rng(seed)
+        rng = as_generator(seed)
         lo, hi = self.bounding_box()
         d = self.dimension
 
@@ -340,7 +340,7 @@ class Domain(ABC):
         For ``"all"`` (or several sides) the points are split between the sides
         in proportion to their measures and returned side after side.
         """
-        rng = _rng(seed)
+        rng = as_generator(seed)
         sides = self._parts(part)
         d = self.dimension
         counts = _split(int(n), [self._side_measure(s) for s in sides]) if len(sides) > 1 else [int(n)]
@@ -358,7 +358,7 @@ class Domain(ABC):
 
     def normal(self, part: str, points: Any) -> np.ndarray:
         """The outward unit normal on ``part`` at ``points`` (``"all"``: side found per point)."""
-        pts = _as_points(points, self.dimension)
+        pts = as_points(points, self.dimension)
         sides = self._parts(part)
         if len(sides) == 1:
             return self._side_normal(sides[0], pts)

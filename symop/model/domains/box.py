@@ -12,12 +12,12 @@ import sympy as sp
 from symop.errors import DomainError
 from symop.model.domains.base import (
     Domain,
-    _as_points,
+    as_points,
     _check_mesh_args,
     _first_match,
     _fmt,
     _polyline_pslg,
-    _rng,
+    as_generator,
     as_rational,
 )
 from symop.model.domains.registry import Argument, ArgumentError, DomainKind, register
@@ -111,7 +111,7 @@ class Box(Domain):
 
     def contains(self, points: Any) -> np.ndarray:
         """Which points satisfy ``lo <= x <= hi`` on every axis."""
-        pts = _as_points(points, self.dimension)
+        pts = as_points(points, self.dimension)
         return np.all((pts >= self.lo) & (pts <= self.hi), axis=1)
 
     def volume(self) -> float:
@@ -125,7 +125,7 @@ class Box(Domain):
 
     def sample_interior(self, n: int, seed: Any = None) -> np.ndarray:
         """``n`` uniform points of the box (no rejection needed)."""
-        rng = _rng(seed)
+        rng = as_generator(seed)
         lo, hi = self.lo, self.hi
         return lo + (hi - lo) * rng.random((int(n), self.dimension))
 
@@ -154,7 +154,7 @@ class Box(Domain):
         largest edge, at least 1) and it lies in the box; on edges and corners
         the first matching side in :attr:`sides` order wins.
         """
-        pts = _as_points(points, self.dimension)
+        pts = as_points(points, self.dimension)
         eps = tol * self._scale()
         lo, hi = self.lo, self.hi
         inside = np.all((pts >= lo - eps) & (pts <= hi + eps), axis=1)

@@ -9,7 +9,7 @@ import numpy as np
 import sympy as sp
 
 from symop.errors import DomainError
-from symop.model.domains.base import ALL, Domain, _as_points, _check_mesh_args, _rejection, _rng
+from symop.model.domains.base import ALL, Domain, as_points, _check_mesh_args, _rejection, as_generator
 from symop.model.mesh import triangle_mesh
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,7 +77,7 @@ class Difference(Domain):
 
     def contains(self, points: Any) -> np.ndarray:
         """In the base and not in the interior of the hole (its boundary counts)."""
-        pts = _as_points(points, self.dimension)
+        pts = as_points(points, self.dimension)
         on_hole = self.hole.side_of(pts, tol=1e-12) != None  # noqa: E711
         return self.base.contains(pts) & (~self.hole.contains(pts) | on_hole)
 
@@ -91,7 +91,7 @@ class Difference(Domain):
 
     def sample_interior(self, n: int, seed: Any = None) -> np.ndarray:
         """Uniform points of the base, rejecting those in the hole."""
-        rng = _rng(seed)
+        rng = as_generator(seed)
 
         def propose(m: int, g: np.random.Generator) -> np.ndarray:
             return self.base.sample_interior(m, seed=g)
@@ -119,7 +119,7 @@ class Difference(Domain):
 
     def side_of(self, points: Any, tol: float = 1e-9) -> np.ndarray:
         """The hole name on the hole boundary, the base's side elsewhere."""
-        pts = _as_points(points, self.dimension)
+        pts = as_points(points, self.dimension)
         scale = self._scale() / self.hole._scale()
         out = self.base.side_of(pts, tol=tol)
         on_hole = self.hole.side_of(pts, tol=tol * scale) != None  # noqa: E711

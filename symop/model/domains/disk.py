@@ -12,10 +12,10 @@ import sympy as sp
 from symop.errors import DomainError
 from symop.model.domains.base import (
     Domain,
-    _as_points,
+    as_points,
     _check_mesh_args,
     _fmt,
-    _rng,
+    as_generator,
     radial_normal,
     symbolic_radial,
 )
@@ -70,7 +70,7 @@ class Disk(Domain):
 
     def contains(self, points: Any) -> np.ndarray:
         """Which points satisfy ``|p - c| <= r``."""
-        pts = _as_points(points, 2)
+        pts = as_points(points, 2)
         return np.linalg.norm(pts - self._c, axis=1) <= self.radius
 
     def volume(self) -> float:
@@ -84,7 +84,7 @@ class Disk(Domain):
 
     def sample_interior(self, n: int, seed: Any = None) -> np.ndarray:
         """``n`` uniform points: angle uniform, radius ``r·√U``."""
-        rng = _rng(seed)
+        rng = as_generator(seed)
         theta = 2 * math.pi * rng.random(int(n))
         rho = self.radius * np.sqrt(rng.random(int(n)))
         return self._c + np.stack([rho * np.cos(theta), rho * np.sin(theta)], axis=1)
@@ -102,7 +102,7 @@ class Disk(Domain):
 
     def side_of(self, points: Any, tol: float = 1e-9) -> np.ndarray:
         """``"boundary"`` for points with ``| |p - c| - r | <= tol``, else ``None``."""
-        pts = _as_points(points, 2)
+        pts = as_points(points, 2)
         on = np.abs(np.linalg.norm(pts - self._c, axis=1) - self.radius) <= tol * self._scale()
         out = np.full(pts.shape[0], None, dtype=object)
         out[on] = "boundary"

@@ -12,7 +12,7 @@ import sympy as sp
 from symop.errors import DomainError
 from symop.model.domains.base import (
     Domain,
-    _as_points,
+    as_points,
     _check_mesh_args,
     _first_match,
     _fmt,
@@ -115,7 +115,7 @@ class Polygon(Domain):
 
     def contains(self, points: Any) -> np.ndarray:
         """Which points lie inside (even-odd rule) or on the boundary."""
-        pts = _as_points(points, 2)
+        pts = as_points(points, 2)
         v = self._v
         w = np.roll(v, -1, axis=0)
         x, y = pts[:, 0:1], pts[:, 1:2]
@@ -172,7 +172,7 @@ class Polygon(Domain):
 
         A vertex lies on two sides; the first in :attr:`sides` order wins.
         """
-        pts = _as_points(points, 2)
+        pts = as_points(points, 2)
         return _first_match(self._distances(pts), tol * self._scale(), self.sides)
 
     def mesh(self, h: float, order: int = 1) -> "Mesh":
