@@ -48,7 +48,7 @@ REPRODUCERS = [
     ("sum to 10^5000", line("sum(i, 1, 10^5000, i*x)"), ["exponents are limited to 1000"], "5000"),
     ("sum to 10^7", line("sum(i, 1, 10^7, i*x)"), ["bound 10000000", "limited to 100,000"], "10^7"),
     ("sum written out", line("sum(i, 1, 5000, i*x)"),
-     ["5,000 terms", "limited to 1,000 terms"], "sum("),
+     ["5,000 terms", "limited to 500 terms"], "sum("),
     ("polygon vertex 1e308",
      "space x, y\ndomain polygon((0,0), (1e308,0), (0,1))\nfield u\nequation -lap(u) = 1\nboundary all: u = 0\n",
      ["number `1e308` is too large", "limited to 1e+100"], "1e308"),
@@ -62,7 +62,7 @@ REPRODUCERS = [
      ["derivative of order 12", "limited to order 8 per variable"], "biharm("),
     ("derivative through a let", line("d(f, x)", "") .replace("field u\n", "field u\nlet f = d(u, x, 8)\n"),
      ["order 9 in `x`", "limited to order 8"], "f, x)"),
-    ("doubling lets", doubling_lets(40), ["more than 20,000", "the limit on the size of an expression"], "a12*a12"),
+    ("doubling lets", doubling_lets(40), ["more than 10,000", "the limit on the size of an expression"], "a11*a11"),
     ("nested if in a comparison", nested_if_comparison(3), ["contains if(...) and cannot be compared"], "if(x"),
     ("constant that cannot be evaluated", line("a", "param a = sin(exp(10^100))\n"),
      ["`exp(10^100)` overflows", "1e+100"], "exp("),
@@ -80,6 +80,8 @@ REPRODUCERS = [
     ("depth through lets", "space x\ndomain interval(x: [0, 1])\nlet a0 = x\n"
      + "".join(f"let a{k + 1} = sin(a{k})\n" for k in range(200)) + "field u\nequation -d(u, x, 2) = a200\n",
      ["nested more than 150 deep"], "sin(a1"),
+    ("random field modes", "space x, y\ndomain box(x: [0, 1], y: [0, 1])\nparam a ~ field(modes: 1e99)\nfield u\n"
+     "equation -div(a*grad(u)) = 1\n", ["at most 1000 modes"], "modes"),
     ("statement too long", line("+".join(["x"] * 12000)), ["more than 20,000 characters"], "equation"),
     ("non-real constant", line("a", "param a = sqrt(-1)\n"), ["a complex number"], "sqrt(-1)"),
 ]

@@ -21,7 +21,7 @@ from lark import Token, Tree
 from symop.errors import ErrorCollector, Position, Source, SourceError, SymopError
 from symop.lang.expressions import Converter, OperatorSpec, Scope, fail, position_of
 from symop.lang.names import RESERVED, did_you_mean
-from symop.lang.limits import MAX_DIMENSION, abbreviate, count
+from symop.lang.limits import MAX_DIMENSION, MAX_FIELD_OPTION, abbreviate, count
 from symop.lang.parser import parse_tree
 from symop.model.family import FIELD_OPTIONS, KINDS, Distribution
 from symop.model.analysis import classify_condition, time_order_in
@@ -337,6 +337,8 @@ class Builder:
             if key in ("modes", "frequency"):
                 if number != int(number) or number < (1 if key == "modes" else 0):
                     raise fail(arg, f"`{key}` must be a whole number of at least {1 if key == 'modes' else 0}, not {number:g}")
+                if number > MAX_FIELD_OPTION:
+                    raise fail(arg, f"`{key}` is {number:g}; a random field has at most {MAX_FIELD_OPTION} {key}")
                 number = int(number)
             elif number <= 0:
                 raise fail(arg, f"`{key}` must be positive, not {number:g}")

@@ -6,7 +6,7 @@ generous for real problems (the examples stay far inside them) and small
 enough that the slowest file allowed is read in seconds:
 
 ==========================  ===========  ==========================================
-what                        limit        why
+what                        limit        counted as
 ==========================  ===========  ==========================================
 file size                   200,000      characters
 statement size              20,000       characters (a statement spans its bracketed lines)
@@ -16,10 +16,11 @@ derivative order            8            per variable, through operators and ``l
 number magnitude            1e±100       literals, powers of numbers, every constant value
 number literal              100          characters
 exponent                    1000         a number as an exponent, ``x^1000`` at most
-``sum`` written out         1,000        terms (named coordinates)
+``sum`` written out         500          terms (named coordinates)
 ``sum`` bounds              100,000      in magnitude (kept unexpanded in an indexed space)
 indexed-space dimension     100,000      ``space x[1..d]``
-expression size             20,000       SymPy nodes, counting shared parts once per use
+random field                1000         ``modes`` and ``frequency`` of ``field(...)``
+expression size             10,000       SymPy nodes, a shared part counted at every use
 ==========================  ===========  ==========================================
 """
 
@@ -39,10 +40,11 @@ MAX_DERIVATIVE_ORDER = 8
 MAX_MAGNITUDE_EXP = 100
 MAX_MAGNITUDE = 10.0**MAX_MAGNITUDE_EXP
 MAX_EXPONENT = 1000
-MAX_SUM_TERMS = 1000
+MAX_SUM_TERMS = 500
 MAX_SUM_BOUND = 100_000
 MAX_DIMENSION = 100_000
-MAX_NODES = 20_000
+MAX_FIELD_OPTION = 1000
+MAX_NODES = 10_000
 
 
 def count(n: int) -> str:
