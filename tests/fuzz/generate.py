@@ -273,7 +273,7 @@ class _Program:
             return r.choice((f"div({vec})", f"norm({vec})", f"dot({vec}, {vec})"))
         if kind == 11 and not self.constant:
             top = r.choice(("3", "d", "5", str(self.dim)))
-            body = f"x[i]^2" if self.indexed else f"i*{sub()}"
+            body = "x[i]^2" if self.indexed else f"i*{sub()}"
             return f"sum(i, 1, {top}, {body})"
         if kind == 12:
             return f"({sub()})"

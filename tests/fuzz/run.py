@@ -233,7 +233,6 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     workers = [Worker(args.timeout) for _ in range(max(1, args.jobs))]
     pending = list(indices)
-    busy: dict[int, tuple[Worker, int, str, bytes, float]] = {}
     done = 0
 
     def record(index: int, gen: str, data: bytes, out: Outcome) -> None:
