@@ -36,18 +36,21 @@ def _r(rng: np.random.Generator, lo: float, hi: float, step: float = 0.05) -> st
 
 
 def _domain(kind: str, dim: int) -> tuple[str, tuple[str, ...]]:
+    """The ``domain`` line's text of one of :data:`DOMAINS` and its sides, as the domain itself gives them."""
+    from symop.model.domains import Box, Difference, Disk, Interval, Polygon
+    from symop.writer import number_text
+
     if kind == "box":
-        if dim == 1:
-            return "interval(x: [0, 1])", ("left", "right")
-        return "box(x: [0, 1], y: [0, 1])", ("left", "right", "bottom", "top")
-    if kind == "disk":
-        return "disk(center: (0, 0), radius: 1)", ("boundary",)
-    if kind == "polygon":
-        return "polygon((0, 0), (1, 0), (1, 0.5), (0.5, 0.5), (0.5, 1), (0, 1))", tuple(f"side{k}" for k in range(1, 7))
-    if kind == "box-minus-disk":
-        return "box(x: [0, 1], y: [0, 1]) minus disk(center: (0.5, 0.5), radius: 0.2) as hole", (
-            "left", "right", "bottom", "top", "hole")
-    raise SymopError(f"unknown domain kind `{kind}`; the kinds are " + ", ".join(DOMAINS))
+        domain = Interval("x", 0, 1) if dim == 1 else Box((("x", 0, 1), ("y", 0, 1)))
+    elif kind == "disk":
+        domain = Disk((0, 0), 1)
+    elif kind == "polygon":
+        domain = Polygon(((0, 0), (1, 0), (1, 0.5), (0.5, 0.5), (0.5, 1), (0, 1)))
+    elif kind == "box-minus-disk":
+        domain = Difference(Box((("x", 0, 1), ("y", 0, 1))), Disk((0.5, 0.5), 0.2), "hole")
+    else:
+        raise SymopError(f"unknown domain kind `{kind}`; the kinds are " + ", ".join(DOMAINS))
+    return domain.text(number_text), domain.sides
 
 
 def _conditions(rng: np.random.Generator, sides: Sequence[str], field: str) -> list[str]:
