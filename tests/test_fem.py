@@ -279,6 +279,18 @@ def test_heat_time_order(scheme, order):
     assert abs(rate - order) < 0.15, (rate, errs)
 
 
+def _fem_schemes():
+    from symop.integrate import get_scheme
+
+    (scheme,) = [o for o in discretizations()["fem"].options if o.name == "scheme"]
+    return [pytest.param(name, get_scheme(name).order, id=name) for name in scheme.choices]
+
+
+@pytest.mark.parametrize("scheme, order", _fem_schemes())
+def test_every_scheme_fem_offers_reaches_its_registered_order(scheme, order):
+    test_heat_time_order(scheme, order)
+
+
 def test_heat_2d_crank_nicolson_all_conditions():
     problem = symop.load("examples/heat.pde")
     dts = [0.1, 0.05, 0.025]
