@@ -340,33 +340,40 @@ def operators(pm: pluggy.PluginManager | None = None) -> dict[str, "OperatorSpec
     """
     from symop.lang.names import FUNCTIONS, OPERATORS
 
-    pm = pm or manager()
-    out: dict[str, OperatorSpec] = {}
-    owner: dict[str, str] = {}
-    for plugin, op in contributions(pm, "symop_operators"):
-        if op.name in FUNCTIONS or op.name in OPERATORS:
-            what = (f"the built-in function `{op.name}`" if op.name in FUNCTIONS
-                    else f"the built-in operator `{op.name}` ({OPERATORS[op.name]})")
-            raise PluginError(f"the plugin `{plugin}` adds an operator `{op.name}`, which collides with {what}; "
-                              "the plugin must give its operator another name.")
-        if op.name in out:
-            raise PluginError(_clash("operator", op.name, owner[op.name], plugin))
-        out[op.name] = op
-        owner[op.name] = plugin
-    return out
+    def builtin(name: str) -> str | None:
+        if name in FUNCTIONS:
+            return f"the built-in function `{name}`"
+        return f"the built-in operator `{name}` ({OPERATORS[name]})" if name in OPERATORS else None
+
+    return unique_names(pm or manager(), "symop_operators", "operator", builtin)
 
 
 def commands(pm: pluggy.PluginManager | None = None) -> dict[str, Command]:
     """Sub-commands contributed through :func:`symop_commands`, by name, in the order the hook
     returns them; a name given twice raises :class:`PluginError` naming both plugins."""
-    pm = pm or manager()
-    out: dict[str, Command] = {}
+    return unique_names(pm or manager(), "symop_commands", "command")
+
+
+def unique_names(pm: pluggy.PluginManager, hook: str, kind: str,
+                 builtin: Callable[[str], str | None] = lambda name: None) -> dict[str, Any]:
+    """The items (each with a ``name``) that ``hook`` contributes, by name, in :func:`contributions` order.
+
+    ``builtin(name)`` describes a built-in thing of that name, or None; a name
+    that is built in, or that two contributions share, raises :class:`PluginError`
+    naming the plugin and what it collides with.
+    """
+    out: dict[str, Any] = {}
     owner: dict[str, str] = {}
-    for plugin, cmd in contributions(pm, "symop_commands"):
-        if cmd.name in out:
-            raise PluginError(_clash("command", cmd.name, owner[cmd.name], plugin))
-        out[cmd.name] = cmd
-        owner[cmd.name] = plugin
+    for plugin, item in contributions(pm, hook):
+        taken = builtin(item.name)
+        if taken is not None:
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise PluginError(f"the plugin `{plugin}` adds {article} {kind} `{item.name}`, which collides with "
+                              f"{taken}; the plugin must give its {kind} another name.")
+        if item.name in out:
+            raise PluginError(_clash(kind, item.name, owner[item.name], plugin))
+        out[item.name] = item
+        owner[item.name] = plugin
     return out
 
 
