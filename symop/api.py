@@ -18,12 +18,12 @@ from symop.model.problem import Problem
 
 def parse(text: str, filename: str = "<string>") -> Problem:
     """Parse equation text into a :class:`Problem` (plugin operators included)."""
-    return _builder.parse(text, filename, _plugins.operators())
+    return _builder.parse(text, filename, _plugins.operators(), _plugins.domains())
 
 
 def load(path: str | Path) -> Problem:
     """Read an equation file into a :class:`Problem`."""
-    return _builder.load(path, _plugins.operators())
+    return _builder.load(path, _plugins.operators(), _plugins.domains())
 
 
 def _operators() -> dict:

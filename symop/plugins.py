@@ -11,7 +11,8 @@ Built-in methods register exactly this way; nothing in ``symop`` imports them.
 
 Hooks, by phase:
 
-* language: :func:`symop_operators` adds operators to the equation language;
+* language: :func:`symop_operators` adds operators to the equation language,
+  :func:`symop_domains` adds domain kinds (``domain annulus(...)``);
 * lowering: :func:`symop_discretizations` contributes discretizations;
 * front end: :func:`symop_commands` adds sub-commands to the ``symop`` command
   (symop's own commands come through this hook too).
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
     from symop.lang.expressions import OperatorSpec
+    from symop.model.domains.registry import DomainKind
     from symop.model.problem import Problem
     from symop.solution import Solution
 
@@ -65,6 +67,15 @@ class HookSpecs:
         :return: a sequence of :class:`symop.lang.expressions.OperatorSpec`;
             each is callable in equation files by its name, which must differ
             from the built-in functions and operators and from other plugins'.
+        """
+
+    @hookspec
+    def symop_domains(self) -> "Sequence[DomainKind]":
+        """Return domain kinds this plugin adds to the equation language.
+
+        :return: a sequence of :class:`symop.model.domains.DomainKind`; each is
+            callable on a ``domain`` line by its name, which must differ from
+            the built-in kinds (``box``, ``disk``, ...) and from other plugins'.
         """
 
     @hookspec
@@ -346,6 +357,29 @@ def operators(pm: pluggy.PluginManager | None = None) -> dict[str, "OperatorSpec
         return f"the built-in operator `{name}` ({OPERATORS[name]})" if name in OPERATORS else None
 
     return unique_names(pm or manager(), "symop_operators", "operator", builtin)
+
+
+def domains(pm: pluggy.PluginManager | None = None) -> dict[str, "DomainKind"]:
+    """Domain kinds contributed through :func:`symop_domains`, by name.
+
+    A name that is a built-in kind, or that another plugin (or the same one)
+    already contributes, raises :class:`PluginError` naming both.
+    """
+    from symop.model.domains import registry
+
+    pm = pm or manager()
+    out: dict[str, DomainKind] = {}
+    owner: dict[str, str] = {}
+    for plugin, kind in contributions(pm, "symop_domains"):
+        if registry.get(kind.name) is not None and registry.get(kind.name) is not kind:
+            raise PluginError(f"the plugin `{plugin}` adds a domain kind `{kind.name}`, which collides with the "
+                              f"built-in `{kind.name}` ({registry.get(kind.name).example}); "
+                              "the plugin must give its kind another name.")
+        if kind.name in out:
+            raise PluginError(_clash("domain kind", kind.name, owner[kind.name], plugin))
+        out[kind.name] = kind
+        owner[kind.name] = plugin
+    return out
 
 
 def commands(pm: pluggy.PluginManager | None = None) -> dict[str, Command]:

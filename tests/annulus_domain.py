@@ -2,8 +2,9 @@
 
 This is the whole of what a new domain needs: a :class:`~symop.model.domains.Domain`
 subclass that knows its geometry (sampling, numeric and exact normals, its
-mesh, its text) and a :class:`~symop.model.domains.DomainKind` registered
-for the language::
+mesh, its text) and a :class:`~symop.model.domains.DomainKind` that names it
+in the language, returned by the ``symop_domains`` hook (the module is a
+plugin when announced under the ``symop`` entry points)::
 
     domain annulus(center: (0, 0), inner: 0.5, outer: 1)   # sides: outer, inner
 """
@@ -17,9 +18,10 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from symop.model.domains import Argument, Domain, DomainError, DomainKind, register
+from symop.model.domains import Argument, Domain, DomainError, DomainKind
 from symop.model.domains.base import as_points, as_generator, radial_normal, symbolic_radial
 from symop.model.mesh import Mesh, triangle_mesh
+from symop.plugins import hookimpl
 
 
 @dataclass(frozen=True)
@@ -135,4 +137,8 @@ KIND = DomainKind("annulus", _build,
                    Argument("outer", "positive", "the outer radius", required=True)),
                   "outer inner", "annulus(center: (0, 0), inner: 0.5, outer: 1)")
 
-register(KIND)
+
+@hookimpl
+def symop_domains():
+    """The annulus, for the language."""
+    return [KIND]

@@ -1,9 +1,10 @@
 """A new domain kind is one module plus its registration (``tests/annulus_domain.py``).
 
-Nothing in symop knows the annulus: the language finds it through the domain
-registry, ``symop check`` reads it, ``symop mms`` derives boundary data with
-its exact normals and writes it back, fem meshes and solves on it, and pinn
-samples its collocation points from it.
+Nothing in symop knows the annulus: the language finds it among the kinds
+registered with :mod:`symop.model.domains.registry` or returned by a plugin's
+``symop_domains`` hook, ``symop check`` reads it, ``symop mms`` derives
+boundary data with its exact normals and writes it back, fem meshes and
+solves on it, and pinn samples its collocation points from it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from symop.errors import SourceError
 from symop.mms import boundary_residuals, check_exact
 from symop.model.domains import registry
 
+from symop.plugins import PluginError, domains, make_manager
+
 annulus_domain = pytest.importorskip("annulus_domain")
-registry.unregister("annulus")  # importing registers it; the tests that use it register it for themselves
 
 TEXT = """problem ring
 space x, y
@@ -107,7 +109,7 @@ def test_pinn_samples_its_collocation_points(annulus):
 
 
 def test_an_installed_plugin_registers_a_domain_for_the_command_line(tmp_path):
-    """A package announced under the `symop` entry points registers the kind on import; `symop check` reads it."""
+    """A module announced under the `symop` entry points gives the kind through its `symop_domains` hook."""
     import os
     import subprocess
     import sys
@@ -115,11 +117,10 @@ def test_an_installed_plugin_registers_a_domain_for_the_command_line(tmp_path):
 
     site = tmp_path / "site"
     site.mkdir()
-    (site / "symop_ring_plugin.py").write_text("import annulus_domain  # noqa: F401  (registers the kind)\n")
     info = site / "symop_ring_plugin-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: symop-ring-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[symop]\nring = symop_ring_plugin\n")
+    (info / "entry_points.txt").write_text("[symop]\nring = annulus_domain\n")
     (info / "RECORD").write_text("")
     path = tmp_path / "ring.pde"
     path.write_text(TEXT)
@@ -132,3 +133,24 @@ def test_an_installed_plugin_registers_a_domain_for_the_command_line(tmp_path):
 
     proc = check(site, Path(__file__).parent)
     assert proc.returncode == 0 and "ok (ring: 1 field, 2D, steady)" in proc.stdout, proc.stderr
+
+
+def test_a_plugin_kind_may_not_take_a_built_in_or_another_plugins_name():
+    class Twice:
+        @staticmethod
+        @annulus_domain.hookimpl
+        def symop_domains():
+            return [annulus_domain.KIND]
+
+    assert domains(make_manager(False, [annulus_domain]))["annulus"] is annulus_domain.KIND
+    with pytest.raises(PluginError, match="both add a domain kind named `annulus`"):
+        domains(make_manager(False, [annulus_domain, Twice()]))
+
+    class Disk:
+        @staticmethod
+        @annulus_domain.hookimpl
+        def symop_domains():
+            return [registry.DomainKind("disk", annulus_domain._build, annulus_domain.KIND.arguments, "", "")]
+
+    with pytest.raises(PluginError, match="collides with the built-in `disk`"):
+        domains(make_manager(False, [Disk()]))

@@ -27,6 +27,7 @@ from symop.model.family import FIELD_OPTIONS, KINDS, Distribution
 from symop.model.analysis import classify_condition, time_order_in
 from symop.model.domains import Difference, Domain, DomainError
 from symop.model.domains import registry as domain_registry
+from symop.model.domains.registry import DomainKind
 from symop.model.problem import (
     BoundaryCondition,
     Equation,
@@ -39,16 +40,18 @@ from symop.model.problem import (
 )
 
 
-def parse(text: str, filename: str = "<string>", operators: Mapping[str, OperatorSpec] | None = None) -> Problem:
+def parse(text: str, filename: str = "<string>", operators: Mapping[str, OperatorSpec] | None = None,
+          domains: Mapping[str, DomainKind] | None = None) -> Problem:
     """Parse and check equation ``text``; return the :class:`Problem` it states.
 
-    Raises :class:`~symop.errors.SourceError` (or ``SourceErrors`` when there
+    ``operators`` and ``domains`` are the plugins' operators and domain kinds,
+    beside the built-in ones.  Raises :class:`~symop.errors.SourceError` (or ``SourceErrors`` when there
     are several) naming file, line and column.
     """
     tree = parse_tree(text, filename)
     source = Source(text, filename)
     try:
-        return Builder(source, operators or {}).build(tree)
+        return Builder(source, operators or {}, domains or {}).build(tree)
     except SymopError:
         raise
     except Exception as err:  # last resort: odd input never ends in a traceback
@@ -64,7 +67,8 @@ def internal_error_message(err: BaseException, what: str) -> str:
     return f"symop could not read {what} (internal error {type(err).__name__}: {abbreviate(err, 80)})"
 
 
-def load(path: str | Path, operators: Mapping[str, OperatorSpec] | None = None) -> Problem:
+def load(path: str | Path, operators: Mapping[str, OperatorSpec] | None = None,
+         domains: Mapping[str, DomainKind] | None = None) -> Problem:
     """Read and parse an equation file."""
     from symop.errors import SymopError
 
@@ -81,7 +85,7 @@ def load(path: str | Path, operators: Mapping[str, OperatorSpec] | None = None) 
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SourceError("the file is not UTF-8 text", None, "save it as UTF-8", Source("", str(path))) from None
-    return parse(text, str(path), operators)
+    return parse(text, str(path), operators, domains)
 
 
 def _statements(tree: Tree) -> list[Tree]:
@@ -94,6 +98,8 @@ class Builder:
 
     source: Source
     operators: Mapping[str, OperatorSpec] = field(default_factory=dict)
+    #: domain kinds from plugins, beside the built-in ones of :mod:`symop.model.domains.registry`
+    domains: Mapping[str, DomainKind] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.errors = ErrorCollector(self.source)
@@ -413,9 +419,9 @@ class Builder:
                 keyword[key] = (arg, arg.children[1])
             else:
                 positional.append((arg, arg.children[0]))
-        spec = domain_registry.get(kind)
+        spec = domain_registry.get(kind) or self.domains.get(kind)
         if spec is None:
-            known = domain_registry.names()
+            known = domain_registry.names() + tuple(k for k in self.domains if domain_registry.get(k) is None)
             raise fail(tok, f"unknown domain `{kind}`",
                        did_you_mean(kind, known) or "the domains are " + ", ".join(known))
         if spec.form == "intervals":

@@ -4,8 +4,10 @@ A kind is how a ``domain`` line names a shape (``disk(center: (0, 0),
 radius: 1)``): its name, the arguments it takes (:class:`Argument`, the
 schema the language builder reads them by), how its sides are named, and a
 ``build`` function from the argument values to a :class:`~.base.Domain`.
-Each domain module registers its kinds when it is imported, so a new domain
-is one module that defines the class and calls :func:`register`.
+Each built-in domain module registers its kind when it is imported; a
+plugin returns its kinds from the ``symop_domains`` hook instead (see
+:mod:`symop.plugins`), and the language builder looks at both.  Either way a
+new domain is one module that defines the class and its kind.
 
 Argument types:
 
