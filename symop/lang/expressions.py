@@ -461,14 +461,16 @@ class Converter:
             raise fail(tok, f"`{name}` cannot be indexed; only an indexed coordinate such as `x[i]` can",
                        did_you_mean(name, s.declared()))
         index = self.scalar(index_node)
-        index = index.xreplace(s.param_subs())
-        if index.is_number:
-            k = whole(index)
+        if not (index.free_symbols - set(s.params.values())):
+            k = self.whole_value(index)
             if k is None:
-                raise fail(index_node, f"the index of `{name}` must be a whole number, not {index}")
+                raise fail(index_node, f"the index of `{name}` must be a whole number, not "
+                                       f"{limits.abbreviate(index.xreplace(s.param_subs()))}")
             if not 1 <= k <= s.dimension:
-                raise fail(index_node, f"`{name}[{k}]` is out of range; the coordinates are {name}[1] … {name}[{s.dimension}]")
+                raise fail(index_node, f"`{name}[{limits.abbreviate(k)}]` is out of range; the coordinates are "
+                                       f"{name}[1] … {name}[{s.dimension}]")
             return s.indexed[k]
+        index = index.xreplace(s.param_subs())
         free = index.free_symbols - set(self.indices.values())
         if free:
             raise fail(index_node, f"the index of `{name}` may only use sum indices and numbers",
@@ -697,7 +699,8 @@ class Converter:
             return value
         if s.time is not None and value == s.time:
             raise fail(node, "differentiate in time with dt(u), not d(u, t)")
-        raise fail(node, f"unknown coordinate `{value}`; the coordinates are " + ", ".join(s.coordinate_names))
+        raise fail(node, f"unknown coordinate `{self.quote(node, value)}`; the coordinates are "
+                         + ", ".join(s.coordinate_names))
 
     def diff(self, node: Tree | Token, expr: sp.Expr, var: sp.Expr, order: int = 1) -> sp.Expr:
         """d^order expr / d var^order, one order at a time, each refused if its result would be too large."""
