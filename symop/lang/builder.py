@@ -48,9 +48,9 @@ def parse(text: str, filename: str = "<string>", operators: Mapping[str, Operato
     beside the built-in ones.  Raises :class:`~symop.errors.SourceError` (or ``SourceErrors`` when there
     are several) naming file, line and column.
     """
-    tree = parse_tree(text, filename)
     source = Source(text, filename)
     try:
+        tree = parse_tree(text, filename)
         return Builder(source, operators or {}, domains or {}).build(tree)
     except SymopError:
         raise
