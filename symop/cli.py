@@ -87,7 +87,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     table.add_column("description")
     table.add_column("options")
     def line(o) -> str:
-        return (f"{o.name} ({o.type.__name__}, default {o.default!r})"
+        return (f"{o.name} ({o.type.__name__}, default {o.default!r}"
+                + (f", {o.range_text()}" if o.range_text() else "") + ")"
                 + (f" ∈ {{{', '.join(map(str, o.choices))}}}" if o.choices else "") + f": {o.help}")
 
     for name, disc in sorted(discretizations().items()):

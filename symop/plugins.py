@@ -162,6 +162,16 @@ class Option:
             )
         return result
 
+    def range_text(self) -> str:
+        """The declared range as text: ``≥ 1``, ``> 0``, ``in [0, 1]``, or ``""`` when there is none."""
+        low = None if self.minimum is None else f"{self.minimum:g}"
+        high = None if self.maximum is None else f"{self.maximum:g}"
+        if low is not None and high is not None:
+            return f"in {'(' if self.exclusive else '['}{low}, {high}]"
+        if low is not None:
+            return f"{'>' if self.exclusive else '≥'} {low}"
+        return f"≤ {high}" if high is not None else ""
+
     def check_range(self, value: Any, method: str) -> None:
         """Refuse a non-finite float, or a number outside [:attr:`minimum`, :attr:`maximum`]."""
         import math

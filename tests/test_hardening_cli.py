@@ -165,3 +165,18 @@ def test_stable_and_really_growing_runs_are_not_stopped(tmp_path, capsys):
     # below forward Euler's limit 2/|lambda_max| (about 2.4e-3 here) the heat example runs to its end
     code, out, _ = run(capsys, "run", HEAT, "-q", "-m", "fd", "--set", "scheme=euler", "--set", "dt=1e-3", "--json")
     assert code == 0 and json.loads(out[out.index("{"):])["errors"]["u"]["rel_l2"] < 1e-2
+
+
+def test_options_check_and_state_their_range():
+    from symop.errors import OptionError
+    from symop.plugins import Option
+
+    n = Option("n", int, 32, "cells", minimum=1)
+    dt = Option("dt", float, None, "step", minimum=0, exclusive=True)
+    share = Option("share", float, 0.5, "fraction", minimum=0, maximum=1)
+    assert (n.range_text(), dt.range_text(), share.range_text()) == ("≥ 1", "> 0", "in [0, 1]")
+    assert n.convert("7", "m") == 7 and dt.convert("1e-3", "m") == 1e-3 and share.convert(1, "m") == 1.0
+    for option, value, message in [(n, "0", "must be at least 1, not 0"), (dt, "0", "must be greater than 0"),
+                                   (share, "1.5", "must be at most 1, not 1.5"), (dt, "nan", "a finite number")]:
+        with pytest.raises(OptionError, match=message):
+            option.convert(value, "m")
