@@ -76,3 +76,22 @@ def test_monitor_can_be_turned_off():
     with pytest.raises(SolveError) as info:
         integrate(stepper, torch.ones(15, dtype=DT), 0.0, 1.0, 0.01, monitor=False)
     assert "exceeded |u| = 1e+12" in str(info.value)
+
+
+def test_probes_are_bounded_for_a_run_from_a_tiny_state():
+    # u' = u from 1e-200: each decade of real growth would cost a probe; at most max_probes are made
+    stepper = ExplicitRK(lambda t, u: u, "rk4")
+    calls = []
+
+    class Counting(ExplicitRK):
+        def step(self, t, u, dt):
+            calls.append(dt)
+            return stepper.step(t, u, dt)
+
+    monitor = GrowthMonitor(Counting(lambda t, u: u, "rk4"), 0.01, max_probes=3)
+    monitor.start(torch.full((2,), 1e-200, dtype=DT))
+    u = torch.full((2,), 1e-200, dtype=DT)
+    for k in range(1, 2001):
+        u = stepper.step(0.0, u, 0.01)
+        monitor.observe(k, 0.01 * k, u)
+    assert monitor.probes == 3 and len(calls) == 3 * 7

@@ -49,6 +49,8 @@ class GrowthMonitor:
     :param tolerance: the largest ratio between the growth factors of 1, 2 and 4
         substeps that still counts as a resolved, real growth.
     :param substeps: the substep counts of the probe.
+    :param max_probes: probes per run at most (one per decade of accepted growth),
+        so that a run from a tiny initial state costs a bounded number of extra steps.
     """
 
     stepper: Stepper
@@ -56,6 +58,7 @@ class GrowthMonitor:
     factor: float = 10.0
     tolerance: float = 2.0
     substeps: tuple[int, ...] = (1, 2, 4)
+    max_probes: int = 24
     reference: float = 0.0
     initial: float = 0.0
     probes: int = 0
@@ -75,7 +78,7 @@ class GrowthMonitor:
         if self.reference <= 0.0:
             self.reference = m  # a run from rest: the first nonzero state sets the scale
             return
-        if m < self.factor * self.reference:
+        if m < self.factor * self.reference or self.probes >= self.max_probes:
             return
         growth = self.probe(t, u, m)
         self.history.append((step, t, m))
