@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sps
 import torch
 
-from symop.integrate import Stepper, solve_sparse
+from symop.integrate import Stepper, schemes, solve_sparse
 
 from .lowering import Lowered
 
@@ -33,7 +33,9 @@ class TimeDependentTheta(Stepper):
         self.source = source
         self.theta = float(theta)
         self.solver = solver
-        self.name, self.order = ("backward-euler", 1) if self.theta == 1.0 else ("crank-nicolson", 2)
+        # the registered theta scheme's name and order (backward-euler 1, crank-nicolson 2, ...)
+        named = [s for s in schemes("implicit") if s.theta == self.theta]
+        self.name, self.order = (named[0].name, named[0].order) if named else (f"theta={self.theta:g}", 1)
         self.keep = sps.diags((~low.dirichlet_mask.reshape(-1)).astype(np.float64))
         self._zero = torch.zeros((len(low.comps), *low.shape), dtype=low.dtype, device=low.device)
         self._last: tuple[float, sps.csr_matrix] | None = None
