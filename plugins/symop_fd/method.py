@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from symop.integrate import SPLITS, scheme_names
+from symop.integrate import EXPLICIT_METHODS, SPLITS, scheme_names
 from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
 
 
@@ -127,8 +127,8 @@ class FiniteDifferences(Discretization):
         return FDProgram(problem, options)
 
 
-#: stages of each explicit scheme (the implicit ones hold about as many work arrays as heun)
-STAGES = {"euler": 1, "heun": 2, "ssprk3": 3, "rk4": 4}
+#: work arrays of a scheme that is not an explicit tableau (the implicit ones hold about as many as heun)
+OTHER_STAGES = 2
 
 
 def memory_estimate(problem, options: Mapping[str, Any]) -> tuple[int, int, int]:
@@ -153,7 +153,8 @@ def memory_estimate(problem, options: Mapping[str, Any]) -> tuple[int, int, int]
     if problem.is_steady:
         arrays = d + comps * (2 + 3 * (2 * d * ghost + 1))  # matrix values + indices, right-hand side, solution
     else:
-        arrays = d + comps * (STAGES.get(options.get("scheme") or "rk4", 2) + 4)
+        tableau = EXPLICIT_METHODS.get(options.get("scheme") or "rk4")
+        arrays = d + comps * ((tableau.stages if tableau is not None else OTHER_STAGES) + 4)
     return arrays * nodes * itemsize, arrays, nodes
 
 
