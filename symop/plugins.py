@@ -377,19 +377,11 @@ def domains(pm: pluggy.PluginManager | None = None) -> dict[str, "DomainKind"]:
     """
     from symop.model.domains import registry
 
-    pm = pm or manager()
-    out: dict[str, DomainKind] = {}
-    owner: dict[str, str] = {}
-    for plugin, kind in contributions(pm, "symop_domains"):
-        if registry.get(kind.name) is not None and registry.get(kind.name) is not kind:
-            raise PluginError(f"the plugin `{plugin}` adds a domain kind `{kind.name}`, which collides with the "
-                              f"built-in `{kind.name}` ({registry.get(kind.name).example}); "
-                              "the plugin must give its kind another name.")
-        if kind.name in out:
-            raise PluginError(_clash("domain kind", kind.name, owner[kind.name], plugin))
-        out[kind.name] = kind
-        owner[kind.name] = plugin
-    return out
+    def builtin(name: str) -> str | None:
+        kind = registry.get(name)
+        return None if kind is None else f"the built-in domain kind `{name}` ({kind.example})"
+
+    return unique_names(pm or manager(), "symop_domains", "domain kind", builtin)
 
 
 def commands(pm: pluggy.PluginManager | None = None) -> dict[str, Command]:

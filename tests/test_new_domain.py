@@ -152,5 +152,5 @@ def test_a_plugin_kind_may_not_take_a_built_in_or_another_plugins_name():
         def symop_domains():
             return [registry.DomainKind("disk", annulus_domain._build, annulus_domain.KIND.arguments, "", "")]
 
-    with pytest.raises(PluginError, match="collides with the built-in `disk`"):
+    with pytest.raises(PluginError, match="collides with the built-in domain kind `disk`"):
         domains(make_manager(False, [Disk()]))
