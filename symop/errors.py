@@ -19,6 +19,11 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 
+#: How much of a long source line an error shows, and how many errors a report shows.
+SHOWN_LINE = 120
+SHOWN_ERRORS = 20
+
+
 class SymopError(Exception):
     """Base class of every error symop reports to a user."""
 
@@ -109,10 +114,15 @@ class SourceError(SymopError):
         out = [head]
         if self.source is not None:
             text = self.source.line(pos.line).replace("\t", " ")
+            column = pos.column
+            if len(text) > SHOWN_LINE:  # a window of a long line around the column, marked with …
+                start = max(0, min(column - 1 - SHOWN_LINE // 2, len(text) - SHOWN_LINE))
+                text = ("…" if start else "") + text[start:start + SHOWN_LINE] + ("…" if start + SHOWN_LINE < len(text) else "")
+                column = column - start + (1 if start else 0)
             gutter = f"{pos.line:>5} | "
             out.append(gutter + text)
-            width = max(1, min(pos.length, max(1, len(text) - pos.column + 1)))
-            out.append(" " * (len(gutter) - 2) + "| " + " " * (pos.column - 1) + "^" * width)
+            width = max(1, min(pos.length, max(1, len(text) - column + 1)))
+            out.append(" " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^" * width)
         if self.hint:
             out.append(f"  hint: {self.hint}")
         return "\n".join(out)
@@ -122,7 +132,7 @@ class SourceError(SymopError):
 
 
 class SourceErrors(SymopError):
-    """Several :class:`SourceError` found together, sorted by position."""
+    """Several :class:`SourceError` found together, sorted by position (the first 20 shown)."""
 
     def __init__(self, errors: Iterable[SourceError]) -> None:
         def key(e: SourceError) -> tuple[int, int]:
@@ -131,7 +141,10 @@ class SourceErrors(SymopError):
         self.errors: list[SourceError] = sorted(errors, key=key)
         count = len(self.errors)
         summary = f"{count} error{'s' if count != 1 else ''} found"
-        super().__init__("\n\n".join(e.render() for e in self.errors) + f"\n\n{summary}.")
+        if count > SHOWN_ERRORS:
+            summary += f"; the first {SHOWN_ERRORS} are shown"
+        shown = self.errors[:SHOWN_ERRORS]
+        super().__init__("\n\n".join(e.render() for e in shown) + f"\n\n{summary}.")
 
     def __iter__(self):
         return iter(self.errors)

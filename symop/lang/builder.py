@@ -21,7 +21,7 @@ from lark import Token, Tree
 from symop.errors import ErrorCollector, Position, Source, SourceError, SymopError
 from symop.lang.expressions import Converter, OperatorSpec, Scope, fail, position_of
 from symop.lang.names import RESERVED, did_you_mean
-from symop.lang.limits import MAX_DIMENSION, MAX_FIELD_OPTION, abbreviate, count
+from symop.lang.limits import MAX_DIMENSION, MAX_ERRORS, MAX_FIELD_OPTION, MAX_FILE_NODES, abbreviate, count
 from symop.lang.parser import parse_tree
 from symop.model.family import FIELD_OPTIONS, KINDS, Distribution
 from symop.model.analysis import classify_condition, time_order_in
@@ -37,6 +37,7 @@ from symop.model.problem import (
     SolveSpec,
     Space,
     Time,
+    as_number,
 )
 
 
@@ -139,6 +140,14 @@ class Builder:
         return self.problem()
 
     def guard(self, method, node: Tree) -> None:
+        if self.scope.nodes_built > MAX_FILE_NODES:
+            return  # the statement that passed the limit has said so; the others would repeat it
+        if len(self.errors.errors) >= MAX_ERRORS:
+            if not getattr(self, "stopped", False):
+                self.stopped = True
+                self.errors.add(f"symop stops reading after {MAX_ERRORS} errors", position_of(node),
+                                "fix the errors above first")
+            return
         try:
             method(node)
         except SourceError as err:
@@ -175,7 +184,9 @@ class Builder:
         # every part of the value is now known to lie within the magnitude limit, so SymPy's
         # correctly rounded evaluation is bounded: it gives sin(10^90) exactly where doubles cannot
         try:
-            precise = float(sp.N(value.xreplace(self.scope.param_subs())))
+            subs = {s: as_number(self.scope.param_values[str(s)]) for s in value.free_symbols
+                    if str(s) in self.scope.param_values}
+            precise = float(sp.N(value.xreplace(subs)))
         except (TypeError, ValueError, ArithmeticError):
             precise = number
         return precise if math.isfinite(precise) else number

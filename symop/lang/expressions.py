@@ -67,6 +67,19 @@ class Scope:
     #: (key ``"*"``: every spatial coordinate), so that differentiating the name
     #: counts the orders it already holds.
     let_orders: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: sizes of the SymPy nodes measured so far in this file, and how many there are: the
+    #: work a file may cause is bounded in all, not only per statement
+    measured: dict[int, tuple[sp.Basic, int, int]] = field(default_factory=dict, repr=False, compare=False)
+    nodes_built: int = 0
+    _values: tuple[int, dict] | None = field(default=None, repr=False, compare=False)
+
+    def param_values_by_symbol(self) -> dict[sp.Basic, float]:
+        """Parameter symbol -> value (cached until a parameter is added)."""
+        if self._values is None or self._values[0] != len(self.param_values):
+            values = {self.params[n]: v for n, v in self.param_values.items()
+                      if n in self.params and isinstance(self.params[n], sp.Symbol)}
+            self._values = (len(self.param_values), values)
+        return self._values[1]
 
     def param_subs(self) -> dict[sp.Symbol, sp.Expr]:
         """Parameter symbol -> value (an Integer where the value is whole)."""
@@ -198,6 +211,8 @@ class _Shared:
     evaluator: FloatEvaluator
     orders: DerivativeOrders
     sizes: dict[int, tuple[sp.Basic, int, int]] = field(default_factory=dict)
+    #: nodes measured for the first time (in this file, where ``sizes`` is the file's memo)
+    new_nodes: int = 0
 
     def measure(self, expr: sp.Basic) -> tuple[int, int]:
         """(number of nodes, depth) of ``expr``, a shared subexpression counted at every use."""
@@ -221,6 +236,7 @@ class _Shared:
                 size += s
                 depth = max(depth, d + 1)
             self.sizes[id(node)] = (node, min(size, 10 * limits.MAX_NODES), depth)
+            self.new_nodes += 1
         _, size, depth = self.sizes[id(expr)]
         return size, depth
 
@@ -286,10 +302,9 @@ class Converter:
 
     def __post_init__(self) -> None:
         if self.shared is None:
-            values = {self.scope.params[n]: v for n, v in self.scope.param_values.items()
-                      if n in self.scope.params and isinstance(self.scope.params[n], sp.Symbol)}
             time = str(self.scope.time) if self.scope.time is not None else None
-            self.shared = _Shared(FloatEvaluator(values), DerivativeOrders(time))
+            self.shared = _Shared(FloatEvaluator(self.scope.param_values_by_symbol()), DerivativeOrders(time),
+                                  self.scope.measured)
 
     @property
     def orders(self) -> DerivativeOrders:
@@ -326,7 +341,13 @@ class Converter:
             return
         if not isinstance(value, sp.Basic):
             return
+        before = self.shared.new_nodes
         size, depth = self.shared.measure(value)
+        self.scope.nodes_built += self.shared.new_nodes - before
+        if self.scope.nodes_built > limits.MAX_FILE_NODES:
+            raise fail(node, f"this file builds more than {limits.count(limits.MAX_FILE_NODES)} terms and "
+                             "operations in all (the limit on the work one file may cause)",
+                       "an equation file states one problem; generated files should be smaller")
         if size > limits.MAX_NODES:
             raise fail(node, f"`{self.quote(node)}` is too large: it has more than {limits.count(limits.MAX_NODES)} "
                              "terms and operations (the limit on the size of an expression)",

@@ -8,19 +8,22 @@ enough that the slowest file allowed is read in seconds:
 ==========================  ===========  ==========================================
 what                        limit        counted as
 ==========================  ===========  ==========================================
-file size                   200,000      characters
-statement size              20,000       characters (a statement spans its bracketed lines)
+file size                   50,000       characters
+statements                  500          per file
+statement size              10,000       characters (a statement spans its bracketed lines)
 nesting depth               50           brackets, calls and powers inside one another
 expression depth            150          SymPy levels, ``let`` names included
 derivative order            8            per variable, through operators and ``let`` names
 number magnitude            1e±100       literals, powers of numbers, every constant value
 number literal              100          characters
 exponent                    1000         a number as an exponent, ``x^1000`` at most
-``sum`` written out         500          terms (named coordinates)
+``sum`` written out         200          terms (named coordinates)
 ``sum`` bounds              100,000      in magnitude (kept unexpanded in an indexed space)
 indexed-space dimension     100,000      ``space x[1..d]``
 random field                1000         ``modes`` and ``frequency`` of ``field(...)``
-expression size             10,000       SymPy nodes, a shared part counted at every use
+expression size             3,000        SymPy nodes, a shared part counted at every use
+built in one file           6,000        distinct SymPy nodes, all statements together
+errors                      20           reading stops there
 ==========================  ===========  ==========================================
 """
 
@@ -31,8 +34,11 @@ from typing import Any
 
 import sympy as sp
 
-MAX_FILE_CHARS = 200_000
-MAX_STATEMENT_CHARS = 20_000
+MAX_FILE_CHARS = 50_000
+MAX_STATEMENTS = 500
+MAX_FILE_NODES = 6_000
+MAX_ERRORS = 20
+MAX_STATEMENT_CHARS = 10_000
 MAX_NESTING = 50
 MAX_EXPRESSION_DEPTH = 150
 MAX_LITERAL_CHARS = 100
@@ -40,11 +46,11 @@ MAX_DERIVATIVE_ORDER = 8
 MAX_MAGNITUDE_EXP = 100
 MAX_MAGNITUDE = 10.0**MAX_MAGNITUDE_EXP
 MAX_EXPONENT = 1000
-MAX_SUM_TERMS = 500
+MAX_SUM_TERMS = 200
 MAX_SUM_BOUND = 100_000
 MAX_DIMENSION = 100_000
 MAX_FIELD_OPTION = 1000
-MAX_NODES = 10_000
+MAX_NODES = 3_000
 
 
 def count(n: int) -> str:

@@ -226,6 +226,13 @@ def parse_tree(text: str, filename: str = "<string>") -> Tree:
     except UnexpectedInput as err:
         raise _syntax_error(err, source) from None
     check_nesting(tree, source)
+    statements = [c for c in tree.children if isinstance(c, Tree)]
+    if len(statements) > limits.MAX_STATEMENTS:
+        extra = statements[limits.MAX_STATEMENTS]
+        raise SourceError(
+            f"the file has {limits.count(len(statements))} statements; equation files are limited to "
+            f"{limits.count(limits.MAX_STATEMENTS)}", Position(extra.meta.line, extra.meta.column),
+            "an equation file states one problem", source)
     return tree
 
 
@@ -313,10 +320,17 @@ def check_sizes(source: Source) -> None:
             f"{limits.count(limits.MAX_FILE_CHARS)}", None, "an equation file states one problem", source)
     depth = 0
     start, length = 1, 0
+    statements = 0
     for number, line in enumerate(source.text.splitlines(), start=1):
         code = line.split("#", 1)[0]
         if depth == 0:
             start, length = number, 0
+            if code.strip():
+                statements += 1
+                if statements > limits.MAX_STATEMENTS:
+                    raise SourceError(
+                        f"the file has more than {limits.count(limits.MAX_STATEMENTS)} statements, the limit on "
+                        "an equation file", Position(number, 1), "an equation file states one problem", source)
         length += len(code)
         depth = max(0, depth + sum(code.count(c) for c in "([") - sum(code.count(c) for c in ")]"))
         if length > limits.MAX_STATEMENT_CHARS:
