@@ -5,9 +5,10 @@ r"""Fine-tuning a generated solution as an ordinary PINN.
 :class:`symop.nn.MLP`\ s with the generated weights (each weight
 :math:`w_i` folded into its last layer), so that the ``pinn`` method's own
 physics loss (:class:`symop.nn.PhysicsLoss`) trains it.
-:func:`finetune` runs Adam on that loss with fresh collocation points every
-step and calls back every ``every`` steps (the benchmark measures the error
-there).
+:func:`finetune` runs Adam at a constant rate on that loss with fresh
+collocation points every step, in the shared loop
+(:func:`symop.training.optimize`), and calls back every ``every`` steps (the
+benchmark measures the error there).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import torch
 from torch import nn
 
 from symop.nn import MLP
+from symop.nn.objective import objective
+from symop.training import Phase, optimize
 from symop_hypino.refine import Ensemble
 
 
@@ -55,20 +58,15 @@ def as_module(ensemble: Ensemble) -> Sum:
 
 
 def finetune(model: nn.Module, loss, steps: int, lr: float = 1e-3, every: int = 0,
-             callback: Callable[[int, nn.Module], None] | None = None) -> list[float]:
-    """``steps`` Adam steps on ``loss`` (a :class:`~symop.nn.PhysicsLoss`); returns the losses."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = []
+             callback: Callable[[int, nn.Module], None] | None = None, progress: bool = False) -> list[float]:
+    """``steps`` Adam steps on ``loss`` (a :class:`~symop.nn.PhysicsLoss`); returns the losses.
+
+    ``callback(step, model)`` runs before training and after every ``every`` steps.
+    """
+    calls = []
     if callback is not None and every:
         callback(0, model)
-    for step in range(steps):
-        if getattr(loss.engine, "stochastic", False):
-            loss.engine.reseed(loss.seed * 1_000_003 + step, loss.device)
-        total, _ = loss(model, loss.sample(step))
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
-        history.append(float(total.detach()))
-        if callback is not None and every and (step + 1) % every == 0:
-            callback(step + 1, model)
-    return history
+        calls.append(lambda record: callback(record.step, model) if record.step % every == 0 else None)
+    batch, value = objective(model, loss)
+    return optimize(model, value, [Phase(steps, "adam", lr)], batch=batch, progress=progress,
+                    label="hypino fine-tune", hint="lower `finetune_lr`", callbacks=calls).losses

@@ -10,15 +10,15 @@ it.  The loss is
 (see :mod:`symop_hypino.physics`); DistributedDataParallel averages the
 gradients of the shards, which equals the gradient of the full batch when
 ``batch`` is a multiple of the number of processes.  Adam with a cosine decay
-of the learning rate to a tenth, gradient norm clipped at 1.  Checkpoints
-(model, optimizer, scheduler, step, losses) are written atomically by rank 0
-every ``checkpoint_every`` steps; a resumed run continues from the last one
-and ends with the same weights as an uninterrupted run.
+of the learning rate to a tenth, gradient norm clipped at 1, in the shared
+loop :func:`symop.training.optimize`.  Checkpoints (the loop's: model,
+optimizer, step, losses) are written atomically by rank 0 every
+``checkpoint_every`` steps; a resumed run continues from the last one and ends
+with the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -51,12 +51,13 @@ def batch_indices(count: int, batch: int, seed: int, step: int) -> np.ndarray:
 
 
 def batch_loss(hyper: HyperNetwork, model, engine, instances: list[Instance], opts: FitOptions,
-               device) -> torch.Tensor:
-    """The mean loss of ``instances`` (``model`` is ``hyper`` or its DDP wrapper)."""
+               device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The mean loss of ``instances`` and its unweighted ``physics`` and ``data`` terms."""
     b = {k: v.to(device) for k, v in collate(instances).items()}
     theta = model(b["image"])
     parts = losses(engine, generated(hyper.target, theta, b), b, opts.boundary_weight)
-    return (opts.physics_weight * parts["physics"] + opts.data_weight * parts["data"]).mean()
+    total = (opts.physics_weight * parts["physics"] + opts.data_weight * parts["data"]).mean()
+    return total, {"physics": parts["physics"].mean(), "data": parts["data"].mean()}
 
 
 def fit(hyper: HyperNetwork, instances: list[Instance], engine, opts: FitOptions, *, info=None, device="cpu",
@@ -69,38 +70,17 @@ def fit(hyper: HyperNetwork, instances: list[Instance], engine, opts: FitOptions
     if opts.batch % info.world:
         raise SolveError(f"the batch ({opts.batch}) must be a multiple of the number of processes ({info.world}).")
     model = training.wrap(hyper, info)
-    optimizer = torch.optim.Adam(hyper.parameters(), lr=opts.lr)
-    total = max(opts.steps, 1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda k: 0.1 + 0.45 * (1 + math.cos(math.pi * min(k, total) / total)))
-    start, history = 0, []
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        state = training.load_checkpoint(checkpoint, device)
-        hyper.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start, history = int(state["step"]), list(state["history"])
-    every = max(1, int(opts.checkpoint_every))
-    with training.progress_bar("hypino", opts.steps, progress and info.is_main, completed=start,
-                               loss=float("nan")) as update:
-        for step in range(start, opts.steps):
-            idx = batch_indices(len(instances), opts.batch, opts.seed, step)
-            mine = [instances[int(idx[i])] for i in training.shard(opts.batch, info)]
-            loss = batch_loss(hyper, model, engine, mine, opts, device)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(hyper.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            value = training.average(float(loss.detach()), info)
-            if not math.isfinite(value):
-                raise SolveError(f"the hypino training loss became {value} at step {step}; lower lr.")
-            history.append(value)
-            update(step + 1, loss=value)
-            if checkpoint is not None and ((step + 1) % every == 0 or step + 1 == opts.steps):
-                training.save_checkpoint(checkpoint, {"model": hyper.state_dict(), "optimizer": optimizer.state_dict(),
-                                                      "scheduler": scheduler.state_dict(), "step": step + 1,
-                                                      "history": history}, info)
-            if callback is not None:
-                callback(step + 1)
-    return history
+
+    def draw(step: int) -> list[Instance]:
+        idx = batch_indices(len(instances), opts.batch, opts.seed, step)
+        return [instances[int(idx[i])] for i in training.shard(opts.batch, info)]
+
+    phase = training.Phase(opts.steps, "adam", opts.lr, training.Schedule("cosine", 0.1), clip=1.0)
+    saving = None
+    if checkpoint is not None:
+        saving = training.Checkpoint(checkpoint, max(1, int(opts.checkpoint_every)), resume)
+    calls = [] if callback is None else [lambda record: callback(record.step)]
+    result = training.optimize(model, lambda mine: batch_loss(hyper, model, engine, mine, opts, device), [phase],
+                               batch=draw, info=info, checkpoint=saving, progress=progress, label="hypino",
+                               hint="lower `lr`", callbacks=calls)
+    return result.losses

@@ -112,7 +112,7 @@ class HyPINOProgram(Program):
             loss = PhysicsLoss(p, make_engine(o["estimator"], seed=o["seed"]), points=o["points"],
                                boundary_points=o["boundary_points"], boundary_weight=o["boundary_weight"],
                                seed=o["seed"], device=device)
-            tuned = finetune(model, loss, o["finetune"], o["finetune_lr"])
+            tuned = finetune(model, loss, o["finetune"], o["finetune_lr"], progress=progress)
         pts = p.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
         X = pts if p.time is None else np.concatenate([pts, np.full((len(pts), 1), p.time.end)], axis=1)
         with torch.no_grad():

@@ -9,18 +9,18 @@ a resumed or distributed run sees the same batches) and minimises
         + w_b \sum_{\text{sides}} \overline{b_i^2} + w_0 \sum_{\text{initial}} \overline{c_i^2}
         + w_d\, \overline{(u_i - u_{\text{ref},i})^2} \Big)
 
-with Adam, the learning rate decaying tenfold over the run.  Under ``torchrun``
-each of :math:`P` processes takes every :math:`P`-th member of the batch and
-scales its partial sum by :math:`P/B`; DDP's gradient average then equals the
-gradient of :math:`L`, so any number of processes follows the same path as one.
-Checkpoints (weights, optimizer, step, history) are written atomically every
-``every`` steps and at the end; a resumed run continues from the last one.
+with Adam, the learning rate decaying tenfold over the run, in the shared loop
+:func:`symop.training.optimize`.  Under ``torchrun`` each of :math:`P`
+processes takes every :math:`P`-th member of the batch and scales its partial
+sum by :math:`P/B`; DDP's gradient average then equals the gradient of
+:math:`L`, so any number of processes follows the same path as one.
+Checkpoints (the loop's: weights, optimizer, step, losses) are written
+atomically every ``every`` steps and at the end; a resumed run continues from
+the last one.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,8 +28,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from symop.errors import SolveError
-from symop.training import DistInfo, average, load_checkpoint, progress_bar, save_checkpoint, shard, unwrap
+from symop.training import Checkpoint, DistInfo, Phase, optimize, save_checkpoint, shard
+from symop.training import Schedule as Rate
 
 from .encoding import Encoded
 from .physics import GridPhysics
@@ -50,22 +50,30 @@ class Weights:
     def without_data(self) -> "Weights":
         return replace(self, data=0.0)
 
+    def weight(self, name: str) -> float:
+        """The weight of the term ``name`` (by its kind: ``data``, ``pde...``, ``bc...``, else initial)."""
+        if name == "data":
+            return self.data
+        if name.startswith("pde"):
+            return self.physics
+        if name.startswith("bc"):
+            return self.boundary
+        return self.initial
+
+    def parts(self, terms: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The per-member terms that count (non-zero weight), each divided by its scale, ``(B,)`` each."""
+        return {name: value / self.scales.get(name, 1.0) for name, value in terms.items() if self.weight(name)}
+
+    def combine(self, parts: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The weighted sum of scaled terms (:meth:`parts`), ``(B,)``."""
+        out = 0.0
+        for name, value in parts.items():
+            out = out + self.weight(name) * value
+        return out
+
     def total(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Weighted sum of the per-member terms divided by their scales, ``(B,)``."""
-        out = 0.0
-        for name, value in terms.items():
-            value = value / self.scales.get(name, 1.0)
-            if name == "data":
-                w = self.data
-            elif name.startswith("pde"):
-                w = self.physics
-            elif name.startswith("bc"):
-                w = self.boundary
-            else:
-                w = self.initial
-            if w:
-                out = out + w * value
-        return out
+        return self.combine(self.parts(terms))
 
 
 def forward(model: torch.nn.Module, physics: GridPhysics, inputs: torch.Tensor,
@@ -120,9 +128,29 @@ def batch_indices(count: int, batch: int, seed: int, step: int) -> np.ndarray:
     return np.sort(rng.choice(count, size=min(batch, count), replace=False))
 
 
-def learning_rate(lr: float, step: int, steps: int) -> float:
-    """``lr`` decayed tenfold over ``steps``: ``lr * 0.1**(step/steps)``."""
-    return lr * 0.1 ** (step / max(steps, 1))
+#: the learning rate decays tenfold over a run, in training and fine-tuning alike
+DECAY = Rate("exponential", 0.1)
+
+
+def objective(model: torch.nn.Module, physics: GridPhysics, data: Encoded, weights: Weights, batch: int,
+              seed: int, info: DistInfo):
+    """``batch(step)`` and ``loss(batch)`` of operator training (see the module docstring)."""
+
+    def draw(step: int) -> tuple[torch.Tensor, int]:
+        idx = batch_indices(len(data), batch, seed, step)
+        mine = idx[list(shard(len(idx), info))]
+        return torch.as_tensor(mine, dtype=torch.long, device=data.inputs.device), len(idx)
+
+    def loss(drawn: tuple[torch.Tensor, int]):
+        mine, size = drawn
+        inputs, params, ref = data.take(mine)
+        out = forward(model, physics, inputs, params, weights)
+        parts = weights.parts(physics.terms_of(out, params, ref))
+        scale = info.world / size
+        total = weights.combine(parts).sum() * scale
+        return total, {name: value.sum() * scale for name, value in parts.items()}
+
+    return draw, loss
 
 
 def fit(model: torch.nn.Module, physics: GridPhysics, data: Encoded, weights: Weights, schedule: Schedule, *,
@@ -132,62 +160,25 @@ def fit(model: torch.nn.Module, physics: GridPhysics, data: Encoded, weights: We
 
     ``extra`` is stored in every checkpoint (the caller's metadata).
     """
-    net = unwrap(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=schedule.lr)
-    history = History()
-    if resume and checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint, next(net.parameters()).device)
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history.start_step = int(state["step"])
-        history.losses = list(state["losses"])
     every = schedule.every or max(1, schedule.steps // 10)
-
-    def save(step: int) -> None:
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                                         "step": step, "losses": list(history.losses), **(extra or {})}, info)
-
-    t0 = time.perf_counter()
-    with progress_bar("pino", schedule.steps, progress and info.is_main, completed=history.start_step,
-                      loss=float("nan")) as update:
-        for step in range(history.start_step, schedule.steps):
-            idx = batch_indices(len(data), schedule.batch, schedule.seed, step)
-            mine = idx[list(shard(len(idx), info))]
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(schedule.lr, step, schedule.steps)
-            optimizer.zero_grad(set_to_none=True)
-            inputs, params, ref = data.take(torch.as_tensor(mine, dtype=torch.long, device=data.inputs.device))
-            out = forward(model, physics, inputs, params, weights)
-            per_member = weights.total(physics.terms_of(out, params, ref))
-            loss = per_member.sum() * (info.world / len(idx))
-            loss.backward()
-            optimizer.step()
-            value = average(float(loss.detach()), info)
-            if not math.isfinite(value):
-                raise SolveError(f"the pino training loss became {value} at step {step}; lower `lr`.")
-            history.losses.append(value)
-            update(step + 1, loss=value)
-            if (step + 1) % every == 0 or step + 1 == schedule.steps:
-                save(step + 1)
-    history.wall_time = time.perf_counter() - t0
-    return history
+    saving = None
+    if checkpoint is not None:
+        saving = Checkpoint(checkpoint, every, resume, dict(extra or {}), write=save_checkpoint)
+    draw, loss = objective(model, physics, data, weights, schedule.batch, schedule.seed, info)
+    result = optimize(model, loss, [Phase(schedule.steps, "adam", schedule.lr, DECAY)], batch=draw, info=info,
+                      checkpoint=saving, progress=progress, label="pino", hint="lower `lr`")
+    return History(result.losses, result.start_step, result.wall_time)
 
 
 def finetune(model: torch.nn.Module, physics: GridPhysics, inputs: torch.Tensor, params: Mapping[str, torch.Tensor],
              weights: Weights, steps: int, lr: float, progress: bool = False) -> list[float]:
     """Instance fine-tuning: Adam on the physics loss of one member alone (no data); returns the losses."""
     weights = weights.without_data()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    losses: list[float] = []
-    with progress_bar("pino fine-tune", int(steps), progress, loss=float("nan")) as update:
-        for step in range(int(steps)):
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(lr, step, steps)
-            optimizer.zero_grad(set_to_none=True)
-            loss = weights.total(physics.terms_of(forward(model, physics, inputs, params, weights), params)).sum()
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            update(step + 1, loss=losses[-1])
-    return losses
+
+    def loss(step: int):
+        parts = weights.parts(physics.terms_of(forward(model, physics, inputs, params, weights), params))
+        return weights.combine(parts).sum(), {name: value.sum() for name, value in parts.items()}
+
+    result = optimize(model, loss, [Phase(int(steps), "adam", lr, DECAY)], progress=progress, label="pino fine-tune",
+                      hint="lower `lr`")
+    return result.losses

@@ -1,0 +1,36 @@
+"""A physics-informed loss as the objective of the shared training loop.
+
+:func:`objective` gives :func:`symop.training.optimize` the two functions it
+takes for a :class:`~symop.nn.loss.PhysicsLoss`: ``batch(step)`` draws the
+step's collocation points (seeded by ``(seed, step)``) with the seed of its
+STDE directions, and ``loss(batch)`` reseeds a stochastic engine with that
+seed before every evaluation, so that an optimizer that evaluates several
+times per step (L-BFGS) sees the same directions each time, and a resumed
+run the same as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from .loss import PhysicsLoss
+
+__all__ = ["objective"]
+
+
+def objective(model: Callable[[torch.Tensor], torch.Tensor], loss: PhysicsLoss
+              ) -> tuple[Callable[[int], Any], Callable[[Any], tuple[torch.Tensor, dict[str, float]]]]:
+    """``batch(step)`` and ``loss(batch) -> (total, terms)`` of ``loss`` for ``model``."""
+
+    def batch(step: int) -> tuple[list, int]:
+        return loss.sample(step), loss.seed * 1_000_003 + step
+
+    def value(data: tuple[list, int]) -> tuple[torch.Tensor, dict[str, float]]:
+        points, seed = data
+        if getattr(loss.engine, "stochastic", False):
+            loss.engine.reseed(seed, loss.device)
+        return loss(model, points)
+
+    return batch, value

@@ -1,0 +1,109 @@
+"""Processes: one under plain ``python``, several under ``torchrun``.
+
+* :func:`distributed` joins the process group that ``torchrun`` describes in
+  the environment (``WORLD_SIZE`` > 1): gloo on CPU, NCCL on CUDA.  Without
+  ``torchrun`` it is rank 0 of 1 and nothing is initialised, so the same
+  training code runs unchanged in one process or many.
+* :func:`wrap` puts a model in :class:`~torch.nn.parallel.DistributedDataParallel`
+  when there are several processes: gradients are averaged across them.
+* :func:`shard` gives each rank its share of a batch; :func:`average` and
+  :func:`average_all` take means of numbers over the processes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands: its rank among ``world`` processes."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes files and shows progress."""
+        return self.rank == 0
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.world > 1
+
+
+def distributed(device: str = "cpu") -> DistInfo:
+    """Join the ``torchrun`` process group if there is one; rank 0 of 1 otherwise.
+
+    The backend is gloo for ``cpu`` and NCCL for ``cuda``; with CUDA each
+    process takes the GPU of its local rank.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    import torch.distributed as dist
+
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(local)
+        dist.init_process_group(backend=backend)
+    return DistInfo(rank=rank, world=world, local_rank=local)
+
+
+def device_for(device: str, info: DistInfo) -> torch.device:
+    """The torch device of this process: ``cuda:<local rank>`` under torchrun with CUDA."""
+    if device.startswith("cuda") and info.is_distributed:
+        return torch.device("cuda", info.local_rank)
+    return torch.device(device)
+
+
+def wrap(model: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
+    """``model`` in DistributedDataParallel when several processes train, else unchanged."""
+    if not info.is_distributed:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    devices = None
+    param = next(model.parameters(), None)
+    if param is not None and param.device.type == "cuda":
+        devices = [param.device.index]
+    return DistributedDataParallel(model, device_ids=devices)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The plain model inside a DistributedDataParallel wrapper (for saving)."""
+    return getattr(model, "module", model)
+
+
+def shard(n: int, info: DistInfo) -> range:
+    """This rank's indices of ``n`` items: ``range(rank, n, world)``.
+
+    With ``n`` a multiple of ``world``, every rank gets ``n / world`` items and
+    DDP's gradient average equals the full batch's mean gradient.
+    """
+    return range(info.rank, n, info.world)
+
+
+def average(value: float, info: DistInfo) -> float:
+    """The mean of ``value`` over all processes (itself with one process)."""
+    return average_all([value], info)[0]
+
+
+def average_all(values: Sequence[float], info: DistInfo) -> list[float]:
+    """The mean of each of ``values`` over all processes, in one collective call (themselves with one process)."""
+    if not info.is_distributed:
+        return [float(v) for v in values]
+    import torch.distributed as dist
+
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64)
+    dist.all_reduce(t)
+    return [float(v) / info.world for v in t.tolist()]

@@ -1,0 +1,273 @@
+r"""The training loop every trainable method uses.
+
+A method gives :func:`optimize` its objective as two functions, and nothing
+else of the loop is its own:
+
+* ``batch(step)``: the data of step ``step`` (collocation points, the members
+  of a family, ...), drawn from a generator seeded by the step, so that a
+  resumed run and a run split over ``torchrun`` processes see the same
+  batches as one uninterrupted process; under ``torchrun`` it returns this
+  rank's share (:func:`~symop.training.shard`);
+* ``loss(batch)``: the total loss and its named terms, ``(total, {name: value})``,
+  or only the terms ``{name: tensor}``, whose sum is then the total.
+
+The training is a sequence of :class:`Phase`\ s, each ``steps`` steps of one
+registered optimizer (:mod:`symop.training.optimizers`) with a learning-rate
+:class:`~symop.training.optimizers.Schedule`: Adam with a decaying rate, then
+L-BFGS, for instance.  A step sets the rate, evaluates the loss of its batch,
+back-propagates (DDP averages the gradients over processes), clips the
+gradient norm if the phase asks, and steps; an optimizer that needs a closure
+(L-BFGS) evaluates the loss as often as it wants, and the step then records
+the loss at its end.
+
+Every step the loss and its terms are averaged over the processes (one
+collective call) and recorded; a value that is not finite stops the run
+before the optimizer moves, with a :class:`NonFiniteLoss` naming the step and
+every term's value.  A rich progress bar (rank 0) shows the loss and its
+terms; callbacks get a :class:`StepRecord` after every step.  Checkpoints
+(:class:`Checkpoint`) hold the weights, the optimizer's state, the step, the
+phase and the recorded losses and terms, in the one model-file format of
+:func:`~symop.training.save_checkpoint`; they are written every ``every``
+steps and at the end of every phase, and a resumed run continues from the
+last one to the same result as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from symop.errors import SolveError, SymopError
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .dist import DistInfo, average_all, unwrap
+from .optimizers import OptimizerSetup, Schedule, get_optimizer, make_optimizer
+from .progress import progress_bar
+
+#: the keys the loop writes into a checkpoint
+CHECKPOINT_KEYS = ("model", "optimizer", "optimizer_name", "step", "phase", "losses", "terms")
+
+
+class NonFiniteLoss(SolveError):
+    """The loss, or one of its terms, became infinite or NaN during training."""
+
+    def __init__(self, message: str, step: int, loss: float, terms: Mapping[str, float]) -> None:
+        super().__init__(message)
+        self.step, self.loss, self.terms = step, loss, dict(terms)
+
+
+class CheckpointError(SymopError):
+    """A checkpoint cannot be resumed from: written by an older symop, or for other training."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """``steps`` steps of the optimizer ``optimizer`` at the rate ``lr`` times ``schedule``'s factor."""
+
+    steps: int
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    schedule: Schedule = Schedule()
+    #: the optimizer's own options (e.g. ``max_iter`` of ``lbfgs``)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    #: the largest gradient norm (gradients are scaled down to it); 0: no clipping
+    clip: float = 0.0
+
+    def lr_at(self, k: int) -> float:
+        """The learning rate at step ``k`` of this phase."""
+        return self.lr * self.schedule.factor(k, self.steps)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where and how often to write checkpoints, and whether to resume from one."""
+
+    path: Path | str
+    #: steps between checkpoints (0: none between); one is always written at the end of every phase
+    every: int = 0
+    #: continue from ``path`` when it exists
+    resume: bool = False
+    #: the caller's metadata, stored in every checkpoint
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: the function that writes a checkpoint, ``write(path, state, info)``
+    write: Callable[..., None] = save_checkpoint
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What a callback learns after a step: the steps done, the loss and its terms, the rate and phase."""
+
+    step: int
+    loss: float
+    terms: Mapping[str, float]
+    lr: float
+    phase: Phase
+    model: torch.nn.Module
+
+
+@dataclass
+class Result:
+    """The loss of every step (a resumed run's include the checkpoint's), its terms, and timings."""
+
+    losses: list[float] = field(default_factory=list)
+    terms: list[dict[str, float]] = field(default_factory=list)
+    #: the step this run began at (0, or the checkpoint's)
+    start_step: int = 0
+    wall_time: float = 0.0
+    #: seconds spent in each phase by this run
+    phase_times: list[float] = field(default_factory=list)
+
+    @property
+    def final_loss(self) -> float:
+        """The last recorded loss (NaN when nothing was recorded)."""
+        return self.losses[-1] if self.losses else math.nan
+
+
+#: ``loss(batch)`` -> ``(total, {name: value})`` or ``{name: tensor}``
+Loss = Callable[[Any], Any]
+
+
+def _split(out: Any) -> tuple[torch.Tensor, Mapping[str, Any]]:
+    """``(total, terms)`` from what a loss returned: that pair, or the terms alone (summed)."""
+    if isinstance(out, Mapping):
+        total = 0.0
+        for value in out.values():
+            total = total + value
+        return total, out
+    total, terms = out
+    return total, terms
+
+
+def _format(terms: Mapping[str, float]) -> str:
+    return "  ".join(f"{name} {value:.2e}" for name, value in terms.items())
+
+
+def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
+             batch: Callable[[int], Any] | None = None, info: DistInfo | None = None,
+             checkpoint: Checkpoint | None = None, progress: bool = False, label: str = "training",
+             hint: str = "lower the learning rate", callbacks: Sequence[Callable[[StepRecord], None]] = ()
+             ) -> Result:
+    """Minimise ``loss(batch(step))`` over the parameters of ``model`` through ``phases`` (see the module docstring).
+
+    ``model`` is the network as the loss calls it (wrapped for DDP when
+    ``info`` is distributed); ``batch`` defaults to the step number itself.
+    ``label`` names the run in the progress bar and in errors, ``hint`` ends
+    the error of a non-finite loss.
+    """
+    info = info or DistInfo()
+    batch = batch or (lambda step: step)
+    net = unwrap(model)
+    params = list(model.parameters())
+    phases = list(phases)
+    for phase in phases:
+        get_optimizer(phase.optimizer)  # an unknown name fails before any work
+    starts = [sum(p.steps for p in phases[:i]) for i in range(len(phases))]
+    total_steps = sum(p.steps for p in phases)
+    result = Result()
+    state = _resume(checkpoint, net, phases) if checkpoint is not None else None
+    if state is not None:
+        result.start_step = state["step"]
+        result.losses, result.terms = state["losses"], state["terms"]
+    start = time.perf_counter()
+    with progress_bar(label, total_steps, progress and info.is_main, completed=min(result.start_step, total_steps),
+                      loss=math.nan, terms="") as update:
+        for index, (phase, first) in enumerate(zip(phases, starts)):
+            end = first + phase.steps
+            if end <= result.start_step or phase.steps <= 0:
+                result.phase_times.append(0.0)
+                continue
+            began = time.perf_counter()
+            optimizer = make_optimizer(phase.optimizer, OptimizerSetup(params, phase.lr, dict(phase.options),
+                                                                       model, loss))
+            if state is not None and state["phase"] == index and result.start_step > first:
+                optimizer.load_state_dict(state["optimizer"])
+            closure_driven = get_optimizer(phase.optimizer).closure
+            for step in range(max(first, result.start_step), end):
+                lr = phase.lr_at(step - first)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                data = batch(step)
+                seen: dict[str, Any] = {}
+
+                def closure() -> torch.Tensor:
+                    optimizer.zero_grad(set_to_none=True)
+                    total, terms = _split(loss(data))
+                    total.backward()
+                    seen["values"] = _check(total, terms, step, lr, phase, info, label, hint)
+                    if phase.clip:
+                        torch.nn.utils.clip_grad_norm_(params, phase.clip)
+                    return total
+
+                if closure_driven:
+                    optimizer.step(closure)
+                    total, terms = _split(loss(data))  # the loss where the step ended
+                    value, parts = _check(total, terms, step, lr, phase, info, label, hint)
+                else:
+                    closure()
+                    optimizer.step()
+                    value, parts = seen["values"]
+                result.losses.append(value)
+                result.terms.append(parts)
+                update(step + 1, loss=value, terms=_format(parts))
+                if checkpoint is not None and (step + 1 == end or (checkpoint.every and (step + 1) % checkpoint.every == 0)):
+                    _save(checkpoint, net, optimizer, index, phase, step + 1, result, info)
+                record = StepRecord(step + 1, value, parts, lr, phase, net)
+                for callback in callbacks:
+                    callback(record)
+            result.phase_times.append(time.perf_counter() - began)
+    result.wall_time = time.perf_counter() - start
+    return result
+
+
+def _check(total: torch.Tensor, terms: Mapping[str, Any], step: int, lr: float, phase: Phase, info: DistInfo,
+           label: str, hint: str) -> tuple[float, dict[str, float]]:
+    """The loss and its terms averaged over the processes; a :class:`NonFiniteLoss` if any is not finite."""
+    names = list(terms)
+    values = average_all([float(total.detach())] + [float(_detach(terms[n])) for n in names], info)
+    value, parts = values[0], dict(zip(names, values[1:]))
+    if not all(math.isfinite(v) for v in values):
+        listed = ", ".join(f"{n} = {v:.3e}" for n, v in parts.items()) or "none"
+        raise NonFiniteLoss(f"the {label} loss became {value} at step {step + 1} ({phase.optimizer}, learning rate "
+                            f"{lr:.3e}); its terms were {listed}. {hint[:1].upper() + hint[1:]}.", step + 1, value,
+                            parts)
+    return value, parts
+
+
+def _detach(value: Any) -> Any:
+    return value.detach() if isinstance(value, torch.Tensor) else value
+
+
+def _save(checkpoint: Checkpoint, net: torch.nn.Module, optimizer: torch.optim.Optimizer, index: int, phase: Phase,
+          step: int, result: Result, info: DistInfo) -> None:
+    clash = set(checkpoint.extra) & set(CHECKPOINT_KEYS)
+    if clash:
+        raise ValueError(f"checkpoint metadata may not use the loop's keys {sorted(clash)}")
+    state = {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "optimizer_name": phase.optimizer,
+             "step": step, "phase": index, "losses": list(result.losses), "terms": list(result.terms),
+             **checkpoint.extra}
+    checkpoint.write(checkpoint.path, state, info)
+
+
+def _resume(checkpoint: Checkpoint, net: torch.nn.Module, phases: Sequence[Phase]) -> dict[str, Any] | None:
+    """Load ``checkpoint`` into ``net`` when it is to be resumed from and exists; its loop state, else ``None``."""
+    path = Path(checkpoint.path)
+    if not checkpoint.resume or not path.exists():
+        return None
+    param = next(net.parameters(), None)
+    state = load_checkpoint(path, param.device if param is not None else "cpu")
+    missing = [k for k in CHECKPOINT_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(f"the checkpoint `{path}` lacks {', '.join(missing)}: it was not written by this "
+                              "version of symop's training loop; delete it to train from the start.")
+    index, name = int(state["phase"]), state["optimizer_name"]
+    if index < len(phases) and phases[index].optimizer != name:
+        raise CheckpointError(f"the checkpoint `{path}` was written while training with `{name}`, but this run "
+                              f"trains with `{phases[index].optimizer}` there; delete it or train as before.")
+    net.load_state_dict(state["model"])
+    return {"step": int(state["step"]), "phase": index, "optimizer": state["optimizer"],
+            "losses": [float(v) for v in state["losses"]], "terms": [dict(t) for t in state["terms"]]}

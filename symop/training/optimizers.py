@@ -1,0 +1,135 @@
+"""Optimizers by name, and learning-rate schedules.
+
+An optimizer is one :class:`OptimizerSpec` in :data:`OPTIMIZERS`: a name, a
+factory that builds a :class:`torch.optim.Optimizer` from an
+:class:`OptimizerSetup`, and whether its ``step`` needs a closure that
+evaluates the loss again (line searches, quasi-Newton and curvature methods).
+A new optimizer is one :func:`register_optimizer` call; the training loop
+(:func:`symop.training.optimize`) and every method that uses it can then
+name it.  The setup carries the model and the loss of a batch as well as
+the parameters, for methods whose curvature comes from the residuals.
+
+A :class:`Schedule` is the factor the learning rate is multiplied by at each
+step of a phase, in closed form, so a resumed run takes exactly the rates an
+uninterrupted one takes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from symop.errors import OptionError
+
+
+@dataclass(frozen=True)
+class OptimizerSetup:
+    """What an optimizer factory gets: the parameters, the base learning rate, its options, the model and loss."""
+
+    params: Sequence[torch.nn.Parameter]
+    lr: float
+    options: Mapping[str, Any] = field(default_factory=dict)
+    #: the network being trained (possibly wrapped for DDP)
+    model: torch.nn.Module | None = None
+    #: ``loss(batch) -> (total, terms)``, the trainer's objective
+    loss: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """A named optimizer: its factory and whether its ``step`` takes a loss-evaluating closure."""
+
+    name: str
+    make: Callable[[OptimizerSetup], torch.optim.Optimizer]
+    closure: bool = False
+    description: str = ""
+
+
+#: name -> optimizer, filled by :func:`register_optimizer`
+OPTIMIZERS: dict[str, OptimizerSpec] = {}
+
+
+def register_optimizer(spec: OptimizerSpec, *, replace: bool = False) -> OptimizerSpec:
+    """Add ``spec`` to :data:`OPTIMIZERS` (a second one of the same name only with ``replace``)."""
+    if spec.name in OPTIMIZERS and not replace:
+        raise ValueError(f"an optimizer named `{spec.name}` is already registered")
+    OPTIMIZERS[spec.name] = spec
+    return spec
+
+
+def optimizer_names() -> tuple[str, ...]:
+    """The names of the registered optimizers, in registration order."""
+    return tuple(OPTIMIZERS)
+
+
+def get_optimizer(name: str) -> OptimizerSpec:
+    """The optimizer called ``name``; an :class:`~symop.errors.OptionError` naming the choices if there is none."""
+    try:
+        return OPTIMIZERS[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), OPTIMIZERS, n=1)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        raise OptionError(f"there is no optimizer `{name}`{hint}; the optimizers are "
+                          f"{', '.join(optimizer_names())}.") from None
+
+
+def make_optimizer(name: str, setup: OptimizerSetup) -> torch.optim.Optimizer:
+    """Build the optimizer ``name`` for ``setup``; an unknown option is an :class:`~symop.errors.OptionError`."""
+    spec = get_optimizer(name)
+    try:
+        return spec.make(setup)
+    except TypeError as err:
+        raise OptionError(f"the optimizer `{name}` does not take the options {dict(setup.options)} ({err}).") from None
+
+
+def _adam(setup: OptimizerSetup) -> torch.optim.Optimizer:
+    return torch.optim.Adam(setup.params, lr=setup.lr, **setup.options)
+
+
+#: L-BFGS as symop uses it: a long history, tight tolerances and a strong-Wolfe line search
+LBFGS_DEFAULTS: Mapping[str, Any] = {"max_iter": 20, "history_size": 50, "tolerance_grad": 1e-12,
+                                     "tolerance_change": 1e-15, "line_search_fn": "strong_wolfe"}
+
+
+def _lbfgs(setup: OptimizerSetup) -> torch.optim.Optimizer:
+    return torch.optim.LBFGS(setup.params, lr=setup.lr, **{**LBFGS_DEFAULTS, **setup.options})
+
+
+register_optimizer(OptimizerSpec("adam", _adam, description="Adam (options: betas, eps, weight_decay)"))
+register_optimizer(OptimizerSpec(
+    "lbfgs", _lbfgs, closure=True,
+    description="L-BFGS with a strong-Wolfe line search; one step runs up to `max_iter` iterations on one batch"))
+
+
+SCHEDULES = ("constant", "exponential", "cosine")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    r"""The learning rate's factor over the :math:`n` steps of a phase, at its step :math:`k`.
+
+    * ``constant``: 1;
+    * ``exponential``: :math:`f^{k/n}`, from 1 to ``final`` :math:`= f`;
+    * ``cosine``: :math:`f + \frac{1-f}{2}\bigl(1 + \cos(\pi \min(k, n)/n)\bigr)`, from 1 to ``final``.
+    """
+
+    kind: str = "constant"
+    final: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCHEDULES:
+            raise OptionError(f"there is no learning-rate schedule `{self.kind}`; the schedules are "
+                              f"{', '.join(SCHEDULES)}.")
+
+    def factor(self, k: int, steps: int) -> float:
+        """The factor at step ``k`` of ``steps``."""
+        n = max(int(steps), 1)
+        if self.kind == "exponential":
+            return self.final ** (k / n)
+        if self.kind == "cosine":
+            return self.final + (1 - self.final) / 2 * (1 + math.cos(math.pi * min(k, n) / n))
+        return 1.0
