@@ -220,6 +220,9 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
         out.append(lv)
         if progress is not None:
             progress(k, lv)
-    accuracy = disc.declared_accuracy(merged)
+    try:
+        accuracy = disc.declared_accuracy(merged)
+    except SymopError:  # options no level could run with (each level recorded why)
+        accuracy = None
     declared = accuracy.order(refine, steady=problem.is_steady) if accuracy is not None else None
     return Study(problem.name, method, refine, out, declared)
