@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from symop.training import Phase, optimize
 from symop_hypino.encoding import Instance, image
 from symop_hypino.hypernet import HyperNetwork
 from symop_hypino.physics import boundary_residual, interior_residual
@@ -93,19 +94,20 @@ def zero_shot(hyper: HyperNetwork, inst: Instance) -> Ensemble:
 
 def _train_delta(hyper: HyperNetwork, engine, delta: Instance, theta: torch.Tensor, steps: int, lr: float,
                  boundary_weight: float) -> torch.Tensor:
-    """``steps`` Adam steps on the delta problem's physics loss, starting from ``theta``."""
-    theta = theta.clone().requires_grad_(True)
-    opt = torch.optim.Adam([theta], lr=lr)
+    """``steps`` Adam steps (:func:`symop.training.optimize`) on the delta problem's physics loss, from ``theta``."""
+    holder = torch.nn.Module()
+    holder.theta = torch.nn.Parameter(theta.clone())
     s = float(delta.scale)
-    net = lambda Z: s * hyper.target.apply(theta[None], Z, delta.lo[None], delta.hi[None])  # noqa: E731
-    for _ in range(steps):
+    net = lambda Z: s * hyper.target.apply(holder.theta[None], Z, delta.lo[None], delta.hi[None])  # noqa: E731
+
+    def loss(step: int):
         r, _ = interior_residual(engine, net, delta.Z[None], delta.coef[None], delta.f[None])
         rb, _ = boundary_residual(engine, net, delta.Zb[None], delta.nu[None], delta.a[None], delta.b[None], delta.g[None])
-        loss = ((r ** 2).mean() + boundary_weight * (rb ** 2).mean()) / s ** 2
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return theta.detach()
+        total = ((r ** 2).mean() + boundary_weight * (rb ** 2).mean()) / s ** 2
+        return total, {"interior": (r ** 2).mean() / s ** 2, "boundary": (rb ** 2).mean() / s ** 2}
+
+    optimize(holder, loss, [Phase(steps, "adam", lr)], label="hypino delta", hint="lower `delta_lr`")
+    return holder.theta.detach()
 
 
 def refine(hyper: HyperNetwork, engine, inst: Instance, ensemble: Ensemble, steps: int, *, delta_steps: int = 0,
