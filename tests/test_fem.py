@@ -445,4 +445,5 @@ def test_splitting_with_moving_boundary_data_warns_of_order_reduction(method):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        symop.solve(problem, method=method, n=16, dt=0.05)  # unsplit: no caveat
+        # unsplit: no caveat (crank-nicolson: fd's default rk4 is unstable at dt = 0.05 on this grid)
+        symop.solve(problem, method=method, n=16, dt=0.05, scheme="crank-nicolson")
