@@ -127,14 +127,6 @@ def fail(node: Tree | Token, message: str, hint: str | None = None) -> SourceErr
     return SourceError(message, position_of(node), hint)
 
 
-def whole(value: sp.Expr) -> int | None:
-    """``value`` as an int when it is a whole number, else None (evaluated in bounded floats)."""
-    f = FloatEvaluator()(sp.sympify(value))
-    if not isinstance(f, float) or not math.isfinite(f) or not f.is_integer():
-        return None
-    return int(f)
-
-
 def number(text: str) -> sp.Expr:
     """A literal as an exact SymPy number (``0.1`` becomes 1/10)."""
     if any(c in text for c in ".eE"):
