@@ -225,3 +225,16 @@ def test_the_work_of_a_whole_file_is_bounded():
     err = first_error(text)
     assert "this file builds more than 6,000 terms and operations in all" in err.message
     assert time.perf_counter() - start < 10
+
+
+def test_symop_check_reports_a_limit_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "tower.pde"
+    path.write_text(line("a", "param a = 2^2^2^2^2^2\n"))
+    proc = subprocess.run([sys.executable, "-m", "symop.cli", "check", str(path)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert f"{path}:1:15: error: the exponent `2^2^2^2` is about 6.6e+04: exponents are limited to 1000" in proc.stderr
