@@ -22,7 +22,8 @@
 
 from __future__ import annotations
 
-from .checkpoint import CHECKPOINT_FORMAT, HEADER_ENTRY, MAX_HEADER_BYTES, TENSORS_ENTRY, load_checkpoint, save_checkpoint
+from .checkpoint import (CHECKPOINT_FORMAT, HEADER_ENTRY, MAX_HEADER_BYTES, TENSORS_ENTRY, load_checkpoint,
+                         save_checkpoint)
 from .dist import DistInfo, average, average_all, device_for, distributed, shard, unwrap, wrap
 from .loop import Checkpoint, CheckpointError, NonFiniteLoss, Phase, Result, StepRecord, optimize
 from .optimizers import (OPTIMIZERS, SCHEDULES, OptimizerSetup, OptimizerSpec, Schedule, get_optimizer,

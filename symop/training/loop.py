@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -191,30 +192,13 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
                 lr = phase.lr_at(step - first)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                data = batch(step)
-                seen: dict[str, Any] = {}
-
-                def closure() -> torch.Tensor:
-                    optimizer.zero_grad(set_to_none=True)
-                    total, terms = _split(loss(data))
-                    total.backward()
-                    seen["values"] = _check(total, terms, step, lr, phase, info, label, hint)
-                    if phase.clip:
-                        torch.nn.utils.clip_grad_norm_(params, phase.clip)
-                    return total
-
-                if closure_driven:
-                    optimizer.step(closure)
-                    total, terms = _split(loss(data))  # the loss where the step ended
-                    value, parts = _check(total, terms, step, lr, phase, info, label, hint)
-                else:
-                    closure()
-                    optimizer.step()
-                    value, parts = seen["values"]
+                check = partial(_check, step=step, lr=lr, phase=phase, info=info, label=label, hint=hint)
+                value, parts = _step(optimizer, closure_driven, loss, batch(step), params, phase.clip, check)
                 result.losses.append(value)
                 result.terms.append(parts)
                 update(step + 1, loss=value, terms=_format(parts))
-                if checkpoint is not None and (step + 1 == end or (checkpoint.every and (step + 1) % checkpoint.every == 0)):
+                every = checkpoint is not None and checkpoint.every and (step + 1) % checkpoint.every == 0
+                if checkpoint is not None and (every or step + 1 == end):
                     _save(checkpoint, net, optimizer, index, phase, step + 1, result, info)
                 record = StepRecord(step + 1, value, parts, lr, phase, net)
                 for callback in callbacks:
@@ -222,6 +206,34 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
             result.phase_times.append(time.perf_counter() - began)
     result.wall_time = time.perf_counter() - start
     return result
+
+
+def _step(optimizer: torch.optim.Optimizer, closure_driven: bool, loss: Loss, data: Any,
+          params: Sequence[torch.nn.Parameter], clip: float, check: Callable[..., tuple[float, dict[str, float]]]
+          ) -> tuple[float, dict[str, float]]:
+    """One optimizer step on the batch ``data``; the loss and terms it records (checked by ``check``).
+
+    The gradient is checked before the optimizer moves; a closure-driven
+    optimizer evaluates as often as it needs, and the step records the loss
+    where it ended.
+    """
+    seen: dict[str, Any] = {}
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        total, terms = _split(loss(data))
+        total.backward()
+        seen["values"] = check(total, terms)
+        if clip:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        return total
+
+    if closure_driven:
+        optimizer.step(closure)
+        return check(*_split(loss(data)))
+    closure()
+    optimizer.step()
+    return seen["values"]
 
 
 def _check(total: torch.Tensor, terms: Mapping[str, Any], step: int, lr: float, phase: Phase, info: DistInfo,
