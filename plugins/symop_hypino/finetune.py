@@ -18,8 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from symop.nn import MLP
-from symop.nn.objective import objective
+from symop.nn import MLP, objective
 from symop.training import Phase, optimize
 from symop_hypino.refine import Ensemble
 

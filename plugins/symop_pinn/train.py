@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from symop.nn.objective import objective
+from symop.nn import objective
 from symop.training import Checkpoint, Phase, Schedule, StepRecord, optimize
 
 

@@ -16,7 +16,9 @@ Public API:
   biharmonic, mixed partials) and exact polarized partial derivatives;
 * :class:`PhysicsLoss` and :class:`Term`: the physics-informed loss generated from a
   problem (interior, boundary, initial and periodic residuals at sampled points),
-  evaluated with an engine (:mod:`symop.nn.loss`).
+  evaluated with an engine (:mod:`symop.nn.loss`);
+* :func:`objective`: a :class:`PhysicsLoss` as the ``batch``/``loss`` pair that
+  :func:`symop.training.optimize` takes, with seeded points and STDE directions.
 
 Physics-informed networks (``pinn``) and hypernetworks (``hypino``) import these
 names; nothing here knows about a plugin.
@@ -37,6 +39,7 @@ from .engines import (
 )
 from .loss import PhysicsLoss, Term
 from .network import ACTIVATIONS, MLP, activate
+from .objective import objective
 
 __all__ = [
     "ACTIVATIONS",
@@ -52,6 +55,7 @@ __all__ = [
     "Term",
     "activate",
     "make_engine",
+    "objective",
     "stde",
     "taylor",
 ]
