@@ -104,6 +104,8 @@ def average_all(values: Sequence[float], info: DistInfo) -> list[float]:
         return [float(v) for v in values]
     import torch.distributed as dist
 
-    t = torch.tensor([float(v) for v in values], dtype=torch.float64)
+    # NCCL reduces only CUDA tensors (each process's own GPU, see :func:`distributed`); gloo CPU ones
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return [float(v) / info.world for v in t.tolist()]
