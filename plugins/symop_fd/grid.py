@@ -1,4 +1,4 @@
-"""The uniform node grid of a box: node coordinates, spacings, periodic axes."""
+"""fd's grid of a box: a :class:`symop.discrete.Lattice` with ghost layers, built from a problem."""
 
 from __future__ import annotations
 
@@ -26,26 +26,6 @@ class FDGrid(Lattice):
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
-
-    def axis(self, k: int, ghost: int = 0) -> np.ndarray:
-        """Coordinates along axis ``k``, extended by ``ghost`` nodes on each side."""
-        n = self.shape[k]
-        i = np.arange(-ghost, n + ghost, dtype=np.float64)
-        return self.lo[k] + i * self.h[k]
-
-    def axes(self) -> tuple[np.ndarray, ...]:
-        return tuple(self.axis(k) for k in range(self.dimension))
-
-    def mesh(self, ghosts: tuple[int, ...] | None = None, fixed: dict[int, float] | None = None) -> list[np.ndarray]:
-        """Full coordinate arrays; axis k extended by ``ghosts[k]``; ``fixed`` axes set to one value."""
-        ghosts = ghosts or (0,) * self.dimension
-        lines = []
-        for k in range(self.dimension):
-            if fixed and k in fixed:
-                lines.append(np.array([fixed[k]]))
-            else:
-                lines.append(self.axis(k, ghosts[k]))
-        return list(np.meshgrid(*lines, indexing="ij"))
 
 
 def build_grid(problem, cells: int, ghost: int) -> FDGrid:

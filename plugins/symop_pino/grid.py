@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import sympy as sp
 
 from symop.discrete import Lattice
@@ -38,16 +37,6 @@ class SpaceTimeGrid(Lattice):
     @property
     def space_dimension(self) -> int:
         return self.dimension - (1 if self.time else 0)
-
-    def axis(self, k: int) -> np.ndarray:
-        return self.lo[k] + np.arange(self.shape[k], dtype=np.float64) * self.h[k]
-
-    def axes(self) -> tuple[np.ndarray, ...]:
-        return tuple(self.axis(k) for k in range(self.dimension))
-
-    def mesh(self) -> list[np.ndarray]:
-        """One full coordinate array per axis, each of :attr:`shape`."""
-        return list(np.meshgrid(*self.axes(), indexing="ij"))
 
     def describe(self) -> dict:
         return {"names": list(self.names), "lo": list(self.lo), "hi": list(self.hi), "cells": list(self.cells),

@@ -10,12 +10,14 @@ neural operator's space-time grid (with time as one more axis) both build on it.
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["Lattice"]
 
 
 class Lattice:
-    """Spacings and node counts of a uniform box lattice, for dataclasses with the fields
-    ``names``, ``lo``, ``hi``, ``cells`` and ``periodic``: :math:`h_k = (b_k - a_k)/n_k`,
+    """Spacings, node counts and node coordinates of a uniform box lattice, for dataclasses with the
+    fields ``names``, ``lo``, ``hi``, ``cells`` and ``periodic``: :math:`h_k = (b_k - a_k)/n_k`,
     :math:`n_k + 1` nodes per axis, :math:`n_k` on a periodic one."""
 
     names: tuple[str, ...]
@@ -38,3 +40,27 @@ class Lattice:
     def shape(self) -> tuple[int, ...]:
         """The node count of every axis: :math:`n_k + 1`, or :math:`n_k` on a periodic axis."""
         return tuple(n if p else n + 1 for n, p in zip(self.cells, self.periodic))
+
+    def axis(self, k: int, ghost: int = 0) -> np.ndarray:
+        """Node coordinates :math:`a_k + i h_k` along axis ``k``, extended by ``ghost`` nodes on each side."""
+        n = self.shape[k]
+        i = np.arange(-ghost, n + ghost, dtype=np.float64)
+        return self.lo[k] + i * self.h[k]
+
+    def axes(self) -> tuple[np.ndarray, ...]:
+        """The node coordinates of every axis."""
+        return tuple(self.axis(k) for k in range(self.dimension))
+
+    def mesh(self, ghosts: tuple[int, ...] | None = None, fixed: dict[int, float] | None = None) -> list[np.ndarray]:
+        """One full coordinate array per axis; axis k extended by ``ghosts[k]``; ``fixed`` axes set to one value.
+
+        Without arguments every array has the lattice's :attr:`shape`.
+        """
+        ghosts = ghosts or (0,) * self.dimension
+        lines = []
+        for k in range(self.dimension):
+            if fixed and k in fixed:
+                lines.append(np.array([fixed[k]]))
+            else:
+                lines.append(self.axis(k, ghosts[k]))
+        return list(np.meshgrid(*lines, indexing="ij"))
