@@ -366,7 +366,7 @@ def test_options_and_rejections():
 
 
 def test_quadrature_and_elements():
-    from symop_fem.elements import Lagrange, quadrature
+    from symop.discrete.elements import Lagrange, quadrature
 
     for d in (1, 2, 3):
         for deg in range(7):

@@ -14,7 +14,7 @@ import scipy.sparse as sps
 import torch
 
 from .dofs import DofMap
-from .elements import Lagrange, quadrature
+from symop.discrete.elements import Lagrange, quadrature
 
 DTYPE = torch.float64
 

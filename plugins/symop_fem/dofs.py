@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .elements import EDGES
+from symop.discrete.elements import EDGES
 
 
 @dataclass

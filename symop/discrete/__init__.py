@@ -9,7 +9,9 @@ Public API:
   periodic) or assembled as sparse matrices, and the ghost weights of boundary closures;
 * :func:`derivative_orders`: a field node of the symbolic model as (unknown index,
   derivative order per axis), raising :class:`NodeError` (or the caller's error)
-  for a node no stencil can evaluate (:mod:`symop.discrete.nodes`).
+  for a node no stencil can evaluate (:mod:`symop.discrete.nodes`);
+* :mod:`elements <symop.discrete.elements>`: Lagrange P1/P2 bases on reference simplices
+  and simplex quadrature, which finite elements assemble with and solutions evaluate with.
 
 Finite differences (``fd``) and neural operators (``pino``) import these names;
 nothing here knows about a plugin.
@@ -17,8 +19,8 @@ nothing here knows about a plugin.
 
 from __future__ import annotations
 
-from . import stencils
+from . import elements, stencils
 from .lattice import Lattice
 from .nodes import NodeError, derivative_orders
 
-__all__ = ["Lattice", "NodeError", "derivative_orders", "stencils"]
+__all__ = ["Lattice", "NodeError", "derivative_orders", "elements", "stencils"]

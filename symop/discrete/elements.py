@@ -18,6 +18,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import roots_jacobi
 
+__all__ = ["EDGES", "Lagrange", "quadrature"]
+
 #: local edges (pairs of local vertices) of each simplex, in P2 node order
 EDGES = {
     0: (),
