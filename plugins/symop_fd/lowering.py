@@ -47,23 +47,31 @@ def _side_conditions(problem, name: str, differentiate: bool) -> dict[str, SideC
                 f"fd handles boundary conditions of the form alpha*u + beta*dn(u) = g; "
                 f"the condition on {', '.join(bc.parts)} for `{name}` is not one."
             )
-        alpha, beta, value = (problem.numeric(e) for e in (bc.alpha, bc.beta, bc.value))
-        if t is not None and bc.kind == "robin" and (alpha.has(t) or beta.has(t)):
-            # the ghost closure is built once; only the data g may change in time
-            raise LoweringError(f"fd needs time-independent alpha and beta in the Robin condition on "
-                                f"{', '.join(bc.parts)} for `{name}`; only the right-hand side g may depend on {t}.")
-        if differentiate:
-            if alpha.has(t) or beta.has(t):
-                raise LoweringError(f"fd needs time-independent alpha and beta in the conditions of `{name}`.")
-            value = sp.diff(value, t)
         parts = bc.parts
         if "all" in parts:
             parts = tuple(problem.domain.sides)
         for p in parts:
             if p in out and out[p].kind == "dirichlet":
                 continue  # Dirichlet wins on a side with two conditions
-            out[p] = SideCondition(bc.kind, alpha, beta, value)
+            out[p] = _side_condition(problem, name, bc, p, differentiate)
     return out
+
+
+def _side_condition(problem, name: str, bc, side: str, differentiate: bool) -> SideCondition:
+    """``bc`` on one side, with ``dn(e)`` of known expressions evaluated with that side's normal."""
+    t = problem.t
+    coords = problem.space.coords
+    alpha, beta, value = (analysis.normal_data(problem.numeric(e), problem.domain, side, coords)
+                          for e in (bc.alpha, bc.beta, bc.value))
+    if t is not None and bc.kind == "robin" and (alpha.has(t) or beta.has(t)):
+        # the ghost closure is built once; only the data g may change in time
+        raise LoweringError(f"fd needs time-independent alpha and beta in the Robin condition on "
+                            f"{', '.join(bc.parts)} for `{name}`; only the right-hand side g may depend on {t}.")
+    if differentiate:
+        if alpha.has(t) or beta.has(t):
+            raise LoweringError(f"fd needs time-independent alpha and beta in the conditions of `{name}`.")
+        value = sp.diff(value, t)
+    return SideCondition(bc.kind, alpha, beta, value)
 
 
 def components(problem) -> list[Component]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symop.errors import SymopError
-from symop.model.analysis import evolution, field_nodes
+from symop.model.analysis import evolution, field_nodes, has_normal_data, normal_data
 from symop.model.operators import NormalDerivative
 
 
@@ -189,14 +189,10 @@ def derive(problem, name: str) -> WeakForm:
     wf = WeakForm(name, coords, t, U, P, C, flux, S, time_order=order)
     fa = problem.field(name).applied
     isotropic = None
-    for bc in problem.conditions_for(name):
+    for bc, parts, alpha, beta, g in _resolved_conditions(problem, name):
         if bc.kind == "dirichlet":
-            wf.dirichlet.append(DirichletCondition(bc.parts, problem.numeric(sp.sympify(bc.value / bc.alpha))))
+            wf.dirichlet.append(DirichletCondition(parts, sp.sympify(g / alpha)))
             continue
-        if bc.kind not in ("neumann", "robin"):
-            raise WeakFormError(
-                f"the boundary condition on {', '.join(bc.parts)} is not of the form alpha*u + beta*dn(u) = g."
-            )
         if isotropic is None:
             c0 = C[0, 0]
             ok = all(sp.simplify(C[i, j] - (c0 if i == j else 0)) == 0 for i in range(d) for j in range(d))
@@ -206,11 +202,31 @@ def derive(problem, name: str) -> WeakForm:
                     "the conormal derivative differs from dn(u) here."
                 )
             isotropic = c0
-        alpha = problem.numeric(sp.sympify(bc.alpha)).xreplace({fa: U})
-        beta = problem.numeric(sp.sympify(bc.beta))
-        g = problem.numeric(sp.sympify(bc.value))
+        alpha = alpha.xreplace({fa: U})
         if beta.has(fa) or g.has(fa) or alpha.has(fa) or any(isinstance(a, NormalDerivative) for a in sp.preorder_traversal(g)):
-            raise WeakFormError(f"the condition on {', '.join(bc.parts)} must be linear: alpha*u + beta*dn(u) = g.")
+            raise WeakFormError(f"the condition on {', '.join(parts)} must be linear: alpha*u + beta*dn(u) = g.")
         B = sp.expand(isotropic * (g - alpha * U) / beta)
-        wf.natural.append(NaturalCondition(bc.parts, bc.kind, B))
+        wf.natural.append(NaturalCondition(parts, bc.kind, B))
     return wf
+
+
+def _resolved_conditions(problem, name: str):
+    """``(condition, parts, alpha, beta, g)`` for each condition of ``name``, parameters substituted.
+
+    A condition whose data hold ``dn(e)`` of a known expression (``dn(exact(u))``)
+    is split into one entry per side, each with ``dn(e)`` evaluated with that
+    side's outward normal, so that every entry's data are plain expressions.
+    """
+    coords = tuple(problem.space.coords)
+    for bc in problem.conditions_for(name):
+        if bc.kind not in ("dirichlet", "neumann", "robin"):
+            raise WeakFormError(
+                f"the boundary condition on {', '.join(bc.parts)} is not of the form alpha*u + beta*dn(u) = g."
+            )
+        exprs = [problem.numeric(sp.sympify(e)) for e in (bc.alpha, bc.beta, bc.value)]
+        if not any(has_normal_data(e) for e in exprs):
+            yield (bc, bc.parts, *exprs)
+            continue
+        sides = problem.domain.sides if "all" in bc.parts else bc.parts
+        for side in sides:
+            yield (bc, (side,), *(normal_data(e, problem.domain, side, coords) for e in exprs))

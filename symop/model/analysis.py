@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from symop.errors import Position, SymopError
 from symop.model.operators import Laplacian, NormalDerivative, Partial
@@ -274,6 +275,32 @@ def splitting_caveat(problem: Problem) -> str | None:
             "expect less than the splitting's nominal order; the unsplit IMEX scheme (split: none) keeps it.")
 
 
+def is_known(expr: sp.Expr) -> bool:
+    """True when ``expr`` holds no unknown (no undefined function such as a field ``u(x, t)``)."""
+    return not sp.sympify(expr).atoms(AppliedUndef)
+
+
+def normal_data(expr: sp.Expr, domain, side: str, coords) -> sp.Expr:
+    r"""``expr`` with every ``dn(e)`` of a known ``e`` replaced by :math:`\nabla e \cdot n` on ``side``.
+
+    ``n`` is the domain's symbolic outward unit normal on that side
+    (:meth:`~symop.model.domains.Domain.symbolic_normal`), so boundary data such as
+    ``dn(exact(u))`` become plain expressions of the coordinates (and time).
+    """
+    expr = sp.sympify(expr)
+    nodes = [n for n in expr.atoms(NormalDerivative) if is_known(n.args[0])]
+    if not nodes:
+        return expr
+    normal = domain.symbolic_normal(side, list(coords))
+    repl = {n: sp.Add(*[sp.diff(n.args[0], x) * nx for x, nx in zip(coords, normal)]) for n in nodes}
+    return expr.xreplace(repl)
+
+
+def has_normal_data(expr: sp.Expr) -> bool:
+    """True when ``expr`` holds ``dn(e)`` of a known ``e``: data that differ from side to side."""
+    return any(is_known(n.args[0]) for n in sp.sympify(expr).atoms(NormalDerivative))
+
+
 def classify_condition(parts: tuple[str, ...], fld: Field, lhs: sp.Expr, rhs: sp.Expr,
                        position: Position | None) -> BoundaryCondition:
     """Classify ``lhs = rhs`` on ``parts`` as ``alpha*u + beta*dn(u) = value`` where it is linear.
@@ -285,7 +312,11 @@ def classify_condition(parts: tuple[str, ...], fld: Field, lhs: sp.Expr, rhs: sp
     U, DN = sp.Dummy("U"), sp.Dummy("DN")
     expr = (lhs - rhs).xreplace({NormalDerivative(fld.applied): DN}).xreplace({fld.applied: U})
     general = BoundaryCondition(parts, fld.name, lhs, rhs, "general", position=position)
-    if expr.has(fld.function) or expr.has(NormalDerivative) or expr.has(sp.Derivative) or expr.has(Laplacian) or expr.has(Partial):
+    # dn(e) of a known expression e (no unknown inside) is data, resolved per side by normal_data
+    data = {n: sp.Dummy("G") for n in expr.atoms(NormalDerivative) if is_known(n.args[0])}
+    held = expr.xreplace(data)
+    if (held.has(fld.function) or held.has(NormalDerivative) or held.has(sp.Derivative) or held.has(Laplacian)
+            or held.has(Partial)):
         return general
     alpha = sp.diff(expr, U)
     beta = sp.diff(expr, DN)
