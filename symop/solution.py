@@ -226,6 +226,9 @@ class Solution:
         shape ``(len(times), *field_shape)``.
     :param norms: errors measured by the method itself, field → norm → value;
         they override the nodal errors of :meth:`errors`.
+    :param diagnostics: scalars recorded during the run by trackers
+        (:class:`symop.trackers.Record`): name → one value per recorded step,
+        with ``step`` and ``time`` among the names.
     """
 
     problem: "Problem"
@@ -240,6 +243,7 @@ class Solution:
     wall_time: float = 0.0
     info: dict = field(default_factory=dict)
     norms: dict[str, dict[str, float]] | None = None
+    diagnostics: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         shape = _shape(self.geometry)
@@ -391,13 +395,13 @@ class Solution:
         return data
 
     def _write_vtk(self, path: Path, values: Mapping[str, np.ndarray], time: float | None) -> Path:
-        from symop.output.vtk import write_vtr, write_vtu
+        from symop.output.vtk import write_grid_vtu, write_vtu
 
         data = self._point_data(values, time)
         if isinstance(self.geometry, Grid):
-            return write_vtr(path, self.geometry.axes, data, self.geometry.names)
+            return write_grid_vtu(path, self.geometry.axes, data, time)
         cells = None if isinstance(self.geometry, PointCloud) else np.asarray(self.geometry.cells)
-        return write_vtu(path, _nodes(self.geometry), cells, {k: v.ravel() for k, v in data.items()})
+        return write_vtu(path, _nodes(self.geometry), cells, {k: v.ravel() for k, v in data.items()}, time)
 
     def save(self, directory: str | Path) -> list[Path]:
         """Write the solution into ``directory`` (created if needed); return the files.
@@ -405,10 +409,15 @@ class Solution:
         * ``fields.npz``: each field under its name, the coordinates
           (``axis_<k>`` for a grid, ``points`` and ``cells`` otherwise), and
           ``time``/``times``/``history_<field>`` when present;
-        * VTK: ``<name>.vtr`` (grid) or ``<name>.vtu`` (mesh, points) with the
-          fields, their exact values and errors; with a history, one file per
-          saved time ``<name>_<k>.vt?`` and a ``<name>.pvd`` collection.
+        * VTK: ``<name>.vtu``, binary, for every geometry (a grid as its
+          lines, quadrilaterals or hexahedra), with the fields, their exact
+          values and errors and the time as ``TimeValue``; ParaView and
+          ``meshio.read`` open it.  With a history, one file per saved time
+          ``<name>_<k>.vtu`` and a ``<name>.pvd`` collection of their times.
           Geometries with more than three coordinates get no VTK file;
+        * ``<name>.h5``: one HDF5 file with the fields, coordinates, times,
+          history, diagnostics, the problem text and the options
+          (:mod:`symop.output.hdf5`);
         * ``summary.json``: :meth:`summary`.
 
         ``<name>`` is the problem's name made a safe file name of bounded
@@ -425,6 +434,11 @@ class Solution:
         dim = self.geometry.dimension if hasattr(self.geometry, "dimension") else _nodes(self.geometry).shape[1]
         if dim <= 3:
             self._write_vtk_files(out, files)
+        from symop.output.files import file_stem
+        from symop.output.hdf5 import write_hdf5
+
+        h5 = f"{file_stem(self.problem.name)}.h5"
+        files.attempt(h5, lambda: write_hdf5(out / h5, self))
         files.attempt("summary.json", lambda: self._write_summary(out / "summary.json"))
         return files.finish()
 
@@ -449,7 +463,7 @@ class Solution:
     def _write_vtk_files(self, out: Path, files: "OutputFiles") -> None:
         from symop.output.files import file_stem
 
-        ext = ".vtr" if isinstance(self.geometry, Grid) else ".vtu"
+        ext = ".vtu"
         stem = file_stem(self.problem.name)
         if self.history and self.times is not None and len(self.times):
             entries = []
@@ -469,6 +483,16 @@ class Solution:
     def _write_summary(self, path: Path) -> Path:
         path.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
         return path
+
+    def to_xarray(self) -> Any:
+        """The fields of a grid solution as an ``xarray.Dataset`` (coordinates and time as dimensions).
+
+        See :func:`symop.output.dataset.to_xarray`; needs the optional
+        package xarray.
+        """
+        from symop.output.dataset import to_xarray
+
+        return to_xarray(self)
 
     # ------------------------------------------------------------ figures
     def _select(self, field: str | Sequence[str] | None) -> list[str]:

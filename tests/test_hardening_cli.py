@@ -72,17 +72,17 @@ def test_a_300_character_problem_name_gives_bounded_file_names(tmp_path, capsys)
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
     assert "fields.npz" in names and "summary.json" in names
-    assert any(n.endswith(".vtr") for n in names) and any(n.endswith(".png") for n in names)
+    assert any(n.endswith(".vtu") for n in names) and any(n.endswith(".png") for n in names)
     assert max(len(n) for n in names) <= 90
     assert json.loads((out / "summary.json").read_text())["problem"] == name
 
 
 def test_one_output_that_fails_keeps_the_others_and_is_named(tmp_path, capsys):
     out = tmp_path / "out"
-    (out / "heat.vtr").mkdir(parents=True)  # the VTK file cannot be written: a folder has its name
+    (out / "heat.vtu").mkdir(parents=True)  # the VTK file cannot be written: a folder has its name
     code, stdout, err = run(capsys, "run", HEAT, "-q", "-o", str(out), "--plot")
     assert code == 1
-    assert "could not write heat.vtr" in err
+    assert "could not write heat.vtu" in err
     for name in ("fields.npz", "summary.json", "heat.png"):
         assert (out / name).is_file(), name
     assert "summary.json" in stdout

@@ -244,24 +244,25 @@ def test_table_lists_norms(steady_1d):
 
 
 # ---------------------------------------------------------------- files
-def _vtr_arrays(path):
-    root = ET.parse(path).getroot()
-    assert root.get("type") == "RectilinearGrid"
-    piece = root.find("RectilinearGrid/Piece")
-    point = {a.get("Name"): np.array(a.text.split(), float) for a in piece.find("PointData")}
-    coords = [np.array(a.text.split(), float) for a in piece.find("Coordinates")]
-    return root, point, coords
+def _grid_arrays(path, shape):
+    """A grid's .vtu read back by meshio: the mesh, its point data and the coordinates of each axis."""
+    import meshio
+
+    mesh = meshio.read(path)
+    points = mesh.points[:, : len(shape)].reshape(*shape, len(shape))
+    coords = [np.moveaxis(points[..., k], k, 0).reshape(shape[k], -1)[:, 0] for k in range(len(shape))]
+    return mesh, dict(mesh.point_data), coords
 
 
 def test_save_steady_grid(steady_1d, tmp_path):
     files = steady_1d.save(tmp_path / "out")
     names = sorted(p.name for p in files)
-    assert names == ["fields.npz", "sine.vtr", "summary.json"]
+    assert names == ["fields.npz", "sine.h5", "sine.vtu", "summary.json"]
     data = np.load(tmp_path / "out" / "fields.npz")
     np.testing.assert_array_equal(data["u"], steady_1d.fields["u"])
     np.testing.assert_array_equal(data["axis_0"], steady_1d.geometry.axes[0])
-    root, point, coords = _vtr_arrays(tmp_path / "out" / "sine.vtr")
-    assert root.find("RectilinearGrid").get("WholeExtent") == "0 4 0 0 0 0"
+    mesh, point, coords = _grid_arrays(tmp_path / "out" / "sine.vtu", (5,))
+    assert mesh.cells[0].type == "line" and len(mesh.cells[0].data) == 4
     np.testing.assert_allclose(point["u"], steady_1d.fields["u"], rtol=1e-15)
     np.testing.assert_allclose(point["u_exact"], np.sin(np.pi * coords[0]), atol=1e-15)
     np.testing.assert_allclose(coords[0], np.linspace(0, 1, 5))
@@ -272,21 +273,23 @@ def test_save_steady_grid(steady_1d, tmp_path):
 def test_save_history_writes_one_file_per_time_and_pvd(heat_2d, tmp_path):
     files = heat_2d.save(tmp_path)
     names = sorted(p.name for p in files)
-    assert names == ["fields.npz", "heat.pvd", "heat_0000.vtr", "heat_0001.vtr", "heat_0002.vtr", "summary.json"]
+    assert names == ["fields.npz", "heat.h5", "heat.pvd", "heat_0000.vtu", "heat_0001.vtu", "heat_0002.vtu",
+                     "summary.json"]
     data = np.load(tmp_path / "fields.npz")
     assert data["history_u"].shape == (3, 21, 17)
     np.testing.assert_array_equal(data["times"], [0.0, 0.25, 0.5])
     assert float(data["time"]) == 0.5
     collection = ET.parse(tmp_path / "heat.pvd").getroot()
     sets = collection.findall("Collection/DataSet")
-    assert [s.get("file") for s in sets] == ["heat_0000.vtr", "heat_0001.vtr", "heat_0002.vtr"]
+    assert [s.get("file") for s in sets] == ["heat_0000.vtu", "heat_0001.vtu", "heat_0002.vtu"]
     assert [float(s.get("timestep")) for s in sets] == [0.0, 0.25, 0.5]
-    # VTK orders points with x fastest
-    _, point, coords = _vtr_arrays(tmp_path / "heat_0001.vtr")
-    assert [len(c) for c in coords] == [21, 17, 1]
-    expected = heat_2d.history["u"][1].ravel(order="F")
+    # the grid's nodes are in C order (y fastest)
+    mesh, point, coords = _grid_arrays(tmp_path / "heat_0001.vtu", (21, 17))
+    assert [len(c) for c in coords] == [21, 17]
+    assert mesh.field_data["TimeValue"][0] == 0.25
+    expected = heat_2d.history["u"][1].ravel()
     np.testing.assert_allclose(point["u"], expected, rtol=1e-15)
-    xx, yy = np.meshgrid(coords[0], coords[1], indexing="xy")
+    xx, yy = np.meshgrid(coords[0], coords[1], indexing="ij")
     np.testing.assert_allclose(point["u_exact"], (np.exp(-0.25) * np.sin(np.pi * xx) * np.sin(np.pi * yy)).ravel(),
                                atol=1e-15)
 
@@ -295,7 +298,7 @@ def test_save_mesh_and_points_as_vtu(two_triangles, cloud_2d, tmp_path):
     import meshio
 
     files = two_triangles.save(tmp_path / "mesh")
-    assert sorted(p.name for p in files) == ["fields.npz", "plane.vtu", "summary.json"]
+    assert sorted(p.name for p in files) == ["fields.npz", "plane.h5", "plane.vtu", "summary.json"]
     mesh = meshio.read(tmp_path / "mesh" / "plane.vtu")
     np.testing.assert_allclose(mesh.points[:, :2], two_triangles.geometry.points)
     assert mesh.cells[0].type == "triangle"
@@ -362,7 +365,7 @@ def test_plot_high_dimensional_points_as_parity(tmp_path):
     sol = Solution(problem, "pinn", {}, PointCloud(pts), {"u": pts.sum(axis=1) * 1.01})
     assert _is_png(sol.plot(tmp_path / "hd.png"))
     files = sol.save(tmp_path / "hd")
-    assert sorted(p.name for p in files) == ["fields.npz", "summary.json"]
+    assert sorted(p.name for p in files) == ["fields.npz", "hd.h5", "summary.json"]
 
 
 def test_animate_gif(heat_2d, steady_1d, tmp_path):

@@ -23,7 +23,7 @@ from symop.errors import SymopError
 T = TypeVar("T")
 
 #: the longest stem :func:`file_stem` returns (names are at most 255 bytes on common
-#: file systems; suffixes such as ``_0100.vtr`` and ``.png`` must still fit)
+#: file systems; suffixes such as ``_0100.vtu`` and ``.png`` must still fit)
 MAX_STEM = 80
 
 

@@ -1,11 +1,18 @@
-"""VTK output: a small XML RectilinearGrid (``.vtr``) writer, ``.vtu`` via meshio,
-and ParaView ``.pvd`` time collections.
+"""VTK output that ParaView and ``meshio.read`` both open: binary ``.vtu`` files and ``.pvd`` time collections.
 
-The ``.vtr`` writer needs nothing beyond the standard library and NumPy; the
-data are written as ASCII so that the files are easy to inspect and test.
-VTK orders rectilinear-grid points with the first coordinate varying fastest,
-so arrays stored in C order with axis 0 = first coordinate are flattened in
-Fortran order.
+Every geometry is written as a VTK XML *UnstructuredGrid* (``.vtu``) through
+meshio, binary and zlib-compressed:
+
+* a tensor-product grid becomes its cells (lines in 1-D, quadrilaterals in
+  2-D, hexahedra in 3-D) with the nodes in C order (last axis fastest), the
+  order of :meth:`symop.solution.Grid.points`;
+* a mesh keeps its simplices;
+* a point cloud is one ``vertex`` cell per point.
+
+meshio reads ``.vtu`` but has no reader for the structured formats (``.vtr``,
+``.vts``), so one format serves every geometry.  The time of a snapshot is
+stored as the VTK field ``TimeValue``; several snapshots are listed with their
+times in a ParaView collection (``.pvd``, :func:`write_pvd`).
 """
 
 from __future__ import annotations
@@ -17,72 +24,29 @@ from typing import Mapping, Sequence
 import numpy as np
 
 
-def _ascii(values: np.ndarray) -> str:
-    """``values`` as whitespace-separated text with full double precision."""
-    flat = np.asarray(values, dtype=np.float64).ravel()
-    return " ".join(f"{v:.17g}" for v in flat.tolist())
+def grid_cells(shape: Sequence[int]) -> tuple[str, np.ndarray]:
+    """The VTK cell type and ``(M, 2**d)`` vertex indices of a tensor-product grid of ``shape`` nodes.
 
-
-def _data_array(parent: ET.Element, name: str, values: np.ndarray, components: int = 1) -> ET.Element:
-    element = ET.SubElement(
-        parent,
-        "DataArray",
-        type="Float64",
-        Name=name,
-        NumberOfComponents=str(components),
-        format="ascii",
-    )
-    element.text = _ascii(values)
-    return element
-
-
-def _write_tree(root: ET.Element, path: Path) -> Path:
-    ET.indent(root)
-    tree = ET.ElementTree(root)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
-    return path
-
-
-def write_vtr(
-    path: str | Path,
-    axes: Sequence[np.ndarray],
-    point_data: Mapping[str, np.ndarray],
-    axis_names: Sequence[str] | None = None,
-) -> Path:
-    """Write a rectilinear grid with nodal data to ``path`` (VTK XML ``.vtr``).
-
-    :param axes: one to three 1-D coordinate arrays; missing dimensions are
-        padded with the single coordinate 0.
-    :param point_data: name → array of the grid's shape (``len(a)`` per axis,
-        C order, axis 0 is the first coordinate).
-    :param axis_names: names of the coordinates, kept as the ``Name`` of the
-        coordinate arrays (default x, y, z).
+    Node ``(i, j, k)`` has index ``(i * ny + j) * nz + k`` (C order).  Quads and
+    hexahedra list their vertices counter-clockwise (bottom face, then top
+    face), as VTK orders them.
     """
-    path = Path(path)
-    axes = [np.asarray(a, dtype=np.float64).ravel() for a in axes]
-    if not 1 <= len(axes) <= 3:
-        raise ValueError(f"a .vtr file holds 1 to 3 axes, not {len(axes)}")
-    shape = tuple(len(a) for a in axes)
-    names = list(axis_names) if axis_names is not None else ["x", "y", "z"][: len(axes)]
-    padded = axes + [np.zeros(1)] * (3 - len(axes))
-    padded_names = names + [f"pad{k}" for k in range(3 - len(axes))]
-    extent = " ".join(f"0 {len(a) - 1}" for a in padded)
-
-    root = ET.Element("VTKFile", type="RectilinearGrid", version="0.1", byte_order="LittleEndian")
-    grid = ET.SubElement(root, "RectilinearGrid", WholeExtent=extent)
-    piece = ET.SubElement(grid, "Piece", Extent=extent)
-    attrs = {"Scalars": next(iter(point_data))} if point_data else {}
-    pdata = ET.SubElement(piece, "PointData", **attrs)
-    for name, values in point_data.items():
-        values = np.asarray(values, dtype=np.float64)
-        if values.shape != shape:
-            values = values.reshape(shape)
-        _data_array(pdata, name, values.ravel(order="F"))
-    ET.SubElement(piece, "CellData")
-    coords = ET.SubElement(piece, "Coordinates")
-    for name, axis in zip(padded_names, padded):
-        _data_array(coords, name, axis)
-    return _write_tree(root, path)
+    shape = tuple(int(n) for n in shape)
+    d = len(shape)
+    if not 1 <= d <= 3:
+        raise ValueError(f"a VTK grid has 1 to 3 axes, not {d}")
+    index = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+    if any(n < 2 for n in shape):
+        return "vertex", index.reshape(-1, 1)
+    if d == 1:
+        return "line", np.stack([index[:-1], index[1:]], axis=-1)
+    if d == 2:
+        a, b = index[:-1, :-1], index[1:, :-1]
+        c, e = index[1:, 1:], index[:-1, 1:]
+        return "quad", np.stack([a, b, c, e], axis=-1).reshape(-1, 4)
+    corners = [index[:-1, :-1, :-1], index[1:, :-1, :-1], index[1:, 1:, :-1], index[:-1, 1:, :-1],
+               index[:-1, :-1, 1:], index[1:, :-1, 1:], index[1:, 1:, 1:], index[:-1, 1:, 1:]]
+    return "hexahedron", np.stack(corners, axis=-1).reshape(-1, 8)
 
 
 def _cell_type(cells: np.ndarray, dimension: int) -> str:
@@ -103,14 +67,17 @@ def _cell_type(cells: np.ndarray, dimension: int) -> str:
 def write_vtu(
     path: str | Path,
     points: np.ndarray,
-    cells: np.ndarray | None,
+    cells: np.ndarray | tuple[str, np.ndarray] | None,
     point_data: Mapping[str, np.ndarray],
+    time: float | None = None,
 ) -> Path:
-    """Write an unstructured grid (``.vtu``) with nodal data through meshio.
+    """Write an unstructured grid (binary ``.vtu``) with nodal data through meshio.
 
     :param points: ``(N, d)`` node coordinates, ``d <= 3`` (padded to 3).
-    :param cells: ``(M, k)`` vertex indices of each cell, or ``None`` for a
-        point cloud (written as one ``vertex`` cell per point).
+    :param cells: ``(M, k)`` vertex indices of each cell (the type follows
+        from ``k`` and ``d``), a ``(type, indices)`` pair, or ``None`` for a
+        point cloud (one ``vertex`` cell per point).
+    :param time: stored as the field ``TimeValue`` when given.
     """
     import meshio
 
@@ -124,14 +91,61 @@ def write_vtu(
     padded = np.zeros((n, 3))
     padded[:, :d] = points
     if cells is None:
-        cells = np.arange(n, dtype=np.int64).reshape(-1, 1)
-    cells = np.asarray(cells, dtype=np.int64)
+        block = ("vertex", np.arange(n, dtype=np.int64).reshape(-1, 1))
+    elif isinstance(cells, tuple):
+        block = (cells[0], np.asarray(cells[1], dtype=np.int64))
+    else:
+        data = np.asarray(cells, dtype=np.int64)
+        block = (_cell_type(data, d), data)
     mesh = meshio.Mesh(
         padded,
-        [(_cell_type(cells, d), cells)],
+        [block],
         point_data={k: np.asarray(v, dtype=np.float64).reshape(n) for k, v in point_data.items()},
     )
-    meshio.write(path, mesh, file_format="vtu")
+    meshio.write(path, mesh, file_format="vtu", binary=True)
+    if time is not None:
+        _add_time(path, float(time))
+    return path
+
+
+def _add_time(path: Path, time: float) -> None:
+    """Put the VTK field ``TimeValue`` (read by ParaView and meshio) into the ``.vtu`` at ``path``.
+
+    meshio's writer does not write field data, so the element is inserted
+    after the ``<UnstructuredGrid>`` tag, where VTK and meshio's reader look.
+    """
+    text = path.read_text(encoding="utf-8")
+    tag = "<UnstructuredGrid>"
+    field = (f'\n<FieldData>\n<DataArray type="Float64" Name="TimeValue" NumberOfTuples="1" '
+             f'format="ascii">{time:.17g}</DataArray>\n</FieldData>')
+    if tag not in text:  # pragma: no cover - meshio always writes the tag
+        raise ValueError(f"{path.name} has no UnstructuredGrid element to hold the time")
+    path.write_text(text.replace(tag, tag + field, 1), encoding="utf-8")
+
+
+def write_grid_vtu(
+    path: str | Path,
+    axes: Sequence[np.ndarray],
+    point_data: Mapping[str, np.ndarray],
+    time: float | None = None,
+) -> Path:
+    """Write a tensor-product grid (one to three coordinate arrays) as a binary ``.vtu``.
+
+    :param point_data: name → array of the grid's shape (C order, axis 0 is
+        the first coordinate), stored in the node order of :func:`grid_cells`.
+    """
+    axes = [np.asarray(a, dtype=np.float64).ravel() for a in axes]
+    shape = tuple(len(a) for a in axes)
+    mesh = np.meshgrid(*axes, indexing="ij")
+    points = np.stack([m.ravel() for m in mesh], axis=-1)
+    size = int(np.prod(shape))
+    data = {k: np.asarray(v, dtype=np.float64).reshape(size) for k, v in point_data.items()}
+    return write_vtu(path, points, grid_cells(shape), data, time)
+
+
+def _write_tree(root: ET.Element, path: Path) -> Path:
+    ET.indent(root)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
     return path
 
 
