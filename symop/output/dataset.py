@@ -28,9 +28,7 @@ def to_xarray(solution: "Solution") -> "xarray.Dataset":
     """
     import json
 
-    from symop.solution import Grid, _json_safe
-
-    if not isinstance(solution.geometry, Grid):
+    if not hasattr(solution.geometry, "axes"):
         kind = "a mesh" if hasattr(solution.geometry, "cells") else "scattered points"
         raise SymopError(
             f"to_xarray needs a grid, but this {solution.method} solution lives on {kind}; "
@@ -43,6 +41,7 @@ def to_xarray(solution: "Solution") -> "xarray.Dataset":
             "to_xarray needs the xarray package, which is not installed: pip install xarray "
             "(or pip install 'symop[xarray]')."
         ) from None
+    summary = solution.summary()
     grid = solution.geometry
     dims = tuple(grid.names)
     coords: dict[str, Any] = {name: axis for name, axis in zip(dims, grid.axes)}
@@ -70,7 +69,7 @@ def to_xarray(solution: "Solution") -> "xarray.Dataset":
     attrs = {
         "problem": solution.problem.name,
         "method": solution.method,
-        "options": json.dumps(_json_safe(solution.options)),
-        "errors": json.dumps(_json_safe(solution.errors())),
+        "options": json.dumps(summary["options"]),
+        "errors": json.dumps(summary["errors"]),
     }
     return xr.Dataset(variables, coords=coords, attrs=attrs)

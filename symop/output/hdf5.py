@@ -56,8 +56,6 @@ def problem_text(solution: "Solution") -> str:
 
 def write_hdf5(path: str | Path, solution: "Solution") -> Path:
     """Write ``solution`` to the HDF5 file ``path`` (layout in the module docstring)."""
-    from symop.solution import Grid, PointCloud, _json_safe, _nodes
-
     h5py = _h5py()
     path = Path(path)
     summary = solution.summary()
@@ -71,7 +69,7 @@ def write_hdf5(path: str | Path, solution: "Solution") -> Path:
         f.attrs["wall_time"] = float(solution.wall_time)
         if solution.time is not None:
             f.attrs["time"] = float(solution.time)
-        f.attrs["options"] = json.dumps(_json_safe(solution.options))
+        f.attrs["options"] = json.dumps(summary.get("options", {}))
         f.attrs["info"] = json.dumps(summary.get("info", {}))
         f.attrs["errors"] = json.dumps(summary.get("errors", {}))
         f.attrs["problem_text"] = problem_text(solution)
@@ -79,14 +77,14 @@ def write_hdf5(path: str | Path, solution: "Solution") -> Path:
         f.attrs["source_file"] = source.filename if source is not None else ""
         geo = f.create_group("geometry")
         geometry = solution.geometry
-        if isinstance(geometry, Grid):
-            geo.attrs["kind"] = "grid"
+        geo.attrs["kind"] = kind = summary["geometry"]["kind"]
+        if kind == "grid":
             for k, axis in enumerate(geometry.axes):
                 geo.create_dataset(f"axis_{k}", data=axis)
         else:
-            geo.attrs["kind"] = "points" if isinstance(geometry, PointCloud) else "mesh"
-            geo.create_dataset("points", data=_nodes(geometry), compression="gzip")
-            if not isinstance(geometry, PointCloud):
+            points = np.asarray(geometry.points, dtype=np.float64)
+            geo.create_dataset("points", data=points.reshape(len(points), -1), compression="gzip")
+            if kind == "mesh":
                 geo.create_dataset("cells", data=np.asarray(geometry.cells, dtype=np.int64), compression="gzip")
         geo.attrs["names"] = list(_coordinate_names(solution))
         fields = f.create_group("fields")
