@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from symop.model.analysis import has_normal_data, normal_data
 from symop.model.operators import Laplacian, NormalDerivative, Partial
 from symop.model.problem import Problem
 from symop_hypino.errors import UnsupportedProblem
@@ -135,8 +136,13 @@ def conditions(problem: Problem) -> tuple[Condition, ...]:
             raise UnsupportedProblem("the hypino method needs boundary conditions of the form a*u + b*dn(u) = g, "
                                      f"not `{sp.sstr(bc.lhs)} = {sp.sstr(bc.rhs)}`.")
         parts = tuple(problem.domain.sides) if bc.parts in (("all",), ()) else tuple(bc.parts)
-        out.append(Condition(parts, bc.kind, problem.numeric(bc.alpha), problem.numeric(bc.beta),
-                             problem.numeric(bc.value).doit()))
+        pieces = [problem.numeric(e) for e in (bc.alpha, bc.beta, bc.value)]
+        if any(has_normal_data(e) for e in pieces):  # dn(e) of a known e: grad(e).n, one condition per side
+            for side in parts:
+                a, b, g = (normal_data(e, problem.domain, side, problem.space.coords) for e in pieces)
+                out.append(Condition((side,), bc.kind, a, b, g.doit()))
+            continue
+        out.append(Condition(parts, bc.kind, pieces[0], pieces[1], pieces[2].doit()))
     for ic in problem.initial:
         if ic.order > 1:
             raise UnsupportedProblem("the hypino method takes initial data for u and dt(u) only.")

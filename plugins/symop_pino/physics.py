@@ -12,7 +12,9 @@ and the parameters :math:`p` of each family member, the terms are
   grid, is one more axis, so :math:`\partial_t u` is a central difference too;
 * **boundary**: :math:`\alpha u + \beta\,\partial_n u - g` on the nodes of each
   side, :math:`\partial_n u` by the one-sided second-order difference
-  :math:`\pm(3u_0 - 4u_1 + u_2)/(2h)` pointing out of the box;
+  :math:`\pm(3u_0 - 4u_1 + u_2)/(2h)` pointing out of the box; data
+  ``dn(e)`` of a known expression ``e`` are :math:`\nabla e\cdot n` with the
+  side's outward normal;
 * **initial**: :math:`u - g` (or :math:`\partial_t u - g`, one-sided) on the
   first time slice;
 * **data**: :math:`u - u_{\text{ref}}` on every node, where a reference exists.
@@ -34,6 +36,7 @@ import torch
 from symop.codegen import generate
 from symop.discrete import derivative_orders, stencils
 from symop.errors import SymopError
+from symop.model.analysis import has_normal_data, normal_data
 from symop.model.problem import as_number
 
 from .grid import SpaceTimeGrid
@@ -90,13 +93,18 @@ class GridPhysics:
             if bc.kind not in ("dirichlet", "neumann", "robin"):
                 raise PhysicsError(f"pino needs boundary conditions of the form alpha*u + beta*dn(u) = g; "
                                    f"the condition on {', '.join(bc.parts)} for `{bc.field}` is not one.")
-            fn = self._generate({"alpha": bc.alpha, "beta": bc.beta, "value": bc.value}, f"boundary_{j}")
             normal = sp.sympify(bc.beta).xreplace(self.fixed) != 0
             parts = tuple(problem.domain.sides) if "all" in bc.parts else bc.parts
+            pieces = {"alpha": bc.alpha, "beta": bc.beta, "value": bc.value}
+            per_side = any(has_normal_data(e) for e in pieces.values())
+            fn = None if per_side else self._generate(pieces, f"boundary_{j}")
             for side in parts:
                 axis, sign = problem.domain.axis_of_side(side)
                 if grid.periodic[axis]:
                     continue
+                if per_side:  # dn(e) of a known e is data: grad(e).n with this side's outward normal
+                    fn = self._generate({k: normal_data(e, problem.domain, side, problem.space.coords)
+                                         for k, e in pieces.items()}, f"boundary_{j}_{side}")
                 self.terms.append(_Term(f"bc[{bc.field}:{side}]", "boundary", fn,
                                         field=problem.field_names.index(bc.field), axis=int(axis), sign=int(sign),
                                         normal=bool(normal)))
@@ -221,25 +229,34 @@ class GridPhysics:
         """Network output ``(B, F, *grid)`` as one ``(*grid, B)`` tensor per field."""
         return [output[:, f].movedim(0, -1) for f in range(output.shape[1])]
 
-    def terms_of(self, output: torch.Tensor, params: Mapping[str, torch.Tensor],
-                 reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Every term's mean squared residual per member, ``name → (B,)``.
+    def _select(self, t: _Term):
+        """The nodes of term ``t``: a function restricting a grid array (grid axes first) to them."""
+        if t.kind == "equation":
+            return self._interior
+        index = 0 if t.kind == "initial" or t.sign < 0 else -1
+        return lambda a, k=t.axis, i=index: self._slab(a, k, i)
 
-        ``params`` maps each random parameter to ``(B,)`` or ``(*grid, B)``;
-        ``reference`` (``(B, F, *grid)``), when given, adds the ``data`` term.
+    def nodes(self, name: str) -> list[torch.Tensor]:
+        """The coordinates of the nodes where the term ``name`` is evaluated, one ``(*region)`` array per grid axis."""
+        t = next(t for t in self.terms if t.name == name)
+        return [self._select(t)(c) for c in self._coords]
+
+    def residuals(self, output: torch.Tensor, params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        r"""Every term's signed residual at its nodes, ``name → (*region, B)`` (see the module docstring).
+
+        Equations: ``lhs - rhs``; boundary: :math:`\alpha u + \beta\,\partial_n u - g` with
+        :math:`\partial_n` the outward one-sided difference; initial: :math:`u - g`
+        (or :math:`\partial_t u - g`).  :meth:`nodes` gives the coordinates.
         """
         U = self.fields(output)
-        d = self.grid.dimension
-        region_axes = tuple(range(d))
         out: dict[str, torch.Tensor] = {}
         for t in self.terms:
+            select = self._select(t)
             if t.kind == "equation":
                 nodes = [self._derivative(U[fi], mi) for fi, mi in t.plan]
-                r = t.fn.function(*self._args(params, self._interior), *nodes)
-                r = torch.broadcast_to(r, self._interior(U[0]).shape)
+                r = t.fn.function(*self._args(params, select), *nodes)
+                r = torch.broadcast_to(r, select(U[0]).shape)
             elif t.kind == "boundary":
-                index = 0 if t.sign < 0 else -1
-                select = lambda a, k=t.axis, i=index: self._slab(a, k, i)  # noqa: E731
                 alpha, beta, value = t.fn.function(*self._args(params, select))
                 u = select(U[t.field])
                 r = alpha * u - value
@@ -247,7 +264,6 @@ class GridPhysics:
                     r = r + beta * self._outward(U[t.field], t.axis, t.sign)
                 r = torch.broadcast_to(r, u.shape)
             else:
-                select = lambda a, k=t.axis: self._slab(a, k, 0)  # noqa: E731
                 value = t.fn.function(*self._args(params, select))
                 u = U[t.field]
                 if t.order == 0:
@@ -256,7 +272,18 @@ class GridPhysics:
                     h = self.grid.h[t.axis]
                     v = (-3 * select(u) + 4 * u.narrow(t.axis, 1, 1) - u.narrow(t.axis, 2, 1)) / (2 * h)
                 r = torch.broadcast_to(v - value, v.shape)
-            out[t.name] = (r * r).mean(dim=region_axes)
+            out[t.name] = r
+        return out
+
+    def terms_of(self, output: torch.Tensor, params: Mapping[str, torch.Tensor],
+                 reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Every term's mean squared residual per member, ``name → (B,)``.
+
+        ``params`` maps each random parameter to ``(B,)`` or ``(*grid, B)``;
+        ``reference`` (``(B, F, *grid)``), when given, adds the ``data`` term.
+        """
+        region_axes = tuple(range(self.grid.dimension))
+        out = {name: (r * r).mean(dim=region_axes) for name, r in self.residuals(output, params).items()}
         if reference is not None:
             diff = output - reference
             out["data"] = (diff * diff).flatten(1).mean(dim=1)
