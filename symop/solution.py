@@ -229,6 +229,25 @@ class Solution:
     :param diagnostics: scalars recorded during the run by trackers
         (:class:`symop.trackers.Record`): name → one value per recorded step,
         with ``step`` and ``time`` among the names.
+    :param interpolant: how values between the nodes are computed
+        (:mod:`symop.interpolate`): a :class:`~symop.interpolate.GridInterpolant`
+        (default on a :class:`Grid`: cubic), a
+        :class:`~symop.interpolate.SimplexInterpolant` (default on a mesh: P1),
+        or ``None`` (scattered points).
+    :param dofs: field → values at every degree of freedom of the
+        interpolant when there are more than nodes (P2 finite elements keep
+        their edge values here); ``None`` when :attr:`fields` are all of them.
+    :param dof_history: the same at every saved time, ``(len(times), Ndof)``.
+    :param network: the trained ``torch.nn.Module`` of a neural method (pinn,
+        hypino): it maps ``(N, d)`` coordinates, with the time as one more
+        column for a time-dependent problem, to ``(N, fields)`` values in the
+        order of ``problem.field_names``; evaluation uses it.
+
+    Call a solution to evaluate it anywhere (:mod:`symop.evaluation`):
+    ``s(points)`` or ``s(x, y)`` for the values at the final time,
+    ``s(points, t=0.5)`` between saved snapshots, ``s(points, field="u")``
+    for one field of several, ``outside="nan"`` for NaN off the domain;
+    :meth:`at` gives the solution at another time.
     """
 
     problem: "Problem"
@@ -244,8 +263,13 @@ class Solution:
     info: dict = field(default_factory=dict)
     norms: dict[str, dict[str, float]] | None = None
     diagnostics: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    interpolant: Any = field(default=None, repr=False)
+    dofs: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    dof_history: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    network: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self._init_evaluation()
         shape = _shape(self.geometry)
         fields: dict[str, np.ndarray] = {}
         for name, values in self.fields.items():
@@ -279,6 +303,68 @@ class Solution:
             self.norms = {f: {k: float(_to_numpy(v)) for k, v in d.items()} for f, d in self.norms.items()}
         self.wall_time = float(self.wall_time)
         self.options = dict(self.options or {})
+
+    # ------------------------------------------------------------ evaluation
+    def _init_evaluation(self) -> None:
+        """The default interpolant of the geometry; degrees of freedom as float64 arrays."""
+        from symop.interpolate import GridInterpolant, SimplexInterpolant
+
+        if self.interpolant is None and self.network is None:
+            if isinstance(self.geometry, Grid):
+                self.interpolant = GridInterpolant(self.geometry.axes)
+            elif not isinstance(self.geometry, PointCloud) and hasattr(self.geometry, "cells"):
+                self.interpolant = SimplexInterpolant(self.geometry.points, self.geometry.cells)
+        if self.dofs is not None:
+            self.dofs = {n: np.asarray(_to_numpy(v), dtype=np.float64) for n, v in self.dofs.items()}
+        if self.dof_history is not None:
+            self.dof_history = {n: np.asarray(_to_numpy(v), dtype=np.float64) for n, v in self.dof_history.items()}
+
+    @property
+    def model(self) -> Any:
+        """The trained network (:attr:`network`), under its former name."""
+        return self.network
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self.network = value
+
+    def __call__(self, *points: Any, t: float | None = None, field: str | None = None,
+                 outside: str = "error") -> Any:
+        """The fields at ``points``: an ``(N, d)`` array or tensor, or one coordinate array per axis.
+
+        ``t`` defaults to :attr:`time`; another time is reached between saved
+        snapshots (or by the network).  Returns one float64 array shaped like
+        the points for a one-field problem or with ``field``, else a dict
+        field → array; a float for a point given as numbers.  Points outside
+        the domain raise :class:`SymopError`, or get NaN with
+        ``outside="nan"``.  See :mod:`symop.evaluation`.
+        """
+        from symop.evaluation import evaluate
+
+        return evaluate(self, points, t, field, outside)
+
+    def at(self, t: float) -> "Solution":
+        """The solution at time ``t``: interpolated between the saved snapshots (cubic in time,
+        :data:`symop.evaluation.TIME_DEGREE`) for grid and mesh methods, the network at ``t`` for
+        neural ones.  The result holds that one state and evaluates like this one."""
+        import dataclasses
+
+        from symop.evaluation import network_values, state_at
+
+        if self.problem.time is None:
+            raise SymopError(f"the problem `{self.problem.name}` is steady; it has no other time than its own.")
+        t = float(t)
+        dofs = None
+        if self.network is not None:
+            t0, t1 = float(self.problem.time.start), float(self.problem.time.end)
+            if not min(t0, t1) - 1e-12 <= t <= max(t0, t1) + 1e-12:
+                raise SymopError(f"t = {t:.6g} lies outside the time interval [{t0:.6g}, {t1:.6g}].")
+            values = network_values(self, _nodes(self.geometry), t)
+            fields = {n: values[:, k] for k, n in enumerate(self.problem.field_names) if n in self.fields}
+        else:
+            fields, dofs = state_at(self, t)
+        return dataclasses.replace(self, fields=fields, time=t, times=None, history=None, dofs=dofs,
+                                   dof_history=None, norms=None)
 
     # ------------------------------------------------------------ exact values
     def _time_at(self, time: float | None) -> float | None:

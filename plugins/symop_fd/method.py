@@ -39,11 +39,15 @@ class FDProgram(Program):
         return self._lowered[device]
 
     def run(self, device: str = "cpu", progress: bool = False):
+        from symop.evaluation import snapshot_count
+        from symop.interpolate import GridInterpolant, grid_degree
         from symop.solution import Grid, Solution
 
         start = time.perf_counter()
         low = self.lowered(device)
         grid = Grid(low.grid.axes(), low.grid.names)
+        # between the nodes: Lagrange polynomials of degree order + 1, so evaluation keeps the stencils' order
+        interpolant = GridInterpolant.of_lattice(low.grid, grid_degree(low.order))
         names = [c.name for c in low.comps]
         if self.problem.is_steady:
             from .steady import solve_steady
@@ -51,8 +55,12 @@ class FDProgram(Program):
             U, info = solve_steady(low, solver=self.options.get("solver") or "auto")
             fields = {n: U[i] for i, n in enumerate(names) if n in self.problem.field_names}
             return Solution(self.problem, "fd", self.options, grid, fields, device=device,
-                            wall_time=time.perf_counter() - start, info=info)
+                            wall_time=time.perf_counter() - start, info=info, interpolant=interpolant)
         from .timestep import run_evolution
+
+        itemsize = 4 if self.dtype == torch.float32 else 8
+        save = snapshot_count(self.options.get("save"), len(names) * int(np.prod(low.shape)) * itemsize)
+        options = {**self.options, "save": save}
 
         if progress:
             from rich.progress import Progress
@@ -64,19 +72,20 @@ class FDProgram(Program):
                     if k == n or k % max(1, n // 200) == 0:
                         bar.update(task, completed=k / n, description=f"fd t={t:.4g}")
 
-                traj, info = run_evolution(low, self.options, cb)
+                traj, info = run_evolution(low, options, cb)
         else:
-            traj, info = run_evolution(low, self.options, None)
+            traj, info = run_evolution(low, options, None)
         final = traj.final
         fields = {n: final[i] for i, n in enumerate(names) if n in self.problem.field_names}
         history = None
         times = None
-        if self.options.get("save"):
+        if save:
             times = np.asarray(traj.times)
             states = torch.stack(traj.states)
             history = {n: states[:, i] for i, n in enumerate(names) if n in self.problem.field_names}
         return Solution(self.problem, "fd", self.options, grid, fields, time=traj.times[-1], times=times,
-                        history=history, device=device, wall_time=time.perf_counter() - start, info=info)
+                        history=history, device=device, wall_time=time.perf_counter() - start, info=info,
+                        interpolant=interpolant)
 
 
 class FiniteDifferences(Discretization):
@@ -100,7 +109,8 @@ class FiniteDifferences(Discretization):
             Option("scheme", str, "rk4", "time scheme", scheme_names()),
             Option("split", str, "none", "operator splitting: implicit diffusion vs explicit rest", SPLITS),
             Option("dt", float, None, "time step (default: from the stability limit)", minimum=0, exclusive=True),
-            Option("save", int, None, "number of snapshots to keep", minimum=0),
+            Option("save", int, None, "snapshots kept, equally spaced from t0 to the end (default 21, fewer when "
+                   "they would pass 256 MiB; 0: the final state only)", minimum=0),
             Option("dtype", str, "float64", "floating point type", ("float32", "float64")),
             Option("compile", bool, False, "wrap the right-hand side in torch.compile"),
             Option("solver", str, "auto", "sparse linear solver", ("auto", "direct", "amg", "cg", "gmres")),

@@ -344,14 +344,17 @@ class FEMProgram(Program):
                                    reaction_scheme=REACTION_SCHEME[split])
         dt = self.options.get("dt") or (T1 - T0) / 100
         y0 = torch.as_tensor(u0[f], dtype=DTYPE, device=self.device)
-        save = int(self.options.get("save") or 0)
+        from symop.evaluation import snapshot_count
+
+        save = snapshot_count(self.options.get("save"), 8 * self.dofs.size)
         cb = None
         if progress:
             def cb(k, n, t):
                 if k == n or k % max(1, n // 10) == 0:
                     print(f"  step {k}/{n}  t = {t:.4g}")
         t1 = _time.perf_counter()
-        traj = integrate(stepper, y0, T0, T1, float(dt), save_times=save if save >= 2 else None, progress=cb)
+        traj = integrate(stepper, y0, T0, T1, float(dt), save_times=save, progress=cb,
+                         fields=lambda t, y: {self.name: full(y, t)[: self.dofs.num_vertices]})
         self.timing["time_stepping"] = _time.perf_counter() - t1
         info["steps"] = traj.steps
         info["dt"] = traj.dt
@@ -409,23 +412,31 @@ class FEMProgram(Program):
             "linear": self.linear,
         }
         nv = self.dofs.num_vertices
-        times = history = None
+        times = history = dof_history = None
         if self.problem.is_steady:
             u = self.run_steady(info)
             t = None
         else:
             u, tlist, states = self.run_transient(info, progress)
-            t = float(self.problem.time.end)
+            t = float(tlist[-1])  # the end time, or where a tracker stopped the run
             if len(tlist) > 2 or int(self.options.get("save") or 0) >= 2:
                 times = np.asarray(tlist)
                 history = {self.name: np.stack([s[:nv] for s in states])}
+                if self.dofs.size > nv:
+                    dof_history = {self.name: np.stack(states)}
         info["timing"] = dict(self.timing)
         self.u = u
         norms = self.norms(u, t)
+        from symop.interpolate import SimplexInterpolant
+
+        # evaluation uses every dof: the P2 edge values too, on the curved (isoparametric) cells where they are
+        interpolant = SimplexInterpolant(self.mesh.points, self.mesh.cells, self.degree, self.dofs.cells,
+                                         self.dofs.coords)
         return Solution(
             problem=self.problem, method="fem", options=dict(self.options), geometry=self.mesh,
             fields={self.name: u[:nv]}, time=t, times=times, history=history, device=self.device,
-            wall_time=_time.perf_counter() - start, info=info, norms=norms or None,
+            wall_time=_time.perf_counter() - start, info=info, norms=norms or None, interpolant=interpolant,
+            dofs={self.name: u} if self.dofs.size > nv else None, dof_history=dof_history,
         )
 
 
@@ -462,7 +473,8 @@ class FiniteElements(Discretization):
             Option("split", str, "none", "nonlinear terms: none (IMEX) or Lie/Strang splitting", SPLITS),
             Option("tol", float, 1e-10, "Newton tolerance (relative step)", minimum=0, exclusive=True),
             Option("maxit", int, 30, "maximum Newton iterations", minimum=1),
-            Option("save", int, 0, "number of saved snapshots in time (0: the final state only)", minimum=0),
+            Option("save", int, None, "snapshots kept, equally spaced from t0 to the end (default 21, fewer when "
+                   "they would pass 256 MiB; 0: the final state only)", minimum=0),
         )
 
     def accepts(self, problem) -> str | None:
