@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from symop import plugins as _plugins
 from symop.errors import MethodError
@@ -148,20 +148,28 @@ def lower(problem: Problem, method: str | None = None, **options: Any) -> _plugi
 
 
 def solve(problem: Problem | str | Path, method: str | None = None, *, device: str = "cpu",
-          progress: bool = False, **options: Any):
+          progress: bool = False, callbacks: Sequence[Callable[..., Any]] | None = None, **options: Any):
     """Solve ``problem`` (a Problem or a path) and return its :class:`~symop.solution.Solution`.
 
     Keyword options go to the method (e.g. ``n=128``, ``dt=1e-4``) or, when
     they name a parameter of the problem, change that parameter.
+    ``callbacks`` are trackers (:mod:`symop.trackers`) or functions of a
+    :class:`~symop.trackers.StepState`, called during the time stepping or
+    the training; a function runs at every step, a tracker every ``every``.
     """
+    from symop import trackers
+
     if not isinstance(problem, Problem):
         problem = load(problem)
     method, merged = method_and_options(problem, method, options)
     problem, merged = split_settings(problem, method, merged)
     check_device(device)
     program = _plugins.lower(problem, method, merged)
-    solution = _plugins.timed_run(program, device, progress)
+    with trackers.tracking(callbacks) as run:
+        solution = _plugins.timed_run(program, device, progress)
     solution.method = method
+    if run is not None:
+        run.finish(solution)
     return solution
 
 

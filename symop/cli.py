@@ -106,9 +106,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     problem = load(args.file)
     outdir = prepare_directory(args.output) if args.output else None  # before the solve: a bad -o loses nothing
+    callbacks = []
+    if args.every is not None:
+        from symop.trackers import SaveEvery
+
+        if args.every < 1:
+            raise SymopError(f"--every takes a number of time steps ≥ 1, not {args.every}.")
+        callbacks.append(SaveEvery(args.every))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        sol = solve(problem, args.method, device=args.device, progress=not args.quiet, **parse_settings(args.set))
+        sol = solve(problem, args.method, device=args.device, progress=not args.quiet, callbacks=callbacks,
+                    **parse_settings(args.set))
     out = console()
     for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
         print(f"warning: {message}", file=sys.stderr)
@@ -179,6 +187,8 @@ def args_run(r: argparse.ArgumentParser) -> None:
     r.add_argument("--device", default="cpu", help="cpu or cuda")
     r.add_argument("-o", "--output", metavar="DIR", help="write fields, VTK files and summary.json here")
     r.add_argument("--plot", action="store_true", help="write a PNG plot")
+    r.add_argument("--every", type=int, metavar="K",
+                   help="keep a snapshot every K time steps (and the first and last), written with -o")
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="method option or parameter (repeatable)")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -59,6 +59,7 @@ LAYERS: dict[str, int] = {
     "symop.output": 4,
     "symop.integrate": 4,
     "symop.training": 4,
+    "symop.trackers": 4,
     "symop.resources": 4,
     "symop.discrete": 4,
     "symop.nn": 4,

@@ -289,7 +289,9 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
             dt = min(dt, (t1 - t0) / 20)
     info["dt_default"] = options.get("dt") is None
     save = options.get("save")
-    traj = integrate(stepper, U0, t0, t1, float(dt), save_times=int(save) if save else None, progress=progress_cb)
+    traj = integrate(stepper, U0, t0, t1, float(dt), save_times=int(save) if save else None, progress=progress_cb,
+                     fields=lambda t, U: {c.name: U[i] for i, c in enumerate(low.comps)
+                                          if c.name in problem.field_names})
     info.update(steps=traj.steps, dt=traj.dt)
     return traj, info
 

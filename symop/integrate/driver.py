@@ -5,29 +5,35 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from symop import trackers as _trackers
 from symop.errors import SolveError
 
 from .explicit import IntegratorError, Stepper
 from .monitor import GrowthMonitor
 
 Progress = Callable[[int, int, float], None]
+#: ``fields(t, u)`` -> the state ``u`` at ``t`` as named fields (what trackers see)
+Fields = Callable[[float, torch.Tensor], Mapping[str, Any]]
 
 
 @dataclass
 class Trajectory:
     """Snapshots of a run: ``states[i]`` is the solution at ``times[i]``.
 
-    ``steps`` is the number of time steps taken, ``dt`` the step actually used.
+    ``steps`` is the number of time steps taken, ``dt`` the step actually used;
+    ``stopped`` says why a tracker ended the run early (``None`` otherwise),
+    and the last snapshot is then the state where it stopped.
     """
 
     times: list[float] = field(default_factory=list)
     states: list[torch.Tensor] = field(default_factory=list)
     steps: int = 0
     dt: float = 0.0
+    stopped: str | None = None
 
     @property
     def final(self) -> torch.Tensor:
@@ -90,6 +96,7 @@ def integrate(
     check_every: int = 10,
     max_abs: float = 1e12,
     monitor: bool = True,
+    fields: Fields | None = None,
 ) -> Trajectory:
     """Integrate from ``t0`` to ``t1`` with ``n = ceil((t1 - t0)/dt - 1e-12)`` equal
     steps dt' = (t1 - t0)/n, t^k = t0 + k dt'.
@@ -107,6 +114,12 @@ def integrate(
     also watches max|u| (every step on the CPU, every ``check_every`` steps
     elsewhere) and stops a growth that depends on the time step (an unstable
     explicit scheme) long before ``max_abs``.
+
+    Trackers (:mod:`symop.trackers`) of the solve in progress are called at
+    step 0, every ``every`` steps and at the last step with the time and the
+    fields ``fields(t, u)`` names; one that raises
+    :class:`~symop.trackers.StopRun` ends the loop there: the trajectory then
+    ends with that state and ``stopped`` holds the reason.
     """
     if not dt > 0:
         raise IntegratorError(f"the time step must be positive, got dt = {dt}")
@@ -129,6 +142,9 @@ def integrate(
         traj.times.append(wanted[idx])
         traj.states.append(u0.clone())
         idx += 1
+    run = _trackers.active()
+    if run is not None and _observe(run, 0, n, t0, u0, fields, False):
+        return _stopped(traj, run, 0, t0, u0)
     t = t0
     for k in range(1, n + 1):
         t_prev = t
@@ -155,4 +171,23 @@ def integrate(
             idx += 1
         if progress is not None:
             progress(k, n, t)
+        if run is not None and run.due(k, k == n) and _observe(run, k, n, t, u, fields, k == n):
+            return _stopped(traj, run, k, t, u)
+    return traj
+
+
+def _observe(run: "_trackers.Run", k: int, n: int, t: float, u: torch.Tensor, fields: Fields | None,
+             last: bool) -> bool:
+    """Show the trackers step ``k``; ``True`` when one of them stops the run."""
+    convert = (lambda: fields(t, u)) if fields is not None else None
+    return run.observe(_trackers.StepState(k, n, t, "time", u, converter=convert), last)
+
+
+def _stopped(traj: Trajectory, run: "_trackers.Run", k: int, t: float, u: torch.Tensor) -> Trajectory:
+    """``traj`` ended at step ``k``: its last snapshot is ``u`` at ``t``."""
+    if not traj.times or traj.times[-1] < t:
+        traj.times.append(t)
+        traj.states.append(u if k else u.clone())
+    traj.steps = k
+    traj.stopped = (run.stopped or {}).get("reason", "stopped")
     return traj

@@ -43,6 +43,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from symop import trackers as _trackers
 from symop.errors import SolveError, SymopError
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -159,8 +160,14 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
     ``info`` is distributed); ``batch`` defaults to the step number itself.
     ``label`` names the run in the progress bar and in errors, ``hint`` ends
     the error of a non-finite loss.
+
+    The trackers of the solve in progress (:mod:`symop.trackers`) see every
+    ``every``-th step (loss, terms, the network); one that raises
+    :class:`~symop.trackers.StopRun` ends the training after that step.
     """
     info = info or DistInfo()
+    run = _trackers.active()
+    stopped = False
     batch = batch or (lambda step: step)
     net = unwrap(model)
     params = list(model.parameters())
@@ -203,7 +210,15 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
                 record = StepRecord(step + 1, value, parts, lr, phase, net)
                 for callback in callbacks:
                     callback(record)
+                last = step + 1 == total_steps
+                if run is not None and run.due(step + 1, last):
+                    stopped = run.observe(_trackers.StepState(step + 1, total_steps, None, "training", net, value,
+                                                              parts), last)
+                    if stopped:
+                        break
             result.phase_times.append(time.perf_counter() - began)
+            if stopped:
+                break
     result.wall_time = time.perf_counter() - start
     return result
 
