@@ -129,3 +129,75 @@ def test_fem_disk_robin_dn_data_at_element_order(degree):
     hs = (0.4, 0.2, 0.1)
     errs = [rel_l2(problem, "fem", h=h, degree=degree) for h in hs]
     assert slope(hs, errs) >= degree + 1 - 0.25
+
+
+WAVE = """
+problem wave4 "u_tt = 4 u_xx"
+space x
+time t in [0, 1]
+domain interval(x: [0, 1])
+field u
+equation dt(u, 2) = 4*d(u, x, 2)
+boundary left, right: u = 0
+initial u = sin(pi*x)
+initial dt(u) = 0
+exact u = cos(2*pi*t)*sin(pi*x)
+"""
+
+WAVE_2D = """
+problem wave2d "u_tt = lap(u) in 2D"
+space x, y
+time t in [0, 0.5]
+domain box(x: [0, 1], y: [0, 1])
+field u
+equation dt(u, 2) = lap(u)
+boundary all: u = 0
+initial u = sin(pi*x)*sin(pi*y)
+initial dt(u) = 0
+exact u = cos(sqrt(2)*pi*t)*sin(pi*x)*sin(pi*y)
+"""
+
+
+def test_fd_default_dt_of_the_wave_equation_follows_the_cfl_condition():
+    """dt ~ h/c: halving h halves the default step (a diffusion-type h^2 estimate would quarter it)."""
+    problem = symop.parse(WAVE)
+    dts, errs = [], []
+    for n in (32, 64, 128):
+        sol = symop.solve(problem, "fd", n=n)
+        assert sol.info["dt_default"]
+        dts.append(sol.info["dt"])
+        errs.append(max(e["rel_l2"] for e in sol.errors().values()))
+    assert slope([1 / 32, 1 / 64, 1 / 128], dts) == pytest.approx(1.0, abs=0.1)
+    # rk4 on the imaginary axis reaches 2.83: dt stays within that CFL limit, c = 2, |symbol| <= 2/h
+    for n, dt in zip((32, 64, 128), dts):
+        assert 0.5 * 2.83 / (2 * 2 * n) < dt <= 2.83 / (2 * 2 * n)
+    assert max(errs) < 1e-4
+
+
+def test_fd_default_dt_of_the_2d_wave_is_stable_and_accurate():
+    problem = symop.parse(WAVE_2D)
+    sol = symop.solve(problem, "fd", n=48)
+    assert sol.info["dt"] > 0.2 / 48  # ~ h/c, not ~ h^2
+    assert max(e["rel_l2"] for e in sol.errors().values()) < 1e-3
+
+
+def test_fd_default_dt_of_a_parabolic_problem_still_scales_like_h_squared():
+    text = """
+problem heat1 "u_t = 0.5 u_xx"
+space x
+time t in [0, 0.1]
+domain interval(x: [0, 1])
+field u
+equation dt(u) = 0.5*d(u, x, 2)
+boundary left, right: u = 0
+initial u = sin(pi*x)
+exact u = exp(-0.5*pi^2*t)*sin(pi*x)
+"""
+    problem = symop.parse(text)
+    dts = [symop.solve(problem, "fd", n=n).info["dt"] for n in (16, 32, 64)]
+    assert slope([1 / 16, 1 / 32, 1 / 64], dts) == pytest.approx(2.0, abs=0.1)
+
+
+def test_fd_refuses_a_scheme_with_no_stable_step_for_a_wave():
+    with pytest.raises(symop.errors.SymopError, match="no stable step"):
+        symop.solve(symop.parse(WAVE), "fd", n=16, scheme="euler")

@@ -36,6 +36,8 @@ class Component:
     rhs: sp.Expr
     conditions: dict[str, SideCondition]
     initial: sp.Expr | None = None
+    #: for the velocity ``u_t`` of a field second order in time: the index of ``u``'s component
+    velocity_of: int | None = None
 
 
 def _side_conditions(problem, name: str, differentiate: bool) -> dict[str, SideCondition]:
@@ -102,7 +104,7 @@ def components(problem) -> list[Component]:
         main = next(c for c in comps if c.name == name)
         init = problem.initial_for(name, 1)
         comps.append(Component(f"{name}_t", vel, main.rhs, _side_conditions(problem, name, True),
-                               problem.numeric(init.value) if init else sp.S.Zero))
+                               problem.numeric(init.value) if init else sp.S.Zero, velocity_of=comps.index(main)))
         main.rhs = vel
     return comps
 

@@ -97,20 +97,39 @@ def _closure_factor(m: int, order: int) -> float:
 
 
 def spectral_estimate(low: Lowered, exprs, U, t) -> tuple[float, float]:
-    """(real, imaginary) bounds of the spectrum of dF/du from the node coefficients."""
+    """(real, imaginary) bounds of the spectrum of dF/du from the node coefficients.
+
+    Each term ``c * D u`` adds ``max|c|`` times the largest symbol of the stencil
+    ``D``: to the real bound for even derivatives (diffusion-like), to the
+    imaginary one for odd ones (advection-like).  A field second order in time,
+    ``u' = v, v' = A u + B v``, is one block: its eigenvalues solve
+    ``lambda^2 = A + B lambda``, so ``A`` (the spatial operator on ``u``, a wave
+    operator ``c^2 lap``) contributes ``sqrt(|A|)`` (about ``2c/h`` per axis) to
+    the imaginary bound, not ``|A|`` to the real one: the step follows the CFL
+    condition ``dt ~ h/c`` of the hyperbolic equation instead of a diffusion ``h^2``.
+    """
     parts = low.jacobian_parts(exprs)
     nodes, _mats, ev, keys = parts
     if ev is None:
         return 0.0, 0.0
     coeffs = ev(low.time_tensor(t), U)
+    aligned = len(exprs) == len(low.comps)
+    pairs = {c.velocity_of: ci for ci, c in enumerate(low.comps) if c.velocity_of is not None} if aligned else {}
+    velocity = {v: m for m, v in pairs.items()}
     re = im = 0.0
+    wave: dict[int, float] = {}  # velocity component -> |A| of its field's spatial operator
     for (ci, k), c in zip(keys, coeffs):
-        _, mi = multi_index(nodes[k], low.comps, low.coords)
+        cj, mi = multi_index(nodes[k], low.comps, low.coords)
         size = float(c.abs().max()) * _symbol_max(mi, low.grid.h, low.order, low.grid.periodic)
-        if sum(mi) % 2 == 1:
+        if pairs.get(ci) == cj and not any(mi):
+            continue  # u' = v: the coupling inside the block
+        if velocity.get(ci) == cj:
+            wave[ci] = wave.get(ci, 0.0) + size
+        elif sum(mi) % 2 == 1:
             im += size
         else:
             re += size
+    im += sum(math.sqrt(a) for a in wave.values())
     return re, im
 
 
@@ -126,6 +145,10 @@ def default_dt(low: Lowered, scheme: str, exprs, U, t0: float, t1: float) -> flo
         raise OptionError(f"the scheme `{scheme}` declares no stability interval, so fd cannot choose "
                           "a time step for it; give one with the option dt.")
     rl, il = explicit.stability
+    if im > 0 and il == 0.0 and re <= 1e-8 * im:
+        raise OptionError(f"the scheme `{scheme}` has no stable step for this problem: its spectrum lies on the "
+                          "imaginary axis (a wave or pure advection), where the scheme's stability region has no "
+                          "part; use rk4 or ssprk3, an implicit scheme such as crank-nicolson, or give dt.")
     if im > 0 and il == 0.0:
         # forward Euler / Heun on advection: rely on the diffusion to damp it
         dt = 0.5 * rl / max(re + im * im / max(re, 1e-300), 1e-300)
