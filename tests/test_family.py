@@ -259,3 +259,25 @@ def test_show_prints_the_family_and_the_member_it_solves(tmp_path: Path, capsys)
     out = capsys.readouterr().out
     assert "family  a ~ field(mean: 2, amplitude: 1, modes: 2, kinds: fourier), a_x ~ dx(a), a_y ~ dy(a)" in out
     assert "solved as one problem at a = 2, a_x = 0, a_y = 0" in out and "params" not in out
+
+
+def test_family_hash_ignores_the_name_and_sees_the_structure():
+    """One canonical hash of a family's structure serves pino and hypino: names and titles do not count."""
+    from symop.model.family import family_hash
+
+    base = symop.parse(FAMILY)
+    assert family_hash(symop.parse(FAMILY.replace("problem fam", 'problem another "a title"'))) == family_hash(base)
+    assert family_hash(symop.parse(FAMILY.replace("c*u", "c*u + d(u, x)"))) != family_hash(base)
+    assert family_hash(symop.parse(FAMILY.replace("param fixed = 3", "param fixed = 4"))) != family_hash(base)
+    assert family_hash(symop.parse(FAMILY.replace("right, top, bottom: u = 0", "right, top, bottom: u = 1"))) \
+        != family_hash(base)
+    disk = "problem d\nspace x, y\ndomain disk(center: (0, 0), radius: {})\nfield u\nequation -lap(u) = 1\n" \
+           "boundary all: u = 0\n"
+    assert family_hash(symop.parse(disk.format(1))) != family_hash(symop.parse(disk.format(2)))
+    # without data (an operator learner reads sources and boundary values): the operator and kinds count
+    other_data = symop.parse(FAMILY.replace("= f + s*m + fixed", "= x*y").replace("bottom: u = 0", "bottom: u = x"))
+    assert family_hash(other_data) != family_hash(base)
+    assert family_hash(other_data, data=False) == family_hash(base, data=False)
+    neumann = symop.parse(FAMILY.replace("bottom: u = 0", "bottom: dn(u) = 0"))
+    assert family_hash(neumann, data=False) != family_hash(base, data=False)
+    assert family_hash(symop.parse(FAMILY.replace("c*u", "2*c*u")), data=False) != family_hash(base, data=False)

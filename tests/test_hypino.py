@@ -173,6 +173,23 @@ def test_user_errors_read_as_sentences(trained, family, tmp_path):
         symop.solve(heat, method="hypino", model=str(path), strict=False)
 
 
+def test_a_family_is_matched_by_its_structure_not_its_name(trained, tmp_path):
+    """The training file under another problem name (and title) is the same family; another operator is not."""
+    _, path = trained
+    renamed = tmp_path / "renamed.pde"
+    renamed.write_text(FAMILY.replace('problem tiny "a small screened Poisson family"', 'problem other "renamed"'))
+    sol = symop.solve(symop.load(renamed), method="hypino", model=str(path))
+    assert np.isfinite(np.asarray(sol.fields["u"])).all()
+    fixed = tmp_path / "fixed.pde"  # a member: a random parameter given one value still matches
+    fixed.write_text(FAMILY.replace("param k in [0, 2]", "param k = 1.5"))
+    symop.solve(symop.load(fixed), method="hypino", model=str(path))
+    changed = tmp_path / "changed.pde"  # the same name, a different operator
+    changed.write_text(FAMILY.replace("-lap(u) + k*u", "-lap(u) + k*u + d(u, x)"))
+    with pytest.raises(MethodError, match="differs from `tiny` in its equation"):
+        symop.solve(symop.load(changed), method="hypino", model=str(path))
+    symop.solve(symop.load(changed), method="hypino", model=str(path), strict=False)
+
+
 # ----------------------------------------------------------------- resume and DDP
 def _small(seed=0) -> HyperNetwork:
     torch.manual_seed(seed)

@@ -40,7 +40,7 @@ OPTIONS = (
     Option("delta_lr", float, 1e-3, "learning rate of delta training", minimum=0, exclusive=True),
     Option("finetune", int, 0, "Adam steps fine-tuning the generated solution with the pinn loss (0: none)", minimum=0),
     Option("finetune_lr", float, 1e-3, "learning rate of fine-tuning", minimum=0, exclusive=True),
-    Option("strict", bool, True, "refuse a model trained for a family of another name"),
+    Option("strict", bool, True, "refuse a model trained for another family (compared by structure, not name)"),
     Option("points", int, 512, "interior collocation points per instance", minimum=1),
     Option("boundary_points", int, 256, "boundary (and initial) collocation points per instance", minimum=1),
     Option("boundary_weight", float, 1.0, "weight of the boundary residual", minimum=0),
@@ -121,8 +121,7 @@ class HyPINOProgram(Program):
                 "zero_shot_time": zero_shot_time, "model": o["model"], "terms": len(ensemble.thetas)}
         sol = Solution(problem=p, method="hypino", options=o, geometry=PointCloud(pts, p.space.names),
                        fields={p.field_names[0]: values}, time=p.time.end if p.time else None, device=device,
-                       info=info, wall_time=time.perf_counter() - start)
-        sol.model = model
+                       info=info, wall_time=time.perf_counter() - start, network=model)
         return sol
 
 

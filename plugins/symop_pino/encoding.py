@@ -26,9 +26,9 @@ import sympy as sp
 import torch
 
 from symop.errors import SymopError
+from symop.model.family import fixed_constants
 
 from .grid import SpaceTimeGrid
-from .physics import fixed_constants
 
 
 class EncodingError(SymopError):

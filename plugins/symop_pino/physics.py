@@ -37,25 +37,13 @@ from symop.codegen import generate
 from symop.discrete import derivative_orders, stencils
 from symop.errors import SymopError
 from symop.model.analysis import has_normal_data, normal_data
-from symop.model.problem import as_number
+from symop.model.family import fixed_constants, random_names
 
 from .grid import SpaceTimeGrid
 
 
 class PhysicsError(SymopError):
     """The problem has a term the grid physics loss cannot evaluate."""
-
-
-def random_names(problem) -> list[str]:
-    """The random parameters of a family, in the order of the file."""
-    return list(getattr(problem, "param_distributions", {}) or {})
-
-
-def fixed_constants(problem, random: list[str] | None = None) -> dict[sp.Symbol, sp.Expr]:
-    """Symbol → value of every parameter that is not random (``random`` defaults to the family's)."""
-    random = set(random_names(problem) if random is None else random)
-    return {problem.param_symbols[n]: as_number(v) for n, v in problem.params.items()
-            if n not in random and n in problem.param_symbols}
 
 
 @dataclass

@@ -21,6 +21,7 @@ solves the file as one problem.  :func:`draw` picks values for one member and
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping
@@ -130,6 +131,73 @@ def random_field(problem: "Problem", seed: int, *, modes: int = 3, amplitude: fl
     steady = replace(problem, time=None, fields=problem.fields[:1])
     return random_solution(steady, seed, modes=int(modes), kinds=tuple(kinds), amplitude=float(amplitude),
                            max_frequency=int(frequency))[steady.fields[0].name]
+
+
+# ------------------------------------------------------------------ structure
+def random_names(problem: "Problem") -> list[str]:
+    """The random parameters of a family, in the order of the file."""
+    return list(getattr(problem, "param_distributions", {}) or {})
+
+
+def fixed_constants(problem: "Problem", random: list[str] | None = None) -> dict[sp.Symbol, sp.Expr]:
+    """Symbol → value of every parameter that is not random (``random`` defaults to the family's)."""
+    random = set(random_names(problem) if random is None else random)
+    return {problem.param_symbols[n]: as_number(v) for n, v in problem.params.items()
+            if n not in random and n in problem.param_symbols}
+
+
+def signature(problem: "Problem", random: list[str] | None = None, data: bool = True) -> str:
+    """A canonical text of what a family *is*, for matching a trained model to a file.
+
+    It covers the coordinates, the time interval, the domain, the periodic
+    coordinates, the fields, the equations, boundary and initial conditions
+    (``srepr`` of each, with the fixed parameters substituted) and the names of
+    the random parameters; it ignores the ``problem`` name, title, comments,
+    ``solve`` lines, the values given to random parameters and their
+    distributions, so a renamed copy of a file is the same family and
+    ``--set k=3`` asks the same model about another member.  ``random`` names
+    the parameters read as member values (default: the problem's random
+    parameters); a model checks a problem with its own list, so a parameter
+    that ``--set`` made fixed still matches.
+
+    With ``data=False`` the signature keeps only what an operator learner that
+    takes sources and boundary values as input depends on: the terms of each
+    equation that hold a field, and each condition's parts, kind and
+    coefficients ``alpha``, ``beta`` (not its value); initial conditions by
+    field and order.
+    """
+    random = random_names(problem) if random is None else list(random)
+    fixed = fixed_constants(problem, random)
+
+    def e(x) -> str:
+        return sp.srepr(sp.sympify(x).xreplace(fixed))
+
+    lines = [
+        "space " + ",".join(problem.space.names),
+        "time " + (f"{problem.t} {problem.time.start} {problem.time.end}" if problem.time else "-"),
+        f"domain {problem.domain.kind} {getattr(problem.domain, 'axes', '')}",
+        *([] if hasattr(problem.domain, "axes") else ["geometry " + problem.domain.text(repr)]),
+        "periodic " + ",".join(problem.periodic),
+        "fields " + ",".join(problem.field_names),
+        "random " + ",".join(random),
+    ]
+    if data:
+        lines += [f"eq {eq.field} {e(eq.residual)}" for eq in problem.equations]
+        lines += [f"bc {','.join(bc.parts)} {bc.field} {e(bc.residual)}" for bc in problem.boundary]
+        lines += [f"ic {ic.field} {ic.order} {e(ic.value)}" for ic in problem.initial]
+    else:
+        functions = [f.function for f in problem.fields]
+        for eq in problem.equations:
+            terms = sp.Add.make_args(sp.expand(sp.sympify(eq.residual).xreplace(fixed)))
+            lines.append(f"eq {eq.field} {sp.srepr(sp.Add(*[a for a in terms if a.has(*functions)]))}")
+        lines += [f"bc {','.join(bc.parts)} {bc.field} {bc.kind} {e(bc.alpha)} {e(bc.beta)}" for bc in problem.boundary]
+        lines += [f"ic {ic.field} {ic.order}" for ic in problem.initial]
+    return "\n".join(lines)
+
+
+def family_hash(problem: "Problem", random: list[str] | None = None, data: bool = True) -> str:
+    """The first 16 hex digits of the SHA-256 of :func:`signature`."""
+    return hashlib.sha256(signature(problem, random, data).encode()).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------ members
