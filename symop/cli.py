@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, Sequence
 
 import pluggy
@@ -134,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if files.written:
             out.print(f"wrote {', '.join(str(p) for p in files.written)}", markup=False)
     if args.plot:
-        target = outdir / f"{file_stem(problem.name)}.png" if outdir is not None else None
+        target = (outdir if outdir is not None else Path(".")) / f"{file_stem(problem.name)}.png"
         path = files.attempt("the plot", lambda: sol.plot(target))
         if path is not None:
             out.print(f"plot: {path}", markup=False)

@@ -603,29 +603,60 @@ class Solution:
             title += f" at t = {time:.4g}"
         return title + f"  ({self.method})"
 
-    def plot(self, path: str | Path | None = None, field: str | Sequence[str] | None = None) -> Path:
-        """Draw the final fields into a PNG file and return its path.
+    def plot(self, path: str | Path | None = None, field: str | Sequence[str] | None = None, *,
+             ax: Any = None, errors: bool = True) -> Any:
+        """Draw the final fields; return the matplotlib ``Figure``, or with ``path`` write it there.
 
         ``field`` picks one field or a list of them (default: all, side by
-        side); ``path`` defaults to ``<problem name>.png`` in the current
-        directory.  See :mod:`symop.output.plotting` for the pictures.
+        side).  A field with an exact solution gets an error panel
+        ``u - u_exact`` beside it (``errors=False`` leaves it out).  ``ax``
+        (one matplotlib Axes, or a list with one per panel) draws into an
+        existing figure, which is returned.  With ``path`` the figure is
+        written there (PNG, or what its suffix names) and the path is
+        returned.  A network's solution is drawn through evaluation on a grid
+        over the domain (points outside it are blank), not as the scatter of
+        its sample points.  See :mod:`symop.output.plotting`.
         """
         from symop.output import plotting
 
-        from symop.output.files import file_stem
-
         names = self._select(field)
-        path = Path(path) if path is not None else Path(f"{file_stem(self.problem.name)}.png")
+        picture = self._picture()
+        values = {n: picture.fields[n] for n in names}
+        exact = {n: picture.exact_values(n) for n in names}
+        if ax is not None:
+            axes = list(np.ravel(np.asarray(ax, dtype=object)))
+            fig = axes[0].figure
+            plotting.draw(fig, picture.geometry, values, exact, self._title(names, self.time), errors=errors,
+                          axes=axes)
+        else:
+            fig = plotting.new_figure(picture.geometry, len(plotting.panels(picture.geometry, values, exact, errors)))
+            plotting.draw(fig, picture.geometry, values, exact, self._title(names, self.time), errors=errors)
+        if path is None:
+            return fig
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        values = {n: self.fields[n] for n in names}
-        exact = {n: self.exact_values(n) for n in names}
-        fig = plotting.new_figure(self.geometry, len(names))
-        try:
-            plotting.draw(fig, self.geometry, values, exact, self._title(names, self.time))
-            fig.savefig(path, dpi=110)
-        finally:
-            plotting.close(fig)
+        fig.savefig(path, dpi=110)
         return path
+
+    #: nodes per axis of the grid a network's solution is drawn on (1-D, 2-D, 3-D)
+    PICTURE_NODES = {1: 201, 2: 101, 3: 33}
+
+    def _picture(self) -> "Solution":
+        """What :meth:`plot` draws: this solution, or for a network its values at the final time on a
+        grid over the domain's bounding box (NaN outside the domain)."""
+        import dataclasses
+
+        d = self.geometry.dimension if isinstance(self.geometry, PointCloud) else 0
+        if self.network is None or d not in self.PICTURE_NODES:
+            return self
+        lo, hi = self.problem.domain.bounding_box()
+        n = self.PICTURE_NODES[d]
+        grid = Grid(tuple(np.linspace(a, b, n) for a, b in zip(lo, hi)), self.geometry.names)
+        points = grid.points()
+        fields = {name: np.asarray(self(points, field=name, outside="nan"), dtype=np.float64).reshape(grid.shape)
+                  for name in self.fields}
+        return dataclasses.replace(self, geometry=grid, fields=fields, times=None, history=None, norms=None,
+                                   interpolant=None, network=None, dofs=None, dof_history=None)
 
     def animate(
         self, path: str | Path | None = None, field: str | Sequence[str] | None = None, fps: int = 10
@@ -656,7 +687,8 @@ class Solution:
         path = Path(path) if path is not None else Path(f"{file_stem(self.problem.name)}.gif")
         path.parent.mkdir(parents=True, exist_ok=True)
         limits = {n: plotting.value_limits([self.history[n]]) for n in names}
-        fig = plotting.new_figure(self.geometry, len(names))
+        exact0 = {n: self.exact_values(n) for n in names}
+        fig = plotting.new_figure(self.geometry, len(plotting.panels(self.geometry, {n: self.fields[n] for n in names}, exact0)))
         writer = PillowWriter(fps=fps)
         try:
             with writer.saving(fig, str(path), dpi=80):
@@ -669,7 +701,73 @@ class Solution:
             plotting.close(fig)
         return path
 
-    # ------------------------------------------------------------ terminal
+    # ------------------------------------------------------------ terminal and notebooks
+    def _geometry_text(self) -> str:
+        if isinstance(self.geometry, Grid):
+            return "grid " + "×".join(str(n) for n in self.geometry.shape)
+        if isinstance(self.geometry, PointCloud):
+            return f"{self.geometry.size} points"
+        return f"mesh of {len(self.geometry.points)} nodes, {len(self.geometry.cells)} cells"
+
+    def _error_text(self) -> str:
+        try:
+            errors = self.errors()
+        except SymopError:
+            return ""
+        return ", ".join(f"{name} rel_l2 {norms['rel_l2']:.2e}" for name, norms in errors.items() if "rel_l2" in norms)
+
+    def __repr__(self) -> str:
+        """One line: problem, method, geometry, time, fields, snapshots and errors."""
+        parts = [f"{self.problem.name} by {self.method} on a {self._geometry_text()}"]
+        if self.time is not None:
+            parts.append(f"t = {self.time:.4g}")
+        parts.append("fields " + ", ".join(self.fields))
+        if self.times is not None and len(self.times):
+            parts.append(f"{len(self.times)} snapshots")
+        errors = self._error_text()
+        if errors:
+            parts.append(errors)
+        return f"<Solution {'; '.join(parts)}>"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: method, device, time, the errors as a table, and a small plot."""
+        import base64
+        import html
+        import io
+
+        rows = [("problem", self.problem.name), ("method", self.method), ("geometry", self._geometry_text()),
+                ("time", "steady" if self.time is None else f"{self.time:.6g}"),
+                ("wall time", f"{self.wall_time:.3g} s on {self.device}")]
+        if self.times is not None and len(self.times):
+            rows.append(("snapshots", f"{len(self.times)} from t = {self.times[0]:.4g} to {self.times[-1]:.4g}"))
+        if self.info.get("stopped"):
+            rows.append(("stopped", str(self.info["stopped"].get("reason", ""))))
+        table = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                        for k, v in rows)
+        try:
+            errors = self.errors()
+        except SymopError as err:
+            errors, note = {}, f"<p>{html.escape(str(err))}</p>"
+        else:
+            note = "" if errors else "<p>no exact solution to compare with</p>"
+        norms = list(dict.fromkeys(k for values in errors.values() for k in values))
+        if errors:
+            head = "".join(f"<th>{html.escape(k)}</th>" for k in norms)
+            body = "".join("<tr><th>" + html.escape(name) + "</th>"
+                           + "".join(f"<td>{values[k]:.3e}</td>" if k in values else "<td>—</td>" for k in norms)
+                           + "</tr>" for name, values in errors.items())
+            note = f"<table><tr><th>field</th>{head}</tr>{body}</table>"
+        picture = ""
+        try:
+            fig = self.plot()
+            fig.set_size_inches(fig.get_size_inches() * 0.6)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=72)
+            picture = f"<img src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'/>"
+        except Exception:  # noqa: BLE001 - a picture that cannot be drawn leaves the table
+            picture = ""
+        return f"<div><b>Solution</b><table>{table}</table>{note}{picture}</div>"
+
     def table(self) -> "rich.table.Table":
         """The errors as a ``rich`` table: one row per field, one column per norm."""
         from rich.table import Table

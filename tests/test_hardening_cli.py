@@ -79,10 +79,10 @@ def test_a_300_character_problem_name_gives_bounded_file_names(tmp_path, capsys)
 
 def test_one_output_that_fails_keeps_the_others_and_is_named(tmp_path, capsys):
     out = tmp_path / "out"
-    (out / "heat.vtu").mkdir(parents=True)  # the VTK file cannot be written: a folder has its name
+    (out / "heat.h5").mkdir(parents=True)  # the HDF5 file cannot be written: a folder has its name
     code, stdout, err = run(capsys, "run", HEAT, "-q", "-o", str(out), "--plot")
     assert code == 1
-    assert "could not write heat.vtu" in err
+    assert "could not write heat.h5" in err
     for name in ("fields.npz", "summary.json", "heat.png"):
         assert (out / name).is_file(), name
     assert "summary.json" in stdout

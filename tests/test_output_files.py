@@ -40,11 +40,11 @@ def _read_all(files):
 
 @pytest.fixture(scope="module")
 def heat2d():
-    return symop.solve(symop.load("examples/heat.pde"), method="fd", n=16, dt=0.05)
+    return symop.solve(symop.load("examples/heat.pde"), method="fd", n=16, dt=0.05, save=0)
 
 
 def test_grid_1d_2d_3d_are_binary_vtu_that_meshio_reads(tmp_path, heat2d):
-    rod = symop.solve(symop.parse(HEAT_1D), method="fd", n=20, dt=0.01, scheme="crank-nicolson")
+    rod = symop.solve(symop.parse(HEAT_1D), method="fd", n=20, dt=0.01, scheme="crank-nicolson", save=0)
     cube = symop.solve(symop.parse(POISSON_3D), method="fd", n=6)
     for sol, cell, shape in ((rod, "line", (21,)), (heat2d, "quad", (17, 17)), (cube, "hexahedron", (7, 7, 7))):
         files = sol.save(tmp_path / sol.problem.name)
@@ -64,7 +64,7 @@ def test_grid_1d_2d_3d_are_binary_vtu_that_meshio_reads(tmp_path, heat2d):
 
 
 def test_a_65_grid_is_binary_and_small(tmp_path):
-    sol = symop.solve(symop.load("examples/heat.pde"), method="fd", n=64, dt=0.05)
+    sol = symop.solve(symop.load("examples/heat.pde"), method="fd", n=64, dt=0.05, save=0)
     (path,) = [p for p in sol.save(tmp_path) if p.suffix == ".vtu"]
     assert path.stat().st_size < 200_000  # the ASCII .vtr was 270 KB
     assert meshio.read(path).point_data["u"].shape == (65 * 65,)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
 from symop.errors import Position, Source
 from symop.model.domains import Domain
@@ -251,3 +252,74 @@ class Problem:
         """
         mapping = {self.field(n).applied: sp.sympify(v) for n, v in values.items()}
         return sp.sympify(expr).subs(mapping).doit()
+
+    def _repr_latex_(self) -> str:
+        """The problem as mathematics for Jupyter: its equations, boundary and initial conditions."""
+        return problem_latex(self)
+
+
+def _latex_text(text: str) -> str:
+    r"""``text`` safe inside ``\text{...}``."""
+    for char in "\\{}_%&#$^~":
+        text = text.replace(char, "\\" + char if char not in "\\^~" else " ")
+    return text
+
+
+class _FieldLatex(LatexPrinter):
+    r"""LaTeX with a field ``u(x, y, t)`` written ``u``, its derivatives as partials and ``lap`` as ``\Delta``."""
+
+    def __init__(self, fields: Mapping[Any, str]) -> None:
+        super().__init__()
+        self._fields = fields
+
+    def _print_Function(self, expr: Any, exp: Any = None) -> str:
+        from symop.model.operators import Laplacian
+
+        if expr in self._fields:
+            name = self._fields[expr]
+            return name if exp is None else f"{name}^{{{exp}}}"
+        if isinstance(expr, Laplacian):
+            return r"\Delta " + self.parenthesize(expr.args[0], 1000)
+        return super()._print_Function(expr, exp)
+
+    def _print_Derivative(self, expr: Any) -> str:
+        if expr.expr not in self._fields:
+            return super()._print_Derivative(expr)
+        order = sum(int(c) for _, c in expr.variable_count)
+        below = " ".join(rf"\partial {self._print(v)}" + (f"^{{{int(c)}}}" if int(c) > 1 else "")
+                         for v, c in expr.variable_count)
+        top = r"\partial" + (f"^{{{order}}}" if order > 1 else "")
+        return rf"\frac{{{top} {self._fields[expr.expr]}}}{{{below}}}"
+
+
+def problem_latex(problem: Problem) -> str:
+    r"""``problem`` as a LaTeX ``aligned`` block in ``$...$``: each equation, condition and exact solution."""
+    printer = _FieldLatex({f.applied: f.name for f in problem.fields})
+
+    def tex(expr: Any) -> str:
+        return printer.doprint(sp.sympify(expr))
+
+    where = rf"\text{{{_latex_text(problem.domain.describe())}}}"
+    if problem.time is not None:
+        where += rf",\ {tex(problem.time.symbol)} \in [{problem.time.start:g}, {problem.time.end:g}]"
+    title = _latex_text(f"{problem.name}" + (f": {problem.title}" if problem.title else ""))
+    lines = [rf"&\text{{{title}}}"]
+    for eq in problem.equations:
+        lines.append(rf"{tex(eq.lhs)} &= {tex(eq.rhs)} && \text{{in }} {where}")
+    for bc in problem.boundary:
+        lines.append(rf"{tex(bc.lhs)} &= {tex(bc.rhs)} && \text{{on {_latex_text(', '.join(bc.parts))}}}")
+    if problem.periodic:
+        lines.append(rf"&\text{{periodic in {_latex_text(', '.join(problem.periodic))}}}")
+    for ic in problem.initial:
+        field = problem.field(ic.field)
+        lhs = field.name if ic.order == 0 else (rf"\frac{{\partial{'^' + str(ic.order) if ic.order > 1 else ''} "
+                                                 rf"{field.name}}}{{\partial t{'^' + str(ic.order) if ic.order > 1 else ''}}}")
+        start = 0.0 if problem.time is None else problem.time.start
+        lines.append(rf"{lhs} &= {tex(ic.value)} && \text{{at }} t = {start:g}")
+    for name, value in problem.exact.items():
+        lines.append(rf"{name}_{{\text{{exact}}}} &= {tex(value)}")
+    fixed = {k: v for k, v in problem.params.items() if k not in problem.param_distributions}
+    if fixed:
+        lines.append("&" + r",\ ".join(rf"{tex(problem.param_symbols[k])} = {v:g}" for k, v in fixed.items()
+                                        if k in problem.param_symbols))
+    return "$\\displaystyle \\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}$"
