@@ -107,3 +107,8 @@ def test_problem_repr_latex_writes_the_equations():
     assert depth == 0
     wave = symop.load("examples/wave.pde")._repr_latex_()
     assert r"\frac{\partial^{2} u}{\partial t^{2}}" in wave and r"\frac{\partial u}{\partial t} &= 0" in wave
+
+
+def test_repr_latex_of_an_indexed_space_prints_its_operators():
+    tex = symop.load("examples/highdim/poisson_ball.pde")._repr_latex_()
+    assert r"\Delta u &=" in tex and "Laplacian" not in tex

@@ -273,14 +273,26 @@ class _FieldLatex(LatexPrinter):
         self._fields = fields
 
     def _print_Function(self, expr: Any, exp: Any = None) -> str:
-        from symop.model.operators import Laplacian
-
         if expr in self._fields:
             name = self._fields[expr]
             return name if exp is None else f"{name}^{{{exp}}}"
-        if isinstance(expr, Laplacian):
-            return r"\Delta " + self.parenthesize(expr.args[0], 1000)
         return super()._print_Function(expr, exp)
+
+    def _operand(self, arg: Any) -> str:
+        """A field as its name, anything else in parentheses."""
+        text = self._print(arg)
+        return text if arg in self._fields or arg.is_Atom else rf"\left({text}\right)"
+
+    def _print_Laplacian(self, expr: Any, exp: Any = None) -> str:
+        text = r"\Delta " + self._operand(expr.args[0])
+        return text if exp is None else rf"\left({text}\right)^{{{exp}}}"
+
+    def _print_Partial(self, expr: Any, exp: Any = None) -> str:
+        below = "".join(rf"\partial x_{{{i}}}" for i in expr.indices)
+        order = len(expr.indices)
+        top = r"\partial" + (f"^{{{order}}}" if order > 1 else "")
+        text = rf"\frac{{{top}}}{{{below}}} " + self._operand(expr.args[0])
+        return text if exp is None else rf"\left({text}\right)^{{{exp}}}"
 
     def _print_Derivative(self, expr: Any) -> str:
         if expr.expr not in self._fields:
