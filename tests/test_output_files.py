@@ -158,3 +158,12 @@ def test_to_xarray_refuses_a_mesh_and_names_a_missing_xarray(monkeypatch):
     monkeypatch.setitem(sys.modules, "xarray", None)
     with pytest.raises(SymopError, match="pip install xarray"):
         grid.to_xarray()
+
+
+def test_hdf5_keeps_every_p2_degree_of_freedom(tmp_path):
+    sol = symop.solve(symop.load("examples/heat.pde"), method="fem", degree=2, n=4, dt=0.1, save=3)
+    assert sol.dofs is not None and sol.dofs["u"].size > sol.fields["u"].size
+    sol.save(tmp_path)
+    back = read_hdf5(tmp_path / "heat.h5")
+    np.testing.assert_array_equal(back["dofs"]["u"], sol.dofs["u"])
+    np.testing.assert_array_equal(back["dof_history"]["u"], sol.dof_history["u"])

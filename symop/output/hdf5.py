@@ -14,6 +14,8 @@ Layout of ``<name>.h5`` (every array float64 unless said otherwise)::
     /times                  the saved times, with a history
     /history/<f>            (len(times), *field shape)
     /diagnostics/<name>     scalars recorded by trackers, one per recorded step
+    /dofs/<f>               every degree of freedom when there are more than nodes (P2 elements)
+    /dof_history/<f>        the degrees of freedom at every saved time
 
 :func:`read_hdf5` reads such a file back into plain arrays and dictionaries.
 """
@@ -100,6 +102,12 @@ def write_hdf5(path: str | Path, solution: "Solution") -> Path:
             history = f.create_group("history")
             for name, values in solution.history.items():
                 history.create_dataset(name, data=values, compression="gzip")
+        for group_name in ("dofs", "dof_history"):
+            arrays = getattr(solution, group_name, None)
+            if arrays:
+                group = f.create_group(group_name)
+                for name, values in arrays.items():
+                    group.create_dataset(name, data=np.asarray(values, dtype=np.float64), compression="gzip")
         diagnostics = getattr(solution, "diagnostics", None)
         if diagnostics:
             group = f.create_group("diagnostics")
@@ -118,7 +126,8 @@ def read_hdf5(path: str | Path) -> dict[str, Any]:
 
     Keys: ``attrs`` (options, info and errors decoded from JSON), ``geometry``
     (its datasets and ``kind``, ``names``), ``fields``, ``exact``, ``times``
-    (or ``None``), ``history`` and ``diagnostics`` (dictionaries of arrays).
+    (or ``None``), ``history``, ``diagnostics``, ``dofs`` and ``dof_history``
+    (dictionaries of arrays).
     """
     h5py = _h5py()
     with h5py.File(Path(path), "r") as f:
@@ -143,4 +152,6 @@ def read_hdf5(path: str | Path) -> dict[str, Any]:
             "times": f["times"][()] if "times" in f else None,
             "history": group("history"),
             "diagnostics": group("diagnostics"),
+            "dofs": group("dofs"),
+            "dof_history": group("dof_history"),
         }
