@@ -147,8 +147,8 @@ class PINNProgram(Program):
         sol = Solution(problem=self.problem, method="pinn", options=o, geometry=PointCloud(pts, self.problem.space.names),
                        fields=fields, time=self.problem.time.end if self.problem.time else None, device=device,
                        info={"final_loss": info["final_loss"], "train_time": info["train_time"],
-                             "history": info["history"][-20:], "parameters": sum(p.numel() for p in model.parameters())})
-        sol.model = model  # for callers who want the network
+                             "history": info["history"][-20:], "parameters": sum(p.numel() for p in model.parameters())},
+                       network=model)  # s(points, t) evaluates the network
         return sol
 
 

@@ -87,17 +87,23 @@ class PINOProgram(Program):
             info["residual"] = residuals()
         with torch.no_grad():
             out = forward(net, physics, inputs, params, weights)[0].detach().cpu().numpy().astype(np.float64)
+        from symop.interpolate import GridInterpolant, grid_degree
+
         g = self.grid
         space = Grid(g.axes()[: g.space_dimension], g.names[: g.space_dimension])
+        # between the nodes: Lagrange polynomials one degree above the physics stencils' order
+        interpolant = GridInterpolant.of_lattice(g, grid_degree(self.data["options"].get("order", 2)),
+                                                 g.space_dimension)
         names = self.problem.field_names
         if g.time:
             fields = {f: out[i][..., -1] for i, f in enumerate(names)}
             history = {f: np.moveaxis(out[i], -1, 0) for i, f in enumerate(names)}
             return Solution(self.member, "pino", self.options, space, fields, time=g.hi[-1], times=g.axis(g.dimension - 1),
-                            history=history, device=device, wall_time=time.perf_counter() - start, info=info)
+                            history=history, device=device, wall_time=time.perf_counter() - start, info=info,
+                            interpolant=interpolant)
         fields = {f: out[i] for i, f in enumerate(names)}
         return Solution(self.member, "pino", self.options, space, fields, device=device,
-                        wall_time=time.perf_counter() - start, info=info)
+                        wall_time=time.perf_counter() - start, info=info, interpolant=interpolant)
 
 
 def predict(problem, values: Mapping[str, Any] | None = None, *, device: str = "cpu", **options: Any):
