@@ -52,13 +52,24 @@ def parse_settings(items: Sequence[str] | None) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ commands
 def cmd_check(args: argparse.Namespace) -> int:
+    """Check every file given: ``FILE: ok (...)`` on stdout, or its errors on stderr; 1 if any failed."""
     from symop.api import load
 
+    failed = 0
     for path in args.files:
-        problem = load(path)
+        try:
+            problem = load(path)
+        except SymopError as err:
+            if getattr(args, "traceback", False):
+                raise
+            failed += 1
+            print(str(err), file=sys.stderr)
+            continue
         print(f"{path}: ok ({problem.name}: {len(problem.fields)} field{'s' if len(problem.fields) != 1 else ''}, "
               f"{problem.dimension}D, {'steady' if problem.is_steady else 'time-dependent'})")
-    return 0
+    if failed and len(args.files) > 1:
+        print(f"{failed} of {len(args.files)} files failed the check", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -121,6 +132,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = console()
     for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
         print(f"warning: {message}", file=sys.stderr)
+    if args.every is not None and "snapshot_every" not in sol.info:
+        print(f"warning: --every {args.every} keeps snapshots of time steps, and this {sol.method} run took none "
+              "(a steady problem, or a method that does not step in time).", file=sys.stderr)
     out.print(f"[bold]{problem.name}[/bold] solved with {sol.method} on {sol.device} in {sol.wall_time:.3g} s")
     errors = sol.errors()
     if errors:

@@ -201,3 +201,77 @@ exact u = exp(-0.5*pi^2*t)*sin(pi*x)
 def test_fd_refuses_a_scheme_with_no_stable_step_for_a_wave():
     with pytest.raises(symop.errors.SymopError, match="no stable step"):
         symop.solve(symop.parse(WAVE), "fd", n=16, scheme="euler")
+
+
+# ------------------------------------------------------------------ missing conditions
+def _problem(domain: str, body: str, space: str = "x, y") -> str:
+    return f"problem m\nspace {space}\n{domain}\n{body}"
+
+
+_BOX2 = "domain box(x: [0, 1], y: [0, 1])"
+
+
+def test_a_side_without_a_condition_is_an_error_at_the_domain_line():
+    text = _problem(_BOX2, "field u\nequation -lap(u) = 1\nboundary left, right: u = 0\nboundary bottom: dn(u) = 0\n")
+    with pytest.raises(symop.errors.SourceError) as info:
+        symop.parse(text, "m.pde")
+    err = info.value
+    assert "side `top` has no condition for `u`" in str(err)
+    assert "boundary top: u = ..." in str(err) and "dn(u) = ..." in str(err)
+    assert (err.position.line, err.position.column) == (3, 1)
+
+
+def test_several_missing_sides_and_fields_are_named():
+    text = _problem(_BOX2, "field u, v\nequation -lap(u) = v\nequation -lap(v) = 1\nboundary left: u = 0\n"
+                           "boundary all: v = 0\n")
+    with pytest.raises(symop.errors.SymopError, match=r"sides `right`, `bottom`, `top` have no condition for `u`"):
+        symop.parse(text)
+
+
+def test_conditions_that_need_none_or_are_all_given():
+    # periodic directions have no sides; boundary all covers every side
+    symop.parse(_problem(_BOX2, "boundary periodic(x)\nfield u\nequation -lap(u) + u = 1\nboundary bottom, top: u = 0\n"))
+    symop.parse(_problem(_BOX2, "boundary periodic(x, y)\nfield u\nequation -lap(u) + u = 1\n"))
+    symop.parse(_problem(_BOX2, "field u\nequation -lap(u) = 1\nboundary all: u = 0\n"))
+    # a field without spatial derivatives (an ODE at each point) needs no condition
+    symop.parse(_problem(_BOX2, "time t in [0, 1]\nfield u, w\nequation dt(u) = lap(u) - w\nequation dt(w) = u - w\n"
+                                "boundary all: u = 0\ninitial u = 0\ninitial w = 1\n"))
+    # a first-order (transport) equation takes conditions on its inflow side only
+    symop.parse(_problem("domain interval(x: [0, 1])", "time t in [0, 1]\nfield u\nequation dt(u) + dx(u) = 0\n"
+                                                        "boundary left: u = 0\ninitial u = 0\n", space="x"))
+
+
+def test_a_fourth_order_equation_needs_two_conditions_per_side():
+    base = "field u\nequation biharm(u) = 1\nboundary all: u = 0\n"
+    with pytest.raises(symop.errors.SymopError, match="fewer than two conditions for `u`"):
+        symop.parse(_problem(_BOX2, base))
+    symop.parse(_problem(_BOX2, base + "boundary all: dn(u) = 0\n"))
+    with pytest.raises(symop.errors.SymopError, match=r"side `top` has fewer than two"):
+        symop.parse(_problem(_BOX2, base + "boundary left, right, bottom: dn(u) = 0\n"))
+
+
+def test_every_example_loads():
+    from pathlib import Path
+
+    files = sorted((Path(__file__).parent.parent / "examples").rglob("*.pde"))
+    assert len(files) > 10
+    for f in files:
+        symop.load(f)
+
+
+def test_check_reports_every_file_and_fails_if_any_failed(tmp_path, capsys):
+    from symop.cli import main
+
+    good = tmp_path / "good.pde"
+    good.write_text(_problem(_BOX2, "field u\nequation -lap(u) = 1\nboundary all: u = 0\n"))
+    bad = tmp_path / "bad.pde"
+    bad.write_text(_problem(_BOX2, "field u\nequation -lap(u) = 1\nboundary left: u = 0\n"))
+    worse = tmp_path / "worse.pde"
+    worse.write_text("space x\nfield u\nequation lapp(u) = 1\n")
+    assert main(["check", str(bad), str(good), str(worse)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{good}: ok (m: 1 field, 2D, steady)" in out
+    assert f"{bad}:3:1: error: sides `right`, `bottom`, `top` have no condition for `u`" in err
+    assert f"{worse}:" in err and "Traceback" not in err
+    assert "2 of 3 files failed the check" in err
+    assert main(["check", str(good), str(good)]) == 0

@@ -69,7 +69,7 @@ def test_the_harness_reports_tracebacks_nets_and_timeouts(tmp_path, monkeypatch)
     """A builder that raises, or hangs, is reported as a failure, not as an error message."""
     from symop.lang import builder
 
-    text = b"space x\ndomain interval(x: [0, 1])\nfield u\nequation -d(u, x, 2) = 1\n"
+    text = b"space x\ndomain interval(x: [0, 1])\nfield u\nequation -d(u, x, 2) = 1\nboundary all: u = 0\n"
     assert run.classify(text, TIMEOUT, tmp_path).kind == "ok"
 
     def raises(self, node):

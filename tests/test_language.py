@@ -75,7 +75,7 @@ def test_heat_from_the_language_reference():
 
 
 def test_terms_on_either_side_are_the_same_equation():
-    head = "space x, y\ntime t in [0, 1]\ndomain box(x: [0, 1], y: [0, 1])\nparam a = 1, nu = 0.1\nfield c\ninitial c = 0\n"
+    head = "space x, y\ntime t in [0, 1]\ndomain box(x: [0, 1], y: [0, 1])\nparam a = 1, nu = 0.1\nfield c\ninitial c = 0\nboundary all: c = 0\n"
     a = symop.parse(head + "equation dt(c) + a*dx(c) = nu*lap(c)\n")
     b = symop.parse(head + "equation dt(c) = nu*lap(c) - a*dx(c)\n")
     assert sp.simplify(a.equations[0].residual - b.equations[0].residual) == 0

@@ -24,7 +24,7 @@ from symop.lang.names import RESERVED, did_you_mean
 from symop.lang.limits import MAX_DIMENSION, MAX_ERRORS, MAX_FIELD_OPTION, MAX_FILE_NODES, abbreviate, count
 from symop.lang.parser import parse_tree
 from symop.model.family import FIELD_OPTIONS, KINDS, Distribution
-from symop.model.analysis import classify_condition, time_order_in
+from symop.model.analysis import classify_condition, space_order_in, time_order_in
 from symop.model.domains import Difference, Domain, DomainError
 from symop.model.domains import registry as domain_registry
 from symop.model.domains.registry import DomainKind
@@ -669,6 +669,8 @@ class Builder:
         self.assign_equations()
         if self.time is not None:
             self.check_initial_conditions()
+        if not self.errors.errors:
+            self.check_boundary_coverage()
         if self.periodic and self.domain is not None and self.domain.has_grid:
             for bc in self.conditions:
                 for side in bc.parts:
@@ -707,6 +709,43 @@ class Builder:
                                 f.position, "add an `equation` line for it, or remove the field")
         order = {f.name: i for i, f in enumerate(self.fields)}
         self.assigned.sort(key=lambda e: order[e.field])
+
+    def check_boundary_coverage(self) -> None:
+        """Every side of a non-periodic direction has a condition for each field with spatial derivatives.
+
+        A field of spatial order 2 or 3 needs one condition per side, of order 4 or
+        more two (``u = 0`` and ``dn(u) = 0``).  Fields without spatial
+        derivatives (ODEs at each point) and first-order (transport) fields, whose
+        conditions belong on inflow sides only, are not checked; periodic
+        directions have no sides.
+        """
+        if self.domain is None or self.domain_node is None:
+            return
+        sides = list(self.domain.sides)
+        if self.periodic and self.domain.has_grid:
+            sides = [s for s in sides if self.domain.axes[self.domain.axis_of_side(s)[0]][0] not in self.periodic]
+        t = self.time.symbol if self.time is not None else None
+        for f in self.fields:
+            order = max([space_order_in(eq.residual, f.applied, t) for eq in self.assigned] + [0])
+            if order < 2:
+                continue
+            need = 2 if order >= 4 else 1
+            count = {s: sum(1 for bc in self.conditions if bc.field == f.name and s in bc.parts) for s in sides}
+            short = [s for s in sides if count[s] < need]
+            if not short:
+                continue
+            names = ", ".join(f"`{s}`" for s in short)
+            listed = ", ".join(short)
+            noun = "side" if len(short) == 1 else "sides"
+            verb = "has" if len(short) == 1 else "have"
+            if need == 1:
+                self.errors.add(f"{noun} {names} {verb} no condition for `{f.name}`",
+                                position_of(self.domain_node),
+                                f"add `boundary {listed}: {f.name} = ...` or `boundary {listed}: dn({f.name}) = ...`")
+            else:
+                self.errors.add(f"{noun} {names} {verb} fewer than two conditions for `{f.name}`, which is of order "
+                                f"{order} in space and needs two on each side", position_of(self.domain_node),
+                                f"add `boundary {listed}: {f.name} = ...` and `boundary {listed}: dn({f.name}) = ...`")
 
     def check_initial_conditions(self) -> None:
         t = self.time.symbol

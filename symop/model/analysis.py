@@ -64,6 +64,19 @@ def time_order_in(expr: sp.Expr, applied: sp.Expr, t: sp.Symbol | None) -> int:
     return best
 
 
+def space_order_in(expr: sp.Expr, applied: sp.Expr, t: sp.Symbol | None) -> int:
+    """Highest order of a spatial derivative of the field ``applied`` in ``expr`` (``lap`` counts 2)."""
+    best = 0
+    for node in sp.preorder_traversal(sp.sympify(expr)):
+        if isinstance(node, sp.Derivative) and node.expr == applied:
+            best = max(best, sum(int(c) for v, c in node.variable_count if v != t))
+        elif isinstance(node, (Laplacian, Partial)) and node.has(applied):
+            inner = node.args[0]
+            order = 2 if isinstance(node, Laplacian) else len(node.args) - 1
+            best = max(best, order + space_order_in(inner, applied, t))
+    return best
+
+
 def time_order(problem: Problem, field: str) -> int:
     """Highest time derivative of ``field`` in its equation."""
     return time_order_in(problem.equation_for(field).residual, problem.field(field).applied, problem.t)
