@@ -147,6 +147,8 @@ class SaveEvery(Tracker):
         shape = {n: solution.fields[n].shape for n in names}
         solution.times = np.asarray(self.times)
         solution.history = {n: np.stack([s[n].reshape(shape[n]) for s in self.snapshots]) for n in names}
+        if getattr(solution, "dof_history", None) is not None:
+            solution.dof_history = None  # it belonged to the method's own snapshot times
         solution.info["snapshot_every"] = self.every
 
 

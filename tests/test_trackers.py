@@ -120,3 +120,16 @@ def test_cli_every_writes_snapshots_with_times(tmp_path, capsys):
     np.testing.assert_allclose([float(s.get("timestep")) for s in sets], [0.0, 0.2, 0.4, 0.5], atol=1e-12)
     assert main(["run", HEAT, "-m", "fd", "--every", "0", "-q"]) == 1
     assert "--every takes a number of time steps" in capsys.readouterr().err
+
+
+def test_save_every_on_p2_elements_evaluates_at_its_own_times():
+    sol = _heat("fem", degree=2, n=4, callbacks=[SaveEvery(3)])
+    np.testing.assert_allclose(sol.times, [0.0, 0.15, 0.3, 0.45, 0.5], atol=1e-12)
+    assert sol.dof_history is None
+    mid = sol.at(0.3)
+    np.testing.assert_allclose(mid.fields["u"], sol.history["u"][2], atol=1e-12)
+
+
+def test_cli_every_on_a_steady_problem_says_it_kept_nothing(capsys):
+    assert main(["run", "examples/poisson.pde", "-m", "fd", "--set", "n=8", "--every", "2", "-q"]) == 0
+    assert "--every 2 keeps snapshots of time steps, and this fd run took none" in capsys.readouterr().err
