@@ -135,9 +135,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.every is not None and "snapshot_every" not in sol.info:
         print(f"warning: --every {args.every} keeps snapshots of time steps, and this {sol.method} run took none "
               "(a steady problem, or a method that does not step in time).", file=sys.stderr)
-    if args.every is not None and "snapshot_every" not in sol.info:
-        print(f"warning: --every {args.every} keeps snapshots of time steps, and this {sol.method} run took none "
-              "(a steady problem, or a method that does not step in time).", file=sys.stderr)
     out.print(f"[bold]{problem.name}[/bold] solved with {sol.method} on {sol.device} in {sol.wall_time:.3g} s")
     errors = sol.errors()
     if errors:
