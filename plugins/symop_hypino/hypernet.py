@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from symop.errors import OptionError
+
 from symop.nn import activate
 
 
@@ -125,7 +127,7 @@ class HyperNetwork(nn.Module):
     def __init__(self, config: Config) -> None:
         super().__init__()
         if config.grid % config.patch:
-            raise ValueError(f"the grid ({config.grid}) must be a multiple of the patch size ({config.patch}).")
+            raise OptionError(f"the hypino grid ({config.grid}) must be a multiple of the patch size ({config.patch}).")
         self.config = config
         self.target = Target(config)
         tokens = (config.grid // config.patch) ** 2

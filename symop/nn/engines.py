@@ -27,6 +27,7 @@ import sympy as sp
 import torch
 from sympy.core.function import AppliedUndef
 
+from symop.errors import MethodError
 from symop.model.operators import Laplacian, NormalDerivative, Partial
 
 from . import stde
@@ -44,8 +45,8 @@ __all__ = [
 ]
 
 
-class EngineError(ValueError):
-    """A derivative node an engine cannot evaluate, or an unknown estimator."""
+class EngineError(MethodError):
+    """A derivative node an engine cannot evaluate, or an unknown estimator (a sentence for the user)."""
 
 
 @dataclass

@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from symop.errors import OptionError
+
 from .taylor import mlp_jet, mlp_jet2_sum
 
 __all__ = ["ACTIVATIONS", "MLP", "activate"]
@@ -26,7 +28,7 @@ def activate(name: str, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(x)
     if name == "sin":
         return torch.sin(x)
-    raise ValueError(f"unknown activation `{name}`; use one of {', '.join(ACTIVATIONS)}.")
+    raise OptionError(f"unknown activation `{name}`; use one of {', '.join(ACTIVATIONS)}.")
 
 
 class MLP(nn.Module):
@@ -42,7 +44,7 @@ class MLP(nn.Module):
                  shift: torch.Tensor | None = None, scale: torch.Tensor | None = None) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation `{activation}`; use one of {', '.join(ACTIVATIONS)}.")
+            raise OptionError(f"unknown activation `{activation}`; use one of {', '.join(ACTIVATIONS)}.")
         self.inputs, self.outputs, self.activation = int(inputs), int(outputs), activation
         self.fourier = int(fourier)
         self.register_buffer("shift", torch.zeros(inputs) if shift is None else torch.as_tensor(shift, dtype=torch.get_default_dtype()))

@@ -34,6 +34,8 @@ from typing import Callable
 import sympy as sp
 import torch
 
+from symop.errors import MethodError, OptionError
+
 from .taylor import generic_jet
 
 __all__ = [
@@ -114,7 +116,7 @@ def laplacian_tangents(dim: int, samples: int, kind: str, generator=None, dtype=
         return (index, torch.full((samples,), math.sqrt(dim), dtype=dtype, device=device))
     if kind == "dense":
         return rademacher((samples, dim), generator, dtype, device)
-    raise ValueError(f"unknown tangents `{kind}`; use sparse or dense.")
+    raise OptionError(f"unknown tangents `{kind}`; use sparse or dense.")
 
 
 def pad(directions, dim: int, total: int):
@@ -178,7 +180,8 @@ def laplacian(model, x: torch.Tensor, dim: int | None = None, samples: int = 16,
             f2 = f2 * (dim * torch.gather(a, 1, index))[..., None]
         else:
             if bool((a < 0).any()):
-                raise ValueError("dense tangents for a weighted Laplacian need non-negative weights; use sparse.")
+                raise MethodError("dense STDE tangents need a weighted Laplacian with non-negative weights; "
+                                  "this one has a negative weight: use `--set tangents=sparse`.")
             xi = rademacher((n, samples, dim), generator, x.dtype, x.device)
             f2 = jet(model, x, pad(xi * a.sqrt()[:, None, :], dim, total), 2)[2]
     return f2 if per_sample else f2.mean(dim=1)

@@ -34,6 +34,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from symop.errors import MethodError, OptionError
+
 __all__ = [
     "MAX_ORDER",
     "Jet",
@@ -73,7 +75,7 @@ def activation_derivatives(name: str, x: torch.Tensor, order: int) -> list[torch
         s, c = torch.sin(x), torch.cos(x)
         cycle = [s, c, -s, -c] if name == "sin" else [c, -s, -c, s]
         return [cycle[j % 4] for j in range(order + 1)]
-    raise ValueError(f"no Taylor rule for the activation `{name}`.")
+    raise OptionError(f"Taylor-mode derivatives have no rule for the activation `{name}`; use tanh or sin.")
 
 
 def _mul(*factors):
@@ -98,7 +100,8 @@ def compose(g: Sequence[torch.Tensor], x: Jet) -> Jet:
     """Faà di Bruno: the jet of ``g(x(s))`` from ``g``'s derivatives at ``x_0`` and the jet ``x``."""
     k = len(x) - 1
     if k > MAX_ORDER:
-        raise ValueError(f"jets of order {k} are not supported (at most {MAX_ORDER}).")
+        raise MethodError(f"Taylor-mode derivatives of order {k} are not supported (at most {MAX_ORDER}); "
+                          "use `--set estimator=autograd`.")
     x1 = x[1] if k >= 1 else None
     x2 = x[2] if k >= 2 else None
     x3 = x[3] if k >= 3 else None
@@ -161,7 +164,8 @@ def mlp_jet(net, x: torch.Tensor, directions, order: int) -> Jet:
     each ``f_j`` ``(N, S, outputs)`` (a zero coefficient is returned as zeros).
     """
     if order > MAX_ORDER:
-        raise ValueError(f"jets of order {order} are not supported (at most {MAX_ORDER}).")
+        raise MethodError(f"Taylor-mode derivatives of order {order} are not supported (at most {MAX_ORDER}); "
+                          "use `--set estimator=autograd`.")
     inv = 1.0 / net.scale
     h0 = ((x - net.shift) * inv)[:, None, :]
     tangent = _normalised_tangent(net, x, directions)
