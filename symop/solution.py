@@ -687,15 +687,20 @@ class Solution:
         path = Path(path) if path is not None else Path(f"{file_stem(self.problem.name)}.gif")
         path.parent.mkdir(parents=True, exist_ok=True)
         limits = {n: plotting.value_limits([self.history[n]]) for n in names}
-        exact0 = {n: self.exact_values(n) for n in names}
-        fig = plotting.new_figure(self.geometry, len(plotting.panels(self.geometry, {n: self.fields[n] for n in names}, exact0)))
+        exacts = [{n: self.exact_values(n, float(t)) for n in names} for t in self.times]
+        for panel in plotting.panels(self.geometry, {n: self.fields[n] for n in names}, exacts[0]):
+            if panel.error:  # one symmetric error scale over all frames
+                big = max(float(np.nanmax(np.abs(self.history[panel.field][k] - e[panel.field]), initial=0.0))
+                          for k, e in enumerate(exacts))
+                limits[panel.label] = (-big, big) if big > 0 else (-1.0, 1.0)
+        fig = plotting.new_figure(self.geometry, len(plotting.panels(self.geometry, {n: self.fields[n] for n in names},
+                                                                     exacts[0])))
         writer = PillowWriter(fps=fps)
         try:
             with writer.saving(fig, str(path), dpi=80):
                 for k, t in enumerate(self.times):
                     values = {n: self.history[n][k] for n in names}
-                    exact = {n: self.exact_values(n, float(t)) for n in names}
-                    plotting.draw(fig, self.geometry, values, exact, self._title(names, float(t)), limits)
+                    plotting.draw(fig, self.geometry, values, exacts[k], self._title(names, float(t)), limits)
                     writer.grab_frame()
         finally:
             plotting.close(fig)

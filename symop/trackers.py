@@ -182,7 +182,7 @@ class PlotEvery(Tracker):
             names = [n for n in fields if n in solution.fields]
             values = {n: fields[n].reshape(solution.fields[n].shape) for n in names}
             exact = {n: solution.exact_values(n, t) for n in names}
-            fig = plotting.new_figure(solution.geometry, len(names))
+            fig = plotting.new_figure(solution.geometry, len(plotting.panels(solution.geometry, values, exact)))
             try:
                 plotting.draw(fig, solution.geometry, values, exact, solution._title(names, t))
                 path = self.folder / f"{stem}_{step:0{width}d}.png"

@@ -112,3 +112,17 @@ def test_problem_repr_latex_writes_the_equations():
 def test_repr_latex_of_an_indexed_space_prints_its_operators():
     tex = symop.load("examples/highdim/poisson_ball.pde")._repr_latex_()
     assert r"\Delta u &=" in tex and "Laplacian" not in tex
+
+
+def test_animation_frames_share_one_error_scale(heat, tmp_path, monkeypatch):
+    from symop.output import plotting
+
+    seen = []
+    draw = plotting.draw
+    monkeypatch.setattr(plotting, "draw", lambda *a, **k: seen.append(a[5]) or draw(*a, **k))
+    heat.animate(tmp_path / "heat.gif")
+    assert len(seen) == len(heat.times)
+    lo, hi = seen[0]["u − u_exact"]
+    errors = [heat.history["u"][k] - heat.exact_values("u", t) for k, t in enumerate(heat.times)]
+    assert hi == -lo == pytest.approx(max(np.abs(e).max() for e in errors))
+    assert all(limits == seen[0] for limits in seen)
