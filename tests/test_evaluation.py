@@ -92,6 +92,7 @@ def test_fd_periodic_evaluation_wraps_around():
     s = symop.solve(p, method="fd", n=64, order=4)
     x = np.array([0.0, 0.5 / 64, 1 - 0.3 / 64, 1.0])
     assert np.abs(s(x) - np.sin(2 * np.pi * (x - 0.25))).max() < 5e-5
+    assert s(1.0) == pytest.approx(s(0.0), abs=1e-13)  # x = 1 is the node x = 0, not an extrapolation
 
 
 # ------------------------------------------------------------------ fem
