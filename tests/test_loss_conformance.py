@@ -97,11 +97,11 @@ def close(actual: torch.Tensor, expected, tol: float, what: str) -> None:
 
 
 # ---------------------------------------------------------------------- pinn
-def pinn_residuals(row: Manufactured, u: sp.Expr):
-    from symop.nn import AUTOGRAD, PhysicsLoss
+def pinn_residuals(row: Manufactured, u: sp.Expr, estimator: str = "autograd"):
+    from symop.nn import PhysicsLoss, make_engine
 
     problem = symop.parse(row.text)
-    loss = PhysicsLoss(problem, AUTOGRAD, points=40, boundary_points=40, dtype=torch.float64, seed=5)
+    loss = PhysicsLoss(problem, make_engine(estimator), points=40, boundary_points=40, dtype=torch.float64, seed=5)
     f = as_torch(u, row.symbols)
     model = lambda X: f(*[X[:, k] for k in range(X.shape[1])])[:, None]  # noqa: E731
     out = []
@@ -139,6 +139,20 @@ def test_pinn_residual_of_a_perturbation_is_its_own_residual(row):
             expected = EPS * expected_boundary(row, problem, p, Z)
         assert np.abs(expected).max() > 1e-3, f"{term.name}: the perturbation does not show in this term"
         close(r, expected, 1e-9, f"pinn {term.name}")
+
+
+@pytest.mark.parametrize("row", rows("pinn"))
+def test_pinn_boundary_terms_with_taylor_mode_match_autograd(row):
+    """The stde engine's normal and partial derivatives are exact (Taylor mode): same boundary residuals."""
+    u = row.exact + EPS * perturbation(row)
+    _, exact = pinn_residuals(row, u)
+    _, taylor = pinn_residuals(row, u, "stde")
+    compared = 0
+    for (term, *_, r), (_, *_, r_stde) in zip(exact, taylor):
+        if term.kind != "interior":  # the interior Laplacian is a stochastic estimate
+            close(r_stde, r.detach().numpy(), 1e-9, f"pinn stde {term.name}")
+            compared += 1
+    assert compared
 
 
 # ---------------------------------------------------------------------- pino
