@@ -9,7 +9,8 @@ needs to check a method against it *by hand*, without asking symop:
   ``exact`` plus ``operator(p)``);
 * ``alpha``, ``beta``: the boundary condition ``alpha*u + beta*dn(u) = g`` on
   every side listed in ``sides`` (periodic sides are not listed);
-* ``normals``: the outward unit normal of each side, written by hand;
+* ``sides``: the outward unit normal of each side, written by hand (numbers,
+  or SymPy expressions of the coordinates on a curved side);
 * ``initial``: whether the file has ``initial u = ...`` at ``t = 0``.
 
 Rows are grouped by what they cover: the boundary kind (Dirichlet, Neumann,
@@ -46,6 +47,7 @@ class Manufactured:
     periodic: tuple[str, ...] = ()
     initial: bool = False
     tags: tuple[str, ...] = ()
+    grid: bool = True  # a box whose uniform grid grid methods can use
 
     @property
     def timed(self) -> bool:
@@ -127,6 +129,21 @@ boundary bottom, top: u = exact(u)
     {"bottom": (0, -1), "top": (0, 1)}, periodic=("x",))
 
 
+# ------------------------------------------------------------- the unit disk
+def _disk(name: str, boundary: str, kind: str, alpha, beta) -> Manufactured:
+    text = f"""
+problem {name} "manufactured: {kind} on the unit circle"
+space x, y
+domain disk(center: (0, 0), radius: 1)
+field u
+exact u = 1 + x + x*y + y^2/2
+equation -lap(u) + (1 + x)*u = -lap(exact(u)) + (1 + x)*exact(u)
+{boundary}
+"""
+    return Manufactured(name, text, (x, y), _U2, _steady_operator, kind, sp.sympify(alpha), sp.sympify(beta),
+                        {"boundary": (x, y)}, tags=("dn(expr)",), grid=False)
+
+
 #: every loss-conformance row, by name
 LOSS_PROBLEMS: dict[str, Manufactured] = {p.name: p for p in [
     _steady("box_dirichlet", "boundary all: u = exact(u)", "dirichlet", 1, 0),
@@ -140,4 +157,6 @@ LOSS_PROBLEMS: dict[str, Manufactured] = {p.name: p for p in [
     _heat("heat_neumann", "boundary left: dn(u) = -t\nboundary right: dn(u) = 2 + t", "neumann", 0, 1),
     _heat("heat_robin", "boundary all: 3*dn(u) + u = 3*dn(exact(u)) + exact(u)", "robin", 1, 3),
     PERIODIC,
+    _disk("disk_neumann", "boundary all: dn(u) = dn(exact(u))", "neumann", 0, 1),
+    _disk("disk_robin", "boundary all: dn(u) + 3*u = dn(exact(u)) + 3*exact(u)", "robin", 3, 1),
 ]}

@@ -52,6 +52,8 @@ def as_torch(expr: sp.Expr, symbols):
 
 def side_of(row: Manufactured, problem, point: np.ndarray) -> str:
     """The side of the domain box that ``point`` (spatial coordinates) lies on."""
+    if len(row.sides) == 1:
+        return next(iter(row.sides))
     lo, hi = problem.domain.bounding_box()
     best, where = None, np.inf
     for side, normal in row.sides.items():
@@ -75,7 +77,7 @@ def expected_boundary(row: Manufactured, problem, p: sp.Expr, points: np.ndarray
     values = []
     for z in points:
         n = row.sides[side or side_of(row, problem, z[: problem.dimension])]
-        dn = sum(nk * sp.diff(p, s) for nk, s in zip(n, space))
+        dn = sum(sp.sympify(nk) * sp.diff(p, s) for nk, s in zip(n, space))
         e = row.alpha * p + row.beta * dn
         values.append(float(e.subs(dict(zip(row.symbols, map(float, z))))))
     return np.array(values)
@@ -85,7 +87,8 @@ def rows(method: str) -> list:
     supported = {"pinn": ("dirichlet", "neumann", "robin", "periodic"),
                  "pino": ("dirichlet", "neumann", "robin", "periodic"),
                  "hypino": ("dirichlet", "neumann", "robin")}[method]
-    return [pytest.param(r, id=r.name) for r in LOSS_PROBLEMS.values() if r.kind in supported]
+    return [pytest.param(r, id=r.name) for r in LOSS_PROBLEMS.values()
+            if r.kind in supported and (r.grid or method != "pino")]
 
 
 def close(actual: torch.Tensor, expected, tol: float, what: str) -> None:
