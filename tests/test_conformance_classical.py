@@ -275,3 +275,71 @@ def test_check_reports_every_file_and_fails_if_any_failed(tmp_path, capsys):
     assert f"{worse}:" in err and "Traceback" not in err
     assert "2 of 3 files failed the check" in err
     assert main(["check", str(good), str(good)]) == 0
+
+
+# ------------------------------------------------------------------ fem, second order in time
+FEM_WAVE = """
+problem fw1 "u_tt = 4 u_xx + f with moving Dirichlet data"
+space x
+time t in [0, 0.8]
+domain interval(x: [0, 1])
+field u
+exact u = sin(pi*x)*cos(2*pi*t) + x*t^2 + sin(x + t)
+equation dt(u, 2) = 4*d(u, x, 2) + dt(exact(u), 2) - 4*d(exact(u), x, 2)
+boundary left, right: u = exact(u)
+initial u = exact(u)
+initial dt(u) = cos(x)
+"""
+
+FEM_WAVE_2D = """
+problem fw2 "2D wave with Neumann data dn(exact(u)) and Dirichlet sides"
+space x, y
+time t in [0, 0.5]
+domain box(x: [0, 1], y: [0, 1])
+field u
+exact u = sin(x + 0.5)*cos(y)*cos(2*t) + 0.2*x*y*t
+equation dt(u, 2) = lap(u) + dt(exact(u), 2) - lap(exact(u))
+boundary left, right: dn(u) = dn(exact(u))
+boundary bottom, top: u = exact(u)
+initial u = exact(u)
+initial dt(u) = 0.2*x*y
+"""
+
+
+@pytest.mark.parametrize("scheme, order, dts", [("crank-nicolson", 2, (0.1, 0.05, 0.025)),
+                                                ("backward-euler", 1, (0.01, 0.005, 0.0025))])
+def test_fem_wave_converges_at_the_schemes_order_in_time(scheme, order, dts):
+    problem = symop.parse(FEM_WAVE)
+    errs = [rel_l2(problem, "fem", n=64, degree=2, dt=dt, scheme=scheme) for dt in dts]
+    assert slope(dts, errs) >= order - 0.15
+
+
+def test_fem_nonlinear_wave_converges_at_order_two_in_time():
+    text = (FEM_WAVE.replace("4*d(u, x, 2) +", "4*d(u, x, 2) - u^3 +")
+            .replace("- 4*d(exact(u), x, 2)", "- 4*d(exact(u), x, 2) + exact(u)^3"))
+    problem = symop.parse(text)
+    dts = (0.1, 0.05, 0.025)
+    errs = [rel_l2(problem, "fem", n=64, degree=2, dt=dt) for dt in dts]
+    assert slope(dts, errs) >= 2 - 0.15
+
+
+@pytest.mark.parametrize("degree, power", [(1, 1.0), (2, 1.5)])
+def test_fem_wave_converges_at_the_elements_order_in_space(degree, power):
+    problem = symop.parse(FEM_WAVE)
+    ns = (8, 16, 32)
+    # Crank-Nicolson with dt ~ h^((degree + 1) / 2) keeps the time error below the space error
+    errs = [rel_l2(problem, "fem", n=n, degree=degree, dt=0.2 / n**power) for n in ns]
+    assert slope([1 / n for n in ns], errs) >= degree + 1 - 0.15
+
+
+def test_fem_2d_wave_with_neumann_data_second_order():
+    problem = symop.parse(FEM_WAVE_2D)
+    ns = (4, 8, 16)
+    errs = [rel_l2(problem, "fem", n=n, dt=0.1 / n) for n in ns]
+    assert errs[-1] < 2e-3
+    assert slope([1 / n for n in ns], errs) >= 2 - 0.15
+
+
+def test_fem_wave_refuses_splitting():
+    with pytest.raises(symop.errors.SymopError, match="split: none"):
+        symop.solve(symop.parse(FEM_WAVE), "fem", n=8, split="strang")

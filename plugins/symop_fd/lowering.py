@@ -42,7 +42,6 @@ class Component:
 
 def _side_conditions(problem, name: str, differentiate: bool) -> dict[str, SideCondition]:
     out: dict[str, SideCondition] = {}
-    t = problem.t
     for bc in problem.conditions_for(name):
         if bc.kind not in ("dirichlet", "neumann", "robin"):
             raise LoweringError(

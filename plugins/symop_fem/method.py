@@ -22,7 +22,7 @@ import scipy.sparse as sps
 import sympy as sp
 import torch
 
-from symop.errors import SymopError
+from symop.errors import OptionError, SymopError
 from symop.integrate import SPLITS, get_scheme, scheme_names, split_order
 from symop.model.analysis import splitting_caveat
 from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
@@ -276,10 +276,10 @@ class FEMProgram(Program):
         return v.numpy().copy() if isinstance(v, torch.Tensor) else np.full(self.dofs.size, float(v))
 
     def run_transient(self, info: dict, progress: bool):
-        from symop.integrate import SparseLinearPart, integrate, make_stepper
+        from symop.integrate import SparseLinearPart, make_stepper
 
         problem = self.problem
-        T0, T1 = float(problem.time.start), float(problem.time.end)
+        T0 = float(problem.time.start)
         f, D = self.free, self.dir_dofs
         init = problem.initial_for(self.name)
         if init is None:
@@ -324,9 +324,11 @@ class FEMProgram(Program):
             return torch.as_tensor((R - r - J @ u)[f], dtype=DTYPE, device=self.device)
 
         solver = self.options["solver"]
-        lin = SparseLinearPart(Jff, shape=len(f), mass=Mff, solver=solver)
         scheme = self.options["scheme"]
         split = self.options["split"]
+        if wf.time_order == 2:
+            return self._run_second_order(info, progress, u0, J, M, source, nonlinear_part, full, nonlinear)
+        lin = SparseLinearPart(Jff, shape=len(f), mass=Mff, solver=solver)
         if split != "none" and nonlinear:
             caveat = splitting_caveat(problem)
             if caveat:
@@ -342,10 +344,17 @@ class FEMProgram(Program):
             stepper = make_stepper(scheme, split, linear=lin, source=source,
                                    reaction=lambda t, y: lin.solve_mass(nonlinear_part(t, y)),
                                    reaction_scheme=REACTION_SCHEME[split])
-        dt = self.options.get("dt") or (T1 - T0) / 100
         y0 = torch.as_tensor(u0[f], dtype=DTYPE, device=self.device)
-        from symop.evaluation import snapshot_count
+        info["scheme"] = scheme if split == "none" or not nonlinear else f"{split}({scheme}, explicit)"
+        return self._integrate(stepper, y0, full, info, progress)
 
+    def _integrate(self, stepper, y0: torch.Tensor, full, info: dict, progress: bool):
+        """Step ``y0`` from the start to the end of the time interval; the states as full dof vectors."""
+        from symop.evaluation import snapshot_count
+        from symop.integrate import integrate
+
+        T0, T1 = float(self.problem.time.start), float(self.problem.time.end)
+        dt = self.options.get("dt") or (T1 - T0) / 100
         save = snapshot_count(self.options.get("save"), 8 * self.dofs.size)
         cb = None
         if progress:
@@ -358,9 +367,75 @@ class FEMProgram(Program):
         self.timing["time_stepping"] = _time.perf_counter() - t1
         info["steps"] = traj.steps
         info["dt"] = traj.dt
-        info["scheme"] = scheme if split == "none" or not nonlinear else f"{split}({scheme}, explicit)"
         states = [full(s, tt) for s, tt in zip(traj.states, traj.times)]
         return states[-1], traj.times, states
+
+    def _run_second_order(self, info: dict, progress: bool, u0: np.ndarray, J, M, source, nonlinear_part, full,
+                          nonlinear: bool):
+        r"""``M u'' = R(u, t)`` as the first-order system of (u, v) on the free dofs.
+
+        .. math::  u_f' = v_f, \qquad M_{ff} v_f' = J_{ff} u_f + s(t) + N(u),
+
+        with ``s`` the data of the first-order case except that the Dirichlet
+        values enter through ``M_fd g''`` (not ``M_fd g'``).  The registered
+        implicit scheme steps the block system (Crank–Nicolson conserves the
+        discrete energy of the undamped wave and is of order 2; its IMEX partner
+        takes N explicitly).
+        """
+        from symop.integrate import SparseLinearPart, make_stepper
+
+        f, D = self.free, self.dir_dofs
+        n = len(f)
+        if self.options["split"] != "none":
+            raise OptionError("fem splits nonlinear terms only in equations first order in time; the equation has "
+                              "dt(u, 2): use split: none.")
+        T0 = float(self.problem.time.start)
+        init_v = self.problem.initial_for(self.name, 1)
+        v0 = self._interpolate(init_v.value, T0) if init_v is not None else np.zeros(self.dofs.size)
+        eye = sps.identity(n, format="csr")
+        L = sps.bmat([[None, eye], [J[f][:, f], None]], format="csr")
+        mass = sps.block_diag([eye, M[f][:, f]], format="csr")
+        lin = SparseLinearPart(L, shape=2 * n, mass=mass, solver=self.options["solver"])
+        Mfd = M[f][:, D]
+        ddg = self._dirichlet_acceleration()
+        zero = torch.zeros(n, dtype=DTYPE, device=self.device)
+
+        def source2(t: float) -> torch.Tensor:
+            # source(t) holds r + J_fd g - M_fd g'; the second-order data need - M_fd g'' instead
+            _, dg = self.dirichlet_values(t)
+            s = source(t) + torch.as_tensor(Mfd @ (dg[D] - ddg(t)[D]), dtype=DTYPE, device=self.device)
+            return torch.cat([zero, s])
+
+        def nonlinear2(t: float, y: torch.Tensor) -> torch.Tensor:
+            return torch.cat([zero, nonlinear_part(t, y[:n])])
+
+        def full2(y: torch.Tensor, t: float) -> np.ndarray:
+            return full(y[:n], t)
+
+        scheme = self.options["scheme"]
+        if nonlinear:
+            stepper = make_stepper(scheme, linear=lin, source=source2, explicit=nonlinear2)
+        else:
+            stepper = make_stepper(scheme, linear=lin, source=source2)
+        y0 = torch.as_tensor(np.concatenate([u0[f], v0[f]]), dtype=DTYPE, device=self.device)
+        info["scheme"] = f"{scheme} (first-order system in u, dt(u))"
+        return self._integrate(stepper, y0, full2, info, progress)
+
+    def _dirichlet_acceleration(self):
+        """``t -> g''(t)`` at every dof (0 off the Dirichlet parts): the second-order data of the Dirichlet values."""
+        t = self.wf.t
+        kernels = [(dc, Kernel({"ddg": sp.diff(dc.value, t, 2)}, self.wf.arguments, f"{self.name}_dirichlet_acc"))
+                   for dc in self.wf.dirichlet]
+
+        def ddg(time: float) -> np.ndarray:
+            out = np.zeros(self.dofs.size)
+            for dc, ker in kernels:
+                idx = self.dofs.side_dofs(dc.parts)
+                v = ker(self._args(self.xcoords[idx], time, None, None))["ddg"]
+                out[idx] = v.numpy() if isinstance(v, torch.Tensor) else float(v)
+            return out
+
+        return ddg
 
     # ----------------------------------------------------------- errors
     def norms(self, u: np.ndarray, t: float | None) -> dict[str, dict[str, float]]:

@@ -56,8 +56,8 @@ class DirichletCondition:
 class WeakForm:
     """``int E v = -int F . grad v + int S v + sum int_parts B v`` for one field.
 
-    ``steady`` is ``E = 0``; otherwise ``M dt(u) = (the right side)`` (``E`` is
-    the right-hand side of ``dt(u) = E``).
+    ``steady`` is ``E = 0``; otherwise ``M dt(u, k) = (the right side)`` (``E`` is
+    the right-hand side of ``dt(u, k) = E``, ``k`` = ``time_order``, 1 or 2).
     """
 
     field: str
@@ -104,7 +104,7 @@ class WeakForm:
         S = sp.simplify(self.source.xreplace(rename))
         volume = sp.Add(*[-f * g for f, g in zip(F, vgrad)]) + S * sp.Symbol("v")
         lines = [f"weak form of `{u}` (P{degree} Lagrange, test function v in V_h, v = 0 on Dirichlet parts):"]
-        lhs = f"∫_Ω dt({u}) v dx" if self.time_order == 1 else "0"
+        lhs = {0: "0", 1: f"∫_Ω dt({u}) v dx"}.get(self.time_order, f"∫_Ω dt({u}, {self.time_order}) v dx")
         rhs = [f"∫_Ω [ {sp.sstr(sp.expand(volume))} ] dx"]
         for nc in self.natural:
             rhs.append(f"∫_{{{', '.join(nc.parts)}}} [ {sp.sstr(sp.simplify(nc.integrand.xreplace(rename)))} ] v ds   ({nc.kind})")
@@ -162,8 +162,9 @@ def derive(problem, name: str) -> WeakForm:
     P = tuple(sp.Symbol(f"P{k}_") for k in range(d))
     W = {(i, j): sp.Symbol(f"W{i}{j}_") for i in range(d) for j in range(i, d)}
     order, E = evolution(problem, name)
-    if order > 1:
-        raise WeakFormError("finite elements here handle first order in time (dt(u)); the equation has dt(u, 2).")
+    if order > 2:
+        raise WeakFormError(f"finite elements here handle first and second order in time; the equation has "
+                            f"dt(u, {order}).")
     if order == 0:
         E = problem.equation_for(name).residual
     E = problem.numeric(E)
