@@ -152,7 +152,7 @@ def classify(data: bytes, timeout: float, workdir: Path | None = None) -> Outcom
 def _worker(conn, timeout: float) -> None:
     import symop  # noqa: F401  (import once, before the first input is timed)
 
-    symop.parse("space x\ndomain interval(x: [0, 1])\nfield u\nequation -d(u, x, 2) = 1\n")
+    symop.parse("space x\ndomain interval(x: [0, 1])\nfield u\nequation -d(u, x, 2) = 1\nboundary all: u = 0\n")
     workdir = Path(tempfile.mkdtemp(prefix="symop-fuzz-"))
     conn.send("ready")
     while True:
