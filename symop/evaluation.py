@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from symop.solution import Solution
 
 __all__ = ["DEFAULT_SNAPSHOTS", "SNAPSHOT_BUDGET", "TIME_DEGREE", "BATCH", "as_points", "evaluate",
-           "snapshot_count", "state_at", "inside"]
+           "snapshot_count", "snapshot_times", "state_at", "inside"]
 
 #: snapshots a time-dependent run keeps by default: 20 equal intervals, t0 and the final time included
 DEFAULT_SNAPSHOTS = 21
@@ -60,6 +60,28 @@ def snapshot_count(save: int | None, snapshot_bytes: int) -> int | None:
     fit = SNAPSHOT_BUDGET // max(int(snapshot_bytes), 1)
     count = min(DEFAULT_SNAPSHOTS, int(fit))
     return count if count >= 2 else None
+
+
+def snapshot_times(save: int | None, snapshot_bytes: int, t0: float, t1: float, dt: float) -> int | list[float] | None:
+    r"""The ``save_times`` of :func:`symop.integrate.integrate` for a run's ``save`` option.
+
+    ``save`` given: that many equally spaced times (or ``None``, the final
+    state only, for 0 or 1), as :func:`snapshot_count` says.  By default about
+    :data:`DEFAULT_SNAPSHOTS` times taken on the run's own steps
+    :math:`t_0 + k\,dt'` (each the step nearest to an equal spacing), so that
+    no snapshot costs an extra partial step (nor, for an implicit scheme, a
+    factorization of its own); bounded by :data:`SNAPSHOT_BUDGET` like
+    :func:`snapshot_count`.
+    """
+    from symop.integrate import step_count
+
+    count = snapshot_count(save, snapshot_bytes)
+    if save is not None or count is None:
+        return count
+    n = step_count(t0, t1, dt)
+    h = (t1 - t0) / n
+    steps = np.unique(np.rint(np.linspace(0, n, count)).astype(np.int64))
+    return [t1 if k == n else t0 + int(k) * h for k in steps]
 
 
 def as_points(args: tuple[Any, ...], dimension: int) -> tuple[np.ndarray, tuple[int, ...], bool]:

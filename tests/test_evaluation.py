@@ -190,6 +190,20 @@ def test_heat_run_keeps_a_time_series_and_at_matches_the_exact_solution():
     assert len(symop.solve(p, method="fd", n=8, save=5).times) == 5
 
 
+@pytest.mark.parametrize("method, options", [("fd", {"n": 8, "scheme": "crank-nicolson"}), ("fem", {"n": 4})])
+def test_default_snapshots_lie_on_the_steps(method, options):
+    """With a step that does not divide the spacing, the default snapshots are steps of the run
+    (no extra partial step, no extra factorization); an explicit save is equally spaced."""
+    p = symop.load(ROOT / "examples/heat.pde")
+    s = symop.solve(p, method=method, dt=0.0071, **options)
+    h = 0.5 / s.info["steps"]
+    assert s.info["steps"] == 71 and len(s.times) == DEFAULT_SNAPSHOTS
+    np.testing.assert_allclose(s.times / h, np.rint(s.times / h), atol=1e-9)
+    assert np.diff(s.times).max() - np.diff(s.times).min() <= h * (1 + 1e-9)
+    np.testing.assert_allclose(symop.solve(p, method=method, dt=0.0071, save=6, **options).times,
+                               np.linspace(0, 0.5, 6))
+
+
 def test_fem_time_series_and_at():
     p = symop.load(ROOT / "examples/heat.pde")
     s = symop.solve(p, method="fem", degree=2, n=8, dt=0.01)

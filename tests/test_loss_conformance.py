@@ -261,3 +261,27 @@ def test_hypino_refuses_periodic_problems_with_a_sentence():
 
     reason = get_discretization("hypino").accepts(symop.parse(LOSS_PROBLEMS["periodic_x"].text))
     assert reason and "periodic" in reason
+
+
+def test_pino_encodes_dn_data_of_a_family_side_by_side():
+    """A random boundary value ``dn(e)`` becomes one input channel per side, grad(e).n there."""
+    from symop_pino.encoding import Encoder
+    from symop_pino.grid import build
+
+    family = symop.parse("""
+problem dn_family
+space x, y
+domain box(x: [0, 1], y: [0, 2])
+param k ~ uniform(1, 2)
+field u
+equation -lap(u) = 0
+boundary left, top: dn(u) = dn(k*x^2*y)
+boundary right, bottom: u = 0
+""")
+    grid = build(family, 4)
+    encoder = Encoder(family, grid)
+    assert encoder.channels == ["x", "y", "k", "boundary0[u:left]", "boundary0[u:top]"]
+    inputs = encoder.encode([{"k": 1.5}], torch.float64).inputs[0]
+    X, Y = (torch.as_tensor(m) for m in grid.mesh())
+    assert torch.allclose(inputs[3], -1.5 * 2 * X * Y)  # left: -d/dx
+    assert torch.allclose(inputs[4], 1.5 * X ** 2)  # top: +d/dy

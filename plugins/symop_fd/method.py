@@ -39,7 +39,7 @@ class FDProgram(Program):
         return self._lowered[device]
 
     def run(self, device: str = "cpu", progress: bool = False):
-        from symop.evaluation import snapshot_count
+        from symop.evaluation import snapshot_times
         from symop.interpolate import GridInterpolant, grid_degree
         from symop.solution import Grid, Solution
 
@@ -59,8 +59,10 @@ class FDProgram(Program):
         from .timestep import run_evolution
 
         itemsize = 4 if self.dtype == torch.float32 else 8
-        save = snapshot_count(self.options.get("save"), len(names) * int(np.prod(low.shape)) * itemsize)
-        options = {**self.options, "save": save}
+        state_bytes = len(names) * int(np.prod(low.shape)) * itemsize
+
+        def snapshots(t0: float, t1: float, dt: float):
+            return snapshot_times(self.options.get("save"), state_bytes, t0, t1, dt)
 
         if progress:
             from rich.progress import Progress
@@ -72,14 +74,14 @@ class FDProgram(Program):
                     if k == n or k % max(1, n // 200) == 0:
                         bar.update(task, completed=k / n, description=f"fd t={t:.4g}")
 
-                traj, info = run_evolution(low, options, cb)
+                traj, info = run_evolution(low, self.options, cb, snapshots)
         else:
-            traj, info = run_evolution(low, options, None)
+            traj, info = run_evolution(low, self.options, None, snapshots)
         final = traj.final
         fields = {n: final[i] for i, n in enumerate(names) if n in self.problem.field_names}
         history = None
         times = None
-        if save:
+        if len(traj.times) > 2 or int(self.options.get("save") or 0) >= 2:
             times = np.asarray(traj.times)
             states = torch.stack(traj.states)
             history = {n: states[:, i] for i, n in enumerate(names) if n in self.problem.field_names}

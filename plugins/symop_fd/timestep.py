@@ -193,7 +193,12 @@ def _coefficient_exprs(exprs, low):
     return out
 
 
-def run_evolution(low: Lowered, options: dict, progress_cb=None):
+def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None):
+    """Integrate the lowered problem over its time interval: (trajectory, info).
+
+    ``snapshots(t0, t1, dt)`` gives the ``save_times`` of :func:`symop.integrate.integrate`
+    (default: the option ``save`` as a count, else the first and last states only).
+    """
     problem = low.problem
     t0, t1 = float(problem.time.start), float(problem.time.end)
     C = len(low.comps)
@@ -312,7 +317,8 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None):
             dt = min(dt, (t1 - t0) / 20)
     info["dt_default"] = options.get("dt") is None
     save = options.get("save")
-    traj = integrate(stepper, U0, t0, t1, float(dt), save_times=int(save) if save else None, progress=progress_cb,
+    save_times = snapshots(t0, t1, float(dt)) if snapshots is not None else (int(save) if save else None)
+    traj = integrate(stepper, U0, t0, t1, float(dt), save_times=save_times, progress=progress_cb,
                      fields=lambda t, U: {c.name: U[i] for i, c in enumerate(low.comps)
                                           if c.name in problem.field_names})
     info.update(steps=traj.steps, dt=traj.dt)

@@ -9,7 +9,9 @@ The input of member :math:`i` is a stack of channels on the grid:
    spread of the choices), a ``field`` parameter as its values on the grid;
 3. the data that vary across the family: each initial value :math:`g(x)`
    (repeated along time) and each boundary value :math:`g(x, t)` whose
-   expression holds a random parameter, evaluated on the whole grid.
+   expression holds a random parameter, evaluated on the whole grid (data
+   ``dn(e)`` of a known ``e``, one channel per side: :math:`\nabla e\cdot n`
+   with that side's outward normal).
 
 The same routine encodes training members and the member a user asks for, so
 prediction sees exactly what training saw.
@@ -26,6 +28,7 @@ import sympy as sp
 import torch
 
 from symop.errors import SymopError
+from symop.model.analysis import has_normal_data, normal_data
 from symop.model.family import fixed_constants
 
 from .grid import SpaceTimeGrid
@@ -87,7 +90,14 @@ class Encoder:
             if set(self.rsyms) & sp.sympify(ic.value).free_symbols:
                 self.data.append((f"initial[{ic.field}:{ic.order}]", ic.value, True))
         for j, bc in enumerate(problem.boundary):
-            if set(self.rsyms) & sp.sympify(bc.value).free_symbols:
+            if not set(self.rsyms) & sp.sympify(bc.value).free_symbols:
+                continue
+            if has_normal_data(bc.value):  # dn(e) of a known e: grad(e).n differs from side to side
+                parts = tuple(problem.domain.sides) if "all" in bc.parts else bc.parts
+                for side in parts:
+                    value = normal_data(bc.value, problem.domain, side, problem.space.coords)
+                    self.data.append((f"boundary{j}[{bc.field}:{side}]", value, False))
+            else:
                 self.data.append((f"boundary{j}[{bc.field}]", bc.value, False))
 
     @property
