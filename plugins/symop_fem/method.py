@@ -350,12 +350,12 @@ class FEMProgram(Program):
 
     def _integrate(self, stepper, y0: torch.Tensor, full, info: dict, progress: bool):
         """Step ``y0`` from the start to the end of the time interval; the states as full dof vectors."""
-        from symop.evaluation import snapshot_count
+        from symop.evaluation import snapshot_times
         from symop.integrate import integrate
 
         T0, T1 = float(self.problem.time.start), float(self.problem.time.end)
         dt = self.options.get("dt") or (T1 - T0) / 100
-        save = snapshot_count(self.options.get("save"), 8 * self.dofs.size)
+        save = snapshot_times(self.options.get("save"), 8 * self.dofs.size, T0, T1, float(dt))
         cb = None
         if progress:
             def cb(k, n, t):
