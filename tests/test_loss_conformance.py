@@ -285,3 +285,32 @@ boundary right, bottom: u = 0
     X, Y = (torch.as_tensor(m) for m in grid.mesh())
     assert torch.allclose(inputs[3], -1.5 * 2 * X * Y)  # left: -d/dx
     assert torch.allclose(inputs[4], 1.5 * X ** 2)  # top: +d/dy
+
+
+def test_pino_boundary_residual_of_the_fd_solution_of_a_neumann_family_is_small():
+    """Neumann and Robin data on the low sides: fd's solution of each member satisfies pino's boundary terms."""
+    from symop.model import family
+    from symop_pino.encoding import Encoder
+    from symop_pino.grid import build
+    from symop_pino.physics import GridPhysics
+
+    problem = symop.parse("""
+problem neumann_family
+space x, y
+domain box(x: [0, 1], y: [0, 2])
+param k ~ uniform(1, 2)
+field u
+equation -lap(u) + (1 + x)*u = k*(-1 + (1 + x)*(1 + x + x*y + y^2/2))
+boundary left: dn(u) = -k*(1 + y)
+boundary bottom: dn(u) + u = k*(1 + x) - k*x
+boundary right, top: u = k*(1 + x + x*y + y^2/2)
+""")
+    grid = build(problem, 8)
+    physics = GridPhysics(problem, grid, dtype=torch.float64)
+    drawn = family.members(problem, 2, seed=1)
+    _, params, _ = Encoder(problem, grid).encode([v for v, _ in drawn], torch.float64).take(slice(None))
+    fd = torch.as_tensor(np.stack([symop.solve(m, method="fd", n=8).fields["u"] for _, m in drawn]))[:, None]
+    terms = physics.terms_of(fd, params)
+    assert {"bc[u:left]", "bc[u:bottom]"} <= set(terms)
+    for name, value in terms.items():
+        assert float(value.max()) < 1e-16, (name, float(value.max()))
