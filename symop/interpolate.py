@@ -184,7 +184,13 @@ class SimplexInterpolant:
         scale = max(1.0, float(np.abs(self.vertices).max()))
         return np.abs(actual - expected).max(axis=(1, 2)) > 1e-12 * scale
 
-    def locate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def locate(self, points: np.ndarray, chunk: int = 16384) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_locate` in chunks of ``chunk`` points, so that the candidate pairs stay few."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, self.dimension)
+        parts = [self._locate(pts[k:k + chunk]) for k in range(0, len(pts), chunk)] or [self._locate(pts)]
+        return tuple(np.concatenate(a, axis=0) for a in zip(*parts))  # type: ignore[return-value]
+
+    def _locate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each point ``(N, d)``: the cell that holds it, its reference coordinates ``(N, d)`` in
         that cell, and whether it lies in the mesh.
 
