@@ -44,7 +44,7 @@ class Scheme:
     ``imex`` names, for an implicit scheme, the IMEX scheme of the same order
     used when the problem has explicit (nonlinear) terms.  ``stability`` is,
     for an explicit scheme, the length of its stability interval on the
-    negative real axis and on the imaginary axis (|R(z)| <= 1 there).
+    negative real axis and on the imaginary axis (``|R(z)| <= 1`` there).
     """
 
     name: str
