@@ -343,3 +343,27 @@ def test_fem_2d_wave_with_neumann_data_second_order():
 def test_fem_wave_refuses_splitting():
     with pytest.raises(symop.errors.SymopError, match="split: none"):
         symop.solve(symop.parse(FEM_WAVE), "fem", n=8, split="strang")
+
+
+def test_fd_default_dt_of_a_damped_wave_with_reaction_stays_accurate():
+    """u_tt = 4 u_xx - 0.5 u_t - u + f: the damping and reaction join the wave's CFL bound."""
+    text = """
+problem telegraph "damped wave with a reaction term"
+space x
+time t in [0, 1]
+domain interval(x: [0, 1])
+field u
+exact u = exp(-t)*sin(pi*x) + x*t
+equation dt(u, 2) = 4*d(u, x, 2) - 0.5*dt(u) - u + dt(exact(u), 2) - 4*d(exact(u), x, 2) + 0.5*dt(exact(u)) + exact(u)
+boundary left, right: u = exact(u)
+initial u = sin(pi*x)
+initial dt(u) = -sin(pi*x) + x
+"""
+    problem = symop.parse(text)
+    dts, errs = [], []
+    for n in (32, 64):
+        sol = symop.solve(problem, "fd", n=n)
+        dts.append(sol.info["dt"])
+        errs.append(max(e["rel_l2"] for e in sol.errors().values()))
+    assert dts[0] / dts[1] == pytest.approx(2.0, rel=0.1)
+    assert errs[1] < 1e-3 and errs[0] / errs[1] > 3.5  # second order in h with dt ~ h
