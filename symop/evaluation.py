@@ -34,7 +34,7 @@ from symop.errors import SymopError
 if TYPE_CHECKING:  # pragma: no cover
     from symop.solution import Solution
 
-__all__ = ["DEFAULT_SNAPSHOTS", "SNAPSHOT_BUDGET", "TIME_DEGREE", "BATCH", "as_points", "evaluate",
+__all__ = ["DEFAULT_SNAPSHOTS", "SNAPSHOT_BUDGET", "TIME_DEGREE", "BATCH", "as_points", "evaluate", "network_values",
            "snapshot_count", "snapshot_times", "state_at", "inside"]
 
 #: snapshots a time-dependent run keeps by default: 20 equal intervals, t0 and the final time included
@@ -85,13 +85,12 @@ def snapshot_times(save: int | None, snapshot_bytes: int, t0: float, t1: float, 
 
 
 def as_points(args: tuple[Any, ...], dimension: int) -> tuple[np.ndarray, tuple[int, ...], bool]:
-    """The ``(N, d)`` float64 points of ``s(*args)``, the leading shape of the result, and whether
-    the points were plain numbers (then one float is returned)."""
-    from symop.solution import _to_numpy
-
+    """The ``(N, d)`` float64 points of ``s(*args)`` (arrays, lists or numbers; the caller converts
+    tensors), the leading shape of the result, and whether the points were plain numbers (then one
+    float is returned)."""
     if not args:
         raise SymopError("give the points to evaluate at: an (N, d) array or one coordinate array per axis.")
-    arrays = [np.asarray(_to_numpy(a), dtype=np.float64) for a in args]
+    arrays = [np.asarray(a, dtype=np.float64) for a in args]
     scalar = all(a.ndim == 0 for a in arrays)
     if len(arrays) == 1 and (dimension > 1 or arrays[0].ndim >= 2):
         pts = arrays[0]

@@ -341,7 +341,7 @@ class Solution:
         """
         from symop.evaluation import evaluate
 
-        return evaluate(self, points, t, field, outside)
+        return evaluate(self, tuple(_to_numpy(p) for p in points), t, field, outside)
 
     def at(self, t: float) -> "Solution":
         """The solution at time ``t``: interpolated between the saved snapshots (cubic in time,

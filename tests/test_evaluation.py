@@ -335,3 +335,19 @@ def test_hypino_evaluates_its_generated_network(tmp_path):
         own = s.network(torch.as_tensor(P, dtype=torch.float32))[:, 0].double().numpy()
     np.testing.assert_allclose(s(P), own, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(s(s.geometry.points), s.fields["u"], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_network_and_grid_solutions_evaluate_on_cuda():
+    p = symop.load(ROOT / "examples/heat.pde")
+    s = symop.solve(p, method="pinn", device="cuda", steps=3, width=8, depth=1, points=64, boundary_points=16)
+    assert next(s.network.parameters()).device.type == "cuda"
+    P = interior(p, 100_000)  # more than one batch
+    X = torch.as_tensor(np.concatenate([P, np.full((len(P), 1), 0.5)], 1), dtype=torch.float32, device="cuda")
+    with torch.no_grad():
+        own = s.network(X)[:, 0].double().cpu().numpy()
+    np.testing.assert_allclose(s(P), own, rtol=1e-6, atol=1e-7)
+    g = symop.solve(p, method="fd", device="cuda", n=32)
+    assert len(g.times) == DEFAULT_SNAPSHOTS
+    assert np.abs(g(P[:100], t=0.3) - symop.solve(p, method="fd", n=32)(P[:100], t=0.3)).max() < 1e-12

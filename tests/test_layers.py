@@ -27,8 +27,9 @@ expressions.  So the order, as the code is:
    ``Discretization``/``Program``), ``symop.contract`` (what a method
    declares: orders, refinement), ``symop.solution``, ``symop.output``,
    ``symop.integrate`` (time schemes), ``symop.training``,
-   ``symop.resources``, and the shared numerical homes ``symop.discrete``
-   and ``symop.nn``;
+   ``symop.resources``, and the shared numerical homes ``symop.discrete``,
+   ``symop.nn`` and ``symop.interpolate`` (with ``symop.evaluation``, which
+   evaluates a solution through it);
 5. front ends: ``symop`` itself (its lazy ``__init__``), ``symop.__main__``,
    ``symop.api``, ``symop.cli`` and its sub-commands (``symop.mms_cli``,
    ``symop.bench``, ``symop.converge``), ``symop.display``.
@@ -63,6 +64,8 @@ LAYERS: dict[str, int] = {
     "symop.resources": 4,
     "symop.discrete": 4,
     "symop.nn": 4,
+    "symop.interpolate": 4,
+    "symop.evaluation": 4,
     "symop": 5,
     "symop.__main__": 5,
     "symop.api": 5,
