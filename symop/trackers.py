@@ -21,7 +21,9 @@ Time stepping calls trackers at step 0 (the initial state), at every step
 that is a multiple of ``every`` and at the last step (also a step where a
 tracker stopped the run).  Between :func:`tracking`
 and the end of the run, the loops find the trackers through a context
-variable, so no method has to pass them along.
+variable, so no method has to pass them along.  Under ``torchrun`` every
+process calls its trackers with the same averaged loss; a stopping condition
+must give the same answer on every process.
 """
 
 from __future__ import annotations
