@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from symop.plugins import hookimpl
 
-from .method import FiniteElements
-
 
 @hookimpl
 def symop_discretizations():
+    from .method import FiniteElements  # here, not above: loading the entry point must not import torch
+
     return [FiniteElements()]
