@@ -709,10 +709,10 @@ class Solution:
     # ------------------------------------------------------------ terminal and notebooks
     def _geometry_text(self) -> str:
         if isinstance(self.geometry, Grid):
-            return "grid " + "×".join(str(n) for n in self.geometry.shape)
+            return "a grid " + "×".join(str(n) for n in self.geometry.shape)
         if isinstance(self.geometry, PointCloud):
             return f"{self.geometry.size} points"
-        return f"mesh of {len(self.geometry.points)} nodes, {len(self.geometry.cells)} cells"
+        return f"a mesh of {len(self.geometry.points)} nodes, {len(self.geometry.cells)} cells"
 
     def _error_text(self) -> str:
         try:
@@ -723,7 +723,7 @@ class Solution:
 
     def __repr__(self) -> str:
         """One line: problem, method, geometry, time, fields, snapshots and errors."""
-        parts = [f"{self.problem.name} by {self.method} on a {self._geometry_text()}"]
+        parts = [f"{self.problem.name} by {self.method} on {self._geometry_text()}"]
         if self.time is not None:
             parts.append(f"t = {self.time:.4g}")
         parts.append("fields " + ", ".join(self.fields))
