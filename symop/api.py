@@ -3,6 +3,7 @@
 >>> p = symop.load("examples/heat.pde")
 >>> s = symop.solve(p, method="fd", n=64)
 >>> s.errors()
+{'u': {'rel_l2': ..., 'max': ...}}
 """
 
 from __future__ import annotations
