@@ -112,13 +112,34 @@ def split_settings(problem: Problem, method: str, settings: Mapping[str, Any],
     options: dict[str, Any] = {}
     params: dict[str, float] = {}
     for key, value in settings.items():
-        if key in option_names or key not in problem.params:
+        if key in option_names:
             options[key] = value
-        else:
+        elif key in problem.params:
             params[key] = parameter_value(key, value)
+        else:
+            raise unknown_setting(key, method, option_names, problem)
     if params:
         problem = problem.with_params(**params)
     return problem, options
+
+
+def unknown_setting(key: str, method: str, option_names: set[str], problem: Problem) -> Exception:
+    """The error for a setting that is neither an option of ``method`` nor a parameter of ``problem``.
+
+    The suggestion looks at both: ``kapa`` suggests the parameter ``kappa``,
+    ``stesp`` the option ``steps``.
+    """
+    import difflib
+
+    from symop.errors import OptionError
+
+    options, params = sorted(option_names), sorted(problem.params)
+    kinds = {**{name: "option" for name in options}, **{name: "parameter" for name in params}}
+    close = difflib.get_close_matches(key, list(kinds), n=1)
+    hint = f" Did you mean the {kinds[close[0]]} `{close[0]}`?" if close else ""
+    return OptionError(f"the method `{method}` has no option `{key}`, and the problem `{problem.name}` has no "
+                       f"parameter of that name; its options are {', '.join(options) or 'none'}, its parameters "
+                       f"{', '.join(params) or 'none'}.{hint}")
 
 
 def parameter_value(name: str, value: Any) -> float:
@@ -195,6 +216,9 @@ def train(problem: Problem | str | Path, method: str | None = None, *, samples: 
 
 def check_device(device: str) -> None:
     """Fail with a sentence when ``device`` is not usable here."""
+    from symop.devices import check_device_early
+
+    check_device_early(device)
     import torch
 
     from symop.errors import SymopError
@@ -203,3 +227,4 @@ def check_device(device: str) -> None:
         raise SymopError("--device cuda was asked for, but PyTorch sees no CUDA device on this machine; use --device cpu.")
     if not (device == "cpu" or device.startswith("cuda")):
         raise SymopError(f"unknown device `{device}`; use cpu or cuda.")
+

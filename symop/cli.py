@@ -1,8 +1,19 @@
 """The ``symop`` command.
 
 ``symop check FILE`` · ``symop show FILE [--code] [--method M] [--stage S]`` ·
-``symop plugins`` · ``symop run FILE [--method M] [--device D] [-o DIR] [--plot] [--set k=v]`` ·
-``symop train FILE --method M --samples N -o model.pt [--resume] [--set k=v]``
+``symop plugins [METHOD]`` · ``symop run FILE [--method M] [--device D] [-o DIR] [--plot] [--set k=v] [--json]`` ·
+``symop train FILE --method M --samples N -o model.pt [--resume] [--set k=v]`` · ``symop --version``
+
+FILE is an equation file in symop's language (``examples/heat.pde``).
+
+With ``--json`` a command writes exactly one JSON document to standard output
+and everything else (progress, tables, warnings, "solved" lines) to standard
+error, so ``symop run FILE --json | python -m json.tool`` always parses.
+Long commands (``compare``, ``converge``, ``bench run``) report each piece of
+work on standard error as it starts and as it finishes, with an overall bar.
+
+``check``, ``show`` (without ``--code``), ``plugins`` and ``--help`` do not
+import torch: every heavy import is inside the command that needs it.
 
 Every sub-command is a :class:`~symop.plugins.Command` from the
 ``symop_commands`` hook: symop's own come from this module and
@@ -16,10 +27,12 @@ never as a traceback (``--traceback`` shows one for debugging).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -48,6 +61,56 @@ def parse_settings(items: Sequence[str] | None) -> dict[str, Any]:
         key, value = item.split("=", 1)
         out[key.strip()] = value.strip()
     return out
+
+
+def emit_json(args: argparse.Namespace, data: Any) -> None:
+    """Write ``data`` as the one JSON document of a ``--json`` command to the real standard output.
+
+    While a ``--json`` command runs, :func:`main` sends ``sys.stdout`` to
+    standard error; this writes to the stream that was standard output before.
+    """
+    stream = getattr(args, "json_stdout", None) or sys.stdout
+    stream.write(json.dumps(data, indent=2, default=str) + "\n")
+    stream.flush()
+
+
+class Feedback:
+    """What a long command is doing, on standard error: each piece as it starts, then as it finishes.
+
+    Every line begins with an overall bar ``[#######.............] 3/8``;
+    :meth:`finish` lines carry the finished row and the time so far.  Lines,
+    not a live display, so that a method's own progress bar can run in between.
+    """
+
+    WIDTH = 20
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        self.total, self.done, self.enabled = total, 0, enabled
+        self.started = time.perf_counter()
+
+    def bar(self) -> str:
+        """``[####....] done/total``."""
+        filled = round(self.WIDTH * self.done / self.total) if self.total else self.WIDTH
+        return f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{self.total}"
+
+    def say(self, text: str) -> None:
+        """One line on standard error (nothing when disabled)."""
+        if self.enabled:
+            print(text, file=sys.stderr, flush=True)
+
+    def start(self, what: str) -> None:
+        """Announce the piece of work that begins now."""
+        self.say(f"{self.bar()} {what} ...")
+
+    def finish(self, row: str) -> None:
+        """Count one piece as done and show its row."""
+        self.done += 1
+        self.say(f"{self.bar()} {row}  [{time.perf_counter() - self.started:.1f} s so far]")
+
+
+def settings_text(settings: dict[str, Any]) -> str:
+    """``{"n": 32, "dt": None}`` → ``"n=32"`` (unset values left out)."""
+    return ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None and v != "")
 
 
 # ------------------------------------------------------------------ commands
@@ -89,30 +152,66 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plugins(args: argparse.Namespace) -> int:
-    from rich.table import Table
+def option_line(o) -> str:
+    """``name (type, default d, range) ∈ {choices}: help`` of one option."""
+    return (f"{o.name} ({o.type.__name__}, default {o.default!r}"
+            + (f", {o.range_text()}" if o.range_text() else "") + ")"
+            + (f" ∈ {{{', '.join(map(str, o.choices))}}}" if o.choices else "") + f": {o.help}")
 
-    from symop.plugins import discretizations
+
+def method_text(disc, width: int = 80) -> str:
+    """One method's description and options as plain text wrapped to ``width`` columns."""
+    import textwrap
+
+    def block(options) -> list[str]:
+        out = []
+        for o in options:
+            head = f"{o.name}  ({o.type.__name__}, default {o.default!r}" + (
+                f", {o.range_text()}" if o.range_text() else "") + ")"
+            out += textwrap.wrap(head, width, initial_indent="  ", subsequent_indent="      ")
+            text = o.help + (f"; one of {', '.join(map(str, o.choices))}" if o.choices else "")
+            out += textwrap.wrap(text, width, initial_indent="      ", subsequent_indent="      ",
+                                 break_on_hyphens=False)
+        return out
+
+    lines = textwrap.wrap(f"{disc.name}: {disc.description}", width, subsequent_indent="  ")
+    if disc.trains:
+        lines += textwrap.wrap("Trains on a family of problems with `symop train`.", width)
+    lines += ["", "options (symop run FILE -m " + disc.name + " --set NAME=VALUE):"]
+    lines += block(disc.options) or ["  none"]
+    if disc.trains and disc.train_options:
+        lines += ["", "symop train only:"] + block(disc.train_options)
+    return "\n".join(lines)
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from symop.plugins import discretizations, get_discretization
+
+    if getattr(args, "method", None):
+        print(method_text(get_discretization(args.method)))
+        return 0
+
+    from rich.table import Table
 
     table = Table(title="symop methods")
     table.add_column("method", style="bold")
     table.add_column("description")
     table.add_column("options")
-    def line(o) -> str:
-        return (f"{o.name} ({o.type.__name__}, default {o.default!r}"
-                + (f", {o.range_text()}" if o.range_text() else "") + ")"
-                + (f" ∈ {{{', '.join(map(str, o.choices))}}}" if o.choices else "") + f": {o.help}")
-
+    line = option_line
     for name, disc in sorted(discretizations().items()):
         opts = "\n".join(line(o) for o in disc.options)
         if disc.trains and disc.train_options:
             opts += "\n[italic]symop train only:[/italic]\n" + "\n".join(line(o) for o in disc.train_options)
         table.add_row(name, disc.description + (" (trains: `symop train`)" if disc.trains else ""), opts or "—")
     console().print(table)
+    print("One method's options: symop plugins METHOD", file=sys.stderr)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from symop.devices import check_device_early
+
+    check_device_early(args.device)  # before any heavy import: a machine without CUDA says so at once
     from symop.api import load, solve
     from symop.output.files import OutputError, OutputFiles, file_stem, prepare_directory
 
@@ -154,12 +253,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if path is not None:
             out.print(f"plot: {path}", markup=False)
     if args.json:
-        print(json.dumps(sol.summary(), indent=2, default=str))
+        emit_json(args, sol.summary())
     files.finish()
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from symop.devices import check_device_early
+
+    check_device_early(args.device)
     from symop.api import load, train
     from symop.output.files import prepare_file
 
@@ -174,30 +276,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     out.print(f"[bold]{problem.name}[/bold]: trained {args.method} on {args.samples} members in "
               f"{report.wall_time:.3g} s{last}; model saved to {report.path}")
     if args.json:
-        print(json.dumps({"path": str(report.path), "losses": report.losses, "wall_time": report.wall_time,
-                          **report.info}, indent=2, default=str))
+        emit_json(args, {"path": str(report.path), "losses": report.losses, "wall_time": report.wall_time,
+                         **report.info})
     return 0
 
 
 # ------------------------------------------------------------------ arguments
 def args_check(c: argparse.ArgumentParser) -> None:
-    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("files", nargs="+", metavar="FILE", help="equation files, e.g. examples/heat.pde")
 
 
 def args_show(s: argparse.ArgumentParser) -> None:
-    s.add_argument("file", metavar="FILE")
+    s.add_argument("file", metavar="FILE", help="an equation file, e.g. examples/heat.pde")
     s.add_argument("--code", action="store_true", help="print the generated PyTorch source")
     s.add_argument("--method", "-m", help="method whose stages to show")
     s.add_argument("--stage", choices=["model", "weak", "code"], help="which stage to print")
     s.add_argument("--set", action="append", metavar="NAME=VALUE", help="method option or parameter")
 
 
-def args_plugins(_: argparse.ArgumentParser) -> None:
-    pass
+def args_plugins(p: argparse.ArgumentParser) -> None:
+    p.add_argument("method", nargs="?", metavar="METHOD", help="show this method's options only (e.g. fd)")
 
 
 def args_run(r: argparse.ArgumentParser) -> None:
-    r.add_argument("file", metavar="FILE")
+    r.add_argument("file", metavar="FILE", help="an equation file, e.g. examples/heat.pde")
     r.add_argument("--method", "-m", help="discretization (default: the file's `solve` line)")
     r.add_argument("--device", default="cpu", help="cpu or cuda")
     r.add_argument("-o", "--output", metavar="DIR", help="write fields, VTK files and summary.json here")
@@ -205,7 +307,8 @@ def args_run(r: argparse.ArgumentParser) -> None:
     r.add_argument("--every", type=int, metavar="K",
                    help="keep a snapshot every K time steps (and the first and last), written with -o")
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="method option or parameter (repeatable)")
-    r.add_argument("--json", action="store_true", help="print the summary as JSON")
+    r.add_argument("--json", action="store_true",
+                   help="print the summary as one JSON document on stdout (everything else goes to stderr)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -218,7 +321,8 @@ def args_train(t: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, default=0, help="seed of the members, the initial weights and the batches")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint saved beside --output")
     t.add_argument("--set", action="append", metavar="NAME=VALUE", help="method or training option, or parameter")
-    t.add_argument("--json", action="store_true", help="print the training report as JSON")
+    t.add_argument("--json", action="store_true",
+                   help="print the training report as one JSON document on stdout (everything else to stderr)")
     t.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -228,7 +332,8 @@ def symop_commands() -> list[Command]:
     return [
         Command("check", "parse and check equation files", args_check, cmd_check),
         Command("show", "show a problem as mathematics, or a method's generated code", args_show, cmd_show),
-        Command("plugins", "list installed methods and their options", args_plugins, cmd_plugins),
+        Command("plugins", "list installed methods and their options (one method: symop plugins METHOD)",
+                args_plugins, cmd_plugins),
         Command("run", "solve an equation file", args_run, cmd_run),
         Command("train", "train a neural operator on a family of problems", args_train, cmd_train),
     ]
@@ -248,7 +353,14 @@ def command_table(pm: pluggy.PluginManager | None = None) -> dict[str, Command]:
 
 def build_parser(table: dict[str, Command] | None = None) -> argparse.ArgumentParser:
     """The ``symop`` argument parser with one sub-parser per command of ``table`` (default: all)."""
-    p = argparse.ArgumentParser(prog="symop", description="Write a PDE, solve it by the method you pick.")
+    from symop import __version__
+
+    p = argparse.ArgumentParser(
+        prog="symop", description="Write a PDE, solve it by the method you pick. FILE is an equation file in "
+        "symop's language (see examples/).",
+        epilog="example: symop check examples/heat.pde && symop run examples/heat.pde -m fd --set n=64 --json",
+    )
+    p.add_argument("--version", action="version", version=f"symop {__version__}")
     p.add_argument("--traceback", action="store_true", help="show a Python traceback on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in (command_table() if table is None else table).values():
@@ -269,6 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "json", False):  # one JSON document on stdout; everything else on stderr
+            args.json_stdout = sys.stdout
+            with contextlib.redirect_stdout(sys.stderr):
+                return table[args.command].run(args)
         return table[args.command].run(args)
     except SymopError as err:
         if args.traceback:

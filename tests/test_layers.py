@@ -27,7 +27,7 @@ expressions.  So the order, as the code is:
    ``Discretization``/``Program``), ``symop.contract`` (what a method
    declares: orders, refinement), ``symop.solution``, ``symop.output``,
    ``symop.integrate`` (time schemes), ``symop.training``,
-   ``symop.resources``, and the shared numerical homes ``symop.discrete``,
+   ``symop.resources``, ``symop.devices``, ``symop.provenance``, and the shared numerical homes ``symop.discrete``,
    ``symop.nn`` and ``symop.interpolate`` (with ``symop.evaluation``, which
    evaluates a solution through it);
 5. front ends: ``symop`` itself (its lazy ``__init__``), ``symop.__main__``,
@@ -62,6 +62,8 @@ LAYERS: dict[str, int] = {
     "symop.training": 4,
     "symop.trackers": 4,
     "symop.resources": 4,
+    "symop.devices": 4,
+    "symop.provenance": 4,
     "symop.discrete": 4,
     "symop.nn": 4,
     "symop.interpolate": 4,
