@@ -466,8 +466,17 @@ class Solution:
                 "fields": list(self.fields),
                 "info": self.info,
                 "errors": self.errors(),
+                "provenance": self._provenance(),
             }
         )
+
+    def _provenance(self) -> dict[str, Any]:
+        """:func:`symop.provenance.provenance` of this run, taken once so that every file written states the same."""
+        if "_provenance_taken" not in self.__dict__:
+            from symop.provenance import provenance
+
+            self.__dict__["_provenance_taken"] = provenance(self.device, self.options)
+        return self.__dict__["_provenance_taken"]
 
     # ------------------------------------------------------------ files
     def _point_data(self, values: Mapping[str, np.ndarray], time: float | None) -> dict[str, np.ndarray]:
