@@ -367,3 +367,13 @@ initial dt(u) = -sin(pi*x) + x
         errs.append(max(e["rel_l2"] for e in sol.errors().values()))
     assert dts[0] / dts[1] == pytest.approx(2.0, rel=0.1)
     assert errs[1] < 1e-3 and errs[0] / errs[1] > 3.5  # second order in h with dt ~ h
+
+
+def test_fd_boundary_errors_are_sentences_a_user_can_act_on():
+    base = "problem e\nspace x, y\ndomain box(x: [0, 1], y: [0, 1])\nfield u\nequation -lap(u) = 1\n"
+    robin = base + "boundary left, right, bottom: u = 0\nboundary top: (x - 0.5)*u + (x - 0.5)*dn(u) = 0\n"
+    with pytest.raises(symop.errors.SymopError, match="Robin condition on `top` has beta = 0"):
+        symop.solve(symop.parse(robin), "fd", n=4)
+    neumann = base + "boundary left, right, bottom: u = 0\nboundary top: dn(u) = 0\n"
+    with pytest.raises(symop.errors.OptionError, match="at least 5 nodes per axis"):
+        symop.solve(symop.parse(neumann), "fd", n=2, order=4)

@@ -27,6 +27,7 @@ import sympy as sp
 import torch
 
 from symop.codegen import generate
+from symop.errors import MethodError, OptionError
 from symop.discrete.stencils import extrapolation, flux_ghost_weights
 
 from .grid import FDGrid
@@ -61,6 +62,7 @@ class BoundarySet:
         d = grid.dimension
         # per (axis, side) condition
         self.sides: dict[tuple[int, int], SideCondition] = {}
+        self.side_names = {tuple(v): k for k, v in side_axes.items()}
         for name, cond in conditions.items():
             self.sides[side_axes[name]] = cond
         self._closures: dict[tuple[int, int], dict[str, Any]] = {}
@@ -116,14 +118,17 @@ class BoundarySet:
         lam = sp.lambdify(syms, [cond.alpha, cond.beta], "numpy")
         alpha, beta = (np.broadcast_to(np.asarray(v, dtype=np.float64), slab[0].shape) for v in lam(*args))
         if np.any(beta == 0):
-            raise ValueError("a Robin condition with beta = 0 on part of a side")
+            side = self.side_names.get((a, s), f"the side {s:+d} of axis {a + 1}")
+            raise MethodError(f"the Robin condition on `{side}` has beta = 0 on part of the side; "
+                              "fd needs beta nonzero on the whole side (write a Dirichlet condition there).")
         ratio = alpha / beta
         data = _data_function(sp.sympify(cond.value) / sp.sympify(cond.beta), self.coords, self.t, "gb")
         slab_t = [torch.as_tensor(m, dtype=self.dtype, device=self.device) for m in slab]
         if self.order > 2:
             degree = self.order + 1
             if n < degree:
-                raise ValueError(f"order {self.order} needs at least {degree} nodes per axis, got {n}")
+                raise OptionError(f"fd's order {self.order} needs at least {degree} nodes per axis next to a Neumann "
+                                  f"or Robin side; the grid has {n}: raise n.")
             for k in range(1, self.g + 1):
                 L, M = flux_ghost_weights(degree, k)
                 w0 = L[0] + M * h * ratio
