@@ -173,7 +173,7 @@ def pino_residuals(row: Manufactured, u: sp.Expr, n: int = 8):
 
 
 def pino_tolerance(row: Manufactured) -> float:
-    # polynomial rows are exact on the grid; the periodic row's sine is not (O(h^2) at n = 8... 32)
+    """Polynomial rows are exact on the grid; the periodic row's cosine perturbation is not (O(h^2), n = 32)."""
     return 2e-2 if row.periodic else 1e-9
 
 
@@ -181,11 +181,16 @@ def pino_tolerance(row: Manufactured) -> float:
 def test_pino_residual_of_the_exact_solution_vanishes(row):
     n = 32 if row.periodic else 8
     _, physics, res = pino_residuals(row, row.exact, n)
-    kinds = {t.kind for t in physics.terms}
+    kinds = {term.kind for term in physics.terms}
     assert "boundary" in kinds and ("initial" in kinds) == row.initial
     assert not any(f"u:{side}]" in name for side in ("left", "right") for name in res if row.periodic)
+    if row.periodic:  # the sine is not exact on the grid: the equation's residual falls as h^2 (wrapped stencils)
+        _, _, coarse = pino_residuals(row, row.exact, n // 2)
+        ratio = float(coarse["pde[u]"].abs().max() / res["pde[u]"].abs().max())
+        assert 3.5 < ratio < 4.5, ratio
+        res = {name: r for name, r in res.items() if name != "pde[u]"}
     for name, r in res.items():
-        close(r, 0.0, pino_tolerance(row) * (40 if row.periodic else 1), f"pino {name}")
+        close(r, 0.0, 1e-9, f"pino {name}")
 
 
 @pytest.mark.parametrize("row", rows("pino"))
@@ -194,21 +199,21 @@ def test_pino_residual_of_a_perturbation_is_its_own_residual(row):
     p = perturbation(row, grid_periodic=True)
     problem, physics, base = pino_residuals(row, row.exact, n)
     _, _, res = pino_residuals(row, row.exact + EPS * p, n)
-    for t in physics.terms:
-        coords = [c[..., None] for c in physics.nodes(t.name)]
-        r = res[t.name] - base[t.name]  # the grid residual of u* is O(h^2) only on the periodic row
-        if t.kind == "equation":
+    for term in physics.terms:
+        coords = [c[..., None] for c in physics.nodes(term.name)]
+        r = res[term.name] - base[term.name]  # the grid residual of u* is O(h^2) only on the periodic row
+        if term.kind == "equation":
             expected = EPS * as_torch(row.operator(p), row.symbols)(*coords)
-        elif t.kind == "initial":
+        elif term.kind == "initial":
             expected = EPS * as_torch(p, row.symbols)(*coords)
         else:
             Z = np.stack([c.reshape(-1).numpy() for c in coords], axis=1)
-            side = t.name.rstrip("]").split(":")[-1]
-            assert row.sides[side][t.axis] == t.sign  # the grid's side is the catalogue's
+            side = term.name.rstrip("]").split(":")[-1]
+            assert row.sides[side][term.axis] == term.sign  # the grid's side is the catalogue's
             expected = EPS * expected_boundary(row, problem, p, Z, side)
         expected = np.asarray(expected).reshape(-1)
-        assert np.abs(expected).max() > 1e-3, f"{t.name}: the perturbation does not show in this term"
-        close(r, expected, pino_tolerance(row), f"pino {t.name}")
+        assert np.abs(expected).max() > 1e-3, f"{term.name}: the perturbation does not show in this term"
+        close(r, expected, pino_tolerance(row), f"pino {term.name}")
 
 
 # ---------------------------------------------------------------------- hypino
