@@ -48,7 +48,7 @@ def interior(problem, n: int, seed: int = 7) -> np.ndarray:
 
 # ------------------------------------------------------------------ fd
 @pytest.mark.parametrize("d, order, levels", [(1, 2, (8, 16, 32, 64)), (1, 4, (8, 16, 32)), (2, 2, (8, 16, 32)),
-                                              (2, 4, (8, 16, 32)), (3, 2, (4, 8, 16))])
+                                              (2, 4, (8, 16, 32)), (3, 2, (6, 12, 24))])
 def test_fd_evaluation_converges_at_the_stencil_order(d, order, levels):
     """Between the nodes the error keeps the stencils' order; the interpolant alone (of exact nodal
     values) converges at degree + 1 = order + 2 at least order + 1."""
@@ -123,7 +123,8 @@ def test_fem_evaluation_converges_at_the_element_order(kind, degree):
     points (curved P2 cells included), and so does the solution evaluated there."""
     p = fem_problem(kind)
     P = interior(p, 400)
-    hs, full, alone = (0.2, 0.1, 0.05), [], []
+    # around the hole h = 0.2 is as wide as the hole itself: not yet asymptotic
+    hs, full, alone = ((0.1, 0.05, 0.025) if kind == "hole" else (0.2, 0.1, 0.05)), [], []
     for h in hs:
         s = symop.solve(p, method="fem", degree=degree, h=h)
         full.append(np.abs(s(P) - exact_fem(kind, P)).max())
