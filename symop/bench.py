@@ -166,7 +166,8 @@ def load_suite(directory: str | Path) -> Suite:
 
 
 def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None = None, *,
-        expect_order: float | None = None, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        expect_order: float | None = None, progress: Callable[[dict[str, Any]], None] | None = None,
+        starting: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Solve every problem of a suite with ``method``; write and return ``results.json`` data.
 
     A problem passes when its relative L2 error is below its bound in
@@ -174,7 +175,9 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
     order) when a 2-level check (n, 2n) shows at least that order less 0.3.
     The suite's ``n`` becomes each method's own resolution on each domain
     (:meth:`~symop.plugins.Discretization.resolution`).  Problems the method
-    refuses are ``skipped`` with its reason.
+    refuses are ``skipped`` with its reason.  ``starting(entry)`` is called
+    with each problem's suite.json entry before it is solved, ``progress(row)``
+    with its result row after.
     """
     from symop.api import load, solve
     from symop.plugins import get_discretization
@@ -191,6 +194,8 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
         path = suite.directory / entry["file"]
         row: dict[str, Any] = {"name": entry["name"], "file": entry["file"], "domain": entry.get("domain"),
                                "bound": entry.get("bound", suite.data.get("bound", DEFAULT_BOUND))}
+        if starting is not None:
+            starting(entry)
         start = time.perf_counter()
         try:
             problem = load(path)

@@ -377,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     parser = build_parser(table)
     args = parser.parse_args(argv)
+    from symop.provenance import set_command
+
+    set_command(["symop", *(sys.argv[1:] if argv is None else argv)])  # what summary.json states as its command
     if not args.command:
         parser.print_help()
         return 2

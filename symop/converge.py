@@ -165,13 +165,15 @@ def level_options(problem: Problem, method: str, k: int, refine: str, merged: Ma
 
 def converge(problem: Problem | str | Path, method: str | None = None, levels: int = 4, refine: str = "space",
              base: Mapping[str, Any] | int | None = None, options: Mapping[str, Any] | None = None,
-             progress: Any = None) -> Study:
+             progress: Any = None, starting: Any = None, solve_progress: bool = False) -> Study:
     """Solve ``problem`` on ``levels`` refinements and measure the errors.
 
     ``base`` is the coarsest ``n`` (an int) or a dict of options for level 0;
     ``options`` are further method options (or parameter values) for every
     level.  ``refine`` is ``space`` (double n), ``time`` (halve dt) or
-    ``both``.
+    ``both``.  ``starting(k, options)`` is called before level ``k`` is
+    solved and ``progress(k, level)`` after it; ``solve_progress`` shows the
+    method's own progress bar inside each level.
     """
     from symop.api import load, method_and_options, solve
     from symop.plugins import get_discretization
@@ -203,9 +205,11 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
         rule = disc.refinement_for(problem, opts)
         h = rule.mesh_size(problem, opts) if rule is not None else None
         dt = float(opts["dt"]) if opts.get("dt") is not None else None
+        if starting is not None:
+            starting(k, opts)
         start = time.perf_counter()
         try:
-            sol = solve(problem, method, **opts)
+            sol = solve(problem, method, progress=solve_progress, **opts)
             errs = sol.errors()
             rel = max(v["rel_l2"] for v in errs.values())
             mx = max(v["max"] for v in errs.values())

@@ -2,6 +2,13 @@
 
 Registered with the plugin manager by :func:`symop.cli.command_table`; its
 ``symop_commands`` hook gives the four commands.
+
+The long ones (``converge``, ``compare``, ``bench run``) say on standard error
+what they start (method, level, problem) and each row as it finishes, behind
+an overall bar (:class:`symop.cli.Feedback`); ``--json`` prints their result
+as one JSON document on standard output.  ``compare`` runs neural methods on
+the short budgets of :data:`COMPARE_BUDGETS` unless ``--set METHOD:NAME=VALUE``
+says otherwise.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from symop.cli import console, parse_settings
+from symop.cli import Feedback, console, emit_json, parse_settings, settings_text
 from symop.errors import SymopError
 from symop.plugins import Command, hookimpl
 
@@ -83,6 +90,7 @@ def cmd_converge(args: argparse.Namespace) -> int:
     from symop.api import load
     from symop.converge import converge
     from symop.output.files import OutputFiles, prepare_directory
+    from symop.plugins import get_discretization
 
     problem = load(args.file)
     settings = parse_settings(args.set)
@@ -90,21 +98,38 @@ def cmd_converge(args: argparse.Namespace) -> int:
     if method is None:
         raise SymopError("no method given and the file has no `solve` line; pass --method")
     problem, options = _split_options(problem, method, settings)
-    outdir = prepare_directory(args.output or ".")  # before the study: a bad -o loses nothing
+    # files only where -o says: before the study, so that a bad -o loses nothing
+    outdir = prepare_directory(args.output) if args.output else None
     out = console()
-    study = converge(problem, method, levels=args.levels, refine=args.refine, options=options,
-                     progress=lambda k, lv: out.print(f"  level {k}: rel L2 {lv.rel_l2 if lv.error is None else lv.error}"
-                                                      f" ({lv.wall_time:.2f} s)") if not args.quiet else None)
-    out.print(study.table())
-    def write_json() -> Path:
-        study.to_json(outdir / "convergence.json")
-        return outdir / "convergence.json"
+    disc = get_discretization(method)
+    feedback = Feedback(args.levels, not args.quiet)
 
+    def starting(k: int, opts: dict[str, Any]) -> None:
+        rule = disc.refinement_for(problem, opts)
+        keys = [] if rule is None else [n for n in (rule.cells, rule.size, rule.step, *rule.budget) if n]
+        feedback.start(f"level {k}: {method} on {problem.name} ({settings_text({n: opts.get(n) for n in keys})})")
+
+    def finished(k: int, lv) -> None:
+        result = f"rel L2 {lv.rel_l2:.3e}" if lv.error is None else f"failed: {lv.error}"
+        feedback.finish(f"level {k}: {result} ({lv.wall_time:.2f} s)")
+
+    study = converge(problem, method, levels=args.levels, refine=args.refine, options=options,
+                     progress=finished, starting=starting, solve_progress=not args.quiet)
+    out.print(study.table())
     files = OutputFiles()  # the table is printed; a file that fails is reported, the other still written
-    files.attempt("convergence.json", write_json)
-    files.attempt("convergence.png", lambda: study.plot(outdir / "convergence.png"))
-    if files.written:
-        out.print(f"wrote {', '.join(str(p) for p in files.written)}", markup=False)
+    if outdir is not None:
+        def write_json() -> Path:
+            study.to_json(outdir / "convergence.json")
+            return outdir / "convergence.json"
+
+        files.attempt("convergence.json", write_json)
+        files.attempt("convergence.png", lambda: study.plot(outdir / "convergence.png"))
+        if files.written:
+            out.print(f"wrote {', '.join(str(p) for p in files.written)}", markup=False)
+    else:
+        print("no files written; -o DIR keeps convergence.json and convergence.png", file=__import__("sys").stderr)
+    if args.json:
+        emit_json(args, json.loads(study.to_json()))
     files.finish()
     order = study.observed_order
     if args.expect_order is not None:
@@ -117,10 +142,39 @@ def cmd_converge(args: argparse.Namespace) -> int:
     return 0
 
 
+#: what ``symop compare`` gives a neural method unless ``--set METHOD:NAME=VALUE`` says otherwise: a
+#: training budget that finishes in about a minute on a laptop CPU (pinn's own default is 2000 steps)
+COMPARE_BUDGETS: dict[str, dict[str, Any]] = {
+    "pinn": {"steps": 500, "points": 512, "boundary_points": 128},
+}
+
+
+def compare_settings(items: list[str] | None, methods: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """``--set`` items of ``symop compare``: ``NAME=VALUE`` for every method, ``METHOD:NAME=VALUE`` for one.
+
+    Returns ``(common, {method: settings})``; a prefix that is not among
+    ``methods`` is an error.
+    """
+    common: dict[str, Any] = {}
+    per: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    for key, value in parse_settings(items).items():
+        if ":" in key:
+            method, name = (part.strip() for part in key.split(":", 1))
+            if method not in per:
+                raise SymopError(f"--set {key}={value} names the method `{method}`, which is not among --methods "
+                                 f"{','.join(methods)}.")
+            per[method][name] = value
+        else:
+            common[key] = value
+    return common, per
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
+    import difflib
+
     from rich.table import Table
 
-    from symop.api import load, solve
+    from symop.api import load, solve, unknown_setting
     from symop.plugins import discretizations
 
     problem = load(args.file)
@@ -128,13 +182,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not methods:
         raise SymopError("--methods takes a comma-separated list such as fd,fem,pinn")
     installed = discretizations()
-    settings = parse_settings(args.set)
+    common, per = compare_settings(args.set, methods)
+    known = {m: {o.name for o in installed[m].options} for m in methods if m in installed}
+    for key in common:  # a name no method and no parameter knows is a mistake, not something to skip
+        if key not in problem.params and not any(key in names for names in known.values()):
+            everything = set(problem.params).union(*known.values())
+            close = difflib.get_close_matches(key, sorted(everything), n=1)
+            raise SymopError(f"--set {key}: no method among {', '.join(methods)} has an option `{key}`, and the "
+                             f"problem `{problem.name}` has no parameter of that name."
+                             + (f" Did you mean `{close[0]}`?" if close else ""))
+    for m, given in per.items():
+        for key in given:
+            if m in known and key not in known[m] and key not in problem.params:
+                raise unknown_setting(key, m, known[m], problem)
+    chosen: dict[str, dict[str, Any]] = {}
+    for m in methods:
+        names = known.get(m, set())
+        budget = {k: v for k, v in COMPARE_BUDGETS.get(m, {}).items() if k in names and k not in per[m]}
+        chosen[m] = {**budget, **{k: v for k, v in common.items() if k in names or k in problem.params}, **per[m]}
+    budgets = {m: {k: chosen[m][k] for k in COMPARE_BUDGETS.get(m, {}) if k in chosen[m]} for m in methods
+               if m in known and m in COMPARE_BUDGETS}
+    for m, budget in budgets.items():
+        print(f"{m} runs on a short budget: {settings_text(budget)} (change it with --set {m}:NAME=VALUE)",
+              file=__import__("sys").stderr)
     table = Table(title=f"{problem.name}: methods compared")
     for col in ("method", "rel L2", "max error", "time [s]", "note"):
         table.add_column(col, justify="right" if col not in ("method", "note") else "left")
+    feedback = Feedback(len(methods), not args.quiet)
     rows = []
     for m in methods:
-        row = {"method": m, "rel_l2": None, "max": None, "time": None, "note": ""}
+        row = {"method": m, "rel_l2": None, "max": None, "time": None, "note": "", "settings": chosen[m]}
+        feedback.start(f"{m} on {problem.name}" + (f" ({settings_text(chosen[m])})" if chosen[m] else ""))
         if m not in installed:
             row["note"] = "not installed (see `symop plugins`)"
         else:
@@ -143,9 +221,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 row["note"] = f"refuses: {reason}"
             else:
                 try:
-                    names = {o.name for o in installed[m].options}
-                    opts = {k: v for k, v in settings.items() if k in names or k in problem.params}
-                    sol = solve(problem, m, **opts)
+                    sol = solve(problem, m, progress=not args.quiet, **chosen[m])
                     errs = sol.errors()
                     row["time"] = float(sol.wall_time)
                     if errs:
@@ -156,12 +232,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 except SymopError as err:
                     row["note"] = "failed: " + str(err).strip().splitlines()[0]
         rows.append(row)
-        table.add_row(m, "—" if row["rel_l2"] is None else f"{row['rel_l2']:.3e}",
-                      "—" if row["max"] is None else f"{row['max']:.3e}",
-                      "—" if row["time"] is None else f"{row['time']:.2f}", row["note"])
+        cells = ("—" if row["rel_l2"] is None else f"{row['rel_l2']:.3e}",
+                 "—" if row["max"] is None else f"{row['max']:.3e}",
+                 "—" if row["time"] is None else f"{row['time']:.2f}")
+        table.add_row(m, *cells, row["note"])
+        feedback.finish(f"{m}: rel L2 {cells[0]}, max {cells[1]}, {cells[2]} s" + (f"; {row['note']}" if row["note"] else ""))
     console().print(table)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        emit_json(args, {"problem": problem.name, "budgets": budgets, "rows": rows})
     return 0
 
 
@@ -186,8 +264,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         settings = parse_settings(args.set)
         if Path(args.directory).is_dir():  # results.json goes there: refuse a read-only suite before running it
             prepare_directory(args.directory, "bench run")
-        summary = bench.run(args.directory, args.method, settings, expect_order=args.expect_order,
-                            progress=None if args.quiet else (lambda r: out.print(f"  {r['name']}: {r['status']}")))
+        feedback = Feedback(len(bench.load_suite(args.directory).problems), not args.quiet)
+
+        def finished(r: dict[str, Any]) -> None:
+            error = "" if r.get("rel_l2") is None else f", rel L2 {r['rel_l2']:.2e} (bound {r['bound']:.0e})"
+            reason = f" ({r['reason']})" if r.get("reason") else ""
+            feedback.finish(f"{r['name']}: {r['status']}{error}, {r.get('time') or 0:.2f} s{reason}")
+
+        summary = bench.run(args.directory, args.method, settings, expect_order=args.expect_order, progress=finished,
+                            starting=lambda e: feedback.start(f"{e['name']} ({e.get('family')}, {e.get('domain')}, "
+                                                               f"{e.get('dimension')}D) with {args.method}"))
         table = Table(title=f"bench {summary.get('family')} with {args.method}")
         for col in ("problem", "domain", "rel L2", "max error", "bound", "time [s]", "status"):
             table.add_column(col, no_wrap=True)
@@ -207,6 +293,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             out.print(f"[{k}] {reason} ({len(names)} problem{'s' if len(names) != 1 else ''})", markup=False)
         out.print(f"{summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped; "
                   f"wrote {Path(args.directory) / 'results.json'}")
+        if args.json:
+            emit_json(args, summary)
         return 1 if summary["failed"] else 0
     raise SymopError("use `symop bench generate ...` or `symop bench run ...`")
 
@@ -239,15 +327,20 @@ def args_converge(c: argparse.ArgumentParser) -> None:
                    help="halve h, dt or both per level; neural methods grow the training budget (default space)")
     c.add_argument("--set", action="append", metavar="NAME=VALUE", help="method option or parameter (repeatable)")
     c.add_argument("--expect-order", type=float, help="exit 1 if the last observed order is below this − 0.15")
-    c.add_argument("-o", "--output", metavar="DIR", help="where convergence.json and convergence.png go")
-    c.add_argument("--quiet", "-q", action="store_true", help="no per-level lines")
+    c.add_argument("-o", "--output", metavar="DIR",
+                   help="write convergence.json and convergence.png here (without -o no file is written)")
+    c.add_argument("--json", action="store_true", help="print the study as one JSON document on stdout")
+    c.add_argument("--quiet", "-q", action="store_true", help="no per-level lines or progress bars")
 
 
 def args_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="an equation file with `exact` solutions")
     p.add_argument("--methods", required=True, help="comma-separated, e.g. fd,fem,pinn")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="option or parameter for every method")
-    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.add_argument("--set", action="append", metavar="[METHOD:]NAME=VALUE",
+                   help="option or parameter: NAME=VALUE for every method that has it, METHOD:NAME=VALUE for one "
+                        "(e.g. pinn:steps=2000); neural methods run on short budgets by default, printed at the start")
+    p.add_argument("--json", action="store_true", help="print the rows as one JSON document on stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no per-method lines or progress bars")
 
 
 def args_bench(b: argparse.ArgumentParser) -> None:
@@ -267,6 +360,7 @@ def args_bench(b: argparse.ArgumentParser) -> None:
     r.add_argument("--method", "-m", required=True, help="method to solve every problem with")
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="option for every problem")
     r.add_argument("--expect-order", type=float, help="pass by a 2-level order check instead of the bound")
+    r.add_argument("--json", action="store_true", help="print results.json's data as one JSON document on stdout")
     r.add_argument("--quiet", "-q", action="store_true", help="no per-problem lines")
 
 

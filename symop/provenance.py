@@ -6,7 +6,16 @@ import datetime
 import platform
 import shlex
 import sys
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+#: the command line :func:`symop.cli.main` was given (None outside the command: ``sys.argv`` is used)
+_command: list[str] | None = None
+
+
+def set_command(argv: Sequence[str]) -> None:
+    """Record ``argv`` (``["symop", "run", ...]``) as the command line that results state."""
+    global _command
+    _command = list(argv)
 
 
 def device_name(device: str) -> str:
@@ -51,7 +60,7 @@ def provenance(device: str = "cpu", options: Mapping[str, Any] | None = None) ->
         "torch": torch_version,
         "python": platform.python_version(),
         "seed": seed,
-        "command": shlex.join(sys.argv) if sys.argv and sys.argv[0] else None,
+        "command": shlex.join(_command) if _command is not None else (shlex.join(sys.argv) if sys.argv else None),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "device_name": device_name(device),
     }
