@@ -51,7 +51,7 @@ def interior(problem, n: int, seed: int = 7) -> np.ndarray:
                                               (2, 4, (8, 16, 32)), (3, 2, (6, 12, 24))])
 def test_fd_evaluation_converges_at_the_stencil_order(d, order, levels):
     """Between the nodes the error keeps the stencils' order; the interpolant alone (of exact nodal
-    values) converges at degree + 1 = order + 2 at least order + 1."""
+    values) converges at degree + 1 = order + 2, a degree equal to the order would give order + 1."""
     p = poisson(d)
     P = interior(p, 300)
     full, alone = [], []
@@ -62,7 +62,7 @@ def test_fd_evaluation_converges_at_the_stencil_order(d, order, levels):
         alone.append(np.abs(s.interpolant(nodes, P) - exact_poisson(P)).max())
     hs = [1.0 / n for n in levels]
     assert slope(hs, full) >= order - 0.2, full
-    assert slope(hs, alone) >= order + 0.8, alone
+    assert slope(hs, alone) >= order + 1.5, alone  # degree order + 1: error h^(order + 2)
 
 
 def test_grid_interpolant_is_local_lagrange_and_exact_on_polynomials():
