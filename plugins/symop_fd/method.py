@@ -111,8 +111,8 @@ class FiniteDifferences(Discretization):
             Option("scheme", str, "rk4", "time scheme", scheme_names()),
             Option("split", str, "none", "operator splitting: implicit diffusion vs explicit rest", SPLITS),
             Option("dt", float, None, "time step (default: from the stability limit)", minimum=0, exclusive=True),
-            Option("save", int, None, "snapshots kept, equally spaced from t0 to the end (default 21, fewer when "
-                   "they would pass 256 MiB; 0: the final state only)", minimum=0),
+            Option("save", int, None, "snapshots kept from t0 to the end: N equally spaced times; default 21 "
+                   "of the steps, about equally spaced (fewer past 256 MiB); 0: the final state only", minimum=0),
             Option("dtype", str, "float64", "floating point type", ("float32", "float64")),
             Option("compile", bool, False, "wrap the right-hand side in torch.compile"),
             Option("solver", str, "auto", "sparse linear solver", ("auto", "direct", "amg", "cg", "gmres")),

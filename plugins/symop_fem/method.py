@@ -548,8 +548,8 @@ class FiniteElements(Discretization):
             Option("split", str, "none", "nonlinear terms: none (IMEX) or Lie/Strang splitting", SPLITS),
             Option("tol", float, 1e-10, "Newton tolerance (relative step)", minimum=0, exclusive=True),
             Option("maxit", int, 30, "maximum Newton iterations", minimum=1),
-            Option("save", int, None, "snapshots kept, equally spaced from t0 to the end (default 21, fewer when "
-                   "they would pass 256 MiB; 0: the final state only)", minimum=0),
+            Option("save", int, None, "snapshots kept from t0 to the end: N equally spaced times; default 21 "
+                   "of the steps, about equally spaced (fewer past 256 MiB); 0: the final state only", minimum=0),
         )
 
     def accepts(self, problem) -> str | None:
