@@ -21,8 +21,14 @@ DOCS = ROOT / "docs"
 pytest.importorskip("sphinx", reason="the documentation needs sphinx: pip install -e \".[docs]\"")
 
 
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    """One output folder for the module: the doctest build reuses the html build's doctrees."""
+    return tmp_path_factory.mktemp("docs")
+
+
 def build(builder: str, out: Path) -> subprocess.CompletedProcess:
-    """Run ``sphinx-build -W --keep-going -b BUILDER docs OUT`` in a fresh process."""
+    """Run ``sphinx-build -W --keep-going -b BUILDER docs OUT/BUILDER`` in a fresh process."""
     return subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", builder,
          "-d", str(out / "doctrees"), str(DOCS), str(out / builder)],
@@ -30,11 +36,11 @@ def build(builder: str, out: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_html_builds_without_warnings(tmp_path):
-    result = build("html", tmp_path)
+def test_html_builds_without_warnings(out):
+    result = build("html", out)
     assert result.returncode == 0, result.stdout + result.stderr
-    html = tmp_path / "html"
-    for page in ("index", "language", "cli", "tutorial/first", "tutorial/plugin", "api/symop.api"):
+    html = out / "html"
+    for page in ("index", "language", "cli", "solutions", "tutorial/first", "tutorial/plugin", "api/symop.api"):
         assert (html / f"{page}.html").is_file(), page
     # the command reference is generated from the parser: every core command has its section
     cli = (html / "cli.html").read_text(encoding="utf-8")
@@ -45,10 +51,10 @@ def test_html_builds_without_warnings(tmp_path):
     assert 'id="symop.api.solve"' in api
 
 
-def test_examples_run(tmp_path):
-    result = build("doctest", tmp_path)
+def test_examples_run(out):
+    result = build("doctest", out)
     assert result.returncode == 0, result.stdout + result.stderr
-    report = (tmp_path / "doctest" / "output.txt").read_text(encoding="utf-8")
+    report = (out / "doctest" / "output.txt").read_text(encoding="utf-8")
     assert "0 failures in tests" in report
     ran = re.search(r"^\s*(\d+) tests$", report, re.MULTILINE)
     assert ran and int(ran.group(1)) > 0, report

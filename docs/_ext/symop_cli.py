@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import textwrap
 
 from docutils import nodes
 from docutils.statemachine import StringList
@@ -60,7 +61,7 @@ def _argument_lines(action: argparse.Action) -> list[str]:
         extra.append("repeatable")
     if not text and action.metavar == "FILE":
         text = "an equation file (see the language reference)"
-    body = _escape(text)
+    body = _escape(" ".join(text.split()))
     if extra:
         body = (body + " " if body else "") + "(" + "; ".join(extra) + ")"
     return [f"``{names}``", f"   {body or 'positional argument'}", ""]
@@ -86,7 +87,7 @@ def _command_lines(title: str, help_text: str, sub: argparse.ArgumentParser, dep
     if help_text:
         lines += [_escape(help_text[:1].upper() + help_text[1:]).rstrip(".") + ".", ""]
     if sub.description and sub.description != help_text:
-        lines += [_escape(sub.description), ""]
+        lines += _text_lines(sub.description, sub)
     lines += ["::", "", "   " + _usage(sub, width).replace("\n", "\n   "), ""]
     for action in sub._actions:
         if isinstance(action, argparse._HelpAction):
@@ -97,10 +98,23 @@ def _command_lines(title: str, help_text: str, sub: argparse.ArgumentParser, dep
             continue
         lines += _argument_lines(action)
     if sub.epilog:
-        lines += ["::", "", "   " + sub.epilog.replace("\n", "\n   "), ""]
+        lines += _text_lines(sub.epilog, sub)
     for name, child_help, child in _subparsers(sub):
         lines += _command_lines(f"{title} {name}", child_help, child, min(depth + 1, len(UNDERLINES) - 1), width)
     return lines
+
+
+def _text_lines(text: str, parser: argparse.ArgumentParser) -> list[str]:
+    """A description or epilog as reST: preformatted (a literal block) when the parser keeps its
+    layout (a ``Raw*HelpFormatter``), else one paragraph per blank-line-separated block, its
+    whitespace collapsed as argparse collapses it."""
+    if issubclass(parser.formatter_class, argparse.RawDescriptionHelpFormatter):
+        body = textwrap.dedent(text).strip("\n")
+        return ["::", ""] + ["   " + line if line.strip() else "" for line in body.splitlines()] + [""]
+    out: list[str] = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        out += [_escape(" ".join(block.split())), ""]
+    return out
 
 
 def _usage(parser: argparse.ArgumentParser, width: int) -> str:
