@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from symop.cli import Feedback, console, emit_json, parse_settings, settings_text
 from symop.errors import SymopError
@@ -169,20 +169,20 @@ def compare_settings(items: list[str] | None, methods: list[str]) -> tuple[dict[
     return common, per
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
+def compare_plan(problem, methods: list[str], installed: Mapping[str, Any],
+                 items: list[str] | None) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The settings each method of ``symop compare`` runs with, and the budgets among them.
+
+    A method's settings are its :data:`COMPARE_BUDGETS`, then the ``NAME=VALUE``
+    items it has as an option (or that set a parameter), then its own
+    ``METHOD:NAME=VALUE`` items.  A name that no method and no parameter
+    knows is refused before anything is solved, with a suggestion.
+    """
     import difflib
 
-    from rich.table import Table
+    from symop.api import unknown_setting
 
-    from symop.api import load, solve, unknown_setting
-    from symop.plugins import discretizations
-
-    problem = load(args.file)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if not methods:
-        raise SymopError("--methods takes a comma-separated list such as fd,fem,pinn")
-    installed = discretizations()
-    common, per = compare_settings(args.set, methods)
+    common, per = compare_settings(items, methods)
     known = {m: {o.name for o in installed[m].options} for m in methods if m in installed}
     for key in common:  # a name no method and no parameter knows is a mistake, not something to skip
         if key not in problem.params and not any(key in names for names in known.values()):
@@ -202,6 +202,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
         chosen[m] = {**budget, **{k: v for k, v in common.items() if k in names or k in problem.params}, **per[m]}
     budgets = {m: {k: chosen[m][k] for k in COMPARE_BUDGETS.get(m, {}) if k in chosen[m]} for m in methods
                if m in known and m in COMPARE_BUDGETS}
+    return chosen, budgets
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from symop.api import load, solve
+    from symop.plugins import discretizations
+
+    problem = load(args.file)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise SymopError("--methods takes a comma-separated list such as fd,fem,pinn")
+    installed = discretizations()
+    chosen, budgets = compare_plan(problem, methods, installed, args.set)
     for m, budget in budgets.items():
         print(f"{m} runs on a short budget: {settings_text(budget)} (change it with --set {m}:NAME=VALUE)",
               file=__import__("sys").stderr)

@@ -70,6 +70,21 @@ def test_compare_budgets_and_per_method_settings(capsys):
     assert code == 1 and "Did you mean `n`?" in err and "fd on poisson" not in err
 
 
+def test_compare_plan_gives_neural_methods_their_budget():
+    pytest.importorskip("symop_pinn")
+    import symop
+    from symop.mms_cli import COMPARE_BUDGETS, compare_plan
+    from symop.plugins import discretizations
+
+    problem = symop.load(POISSON)
+    chosen, budgets = compare_plan(problem, ["fd", "pinn"], discretizations(), ["n=16"])
+    assert chosen["fd"] == {"n": "16"}  # fd has no budget; pinn has no n
+    assert chosen["pinn"] == COMPARE_BUDGETS["pinn"] and budgets == {"pinn": COMPARE_BUDGETS["pinn"]}
+    chosen, budgets = compare_plan(problem, ["fd", "pinn"], discretizations(), ["pinn:steps=40"])
+    assert chosen["pinn"]["steps"] == "40" and budgets["pinn"]["steps"] == "40"
+    assert chosen["pinn"]["points"] == COMPARE_BUDGETS["pinn"]["points"]
+
+
 def test_compare_prints_the_neural_budget(capsys):
     pytest.importorskip("symop_pinn")
     code, out, err = cli(capsys, "compare", POISSON, "--methods", "pinn", "--set", "pinn:steps=2",
