@@ -51,3 +51,13 @@ def test_hypino_grid_and_patch_that_do_not_fit_are_an_option_error():
     with pytest.raises(OptionError, match="multiple of the patch size"):
         HyperNetwork(Config(grid=10, patch=4, dim=8, layers=1, heads=1, width=4, depth=1))
     assert issubclass(OptionError, SymopError)
+
+
+def test_pinn_refuses_a_term_it_cannot_evaluate_before_training():
+    import symop
+    from symop.plugins import get_discretization
+
+    reason = get_discretization("pinn").accepts(symop.parse(GENERAL))
+    assert reason and "cannot evaluate `dn(u(x, y)**2)`" in reason
+    ok = symop.parse(GENERAL.replace("dn(u^2) = 0", "dn(u) = dn(x^2*y)"))  # dn of a known expression is data
+    assert get_discretization("pinn").accepts(ok) is None

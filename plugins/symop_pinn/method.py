@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from symop.errors import OptionError
-from symop.nn import ACTIVATIONS, MLP, PhysicsLoss, make_engine
+from symop.nn import ACTIVATIONS, MLP, PhysicsLoss, make_engine, unsupported
 from symop.plugins import Discretization, Option, Program, Refinement
 from symop.solution import PointCloud, Solution
 from symop_pinn.constraint import Constrained
@@ -162,7 +162,7 @@ class PINN(Discretization):
     def accepts(self, problem) -> str | None:
         if problem.periodic and not problem.domain.has_grid:
             return "periodic boundaries need a box or an interval"
-        return None
+        return unsupported(problem)
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
         return PINNProgram(problem, options)

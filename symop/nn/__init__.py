@@ -16,7 +16,8 @@ Public API:
   biharmonic, mixed partials) and exact polarized partial derivatives;
 * :class:`PhysicsLoss` and :class:`Term`: the physics-informed loss generated from a
   problem (interior, boundary, initial and periodic residuals at sampled points),
-  evaluated with an engine (:mod:`symop.nn.loss`);
+  evaluated with an engine, and :func:`unsupported`, why an engine cannot
+  evaluate a problem's loss (:mod:`symop.nn.loss`);
 * :func:`objective`: a :class:`PhysicsLoss` as the ``batch``/``loss`` pair that
   :func:`symop.training.optimize` takes, with seeded points and STDE directions.
 
@@ -37,7 +38,7 @@ from .engines import (
     StdeEngine,
     make_engine,
 )
-from .loss import PhysicsLoss, Term
+from .loss import PhysicsLoss, Term, unsupported
 from .network import ACTIVATIONS, MLP, activate
 from .objective import objective
 
@@ -58,4 +59,5 @@ __all__ = [
     "objective",
     "stde",
     "taylor",
+    "unsupported",
 ]

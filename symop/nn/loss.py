@@ -26,12 +26,43 @@ import numpy as np
 import sympy as sp
 import torch
 
+from sympy.core.function import AppliedUndef
+
 from symop.codegen import generate
+from symop.codegen.nodes import collect_nodes
+from symop.model.operators import Laplacian
 from symop.model.problem import Problem
 
 from .engines import Engine, Layout
 
-__all__ = ["PhysicsLoss", "Term"]
+__all__ = ["PhysicsLoss", "Term", "unsupported"]
+
+
+def unsupported(problem: Problem) -> str | None:
+    """Why a derivative engine cannot evaluate the physics loss of ``problem`` (``None`` when it can).
+
+    Engines differentiate the network's fields and known expressions; a
+    derivative, Laplacian or normal derivative of an expression *of* a field
+    (``dn(u^2)`` in a boundary condition, ``lap(u^2)`` in an indexed space) and
+    a substitution node are refused here, before any training, with a sentence.
+    """
+    fields = set(problem.field_names)
+    exprs = [eq.residual for eq in problem.equations] + [bc.residual for bc in problem.boundary]
+    exprs += [ic.value for ic in problem.initial]
+    for node in collect_nodes(exprs):
+        if isinstance(node, AppliedUndef):
+            continue
+        if isinstance(node, sp.Subs):
+            return f"the network methods cannot evaluate `{sp.sstr(node)}`"
+        inner = node.args[0]
+        if isinstance(node, Laplacian) and isinstance(inner, Laplacian):
+            inner = inner.args[0]
+        if isinstance(inner, AppliedUndef) and inner.func.__name__ in fields:
+            continue
+        if inner.atoms(AppliedUndef):
+            return (f"the network methods cannot evaluate `{sp.sstr(node)}`: derivatives of expressions of fields "
+                    "are not supported; write them in terms of derivatives of the fields")
+    return None
 
 
 @dataclass
