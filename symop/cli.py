@@ -356,9 +356,15 @@ def build_parser(table: dict[str, Command] | None = None) -> argparse.ArgumentPa
     from symop import __version__
 
     p = argparse.ArgumentParser(
-        prog="symop", description="Write a PDE, solve it by the method you pick. FILE is an equation file in "
-        "symop's language (see examples/).",
-        epilog="example: symop check examples/heat.pde && symop run examples/heat.pde -m fd --set n=64 --json",
+        prog="symop", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write a PDE, solve it by the method you pick.\n"
+                    "FILE is an equation file in symop's language (see examples/).",
+        epilog="examples:\n"
+               "  symop check examples/heat.pde\n"
+               "  symop run examples/heat.pde -m fd --set n=64 -o out --plot\n"
+               "  symop run examples/heat.pde --json > summary.json   # stdout: one JSON document\n"
+               "  symop plugins fd                                     # one method's options\n"
+               "  symop COMMAND --help                                 # a command's arguments",
     )
     p.add_argument("--version", action="version", version=f"symop {__version__}")
     p.add_argument("--traceback", action="store_true", help="show a Python traceback on errors")
