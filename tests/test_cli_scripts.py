@@ -42,6 +42,16 @@ def test_run_json_with_a_progress_bar_and_warnings(capsys):
     assert json.loads(out)["problem"] == "heat"
 
 
+def test_run_json_with_a_training_bar(capsys):
+    pytest.importorskip("symop_pinn")
+    code, out, err = cli(capsys, "run", POISSON, "-m", "pinn", "--set", "steps=3", "--set", "points=16",
+                         "--set", "boundary_points=8", "--set", "width=4", "--set", "depth=1",
+                         "--set", "eval_points=16", "--json")
+    assert code == 0, err
+    assert json.loads(out)["method"] == "pinn"
+    assert "3/3" in err  # the training bar, on stderr
+
+
 def test_compare_json_and_feedback(capsys):
     code, out, err = cli(capsys, "compare", POISSON, "--methods", "fd,nosuch", "--set", "n=8", "--json")
     assert code == 0, err
