@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -127,7 +128,7 @@ def cmd_converge(args: argparse.Namespace) -> int:
         if files.written:
             out.print(f"wrote {', '.join(str(p) for p in files.written)}", markup=False)
     else:
-        print("no files written; -o DIR keeps convergence.json and convergence.png", file=__import__("sys").stderr)
+        print("no files written; -o DIR keeps convergence.json and convergence.png", file=sys.stderr)
     if args.json:
         emit_json(args, json.loads(study.to_json()))
     files.finish()
@@ -136,7 +137,7 @@ def cmd_converge(args: argparse.Namespace) -> int:
         if order is None or order < args.expect_order - 0.15:
             got = "could not be measured" if order is None else f"is {order:.2f}"
             print(f"the observed order {got}, below the expected {args.expect_order:g} (tolerance 0.15)",
-                  file=__import__("sys").stderr)
+                  file=sys.stderr)
             return 1
         out.print(f"observed order {order:.2f} ≥ {args.expect_order:g} − 0.15: ok")
     return 0
@@ -219,7 +220,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     chosen, budgets = compare_plan(problem, methods, installed, args.set)
     for m, budget in budgets.items():
         print(f"{m} runs on a short budget: {settings_text(budget)} (change it with --set {m}:NAME=VALUE)",
-              file=__import__("sys").stderr)
+              file=sys.stderr)
     table = Table(title=f"{problem.name}: methods compared")
     for col in ("method", "rel L2", "max error", "time [s]", "note"):
         table.add_column(col, justify="right" if col not in ("method", "note") else "left")
