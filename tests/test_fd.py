@@ -100,8 +100,8 @@ def test_registered_with_options():
 def test_refuses_disk_with_a_sentence():
     problem = symop.load("examples/disk_poisson.pde")
     reason = get_discretization("fd").accepts(problem)
-    assert reason == "fd needs a box domain; this problem has a disk"
-    with pytest.raises(MethodError, match="fd needs a box domain; this problem has a disk"):
+    assert reason.startswith("fd needs a box domain; this problem's domain is a disk")
+    with pytest.raises(MethodError, match="fd needs a box domain; this problem.s domain is a disk"):
         symop.solve(problem, "fd")
 
 

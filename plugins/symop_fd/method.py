@@ -122,10 +122,8 @@ class FiniteDifferences(Discretization):
         if problem.space.is_indexed:
             return ("fd needs named coordinates (space x, y); this problem has the indexed space "
                     f"{problem.space.names[0][:-3]}[1..{problem.dimension}]")
-        kind = problem.domain.kind
         if not problem.domain.has_grid:
-            article = "an" if kind[0] in "aeiou" else "a"
-            return f"fd needs a box domain; this problem has {article} {kind}"
+            return f"fd needs a box domain; this problem's domain is a {problem.domain.describe()}"
         if problem.dimension > 3:
             return f"fd handles 1, 2 or 3 dimensions; this problem has {problem.dimension}"
         for bc in problem.boundary:

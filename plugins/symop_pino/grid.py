@@ -48,10 +48,8 @@ def box_reason(problem) -> str | None:
     if problem.space.is_indexed:
         return (f"pino needs named coordinates (space x, y) on a box; this problem has the indexed space "
                 f"{problem.space.names[0][:-3]}[1..{problem.dimension}].")
-    kind = problem.domain.kind
     if not problem.domain.has_grid:
-        article = "an" if kind[0] in "aeiou" else "a"
-        return f"pino needs a box domain (its grid is uniform); this problem has {article} {kind}."
+        return f"pino needs a box domain (its grid is uniform); this problem's domain is a {problem.domain.describe()}."
     if problem.dimension + (0 if problem.is_steady else 1) > 3:
         return "pino handles at most three grid axes, counting time; this problem has more."
     return None
