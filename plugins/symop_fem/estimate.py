@@ -31,12 +31,20 @@ def element_estimate(domain, h: float | None = None, n: int | None = None) -> fl
     return float(domain.volume()) / simplex_volume(float(h), d)
 
 
-def check_mesh_size(domain, degree: int, h: float | None = None, n: int | None = None) -> None:
-    """Refuse, with the estimate, a mesh whose elements would not fit in this machine's memory."""
+def check_mesh_size(domain, degree: int, h: float | None = None, n: int | None = None, fields: int = 1) -> None:
+    """Refuse, with the estimate, a mesh whose elements would not fit in this machine's memory.
+
+    A system of ``fields`` fields keeps every per-element cost once per field
+    (its own dofs, coefficients and Jacobian blocks): at least ``fields`` times
+    the cost of one.
+    """
     from symop.resources import format_count, require_memory
 
     count = element_estimate(domain, h, n)
-    per = BYTES_PER_ELEMENT * (1 if degree <= 1 else 3)
+    per = BYTES_PER_ELEMENT * (1 if degree <= 1 else 3) * max(1, int(fields))
     size = f"n = {n}" if n is not None else f"h = {h:g}"
-    require_memory(count * per, f"a mesh with {size} (about {format_count(count)} elements)",
+    what = f"a mesh with {size} (about {format_count(count)} elements)"
+    if fields > 1:
+        what += f" for {fields} fields"
+    require_memory(count * per, what,
                    "raise `h`" if n is None else "lower `n`")

@@ -29,7 +29,7 @@ from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
 
 from .assembly import DTYPE, CellSpace, FacetSpace
 from .dofs import build_dofs
-from .weakform import WeakForm, WeakFormError, derive
+from .weakform import NaturalCondition, WeakForm, WeakFormError, derive, derive_all
 
 SOLVERS = ("auto", "direct", "amg", "cg", "gmres")
 #: the explicit scheme of the reaction sub-flow of each splitting
@@ -73,45 +73,61 @@ def _is_zero(v) -> bool:
 
 
 class FEMProgram(Program):
+    """One P1/P2 space per field on a shared mesh; the unknowns of the fields one block after another.
+
+    The dof vector of a system is ``(u_1, ..., u_m)``, field ``a`` at
+    ``a*N .. (a+1)*N`` (``N`` dofs per field); residual and Jacobian are the
+    block vector and block matrix of every equation tested with its own field's
+    basis, the mass matrix block diagonal.
+    """
+
     def __init__(self, problem, options: dict[str, Any]) -> None:
         self.problem = problem
         self.options = options
         self.device = "cpu"
         self.degree = int(options["degree"])
-        name = problem.fields[0].name
+        self.names = list(problem.field_names)
+        name = self.names[0]
         self.name = name
-        self.wf: WeakForm = derive(problem, name)
-        wf = self.wf
+        self.wfs: list[WeakForm] = derive_all(problem)
+        self.wf: WeakForm = self.wfs[0]
         d = problem.dimension
         self.d = d
-        U, P = wf.U, wf.P
-        args = wf.arguments
-        exprs: dict[str, sp.Expr] = {}
-        for i in range(d):
-            exprs[f"F{i}"] = wf.flux[i]
-            exprs[f"dF{i}_dU"] = sp.diff(wf.flux[i], U)
-            for j in range(d):
-                exprs[f"dF{i}_dP{j}"] = sp.diff(wf.flux[i], P[j])
-        exprs["S"] = wf.source
-        exprs["dS_dU"] = sp.diff(wf.source, U)
-        for j in range(d):
-            exprs[f"dS_dP{j}"] = sp.diff(wf.source, P[j])
-        self.cell_kernel = Kernel(exprs, args, f"{name}_cell_coefficients")
-        self.facet_kernels = []
-        for k, nc in enumerate(wf.natural):
-            self.facet_kernels.append(
-                (nc, Kernel({"B": nc.integrand, "dB_dU": sp.diff(nc.integrand, U)}, args, f"{name}_boundary{k}"))
-            )
-        self.linear = wf.is_linear()
-        if not problem.is_steady and wf.operator_depends_on_time():
+        args = self.wf.arguments
+        self.cell_kernels: list[Kernel] = []
+        self.facet_kernels: list[tuple[int, NaturalCondition, Kernel]] = []
+        for a, wf in enumerate(self.wfs):
+            exprs: dict[str, sp.Expr] = {}
+            for i in range(d):
+                exprs[f"F{i}"] = wf.flux[i]
+            exprs["S"] = wf.source
+            for b, (U, P) in enumerate(zip(wf.unknowns, wf.gradients)):
+                for i in range(d):
+                    exprs[f"dF{i}_dU{b}"] = sp.diff(wf.flux[i], U)
+                    for j in range(d):
+                        exprs[f"dF{i}_dP{b}_{j}"] = sp.diff(wf.flux[i], P[j])
+                exprs[f"dS_dU{b}"] = sp.diff(wf.source, U)
+                for j in range(d):
+                    exprs[f"dS_dP{b}_{j}"] = sp.diff(wf.source, P[j])
+            self.cell_kernels.append(Kernel(exprs, args, f"{wf.field}_cell_coefficients"))
+            for k, nc in enumerate(wf.natural):
+                ker = Kernel({"B": nc.integrand, "dB_dU": sp.diff(nc.integrand, wf.U)}, args,
+                             f"{wf.field}_boundary{k}")
+                self.facet_kernels.append((a, nc, ker))
+        self.cell_kernel = self.cell_kernels[0]
+        reason = _time_orders_reason(problem, self.wfs)
+        if reason:
+            raise WeakFormError(reason[0].upper() + reason[1:] + ".")
+        self.linear = all(wf.is_linear() for wf in self.wfs)
+        if not problem.is_steady and any(wf.operator_depends_on_time() for wf in self.wfs):
             raise WeakFormError("time-dependent coefficients in front of the unknown are not supported by fem yet.")
         self.source = "\n\n".join(
-            [self.cell_kernel.source] + [k.source for _, k in self.facet_kernels if k.source]
+            [k.source for k in self.cell_kernels] + [k.source for _, _, k in self.facet_kernels if k.source]
         ).strip()
 
     # ----------------------------------------------------------- stages
     def stages(self) -> dict[str, str]:
-        return {"weak": self.wf.text(self.degree), "code": self.source}
+        return {"weak": "\n\n".join(wf.text(self.degree) for wf in self.wfs), "code": self.source}
 
     # ----------------------------------------------------------- setup
     def _mesh(self):
@@ -119,17 +135,18 @@ class FEMProgram(Program):
 
         dom = self.problem.domain
         n, h = self.options.get("n"), self.options.get("h")
+        fields = len(self.names)
         if n is not None:
             if not dom.has_grid:
                 raise SymopError("the option `n` (cells per axis) needs a box domain; use `h` for this domain.")
-            check_mesh_size(dom, self.degree, n=int(n))
+            check_mesh_size(dom, self.degree, n=int(n), fields=fields)
             return dom.grid_mesh((int(n),) * dom.dimension)
         if h is None:
             lo, hi = dom.bounding_box()
             if dom.has_grid:
                 return dom.grid_mesh((32,) * dom.dimension)
             h = float(np.max(np.asarray(hi) - np.asarray(lo))) / 32
-        check_mesh_size(dom, self.degree, h=float(h))
+        check_mesh_size(dom, self.degree, h=float(h), fields=fields)
         return dom.mesh(float(h))
 
     def _setup(self):
@@ -138,53 +155,69 @@ class FEMProgram(Program):
         self.dofs = build_dofs(self.mesh, self.degree, self.problem.domain)
         p = self.degree
         self.cells = CellSpace(self.dofs, self.d, 2 * p + 1)
-        self.facets = [(nc, k, FacetSpace(self.dofs, self.d, nc.parts, 2 * p + 1)) for nc, k in self.facet_kernels]
+        self.facets = [(a, nc, k, FacetSpace(self.dofs, self.d, nc.parts, 2 * p + 1))
+                       for a, nc, k in self.facet_kernels]
         N = self.dofs.size
-        dparts = [dc.parts for dc in self.wf.dirichlet]
-        self.dir_dofs = self.dofs.side_dofs([s for parts in dparts for s in parts])
-        mask = np.ones(N, dtype=bool)
+        self.N = N
+        self.size = N * len(self.names)
+        dirs = []
+        for a, wf in enumerate(self.wfs):
+            sides = [s for dc in wf.dirichlet for s in dc.parts]
+            dirs.append(self.dofs.side_dofs(sides) + a * N)
+        self.dir_dofs = np.concatenate(dirs).astype(np.int64)
+        mask = np.ones(self.size, dtype=bool)
         mask[self.dir_dofs] = False
         self.free = np.flatnonzero(mask)
         self.timing = {"mesh": _time.perf_counter() - t0}
         self.xcoords = torch.as_tensor(self.dofs.coords, dtype=DTYPE)
+        t = self.wf.t
         self._g_kernels = [
-            (dc, Kernel({"g": dc.value, "dg": sp.diff(dc.value, self.wf.t) if self.wf.t is not None else 0},
-                        self.wf.arguments, f"{self.name}_dirichlet"))
-            for dc in self.wf.dirichlet
+            (a, dc, Kernel({"g": dc.value, "dg": sp.diff(dc.value, t) if t is not None else 0},
+                           self.wf.arguments, f"{wf.field}_dirichlet"))
+            for a, wf in enumerate(self.wfs) for dc in wf.dirichlet
         ]
 
-    def _args(self, xq: torch.Tensor, t: float, U, G) -> list[Any]:
+    def block(self, u: np.ndarray, a: int) -> np.ndarray:
+        """Field ``a``'s part of a block dof vector."""
+        return u[a * self.N:(a + 1) * self.N]
+
+    def _args(self, xq: torch.Tensor, t: float, values=None) -> list[Any]:
+        """Kernel arguments at points ``xq``: coordinates, ``t``, then each field's value and gradient
+        (``values``: a list of ``(u, grad u)`` per field, or None for zeros; a gradient may be None)."""
         vals = [xq[..., k] for k in range(self.d)]
         if self.wf.t is not None:
             vals.append(torch.full_like(xq[..., 0], float(t)))
         zero = torch.zeros((), dtype=DTYPE)  # broadcasts against the coordinates
-        vals.append(U if U is not None else zero)
-        for k in range(self.d):
-            vals.append(G[..., k] if G is not None else zero)
+        for a in range(len(self.names)):
+            U, G = values[a] if values is not None else (None, None)
+            vals.append(U if U is not None else zero)
+            for k in range(self.d):
+                vals.append(G[..., k] if G is not None else zero)
         return vals
 
     def dirichlet_values(self, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """g and dg/dt at every dof (0 off the Dirichlet parts)."""
-        N = self.dofs.size
-        g = np.zeros(N)
-        dg = np.zeros(N)
-        for dc, ker in self._g_kernels:
+        """g and dg/dt at every dof of every field (0 off the Dirichlet parts)."""
+        g = np.zeros(self.size)
+        dg = np.zeros(self.size)
+        for a, dc, ker in self._g_kernels:
             idx = self.dofs.side_dofs(dc.parts)
-            out = ker(self._args(self.xcoords[idx], t, None, None))
+            out = ker(self._args(self.xcoords[idx], t))
             for key, arr in (("g", g), ("dg", dg)):
                 v = out[key]
-                arr[idx] = v.numpy() if isinstance(v, torch.Tensor) else float(v)
+                arr[idx + a * self.N] = v.numpy() if isinstance(v, torch.Tensor) else float(v)
         return g, dg
 
     # ----------------------------------------------------------- residual/Jacobian
     def residual(self, u: np.ndarray | None, t: float = 0.0, jacobian: bool = True):
-        """R(u) (weak form of E tested with every basis function) and, optionally, dR/du."""
+        """R(u) (each equation's weak form tested with its field's basis functions) and, optionally,
+        dR/du, as a block vector and a block sparse matrix (block (a, b): equation a, field b)."""
         cs = self.cells
+        m = len(self.names)
         if u is None:
-            uq = gq = None
+            values = None
         else:
-            uq, gq = cs.values(torch.as_tensor(u, dtype=DTYPE))
-        c = self.cell_kernel(self._args(cs.xq, t, uq, gq))
+            values = [cs.values(torch.as_tensor(self.block(u, a), dtype=DTYPE)) for a in range(m)]
+        args = self._args(cs.xq, t, values)
         d = self.d
         E, Q = cs.wdet.shape
 
@@ -193,36 +226,50 @@ class FEMProgram(Program):
                 return v.expand(E, Q)
             return torch.full((E, Q), float(v), dtype=DTYPE)
 
-        F = [c[f"F{i}"] for i in range(d)]
-        # F = C grad u vanishes at u = 0
-        flux = None if u is None or all(_is_zero(f) for f in F) else -torch.stack([field(f) for f in F], dim=-1)
-        R = cs.vector(f=None if _is_zero(c["S"]) else c["S"], flux=flux)
+        Rs = []
+        blocks: list[list[Any]] = [[None] * m for _ in range(m)]
+        for a, ker in enumerate(self.cell_kernels):
+            c = ker(args)
+            F = [c[f"F{i}"] for i in range(d)]
+            # F = C grad u vanishes at u = 0
+            flux = None if u is None or all(_is_zero(f) for f in F) else -torch.stack([field(f) for f in F], dim=-1)
+            Rs.append(cs.vector(f=None if _is_zero(c["S"]) else c["S"], flux=flux))
+            if not jacobian:
+                continue
+            for b in range(m):
+                Aent = [[c[f"dF{i}_dP{b}_{j}"] for j in range(d)] for i in range(d)]
+                if any(isinstance(x, torch.Tensor) for row in Aent for x in row):
+                    A = -torch.stack([torch.stack([field(x) for x in row], dim=-1) for row in Aent], dim=-2)
+                else:
+                    A = -np.array(Aent, dtype=np.float64)
+                    if not A.any():
+                        A = None
+                bent = [c[f"dF{i}_dU{b}"] for i in range(d)]
+                bv = None if all(_is_zero(x) for x in bent) else -torch.stack([field(x) for x in bent], dim=-1)
+                cent = [c[f"dS_dP{b}_{j}"] for j in range(d)]
+                cv = None if all(_is_zero(x) for x in cent) else torch.stack([field(x) for x in cent], dim=-1)
+                mv = None if _is_zero(c[f"dS_dU{b}"]) else c[f"dS_dU{b}"]
+                if A is None and bv is None and cv is None and mv is None and a != b:
+                    continue
+                blocks[a][b] = cs.matrix(A=A, b=bv, c=cv, m=mv)
+        for a, nc, ker, fs in self.facets:
+            uf = None if u is None else [(fs.values(torch.as_tensor(self.block(u, b), dtype=DTYPE)), None)
+                                         for b in range(m)]
+            out = ker(self._args(fs.xq, t, uf))
+            if not _is_zero(out["B"]):
+                Rs[a] = Rs[a] + fs.vector(out["B"])
+            if jacobian and not _is_zero(out["dB_dU"]):
+                blocks[a][a] = blocks[a][a] + fs.matrix(out["dB_dU"])
+        R = np.concatenate(Rs)
         J = None
         if jacobian:
-            Aent = [[c[f"dF{i}_dP{j}"] for j in range(d)] for i in range(d)]
-            if any(isinstance(a, torch.Tensor) for row in Aent for a in row):
-                A = -torch.stack([torch.stack([field(a) for a in row], dim=-1) for row in Aent], dim=-2)
-            else:
-                A = -np.array(Aent, dtype=np.float64)
-                if not A.any():
-                    A = None
-            bent = [c[f"dF{i}_dU"] for i in range(d)]
-            b = None if all(_is_zero(x) for x in bent) else -torch.stack([field(x) for x in bent], dim=-1)
-            cent = [c[f"dS_dP{j}"] for j in range(d)]
-            cv = None if all(_is_zero(x) for x in cent) else torch.stack([field(x) for x in cent], dim=-1)
-            m = None if _is_zero(c["dS_dU"]) else c["dS_dU"]
-            J = cs.matrix(A=A, b=b, c=cv, m=m)
-        for nc, ker, fs in self.facets:
-            uf = None if u is None else fs.values(torch.as_tensor(u, dtype=DTYPE))
-            out = ker(self._args(fs.xq, t, uf, None))
-            if not _is_zero(out["B"]):
-                R = R + fs.vector(out["B"])
-            if jacobian and not _is_zero(out["dB_dU"]):
-                J = J + fs.matrix(out["dB_dU"])
+            J = blocks[0][0] if m == 1 else sps.bmat(blocks, format="csr")
         return R, J
 
     def mass(self) -> sps.csr_matrix:
-        return self.cells.matrix(m=1.0)
+        """The block-diagonal mass matrix: one P1/P2 mass matrix per field."""
+        M = self.cells.matrix(m=1.0)
+        return M if len(self.names) == 1 else sps.block_diag([M] * len(self.names), format="csr")
 
     # ----------------------------------------------------------- solving
     def _solve(self, A, b):
@@ -250,10 +297,11 @@ class FEMProgram(Program):
             return u
         tol = float(self.options["tol"])
         maxit = int(self.options["maxit"])
-        init = self.problem.initial_for(self.name)
-        if init is not None:
-            u = self._interpolate(init.value, 0.0)
-            u[self.dir_dofs] = g[self.dir_dofs]
+        for a, name in enumerate(self.names):
+            init = self.problem.initial_for(name)
+            if init is not None:
+                self.block(u, a)[:] = self._interpolate(init.value, 0.0)
+        u[self.dir_dofs] = g[self.dir_dofs]
         history = []
         for it in range(1, maxit + 1):
             R, J = self.residual(u)
@@ -271,9 +319,22 @@ class FEMProgram(Program):
         )
 
     def _interpolate(self, expr, t: float) -> np.ndarray:
+        """A known expression at the dofs of one field's space."""
         ker = Kernel({"v": self.problem.numeric(sp.sympify(expr))}, self.wf.arguments, f"{self.name}_interp")
-        v = ker(self._args(self.xcoords, t, None, None))["v"]
+        v = ker(self._args(self.xcoords, t))["v"]
         return v.numpy().copy() if isinstance(v, torch.Tensor) else np.full(self.dofs.size, float(v))
+
+    def _initial(self, order: int, T0: float, required: bool) -> np.ndarray:
+        """The block vector of ``initial dt(u, order)`` of every field (0 where a field has none)."""
+        out = np.zeros(self.size)
+        for a, name in enumerate(self.names):
+            init = self.problem.initial_for(name, order)
+            if init is None:
+                if required:
+                    raise SymopError(f"the time-dependent problem needs `initial {name} = ...`.")
+                continue
+            self.block(out, a)[:] = self._interpolate(init.value, T0)
+        return out
 
     def run_transient(self, info: dict, progress: bool):
         from symop.integrate import SparseLinearPart, make_stepper
@@ -281,10 +342,7 @@ class FEMProgram(Program):
         problem = self.problem
         T0 = float(problem.time.start)
         f, D = self.free, self.dir_dofs
-        init = problem.initial_for(self.name)
-        if init is None:
-            raise SymopError(f"the time-dependent problem needs `initial {self.name} = ...`.")
-        u0 = self._interpolate(init.value, T0)
+        u0 = self._initial(0, T0, required=True)
         t0 = _time.perf_counter()
         r0, J = self.residual(None, T0)
         M = self.mass()
@@ -293,11 +351,12 @@ class FEMProgram(Program):
         Mff, Mfd = M[f][:, f], M[f][:, D]
         nonlinear = not self.linear
 
-        wf = self.wf
-        at_zero = {wf.U: 0, **{p: 0 for p in wf.P}}
-        data = [wf.source.xreplace(at_zero)] + [nc.integrand.xreplace(at_zero) for nc in wf.natural]
-        data += [dc.value for dc in wf.dirichlet]
-        steady_data = not any(sp.sympify(e).has(wf.t) for e in data)
+        data = []
+        for wf in self.wfs:
+            at_zero = {s: 0 for s in wf.arguments[len(wf.coords) + 1:]}
+            data += [wf.source.xreplace(at_zero)] + [nc.integrand.xreplace(at_zero) for nc in wf.natural]
+            data += [dc.value for dc in wf.dirichlet]
+        steady_data = not any(sp.sympify(e).has(self.wf.t) for e in data)
         cache: dict[str, torch.Tensor] = {}
 
         def source(t: float) -> torch.Tensor:
@@ -326,7 +385,7 @@ class FEMProgram(Program):
         solver = self.options["solver"]
         scheme = self.options["scheme"]
         split = self.options["split"]
-        if wf.time_order == 2:
+        if any(wf.time_order == 2 for wf in self.wfs):
             return self._run_second_order(info, progress, u0, J, M, source, nonlinear_part, full, nonlinear)
         lin = SparseLinearPart(Jff, shape=len(f), mass=Mff, solver=solver)
         if split != "none" and nonlinear:
@@ -348,6 +407,11 @@ class FEMProgram(Program):
         info["scheme"] = scheme if split == "none" or not nonlinear else f"{split}({scheme}, explicit)"
         return self._integrate(stepper, y0, full, info, progress)
 
+    def _vertex_fields(self, u: np.ndarray) -> dict[str, np.ndarray]:
+        """Each field's values at the mesh vertices, from a block dof vector."""
+        nv = self.dofs.num_vertices
+        return {name: self.block(u, a)[:nv] for a, name in enumerate(self.names)}
+
     def _integrate(self, stepper, y0: torch.Tensor, full, info: dict, progress: bool):
         """Step ``y0`` from the start to the end of the time interval; the states as full dof vectors."""
         from symop.evaluation import snapshot_times
@@ -355,7 +419,7 @@ class FEMProgram(Program):
 
         T0, T1 = float(self.problem.time.start), float(self.problem.time.end)
         dt = self.options.get("dt") or (T1 - T0) / 100
-        save = snapshot_times(self.options.get("save"), 8 * self.dofs.size, T0, T1, float(dt))
+        save = snapshot_times(self.options.get("save"), 8 * self.size, T0, T1, float(dt))
         cb = None
         if progress:
             def cb(k, n, t):
@@ -363,7 +427,7 @@ class FEMProgram(Program):
                     print(f"  step {k}/{n}  t = {t:.4g}")
         t1 = _time.perf_counter()
         traj = integrate(stepper, y0, T0, T1, float(dt), save_times=save, progress=cb,
-                         fields=lambda t, y: {self.name: full(y, t)[: self.dofs.num_vertices]})
+                         fields=lambda t, y: self._vertex_fields(full(y, t)))
         self.timing["time_stepping"] = _time.perf_counter() - t1
         info["steps"] = traj.steps
         info["dt"] = traj.dt
@@ -372,15 +436,27 @@ class FEMProgram(Program):
 
     def _run_second_order(self, info: dict, progress: bool, u0: np.ndarray, J, M, source, nonlinear_part, full,
                           nonlinear: bool):
-        r"""``M u'' = R(u, t)`` as the first-order system of (u, v) on the free dofs.
+        r"""``M dt(u, k_a) = R_a(u, t)`` (``k_a`` 1 or 2 per field) as one first-order system.
 
-        .. math::  u_f' = v_f, \qquad M_{ff} v_f' = J_{ff} u_f + s(t) + N(u),
+        The state is ``(u_f, w)``: the free dofs of every field, then the
+        velocities ``w = dt(u)`` of the free dofs ``f2`` of the fields of second
+        order in time.  With ``D_1``/``D_2`` the diagonal selectors of the free
+        dofs of first-/second-order fields and ``S_2`` the rows ``f2``,
 
-        with ``s`` the data of the first-order case except that the Dirichlet
-        values enter through ``M_fd g''`` (not ``M_fd g'``).  The registered
-        implicit scheme steps the block system (Crank–Nicolson conserves the
-        discrete energy of the undamped wave and is of order 2; its IMEX partner
-        takes N explicitly).
+        .. math::
+
+            \begin{pmatrix} D_1 M_{ff} + D_2 & 0 \\ 0 & M_{22} \end{pmatrix}
+            \begin{pmatrix} u_f \\ w \end{pmatrix}'
+            = \begin{pmatrix} D_1 J_{ff} & S_2^T \\ S_2 J_{ff} & 0 \end{pmatrix}
+              \begin{pmatrix} u_f \\ w \end{pmatrix}
+            + \begin{pmatrix} D_1 (s + N) \\ S_2 (s' + N) \end{pmatrix},
+
+        with ``s`` the data of the first-order case and ``s'`` the same except
+        that the Dirichlet values enter through ``M_fd g''`` (not ``M_fd g'``).
+        One field of second order is the classical system of (u, dt(u)).  The
+        registered implicit scheme steps the block system (Crank–Nicolson
+        conserves the discrete energy of the undamped wave and is of order 2; its
+        IMEX partner takes N explicitly).
         """
         from symop.integrate import SparseLinearPart, make_stepper
 
@@ -390,24 +466,33 @@ class FEMProgram(Program):
             raise OptionError("fem splits nonlinear terms only in equations first order in time; the equation has "
                               "dt(u, 2): use split: none.")
         T0 = float(self.problem.time.start)
-        init_v = self.problem.initial_for(self.name, 1)
-        v0 = self._interpolate(init_v.value, T0) if init_v is not None else np.zeros(self.dofs.size)
-        eye = sps.identity(n, format="csr")
-        L = sps.bmat([[None, eye], [J[f][:, f], None]], format="csr")
-        mass = sps.block_diag([eye, M[f][:, f]], format="csr")
-        lin = SparseLinearPart(L, shape=2 * n, mass=mass, solver=self.options["solver"])
+        order = np.concatenate([np.full(self.N, wf.time_order) for wf in self.wfs])[f]
+        second = np.flatnonzero(order == 2)  # positions in f of the second-order fields' free dofs
+        m = len(second)
+        first = (order == 1).astype(np.float64)
+        v0 = self._initial(1, T0, required=False)
+        D1 = sps.diags(first, format="csr")
+        D2 = sps.diags(1.0 - first, format="csr")
+        S2 = sps.csr_matrix((np.ones(m), (np.arange(m), second)), shape=(m, n))
+        Jff, Mff = J[f][:, f], M[f][:, f]
+        L = sps.bmat([[D1 @ Jff, S2.T], [S2 @ Jff, None]], format="csr")
+        mass = sps.block_diag([D1 @ Mff + D2, S2 @ Mff @ S2.T], format="csr")
+        lin = SparseLinearPart(L, shape=n + m, mass=mass, solver=self.options["solver"])
         Mfd = M[f][:, D]
         ddg = self._dirichlet_acceleration()
-        zero = torch.zeros(n, dtype=DTYPE, device=self.device)
+        sel1 = torch.as_tensor(first, dtype=DTYPE, device=self.device)
+        idx2 = torch.as_tensor(second, device=self.device)
 
         def source2(t: float) -> torch.Tensor:
-            # source(t) holds r + J_fd g - M_fd g'; the second-order data need - M_fd g'' instead
+            # source(t) holds r + J_fd g - M_fd g'; the second-order rows need - M_fd g'' instead
             _, dg = self.dirichlet_values(t)
-            s = source(t) + torch.as_tensor(Mfd @ (dg[D] - ddg(t)[D]), dtype=DTYPE, device=self.device)
-            return torch.cat([zero, s])
+            s = source(t)
+            s2 = s + torch.as_tensor(Mfd @ (dg[D] - ddg(t)[D]), dtype=DTYPE, device=self.device)
+            return torch.cat([sel1 * s, s2[idx2]])
 
         def nonlinear2(t: float, y: torch.Tensor) -> torch.Tensor:
-            return torch.cat([zero, nonlinear_part(t, y[:n])])
+            N = nonlinear_part(t, y[:n])
+            return torch.cat([sel1 * N, N[idx2]])
 
         def full2(y: torch.Tensor, t: float) -> np.ndarray:
             return full(y[:n], t)
@@ -417,58 +502,64 @@ class FEMProgram(Program):
             stepper = make_stepper(scheme, linear=lin, source=source2, explicit=nonlinear2)
         else:
             stepper = make_stepper(scheme, linear=lin, source=source2)
-        y0 = torch.as_tensor(np.concatenate([u0[f], v0[f]]), dtype=DTYPE, device=self.device)
+        y0 = torch.as_tensor(np.concatenate([u0[f], v0[f][second]]), dtype=DTYPE, device=self.device)
         info["scheme"] = f"{scheme} (first-order system in u, dt(u))"
         return self._integrate(stepper, y0, full2, info, progress)
 
     def _dirichlet_acceleration(self):
-        """``t -> g''(t)`` at every dof (0 off the Dirichlet parts): the second-order data of the Dirichlet values."""
+        """``t -> g''(t)`` at every dof of every field (0 off the Dirichlet parts): the second-order data of
+        the Dirichlet values."""
         t = self.wf.t
-        kernels = [(dc, Kernel({"ddg": sp.diff(dc.value, t, 2)}, self.wf.arguments, f"{self.name}_dirichlet_acc"))
-                   for dc in self.wf.dirichlet]
+        kernels = [(a, dc, Kernel({"ddg": sp.diff(dc.value, t, 2)}, self.wf.arguments, f"{wf.field}_dirichlet_acc"))
+                   for a, wf in enumerate(self.wfs) for dc in wf.dirichlet]
 
         def ddg(time: float) -> np.ndarray:
-            out = np.zeros(self.dofs.size)
-            for dc, ker in kernels:
+            out = np.zeros(self.size)
+            for a, dc, ker in kernels:
                 idx = self.dofs.side_dofs(dc.parts)
-                v = ker(self._args(self.xcoords[idx], time, None, None))["ddg"]
-                out[idx] = v.numpy() if isinstance(v, torch.Tensor) else float(v)
+                v = ker(self._args(self.xcoords[idx], time))["ddg"]
+                out[idx + a * self.N] = v.numpy() if isinstance(v, torch.Tensor) else float(v)
             return out
 
         return ddg
 
     # ----------------------------------------------------------- errors
     def norms(self, u: np.ndarray, t: float | None) -> dict[str, dict[str, float]]:
-        exact = self.problem.exact.get(self.name)
-        if exact is None:
-            return {}
-        ex = self.problem.numeric(sp.sympify(exact))
-        coords = list(self.wf.coords)
-        exprs = {"u": ex}
-        for k, c in enumerate(coords):
-            exprs[f"g{k}"] = sp.diff(ex, c)
-        ker = Kernel(exprs, self.wf.arguments, f"{self.name}_exact")
-        cs = CellSpace(self.dofs, self.d, 2 * self.degree + 3)
-        uq, gq = cs.values(torch.as_tensor(u, dtype=DTYPE))
-        out = ker(self._args(cs.xq, t or 0.0, None, None))
-        E, Q = cs.wdet.shape
+        """L2 and H1 errors (absolute and relative) of every field with an `exact` line."""
+        out: dict[str, dict[str, float]] = {}
+        cs = None
+        for a, name in enumerate(self.names):
+            exact = self.problem.exact.get(name)
+            if exact is None:
+                continue
+            ex = self.problem.numeric(sp.sympify(exact))
+            exprs = {"u": ex}
+            for k, c in enumerate(self.wf.coords):
+                exprs[f"g{k}"] = sp.diff(ex, c)
+            ker = Kernel(exprs, self.wf.arguments, f"{name}_exact")
+            if cs is None:
+                cs = CellSpace(self.dofs, self.d, 2 * self.degree + 3)
+            uq, gq = cs.values(torch.as_tensor(self.block(u, a), dtype=DTYPE))
+            res = ker(self._args(cs.xq, t or 0.0))
+            E, Q = cs.wdet.shape
 
-        def field(v):
-            return v if isinstance(v, torch.Tensor) else torch.full((E, Q), float(v), dtype=DTYPE)
+            def field(v):
+                return v if isinstance(v, torch.Tensor) else torch.full((E, Q), float(v), dtype=DTYPE)
 
-        ue = field(out["u"])
-        ge = torch.stack([field(out[f"g{k}"]) for k in range(self.d)], dim=-1)
-        w = cs.wdet
-        l2 = float(torch.sqrt((w * (uq - ue) ** 2).sum()))
-        l2e = float(torch.sqrt((w * ue**2).sum()))
-        h1 = float(torch.sqrt((w * ((gq - ge) ** 2).sum(-1)).sum()))
-        h1e = float(torch.sqrt((w * (ge**2).sum(-1)).sum()))
-        return {self.name: {
-            "l2": l2,
-            "rel_l2": l2 / l2e if l2e > 0 else l2,
-            "h1": h1,
-            "rel_h1": h1 / h1e if h1e > 0 else h1,
-        }}
+            ue = field(res["u"])
+            ge = torch.stack([field(res[f"g{k}"]) for k in range(self.d)], dim=-1)
+            w = cs.wdet
+            l2 = float(torch.sqrt((w * (uq - ue) ** 2).sum()))
+            l2e = float(torch.sqrt((w * ue**2).sum()))
+            h1 = float(torch.sqrt((w * ((gq - ge) ** 2).sum(-1)).sum()))
+            h1e = float(torch.sqrt((w * (ge**2).sum(-1)).sum()))
+            out[name] = {
+                "l2": l2,
+                "rel_l2": l2 / l2e if l2e > 0 else l2,
+                "h1": h1,
+                "rel_h1": h1 / h1e if h1e > 0 else h1,
+            }
+        return out
 
     # ----------------------------------------------------------- run
     def run(self, device: str = "cpu", progress: bool = False):
@@ -480,13 +571,14 @@ class FEMProgram(Program):
         self._setup()
         info: dict[str, Any] = {
             "degree": self.degree,
-            "dofs": self.dofs.size,
+            "dofs": self.size,
             "cells": self.mesh.num_cells,
             "h": self.mesh.max_size(),
             "isoparametric": bool(self.dofs.curved),
             "linear": self.linear,
         }
         nv = self.dofs.num_vertices
+        p2 = self.dofs.size > nv
         times = history = dof_history = None
         if self.problem.is_steady:
             u = self.run_steady(info)
@@ -496,9 +588,11 @@ class FEMProgram(Program):
             t = float(tlist[-1])  # the end time, or where a tracker stopped the run
             if len(tlist) > 2 or int(self.options.get("save") or 0) >= 2:
                 times = np.asarray(tlist)
-                history = {self.name: np.stack([s[:nv] for s in states])}
-                if self.dofs.size > nv:
-                    dof_history = {self.name: np.stack(states)}
+                history = {name: np.stack([self.block(s, a)[:nv] for s in states])
+                           for a, name in enumerate(self.names)}
+                if p2:
+                    dof_history = {name: np.stack([self.block(s, a) for s in states])
+                                   for a, name in enumerate(self.names)}
         info["timing"] = dict(self.timing)
         self.u = u
         norms = self.norms(u, t)
@@ -509,10 +603,23 @@ class FEMProgram(Program):
                                          self.dofs.coords)
         return Solution(
             problem=self.problem, method="fem", options=dict(self.options), geometry=self.mesh,
-            fields={self.name: u[:nv]}, time=t, times=times, history=history, device=self.device,
+            fields=self._vertex_fields(u), time=t, times=times, history=history, device=self.device,
             wall_time=_time.perf_counter() - start, info=info, norms=norms or None, interpolant=interpolant,
-            dofs={self.name: u} if self.dofs.size > nv else None, dof_history=dof_history,
+            dofs={name: self.block(u, a) for a, name in enumerate(self.names)} if p2 else None,
+            dof_history=dof_history,
         )
+
+
+def _time_orders_reason(problem, forms: list[WeakForm]) -> str | None:
+    """Why the fields' time orders do not make one system fem can step (a field with no time
+    derivative in a time-dependent problem is an algebraic constraint), or None."""
+    if problem.is_steady:
+        return None
+    still = [wf.field for wf in forms if wf.time_order == 0]
+    if still:
+        return (f"the fem method steps every field of a time-dependent problem in time; the equation of "
+                f"`{still[0]}` has no time derivative (a constraint, not supported)")
+    return None
 
 
 class FiniteElements(Discretization):
@@ -555,8 +662,6 @@ class FiniteElements(Discretization):
     def accepts(self, problem) -> str | None:
         if problem.space.is_indexed:
             return "the fem method needs named coordinates (x, y, z), not an indexed space"
-        if len(problem.fields) != 1:
-            return "the fem method solves problems with one field; this one has " + str(len(problem.fields))
         if problem.periodic:
             return "the fem method does not support periodic boundaries; use fd"
         dom = problem.domain
@@ -566,10 +671,10 @@ class FiniteElements(Discretization):
         if reason:
             return f"the fem method cannot mesh {dom.describe()}: {reason}"
         try:
-            derive(problem, problem.fields[0].name)
-        except WeakFormError as exc:
+            forms = derive_all(problem)
+        except SymopError as exc:
             return str(exc)
-        return None
+        return _time_orders_reason(problem, forms)
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
         return FEMProgram(problem, dict(options))
