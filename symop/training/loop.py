@@ -9,7 +9,11 @@ else of the loop is its own:
   batches as one uninterrupted process; under ``torchrun`` it returns this
   rank's share (:func:`~symop.training.shard`);
 * ``loss(batch)``: the total loss and its named terms, ``(total, {name: value})``,
-  or only the terms ``{name: tensor}``, whose sum is then the total.
+  or only the terms ``{name: tensor}``, whose sum is then the total.  A loss
+  that is a sum of squared residuals may also offer ``loss.linearise(batch)``,
+  its residual vector and their Jacobian with respect to the parameters
+  (:class:`~symop.nn.linearise.Linearisation`); the Gauss–Newton optimizers
+  (``engd``, :mod:`symop.training.curvature`) need it and refuse a loss without.
 
 The training is a sequence of :class:`Phase`\ s, each ``steps`` steps of one
 registered optimizer (:mod:`symop.training.optimizers`) with a learning-rate
@@ -18,7 +22,11 @@ L-BFGS, for instance.  A step sets the rate, evaluates the loss of its batch,
 back-propagates (DDP averages the gradients over processes), clips the
 gradient norm if the phase asks, and steps; an optimizer that needs a closure
 (L-BFGS) evaluates the loss as often as it wants, and the step then records
-the loss at its end.
+the loss at its end; a Gauss–Newton optimizer gets a
+:class:`~symop.training.curvature.ResidualClosure` (the loss without gradients
+for its line search, and the linearisation) and records the loss it accepted.
+Phases of different optimizers make a schedule that switches: Adam to warm
+up, then ``engd``.
 
 Every step the loss and its terms are averaged over the processes (one
 collective call) and recorded; a value that is not finite stops the run
@@ -46,7 +54,10 @@ import torch
 from symop import trackers as _trackers
 from symop.errors import SolveError, SymopError
 
+from symop.errors import OptionError
+
 from .checkpoint import load_checkpoint, save_checkpoint
+from .curvature import ResidualClosure
 from .dist import DistInfo, average_all, unwrap
 from .optimizers import OptimizerSetup, Schedule, get_optimizer, make_optimizer
 from .progress import progress_bar
@@ -152,14 +163,16 @@ def _format(terms: Mapping[str, float]) -> str:
 def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
              batch: Callable[[int], Any] | None = None, info: DistInfo | None = None,
              checkpoint: Checkpoint | None = None, progress: bool = False, label: str = "training",
-             hint: str = "lower the learning rate", callbacks: Sequence[Callable[[StepRecord], None]] = ()
-             ) -> Result:
+             hint: str = "lower the learning rate", callbacks: Sequence[Callable[[StepRecord], None]] = (),
+             until: Callable[[StepRecord], bool] | None = None) -> Result:
     """Minimise ``loss(batch(step))`` over the parameters of ``model`` through ``phases`` (see the module docstring).
 
     ``model`` is the network as the loss calls it (wrapped for DDP when
     ``info`` is distributed); ``batch`` defaults to the step number itself.
     ``label`` names the run in the progress bar and in errors, ``hint`` ends
-    the error of a non-finite loss.
+    the error of a non-finite loss.  ``until(record)``, when given, is asked
+    after every step (after the callbacks): true ends the training there (a
+    stopping tolerance on the loss, say); the last checkpoint is then written.
 
     The trackers of the solve in progress (:mod:`symop.trackers`) see every
     ``every``-th step (loss, terms, the network); one that raises
@@ -173,7 +186,14 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
     params = list(model.parameters())
     phases = list(phases)
     for phase in phases:
-        get_optimizer(phase.optimizer)  # an unknown name fails before any work
+        spec = get_optimizer(phase.optimizer)  # an unknown name fails before any work
+        if spec.residuals and phase.steps > 0:
+            if not callable(getattr(loss, "linearise", None)):
+                raise OptionError(f"the optimizer `{spec.name}` is a Gauss–Newton method and needs the residuals of "
+                                  f"the loss term by term, which the {label} loss does not give; use adam or lbfgs.")
+            if info.is_distributed:
+                raise OptionError(f"the optimizer `{spec.name}` runs in one process; its Gauss–Newton system is not "
+                                  "split over torchrun processes yet. Train with one process, or use adam or lbfgs.")
     starts = [sum(p.steps for p in phases[:i]) for i in range(len(phases))]
     total_steps = sum(p.steps for p in phases)
     result = Result()
@@ -194,7 +214,8 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
                                                                        model, loss))
             if state is not None and state["phase"] == index and result.start_step > first:
                 optimizer.load_state_dict(state["optimizer"])
-            closure_driven = get_optimizer(phase.optimizer).closure
+            spec = get_optimizer(phase.optimizer)
+            closure_driven = "residuals" if spec.residuals else spec.closure
             for step in range(max(first, result.start_step), end):
                 lr = phase.lr_at(step - first)
                 for group in optimizer.param_groups:
@@ -210,6 +231,11 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
                 record = StepRecord(step + 1, value, parts, lr, phase, net)
                 for callback in callbacks:
                     callback(record)
+                if until is not None and until(record):
+                    if checkpoint is not None and not (every or step + 1 == end):
+                        _save(checkpoint, net, optimizer, index, phase, step + 1, result, info)
+                    stopped = True
+                    break
                 last = step + 1 == total_steps
                 if run is not None and run.due(step + 1, last):
                     stopped = run.observe(_trackers.StepState(step + 1, total_steps, None, "training", net, value,
@@ -223,7 +249,7 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
     return result
 
 
-def _step(optimizer: torch.optim.Optimizer, closure_driven: bool, loss: Loss, data: Any,
+def _step(optimizer: torch.optim.Optimizer, closure_driven: bool | str, loss: Loss, data: Any,
           params: Sequence[torch.nn.Parameter], clip: float, check: Callable[..., tuple[float, dict[str, float]]]
           ) -> tuple[float, dict[str, float]]:
     """One optimizer step on the batch ``data``; the loss and terms it records (checked by ``check``).
@@ -243,6 +269,12 @@ def _step(optimizer: torch.optim.Optimizer, closure_driven: bool, loss: Loss, da
             torch.nn.utils.clip_grad_norm_(params, clip)
         return total
 
+    if closure_driven == "residuals":
+        gn = ResidualClosure(lambda: _split(loss(data)), lambda: loss.linearise(data), params)
+        gn()
+        check(*gn.last)  # a non-finite loss stops the run before the optimizer moves
+        optimizer.step(gn)
+        return check(*gn.last)
     if closure_driven:
         optimizer.step(closure)
         return check(*_split(loss(data)))

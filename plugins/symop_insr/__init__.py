@@ -1,0 +1,1 @@
+"""INSR: implicit neural spatial representations stepped in time by classical integrators."""

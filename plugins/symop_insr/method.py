@@ -1,0 +1,306 @@
+"""The ``insr`` discretization: options, what it accepts, and the program that steps a network in time.
+
+A run fits the network to the initial data (and the boundary conditions at
+the start time), then takes equal time steps :math:`\\Delta t' = (t_1 - t_0)/n \\le`
+``dt``, each a warm-started fit whose loss is the chosen scheme's update
+(:mod:`symop_insr.steps`), optionally split into sub-flows (Lie, Strang).
+Every step's network is kept: the solution is that sequence
+(:class:`~symop_insr.network.SteppedField`), evaluable at any point and time,
+with the stored floats in its summary.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import sympy as sp
+import torch
+
+from symop.contract import Accuracy, Refinement
+from symop.errors import OptionError, SymopError
+from symop.integrate import (LieSplitting, StrangSplitting, explicit_tableau, get_scheme, scheme_names, split_order,
+                             step_count)
+from symop.model import analysis
+from symop.nn import ACTIVATIONS, PhysicsLoss, make_engine, unsupported
+from symop.plugins import Discretization, Option, Program
+from symop.solution import PointCloud, Solution
+from symop.training import load_checkpoint, optimizer_names, progress_bar, save_checkpoint
+
+from .network import SpatialNet, SteppedField
+from .physics import GROUPS, StepPhysics
+from .state import Snapshot
+from .steps import ExplicitFit, Fitter, FitSettings, Identity, MidpointFit, SemiLagrangian, ThetaFit
+
+#: schemes of the registry this method steps (explicit Runge–Kutta and the theta family), and its own
+MIDPOINT = "midpoint"
+#: the sub-flows of a splitting: A (diffusion and source), then B (advection and reaction)
+SUBFLOWS = (("diffusion", "source"), ("advection", "reaction"))
+
+
+def schemes() -> tuple[str, ...]:
+    """The ``scheme`` choices: every registered explicit and implicit (theta) scheme, and ``midpoint``."""
+    return scheme_names(("explicit", "implicit")) + (MIDPOINT,)
+
+
+def scheme_order(name: str) -> int:
+    """The order in time of the scheme ``name``."""
+    return 2 if name == MIDPOINT else get_scheme(name).order
+
+
+class INSRProgram(Program):
+    """A problem lowered for INSR: its step physics and the stepper the options ask for."""
+
+    def __init__(self, problem, options: Mapping[str, Any]) -> None:
+        self.problem = problem
+        self.options = dict(options)
+        o = self.options
+        if o["split"] != "none" and any(analysis.time_order(problem, f) != 1 for f in problem.field_names):
+            raise OptionError("split needs every field to be first order in time, and this problem has a field of "
+                              "second order; use split: none.")
+        if o["advection"] == "semi-lagrangian" and o["split"] == "none":
+            raise OptionError("advection: semi-lagrangian is a sub-flow of a splitting; set split: lie or strang.")
+        if o["estimator"] == "stde" and self._stages() > 1:
+            raise OptionError(f"the scheme {o['scheme']} evaluates the right-hand side of its own stages, which needs "
+                              "derivatives of derivatives that only the autograd engine takes; use estimator: "
+                              "autograd, or a one-stage scheme (euler, backward-euler, crank-nicolson, midpoint).")
+        physics = self.physics("cpu")
+        if o["advection"] == "semi-lagrangian":
+            if physics.groups_present(("reaction",)):
+                raise OptionError("advection: semi-lagrangian backtracks the advection sub-flow alone, and this "
+                                  "problem has reaction terms there too; use advection: scheme.")
+            from .steps import velocity_of
+            for f in problem.field_names:
+                if velocity_of(problem, f) is None:
+                    raise OptionError(f"advection: semi-lagrangian needs advection terms -a·grad({f}) with a free "
+                                      f"of derivatives; use advection: scheme.")
+        self.source = physics.source()
+
+    def _stages(self) -> int:
+        scheme = self.options["scheme"]
+        if scheme == MIDPOINT or get_scheme(scheme).kind != "explicit":
+            return 1
+        return explicit_tableau(scheme).stages
+
+    def physics(self, device) -> StepPhysics:
+        """The step physics on ``device`` (generated right-hand sides, boundary terms, sampling)."""
+        o = self.options
+        dtype = torch.float64 if o["dtype"] == "float64" else torch.float32
+        engine = make_engine(o["estimator"], o["samples"], o["tangents"], o["seed"])
+        loss = PhysicsLoss(self.problem, engine, points=o["points"], boundary_points=o["boundary_points"],
+                           boundary_weight=o["boundary_weight"], seed=o["seed"], dtype=dtype, device=device)
+        return StepPhysics(self.problem, loss)
+
+    def stages(self) -> dict[str, str]:
+        return {"code": self.source}
+
+    def network(self, physics: StepPhysics) -> SpatialNet:
+        """The spatial network: inputs encoded over the bounding box, periodic axes on the circle."""
+        o = self.options
+        lo, hi = self.problem.domain.bounding_box()
+        periodic = [self.problem.space.names.index(n) for n in self.problem.periodic]
+        torch.manual_seed(o["seed"])
+        return SpatialNet(physics.dim, len(physics.components), lo, hi, periodic, o["width"], o["depth"],
+                          o["activation"], o["fourier"], o["sigma"], o["output_scale"])
+
+    def stepper(self, fitter: Fitter):
+        """The stepper of the options: one fitted scheme, or two sub-flows in a Lie or Strang splitting."""
+        o = self.options
+        if o["split"] == "none":
+            return self._scheme(fitter, GROUPS)
+        physics = fitter.physics
+        flows = []
+        for groups in SUBFLOWS:
+            if not physics.groups_present(groups):
+                flows.append(Identity())
+            elif "advection" in groups and o["advection"] == "semi-lagrangian":
+                flows.append(SemiLagrangian(fitter, self.problem))
+            else:
+                flows.append(self._scheme(fitter, groups))
+        a, b = flows
+        if isinstance(a, Identity):
+            return b
+        if isinstance(b, Identity):
+            return a
+        return (LieSplitting if o["split"] == "lie" else StrangSplitting)(a, b)
+
+    def _scheme(self, fitter: Fitter, groups):
+        name = self.options["scheme"]
+        if name == MIDPOINT:
+            return MidpointFit(fitter, groups, MIDPOINT, 2)
+        entry = get_scheme(name)
+        if entry.kind == "explicit":
+            return ExplicitFit(fitter, groups, name, entry.order)
+        return ThetaFit(fitter, groups, name, entry.order, entry.theta)
+
+    def run(self, device: str = "cpu", progress: bool = False) -> Solution:
+        o = self.options
+        problem = self.problem
+        began = _time.perf_counter()
+        physics = self.physics(device)
+        live = self.network(physics).to(device=device, dtype=physics.loss.dtype)
+        settings = FitSettings(o["iterations"], o["optimizer"], o["lr"], o["lr_decay"], o["tol"], o["points"],
+                               o["boundary_points"], o["seed"])
+        fitter = Fitter(physics, live, settings)
+        stepper = self.stepper(fitter)
+        t0, t1 = float(problem.time.start), float(problem.time.end)
+        n = step_count(t0, t1, o["dt"] or (t1 - t0) / 100)
+        h = (t1 - t0) / n
+        folder = Path(o["checkpoint"]) if o["checkpoint"] else None
+        nets, times, losses, iterations = self._resume(folder, live, device)
+        with progress_bar("insr", n + 1, progress, completed=len(nets), t=t0, loss=float("nan")) as update:
+            if not nets:
+                state = fitter.fit(None, t0, lambda p: live(p.X) - physics.initial(p.X), o["initial_iterations"],
+                                   label="insr initial fit")
+                self._keep(folder, 0, t0, state, fitter, nets, times, losses, iterations)
+                update(1, t=t0, loss=losses[-1])
+            state = Snapshot(nets[-1])
+            for k in range(len(nets) - 1, n):
+                t = t0 + k * h
+                state = stepper.step(t, state, h)
+                self._keep(folder, k + 1, t1 if k + 1 == n else t0 + (k + 1) * h, state, fitter, nets, times, losses,
+                           iterations)
+                update(k + 2, t=times[-1], loss=losses[-1])
+        field = SteppedField(nets, times, physics.dim, len(problem.fields))
+        pts = problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
+        X = np.concatenate([pts, np.full((len(pts), 1), t1)], axis=1)
+        with torch.no_grad():
+            out = field(torch.as_tensor(X, dtype=physics.loss.dtype, device=device)).cpu().numpy().astype(np.float64)
+        per = field.floats_per_state
+        itemsize = torch.finfo(physics.loss.dtype).bits // 8
+        memory = {"floats_per_state": per, "bytes_per_state": per * itemsize, "states": len(nets),
+                  "bytes": per * itemsize * len(nets)}
+        info = {"memory": memory, "steps": n, "dt": h, "step_losses": losses, "step_iterations": iterations,
+                "final_loss": losses[-1], "train_time": _time.perf_counter() - began,
+                "scheme": o["scheme"], "split": o["split"]}
+        return Solution(problem=problem, method="insr", options=o, geometry=PointCloud(pts, problem.space.names),
+                        fields={name: out[:, k] for k, name in enumerate(problem.field_names)}, time=t1,
+                        device=device, info=info, network=field)
+
+    def _keep(self, folder, k, t, state, fitter, nets, times, losses, iterations) -> None:
+        """Store step ``k`` (its network, time, loss and iterations) and write its checkpoint."""
+        record = fitter.records[-1]
+        nets.append(state.module)
+        times.append(float(t))
+        losses.append(float(record.loss))
+        iterations.append(int(record.iterations))
+        if folder is not None:
+            save_checkpoint(folder / f"step{k:06d}.pt", {"model": state.module.state_dict(), "step": k, "time": t,
+                                                          "loss": record.loss, "iterations": record.iterations})
+
+    def _resume(self, folder, live, device):
+        """The steps already written to the checkpoint folder (consecutive from 0), loaded into copies of ``live``."""
+        nets, times, losses, iterations = [], [], [], []
+        if folder is None:
+            return nets, times, losses, iterations
+        folder.mkdir(parents=True, exist_ok=True)
+        k = 0
+        while (folder / f"step{k:06d}.pt").exists():
+            data = load_checkpoint(folder / f"step{k:06d}.pt", device)
+            net = Snapshot(live).module
+            try:
+                net.load_state_dict(data["model"])
+            except (RuntimeError, KeyError) as error:
+                raise SymopError(f"the checkpoint `{folder / f'step{k:06d}.pt'}` does not hold a network of these "
+                                 f"options ({error}); delete the folder or run as before.") from None
+            nets.append(net)
+            times.append(float(data["time"]))
+            losses.append(float(data["loss"]))
+            iterations.append(int(data["iterations"]))
+            k += 1
+        if nets:
+            live.load_state_dict(nets[-1].state_dict())
+        return nets, times, losses, iterations
+
+
+class INSR(Discretization):
+    name = "insr"
+    description = "neural field stepped in time: each step a warm-started fit whose loss is a classical scheme's update"
+    #: refined in time (dt halved per level); the network's spatial error has no order
+    refinement = Refinement(step="dt", budget=("iterations",))
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        """The options; ``scheme`` offers the registry's explicit and theta schemes and ``midpoint``,
+        ``optimizer`` every registered optimizer."""
+        return (
+            Option("scheme", str, MIDPOINT, "time scheme of each step's loss", schemes()),
+            Option("dt", float, 0.0, "time step (0: a hundredth of the time interval)", minimum=0),
+            Option("split", str, "none", "operator splitting: diffusion and source, then advection and reaction",
+                   ("none", "lie", "strang")),
+            Option("advection", str, "scheme", "advection sub-flow of a splitting: the scheme, or semi-Lagrangian "
+                   "backtracking", ("scheme", "semi-lagrangian")),
+            Option("width", int, 32, "neurons per hidden layer", minimum=1),
+            Option("depth", int, 3, "hidden layers", minimum=1),
+            Option("activation", str, "tanh", "activation function", ACTIVATIONS),
+            Option("fourier", int, 0, "random Fourier features (0: none)", minimum=0),
+            Option("sigma", float, 1.0, "standard deviation of the Fourier frequencies", minimum=0, exclusive=True),
+            Option("output_scale", float, 1.0, "multiply the network output by this (about the size of the solution)"),
+            Option("iterations", int, 200, "optimizer iterations per time step (fresh points each)", minimum=1),
+            Option("initial_iterations", int, 2000, "optimizer iterations of the fit to the initial data", minimum=1),
+            Option("tol", float, 0.0, "stop a step's fit when its loss falls below this (0: never early)", minimum=0),
+            Option("optimizer", str, "adam", "a registered optimizer", optimizer_names()),
+            Option("lr", float, 1e-3, "learning rate", minimum=0, exclusive=True),
+            Option("lr_decay", float, 0.1, "final learning rate / initial within each step's fit", minimum=0,
+                   exclusive=True),
+            Option("points", int, 1024, "interior points per iteration", minimum=1),
+            Option("boundary_points", int, 256, "points per boundary condition per iteration", minimum=1),
+            Option("boundary_weight", float, 1.0, "weight of the boundary terms", minimum=0),
+            Option("estimator", str, "autograd", "derivative engine: exact autograd or STDE jets", ("autograd", "stde")),
+            Option("samples", int, 16, "STDE random directions per point", minimum=1),
+            Option("tangents", str, "sparse", "STDE directions: sparse or dense", ("sparse", "dense")),
+            Option("seed", int, 0, "random seed (network, points)"),
+            Option("eval_points", int, 2000, "points where the final state is reported", minimum=1),
+            Option("checkpoint", str, "", "folder of one checkpoint per time step; resumed from when it has some",
+                   path=True),
+            Option("dtype", str, "float32", "floating-point precision", ("float32", "float64")),
+        )
+
+    def accuracy(self, options: Mapping[str, Any]) -> Accuracy:
+        """No order in space (a fitted network); in time the scheme's order, capped by the splitting's."""
+        order = scheme_order(options["scheme"])
+        if options["split"] != "none":
+            order = split_order(options["split"], order)
+        return Accuracy(space=None, time=order)
+
+    def accepts(self, problem) -> str | None:
+        if problem.time is None or problem.is_steady:
+            return (f"insr steps a field in time, and `{problem.name}` is steady (no time derivative); "
+                    "solve it with pinn, fd or fem")
+        if problem.periodic and not problem.domain.has_grid:
+            return "periodic boundaries need a box or an interval"
+        why = unsupported(problem)
+        if why:
+            return why
+        fields = problem.field_names
+        t = problem.t
+        for f in fields:
+            try:
+                k, rhs = analysis.evolution(problem, f)
+            except SymopError as error:
+                return f"insr needs each equation solved for the highest time derivative of its field: {error}"
+            if k == 0:
+                return (f"insr steps every field in time, and the equation of `{f}` has no time derivative "
+                        "(a constraint such as incompressibility); no scheme here projects onto it")
+            if k > 2:
+                return f"insr steps first- and second-order equations in time, and `{f}` is of order {k} in t"
+            for d in rhs.atoms(sp.Derivative):
+                if t in d.variables and d.atoms(sp.core.function.AppliedUndef) and \
+                        not (k == 2 and d.expr == problem.field(f).applied and dict(d.variable_count).get(t) == 1
+                             and len(d.variable_count) == 1):
+                    return (f"the equation of `{f}` has `{sp.sstr(d)}`, a time derivative insr cannot step "
+                            "(only dt of the field itself in a second-order equation)")
+            for order in range(k):
+                if problem.initial_for(f, order) is None:
+                    what = f if order == 0 else f"dt({f})" if order == 1 else f"dt({f}, {order})"
+                    return f"insr needs initial data for {what}"
+        for bc in problem.boundary:
+            if any(t in d.variables for d in bc.residual.atoms(sp.Derivative) if d.atoms(sp.core.function.AppliedUndef)):
+                return (f"the boundary condition on {', '.join(bc.parts)} has a time derivative of a field, which a "
+                        "network of space alone cannot take; write it without dt")
+        return None
+
+    def lower(self, problem, options: Mapping[str, Any]) -> Program:
+        return INSRProgram(problem, options)

@@ -1,0 +1,106 @@
+r"""The state protocol: a state is a function of space, and states combine linearly.
+
+An integrator of :mod:`symop.integrate` (:class:`~symop.integrate.ExplicitRK`,
+:class:`~symop.integrate.LieSplitting`, :class:`~symop.integrate.StrangSplitting`)
+adds states and multiplies them by numbers; here a state is a callable
+``X (N, D) -> (N, C)`` of the points (spatial columns first, a time column
+that it ignores), so that
+
+* a :class:`Snapshot` is a frozen copy of a network (a fitted time step),
+* a :class:`Live` state is the network being trained,
+* a :class:`Rate` is the right-hand side :math:`F(t, u)` of :math:`u' = F(t, u)`
+  applied to another state (evaluated by a derivative engine at the points),
+* a :class:`Combination` :math:`\sum_i c_i s_i` is what ``u + dt * k`` builds.
+
+Every one of them is differentiable in the points, so a rate of a combination
+(the stages of an explicit Runge–Kutta method) is evaluated exactly like a
+rate of a network.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable, Sequence
+
+import torch
+
+__all__ = ["Combination", "Live", "Rate", "Snapshot", "State"]
+
+
+class State:
+    """A function of space ``X (N, D) -> (N, C)`` that integrators add and scale."""
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __add__(self, other: "State") -> "Combination":
+        return Combination(((1.0, self), (1.0, other)))
+
+    def __sub__(self, other: "State") -> "Combination":
+        return Combination(((1.0, self), (-1.0, other)))
+
+    def __mul__(self, scale: float) -> "Combination":
+        return Combination(((float(scale), self),))
+
+    __rmul__ = __mul__
+
+
+class Snapshot(State):
+    """A frozen copy of ``module`` (no parameter takes gradients): one stored time step."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = copy.deepcopy(module)
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        return self.module(X)
+
+    @property
+    def floats(self) -> int:
+        """The numbers this state stores: its network's parameters."""
+        return sum(p.numel() for p in self.module.parameters())
+
+
+class Live(State):
+    """The network being fitted, as a state (its parameters take gradients)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = module
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        return self.module(X)
+
+
+class Combination(State):
+    r""":math:`\sum_i c_i s_i(X)` of states ``terms = ((c_i, s_i), ...)``."""
+
+    def __init__(self, terms: Sequence[tuple[float, State]]) -> None:
+        flat: list[tuple[float, State]] = []
+        for c, s in terms:
+            if isinstance(s, Combination):
+                flat += [(c * c2, s2) for c2, s2 in s.terms]
+            else:
+                flat.append((float(c), s))
+        self.terms = tuple(flat)
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        out = None
+        for c, s in self.terms:
+            if c == 0.0:
+                continue
+            v = c * s(X)
+            out = v if out is None else out + v
+        if out is None:
+            return self.terms[0][1](X) * 0.0
+        return out
+
+
+class Rate(State):
+    """:math:`F(t, u)` of the state ``u`` (``rhs(t, u, X) -> (N, C)``), a state itself."""
+
+    def __init__(self, rhs: Callable[[float, State, torch.Tensor], torch.Tensor], t: float, u: State) -> None:
+        self.rhs, self.t, self.u = rhs, float(t), u
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        return self.rhs(self.t, self.u, X)

@@ -1,0 +1,257 @@
+r"""Time steps of INSR: each one a fit of the network, warm-started, whose loss is a scheme's update.
+
+With :math:`u` the state at :math:`t` (a frozen network), :math:`v` the
+network being fitted and :math:`F` the right-hand side (or the groups of it
+that a sub-flow of a splitting takes), the residual at fresh points
+:math:`x_i` of each training iteration is
+
+* explicit Runge–Kutta (a tableau of :mod:`symop.integrate`):
+  :math:`v(x) - U(x)` with :math:`U` what :class:`~symop.integrate.ExplicitRK`
+  builds from states (:mod:`symop_insr.state`), :math:`U = u + \Delta t \sum_i b_i k_i`;
+* the theta family (``backward-euler`` :math:`\theta = 1`, ``crank-nicolson``
+  :math:`\theta = 1/2`, from the registry):
+  :math:`v - u - \Delta t\,[\theta F(t + \Delta t, v) + (1 - \theta) F(t, u)]`;
+* the implicit midpoint rule: :math:`v - u - \Delta t\, F(t + \Delta t/2, (u + v)/2)`;
+* semi-Lagrangian advection of :math:`\partial_t w + a \cdot \nabla w = 0`:
+  :math:`v(x) - u(x_*)` at the foot of the characteristic,
+  :math:`x_* = x - \Delta t\, a(x - \tfrac{\Delta t}{2} a(x))` (midpoint rule, :math:`a` at
+  :math:`t + \Delta t/2`, a velocity that depends on the fields read from :math:`u`).
+
+The loss of the step is the mean of the squared residual over points and
+components plus the boundary terms of :math:`v` at the step's end time; it is
+minimised by the shared loop (:func:`symop.training.optimize`) with any
+registered optimizer, and stops early when it falls below a tolerance.  Each
+stepper is a :class:`symop.integrate.Stepper` whose state is a network
+snapshot, so :class:`~symop.integrate.LieSplitting` and
+:class:`~symop.integrate.StrangSplitting` combine them as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+import torch
+
+from symop.codegen import generate
+from symop.errors import OptionError
+from symop.integrate import ExplicitRK, Stepper
+from symop.model import analysis
+from symop.training import Phase, Schedule, optimize
+
+from .physics import Points, StepPhysics
+from .state import Combination, Live, Rate, Snapshot, State
+
+__all__ = ["ExplicitFit", "Fitter", "FitSettings", "Identity", "MidpointFit", "SemiLagrangian", "ThetaFit",
+           "velocity_of"]
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How each time step is fitted."""
+
+    iterations: int = 200
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    lr_decay: float = 1.0
+    #: stop a step's fit when its loss falls below this (0: run every iteration)
+    tol: float = 0.0
+    points: int = 1024
+    boundary_points: int = 256
+    seed: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FitRecord:
+    """One fit: the end time, its final loss, the iterations it ran."""
+
+    time: float
+    loss: float
+    iterations: int
+    terms: dict[str, float]
+
+
+class Fitter:
+    """Fits the live network to a residual, warm-started from a state, in the shared training loop."""
+
+    def __init__(self, physics: StepPhysics, live: torch.nn.Module, settings: FitSettings) -> None:
+        self.physics, self.live, self.settings = physics, live, settings
+        self.records: list[FitRecord] = []
+        self.count = 0
+
+    def batch(self, index: int, k: int) -> Points:
+        """The points of iteration ``k`` of fit ``index`` (seeded by both)."""
+        s = self.settings
+        rng = np.random.default_rng((s.seed, index, k))
+        points = self.physics.sample(rng, s.points, s.boundary_points)
+        if self.physics.loss.engine.name == "autograd":
+            points.X.requires_grad_(True)
+        return points
+
+    def fit(self, start: Snapshot | None, time: float, residual: Callable[[Points], torch.Tensor],
+            iterations: int | None = None, label: str = "insr step") -> Snapshot:
+        """Train the live network from ``start``'s weights on ``mean(residual**2)`` plus the boundary
+        terms at ``time``; the fitted network as a snapshot."""
+        s = self.settings
+        if start is not None:
+            self.live.load_state_dict(start.module.state_dict())
+        index = self.count
+        self.count += 1
+        steps = s.iterations if iterations is None else iterations
+
+        def value(points: Points) -> dict[str, torch.Tensor]:
+            r = residual(points)
+            terms = {"step": (r * r).mean()}
+            terms.update(self.physics.boundary(self.live, time, points))
+            return terms
+
+        until = (lambda record: record.loss < s.tol) if s.tol > 0 else None
+        phases = [Phase(steps, s.optimizer, s.lr, Schedule("exponential", s.lr_decay), dict(s.options))]
+        result = optimize(self.live, value, phases, batch=lambda k: self.batch(index, k), until=until, label=label,
+                          hint="lower `lr` or `dt`")
+        self.records.append(FitRecord(time, result.final_loss, len(result.losses),
+                                      dict(result.terms[-1]) if result.terms else {}))
+        return Snapshot(self.live)
+
+
+class _Fitted(Stepper):
+    """A stepper whose step is one fit of :class:`Fitter` to :meth:`residual`."""
+
+    def __init__(self, fitter: Fitter, groups: Sequence[str], name: str, order: int) -> None:
+        self.fitter, self.groups, self.name, self.order = fitter, tuple(groups), name, order
+        self.physics = fitter.physics
+
+    def rhs(self, t: float, state: State) -> Rate:
+        """:math:`F(t, \\cdot)` of this stepper's groups on ``state``, as a state."""
+        return Rate(lambda tt, s, X: self.physics.rate(tt, s, X, self.groups), t, state)
+
+    def residual(self, t: float, u: Snapshot, dt: float, live: Live, points: Points) -> torch.Tensor:
+        raise NotImplementedError
+
+    def step(self, t: float, u: Snapshot, dt: float) -> Snapshot:
+        live = Live(self.fitter.live)
+        return self.fitter.fit(u, t + dt, lambda points: self.residual(t, u, dt, live, points),
+                               label=f"insr {self.name}")
+
+
+class ExplicitFit(_Fitted):
+    """An explicit Runge–Kutta step of the registry, built on states, then projected onto the network."""
+
+    def residual(self, t, u, dt, live, points):
+        target = ExplicitRK(self.rhs, self.name).step(t, u, dt)
+        with torch.enable_grad():
+            goal = target(points.X).detach()
+        return live(points.X) - goal
+
+
+class ThetaFit(_Fitted):
+    """The theta method: :math:`v - u - \\Delta t [\\theta F(t+\\Delta t, v) + (1-\\theta) F(t, u)]`."""
+
+    def __init__(self, fitter, groups, name, order, theta: float) -> None:
+        super().__init__(fitter, groups, name, order)
+        self.theta = float(theta)
+
+    def residual(self, t, u, dt, live, points):
+        X = points.X
+        r = live(X) - u(X).detach()
+        if self.theta < 1.0:
+            r = r - ((1 - self.theta) * dt) * self.physics.rate(t, u, X, self.groups).detach()
+        if self.theta > 0.0:
+            r = r - (self.theta * dt) * self.physics.rate(t + dt, live, X, self.groups)
+        return r
+
+
+class MidpointFit(_Fitted):
+    """The implicit midpoint rule: :math:`v - u - \\Delta t F(t + \\Delta t/2, (u + v)/2)`."""
+
+    def residual(self, t, u, dt, live, points):
+        X = points.X
+        mid = Combination(((0.5, u), (0.5, live)))
+        return live(X) - u(X).detach() - dt * self.physics.rate(t + 0.5 * dt, mid, X, self.groups)
+
+
+class Identity(Stepper):
+    """A sub-flow with nothing to do (its groups are absent): the state unchanged."""
+
+    name, order = "identity", 99
+
+    def step(self, t, u, dt):
+        return u
+
+
+def velocity_of(problem, field: str) -> list[sp.Expr] | None:
+    """The velocity :math:`a` with advection part :math:`-a \\cdot \\nabla u` of ``field``'s equation,
+    or ``None`` when the advection terms are not of that form (coefficients free of derivatives)."""
+    adv = sp.expand(analysis.split(problem, field).advection)
+    u = problem.field(field).applied
+    space = problem.space
+    a, rest = [], adv
+    for k in range(space.dimension):
+        d = sp.Derivative(u, space.coordinate(k))
+        c = sp.expand(adv).coeff(d)
+        a.append(sp.expand(-c))
+        rest = sp.expand(rest - c * d)
+    if rest != 0 or any(c.atoms(sp.Derivative) for c in a):
+        return None
+    return a
+
+
+class SemiLagrangian(Stepper):
+    """Advection by backtracking: :math:`v(x) = u(x_*)` at the foot of the characteristic, fitted."""
+
+    def __init__(self, fitter: Fitter, problem) -> None:
+        self.fitter, self.physics, self.problem = fitter, fitter.physics, problem
+        self.name, self.order = "semi-lagrangian", 2
+        loss = self.physics.loss
+        self.velocity = []
+        for f in problem.field_names:
+            a = velocity_of(problem, f)
+            if a is None:
+                raise OptionError(f"advection: semi-lagrangian needs advection terms of the form -a·grad({f}) with "
+                                  f"a free of derivatives, and the equation of `{f}` has "
+                                  f"`{sp.sstr(analysis.split(problem, f).advection)}`; use advection: scheme.")
+            self.velocity.append([generate(problem.numeric(ak), loss.base, name=f"velocity_{f}_{k}",
+                                           constants=loss.constants) for k, ak in enumerate(a)])
+        lo, hi = problem.domain.bounding_box()
+        self.lo, self.hi = np.asarray(lo, float), np.asarray(hi, float)
+
+    def _a(self, u: State, X: torch.Tensor, t: float, column: int) -> torch.Tensor:
+        physics = self.physics
+        Xt = physics.with_time(X, t)
+        ev = physics.loss.engine.evaluation(u, Xt, physics.layout, None, False)
+        cols = []
+        for fn in self.velocity[column]:
+            nodes = {name: ev.node(node) for name, node in fn.nodes.items()}
+            cols.append(physics.loss.call(fn, Xt, nodes))
+        return torch.stack(cols, dim=1)
+
+    def _foot(self, u: State, X: torch.Tensor, t: float, dt: float, column: int) -> torch.Tensor:
+        d = self.physics.dim
+        x = X[:, :d]
+        half = x - 0.5 * dt * self._a(u, X, t + 0.5 * dt, column)
+        foot = x - dt * self._a(u, self._clamp(half, X), t + 0.5 * dt, column)
+        return self._clamp(foot, X)
+
+    def _clamp(self, x: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        lo = torch.as_tensor(self.lo, dtype=x.dtype, device=x.device)
+        hi = torch.as_tensor(self.hi, dtype=x.dtype, device=x.device)
+        periodic = [self.problem.space.names.index(n) for n in self.problem.periodic]
+        for k in periodic:  # the network is periodic there: wrap for the clamp below to leave it alone
+            x = x.clone()
+            x[:, k] = lo[k] + torch.remainder(x[:, k] - lo[k], hi[k] - lo[k])
+        x = torch.maximum(torch.minimum(x, hi), lo)  # inflow: the state at the boundary
+        return torch.cat([x, X[:, self.physics.dim:]], dim=1)
+
+    def step(self, t: float, u: Snapshot, dt: float) -> Snapshot:
+        live = Live(self.fitter.live)
+
+        def residual(points: Points) -> torch.Tensor:
+            X = points.X.detach()
+            with torch.no_grad():
+                goal = torch.stack([u(self._foot(u, X, t, dt, k))[:, k] for k in range(len(self.velocity))], dim=1)
+            return live(X)[:, : len(self.velocity)] - goal
+
+        return self.fitter.fit(u, t + dt, residual, label="insr semi-lagrangian")
