@@ -184,7 +184,7 @@ def _freeze(expr: sp.Expr, problem, sym: _Symbols) -> sp.Expr:
     t = problem.t
     by_applied = {problem.field(n).applied: n for n in problem.field_names}
     repl = {}
-    for node in field_nodes(expr, problem):
+    for node in sorted(field_nodes(expr, problem), key=sp.default_sort_key):  # a stable first complaint
         if node in by_applied:
             repl[node] = sym.U[by_applied[node]]
             continue

@@ -105,7 +105,7 @@ def operator(problem: Problem) -> tuple[tuple[sp.Expr, ...], sp.Expr]:
         raise UnsupportedProblem("the hypino method cannot read operator nodes of an indexed space in the equation.")
     holders = {key: sp.Dummy(f"D{key[0]}{key[1]}") for key in KEYS}
     swap: dict[sp.Expr, sp.Expr] = {}
-    for d in residual.atoms(sp.Derivative):
+    for d in sorted(residual.atoms(sp.Derivative), key=sp.default_sort_key):  # a stable first complaint
         if d.expr != u:
             continue
         counts = [0, 0]
