@@ -137,7 +137,10 @@ class WeakForm:
             rename[U] = sp.Symbol(name)
             for k, p in enumerate(P):
                 rename[p] = sp.Symbol(f"d{names[k]}({name})")
-        test = "v" if len(self.fields) == 1 else f"v_{u}"
+        if len(self.fields) > 1:
+            test = f"phi_{u}"
+        else:
+            test = "phi" if u == "v" else "v"
         vgrad = [sp.Symbol(f"d{n}({test})") for n in names]
         F = [sp.simplify(f.xreplace(rename)) for f in self.flux]
         S = sp.simplify(self.source.xreplace(rename))
