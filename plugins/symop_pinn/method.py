@@ -11,8 +11,20 @@ from symop.errors import OptionError
 from symop.nn import ACTIVATIONS, MLP, PhysicsLoss, make_engine, unsupported
 from symop.plugins import Discretization, Option, Program, Refinement
 from symop.solution import PointCloud, Solution
+from symop.training import OPTIMIZERS, optimizer_names
+from symop.training.curvature import LINE_SEARCHES, SOLVERS
 from symop_pinn.constraint import Constrained
 from symop_pinn.train import train
+
+
+def _optimizer_help() -> str:
+    costs = "; ".join(f"{name}: {spec.cost}" for name, spec in OPTIMIZERS.items() if spec.cost)
+    return ("the optimizer of the `steps` steps (engd: Gauss-Newton on the residuals of every term, weighted as the "
+            f"loss weighs them, with a line search; use dtype float64). Cost of one step: {costs}")
+
+
+#: options of the Gauss-Newton optimizers, passed to their phase
+CURVATURE_OPTIONS = ("damping", "solver", "line_search", "momentum")
 
 OPTIONS = (
     Option("width", int, 64, "neurons per hidden layer", minimum=1),
@@ -20,9 +32,23 @@ OPTIONS = (
     Option("activation", str, "tanh", "activation function", ACTIVATIONS),
     Option("fourier", int, 0, "random Fourier features (0: none)", minimum=0),
     Option("sigma", float, 1.0, "standard deviation of the Fourier frequencies", minimum=0, exclusive=True),
-    Option("steps", int, 2000, "Adam steps (fresh collocation points each step)", minimum=0),
+    Option("steps", int, 2000, "steps of the optimizer (fresh collocation points each step unless resample is off)",
+           minimum=0),
     Option("lr", float, 1e-3, "Adam learning rate (decayed tenfold over the steps)", minimum=0, exclusive=True),
     Option("lbfgs", int, 0, "L-BFGS iterations after Adam (0: none)", minimum=0),
+    Option("optimizer", str, "adam", _optimizer_help(), optimizer_names()),
+    Option("warmup", int, 0, "Adam steps before the optimizer, when it is not adam (a schedule that switches)",
+           minimum=0),
+    Option("resample", bool, True, "draw fresh collocation points every step (off: the points of step 0 throughout, "
+           "as Gauss-Newton methods usually train)"),
+    Option("damping", float, 1e-10, "engd: damping of the Gauss-Newton matrix, relative to its mean diagonal",
+           minimum=0),
+    Option("solver", str, "auto", "engd: dense (P x P system), woodbury (M x M, for fewer residuals M than "
+           "parameters P), auto: the smaller", SOLVERS),
+    Option("line_search", str, "grid", "engd: grid (step 2^-k, k < 20, lowest loss), backtracking (halve from 1 "
+           "until the loss falls), none (step lr)", LINE_SEARCHES),
+    Option("momentum", float, 0.0, "engd: SPRING momentum of the Gauss-Newton direction (0: none)", minimum=0,
+           maximum=0.999),
     Option("points", int, 1024, "interior collocation points per step", minimum=1),
     Option("boundary_points", int, 256, "points per boundary or initial condition per step", minimum=1),
     Option("estimator", str, "autograd", "derivative engine: exact autograd or STDE jets", ("autograd", "stde")),
@@ -135,8 +161,11 @@ class PINNProgram(Program):
         o = self.options
         loss = self._loss(device)
         model = self.network(loss).to(device=device, dtype=loss.dtype)
-        info = train(model, loss, steps=o["steps"], lr=o["lr"], lr_decay=o["lr_decay"], lbfgs=o["lbfgs"], checkpoint=o["checkpoint"],
-                     progress=progress)
+        spec = OPTIMIZERS[o["optimizer"]]
+        options = {k: o[k] for k in CURVATURE_OPTIONS} if spec.residuals else {}
+        info = train(model, loss, steps=o["steps"], lr=o["lr"], lr_decay=o["lr_decay"], lbfgs=o["lbfgs"],
+                     checkpoint=o["checkpoint"], progress=progress, optimizer=o["optimizer"], warmup=o["warmup"],
+                     options=options, resample=o["resample"])
         pts = self.problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
         X = pts
         if self.problem.time is not None:

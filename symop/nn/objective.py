@@ -6,7 +6,9 @@ step's collocation points (seeded by ``(seed, step)``) with the seed of its
 STDE directions, and ``loss(batch)`` reseeds a stochastic engine with that
 seed before every evaluation, so that an optimizer that evaluates several
 times per step (L-BFGS) sees the same directions each time, and a resumed
-run the same as an uninterrupted one.
+run the same as an uninterrupted one.  ``loss.linearise(batch)`` gives the
+weighted residual vector and its Jacobian (:func:`symop.nn.linearise.linearise`),
+which Gauss–Newton optimizers such as ``engd`` use.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Callable
 
 import torch
 
+from .linearise import Linearisation, linearise
 from .loss import PhysicsLoss
 
 __all__ = ["objective"]
@@ -27,10 +30,16 @@ def objective(model: Callable[[torch.Tensor], torch.Tensor], loss: PhysicsLoss
     def batch(step: int) -> tuple[list, int]:
         return loss.sample(step), loss.seed * 1_000_003 + step
 
-    def value(data: tuple[list, int]) -> tuple[torch.Tensor, dict[str, float]]:
-        points, seed = data
-        if getattr(loss.engine, "stochastic", False):
-            loss.engine.reseed(seed, loss.device)
-        return loss(model, points)
+    class Value:
+        """``value(batch)``: the loss and its terms; ``value.linearise(batch)``: residuals and Jacobian."""
 
-    return batch, value
+        def __call__(self, data: tuple[list, int]) -> tuple[torch.Tensor, dict[str, float]]:
+            points, seed = data
+            if getattr(loss.engine, "stochastic", False):
+                loss.engine.reseed(seed, loss.device)
+            return loss(model, points)
+
+        def linearise(self, data: tuple[list, int]) -> Linearisation:
+            return linearise(loss, model, data[0])
+
+    return batch, Value()

@@ -3,7 +3,9 @@
 An optimizer is one :class:`OptimizerSpec` in :data:`OPTIMIZERS`: a name, a
 factory that builds a :class:`torch.optim.Optimizer` from an
 :class:`OptimizerSetup`, and whether its ``step`` needs a closure that
-evaluates the loss again (line searches, quasi-Newton and curvature methods).
+evaluates the loss again (line searches, quasi-Newton and curvature methods),
+or the residuals of the loss term by term with their Jacobian (``residuals``:
+Gauss–Newton methods such as ``engd``, :mod:`symop.training.curvature`).
 A new optimizer is one :func:`register_optimizer` call; the training loop
 (:func:`symop.training.optimize`) and every method that uses it can then
 name it.  The setup carries the model and the loss of a batch as well as
@@ -47,6 +49,10 @@ class OptimizerSpec:
     make: Callable[[OptimizerSetup], torch.optim.Optimizer]
     closure: bool = False
     description: str = ""
+    #: ``step`` takes a :class:`~symop.training.curvature.ResidualClosure` (the loss must give its residuals)
+    residuals: bool = False
+    #: what one step costs, in words (shown by ``symop plugins``)
+    cost: str = ""
 
 
 #: name -> optimizer, filled by :func:`register_optimizer`
@@ -99,10 +105,24 @@ def _lbfgs(setup: OptimizerSetup) -> torch.optim.Optimizer:
     return torch.optim.LBFGS(setup.params, lr=setup.lr, **{**LBFGS_DEFAULTS, **setup.options})
 
 
-register_optimizer(OptimizerSpec("adam", _adam, description="Adam (options: betas, eps, weight_decay)"))
+def _engd(setup: OptimizerSetup) -> torch.optim.Optimizer:
+    from .curvature import ENGD
+
+    return ENGD(setup.params, lr=setup.lr, **setup.options)
+
+
+register_optimizer(OptimizerSpec("adam", _adam, description="Adam (options: betas, eps, weight_decay)",
+                                 cost="one gradient of the loss"))
 register_optimizer(OptimizerSpec(
     "lbfgs", _lbfgs, closure=True,
-    description="L-BFGS with a strong-Wolfe line search; one step runs up to `max_iter` iterations on one batch"))
+    description="L-BFGS with a strong-Wolfe line search; one step runs up to `max_iter` iterations on one batch",
+    cost="up to max_iter (20) iterations, each one to a few loss gradients"))
+register_optimizer(OptimizerSpec(
+    "engd", _engd, residuals=True,
+    description="energy natural gradient: damped Gauss-Newton on the residuals of every term, with a line search "
+                "(options: damping, solver, line_search, grid, momentum, adapt)",
+    cost="the Jacobian of all M residuals (one reverse pass per point, M x P numbers), one solve of size "
+         "min(M, P) (cubic), and up to `grid` loss evaluations"))
 
 
 SCHEDULES = ("constant", "exponential", "cosine")

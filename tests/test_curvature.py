@@ -1,0 +1,183 @@
+"""Gauss–Newton training (``engd``): residual Jacobians from the symbolic model, the step, resuming, schedules."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import symop
+from symop.errors import OptionError
+from symop.nn import PhysicsLoss, make_engine, objective
+from symop.nn.linearise import linearise
+from symop.training import Checkpoint, Phase, optimize
+from symop.training.curvature import gauss_newton_direction
+
+POISSON = """problem p "Poisson"
+space x, y
+domain box(x: [0, 1], y: [0, 1])
+field u
+equation -lap(u) = 2*pi^2*sin(pi*x)*sin(pi*y)
+boundary all: u = 0
+exact u = sin(pi*x)*sin(pi*y)
+"""
+
+# every kind of term: interior with a time derivative, Dirichlet, Neumann, Robin, initial, a nonlinearity
+HEAT = """problem h "heat"
+space x, y
+time t in [0, 0.5]
+domain box(x: [0, 1], y: [0, 1])
+field u
+equation dt(u) = 0.1*lap(u) - u^3 + sin(x)
+boundary left, right: u = 0
+boundary bottom: dn(u) = -pi*exp(-t)*sin(pi*x)
+boundary top: dn(u) + 2*u = x*y
+initial u = sin(pi*x)*sin(pi*y)
+"""
+
+PERIODIC = """problem q "periodic advection"
+space x
+time t in [0, 1]
+domain interval(x: [0, 1])
+field u
+equation dt(u) + dx(u) = 0
+boundary periodic(x)
+initial u = sin(2*pi*x)
+"""
+
+
+def _loss(text, tmp_path, points=40, boundary_points=24, name="p.pde"):
+    path = tmp_path / name
+    path.write_text(text)
+    problem = symop.load(path)
+    return problem, PhysicsLoss(problem, make_engine("autograd"), points=points, boundary_points=boundary_points,
+                                boundary_weight=3.0, dtype=torch.float64)
+
+
+class RandomFeatures(nn.Module):
+    """``u(x) = c . tanh(W x + b) + c0`` with ``W, b`` fixed: a model linear in its parameters."""
+
+    def __init__(self, inputs: int, features: int) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(1)
+        self.register_buffer("W", 2 * torch.randn(features, inputs, generator=g, dtype=torch.float64))
+        self.register_buffer("b", torch.randn(features, generator=g, dtype=torch.float64))
+        self.last = nn.Linear(features, 1).double()
+
+    def forward(self, x):
+        return self.last(torch.tanh(x @ self.W.T + self.b))
+
+
+def _autograd_rows(loss, model, batch):
+    """The weighted residuals and their Jacobian row by row with plain autograd (the reference)."""
+    params = list(model.parameters())
+    rows, jac = [], []
+    for term, (X, n) in zip(loss.terms, batch):
+        r = (term.weight / X.shape[0]) ** 0.5 * loss.residual(model, term, X, n)
+        for i in range(r.shape[0]):
+            g = torch.autograd.grad(r[i], params, retain_graph=True, allow_unused=True)
+            jac.append(torch.cat([(gi if gi is not None else torch.zeros_like(p)).reshape(-1)
+                                  for gi, p in zip(g, params)]))
+        rows.append(r.detach())
+    return torch.cat(rows), torch.stack(jac)
+
+
+@pytest.mark.parametrize("text", [HEAT, PERIODIC], ids=["heat-all-kinds-nonlinear", "periodic"])
+def test_jacobian_of_every_term_matches_autograd(text, tmp_path):
+    problem, loss = _loss(text, tmp_path, points=12, boundary_points=8)
+    torch.manual_seed(0)
+    model = symop.nn.MLP(loss.inputs, 1, 6, 2).double()
+    batch = loss.sample(3)
+    lin = linearise(loss, model, batch, chunk=7)
+    r, J = _autograd_rows(loss, model, batch)
+    total, _ = loss(model, batch)
+    assert torch.allclose(lin.residual, r, atol=1e-13)
+    assert torch.allclose(lin.jacobian, J, atol=1e-12)
+    assert float((lin.residual ** 2).sum()) == pytest.approx(float(total), rel=1e-12)
+    assert [name for name, _ in lin.terms] == [t.name for t in loss.terms]
+
+
+def test_one_engd_step_solves_the_linear_least_squares_problem(tmp_path):
+    """For a model linear in its parameters, r(θ) = Jθ - b: one step lands on the least-squares solution."""
+    problem, loss = _loss(POISSON, tmp_path)
+    model = RandomFeatures(2, 30)
+    batch, value = objective(model, loss)
+    data = batch(0)
+    r, J = _autograd_rows(loss, model, data[0])
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    delta = torch.linalg.lstsq(J, r[:, None], driver="gelsd").solution[:, 0]
+    projection = float(((r - J @ delta) ** 2).sum())  # min over θ of |r(θ)|², the error of projecting b
+    before = float(value(data)[0])
+    result = optimize(model, value, [Phase(1, "engd", 1.0, options={"damping": 0.0})], batch=lambda step: data)
+    after = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    assert projection < 1e-2 * before  # the problem is far from solved before the step
+    assert result.losses[0] == pytest.approx(projection, rel=1e-6)
+    assert torch.allclose(after, theta - delta, atol=1e-6 * float(delta.abs().max()))
+
+
+def test_woodbury_and_dense_give_the_same_direction():
+    g = torch.Generator().manual_seed(0)
+    J = torch.randn(20, 60, dtype=torch.float64, generator=g)
+    r = torch.randn(20, dtype=torch.float64, generator=g)
+    previous = torch.randn(60, dtype=torch.float64, generator=g)
+    for momentum in (0.0, 0.7):
+        dense = gauss_newton_direction(J, r, 1e-3, "dense", previous, momentum)
+        woodbury = gauss_newton_direction(J, r, 1e-3, "woodbury", previous, momentum)
+        assert torch.allclose(dense, woodbury, rtol=1e-9, atol=1e-11)
+    # the undamped direction is the minimum-norm solution of J d = r
+    exact = torch.linalg.lstsq(J, r[:, None]).solution[:, 0]
+    assert torch.allclose(gauss_newton_direction(J, r, 0.0, "woodbury"), exact, atol=1e-9)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _train(tmp_path, phases, resume_path=None, every=0, stop_at=0, width=5, fixed=False):
+    problem, loss = _loss(POISSON, tmp_path, points=30, boundary_points=16)
+    torch.manual_seed(0)
+    model = symop.nn.MLP(2, 1, width, 1).double()
+    batch, value = objective(model, loss)
+    if fixed:
+        batch = lambda step, draw=batch: draw(0)  # noqa: E731
+    saving = Checkpoint(resume_path, every=every, resume=True) if resume_path else None
+
+    def stop(record):
+        if record.step == stop_at:
+            raise Interrupted
+
+    return optimize(model, value, phases, batch=batch, checkpoint=saving, callbacks=[stop])
+
+
+def test_engd_with_momentum_resumes_from_a_checkpoint(tmp_path):
+    """Interrupted mid-engd and resumed, the run takes the same steps (the SPRING direction is in the state)."""
+    phases = [Phase(2, "adam", 1e-2), Phase(5, "engd", 1.0, options={"momentum": 0.5, "damping": 1e-6})]
+    whole = _train(tmp_path, phases)
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(Interrupted):
+        _train(tmp_path, phases, path, every=1, stop_at=4)
+    state = symop.training.load_checkpoint(path)
+    assert state["optimizer_name"] == "engd" and state["step"] == 4
+    assert any("direction" in s for s in state["optimizer"]["state"].values())
+    resumed = _train(tmp_path, phases, path, every=1)
+    assert resumed.start_step == 4
+    assert resumed.losses == pytest.approx(whole.losses, rel=1e-10)
+
+
+def test_schedule_switches_from_adam_to_engd(tmp_path):
+    phases = [Phase(3, "adam", 1e-2), Phase(10, "engd", 1.0, options={"damping": 1e-3})]
+    result = _train(tmp_path, phases, width=12, fixed=True)
+    assert len(result.losses) == 13 and len(result.phase_times) == 2
+    assert result.losses[-1] < 1e-2 * result.losses[2]  # the Gauss-Newton steps do what Adam's could not
+
+
+def test_refusals_are_sentences(tmp_path):
+    model = nn.Linear(1, 1)
+    with pytest.raises(OptionError, match=r"needs the residuals .* use adam or lbfgs\.$"):
+        optimize(model, lambda b: {"x": model(torch.ones(1, 1)).sum() ** 2}, [Phase(1, "engd", 1.0)])
+    with pytest.raises(OptionError, match="there is no Gauss–Newton solver `qr`; the solvers are"):
+        _train(tmp_path, [Phase(1, "engd", 1.0, options={"solver": "qr"})])
+    with pytest.raises(OptionError, match="there is no line search `exact`"):
+        _train(tmp_path, [Phase(1, "engd", 1.0, options={"line_search": "exact"})])
+    with pytest.raises(OptionError, match="does not take the options"):
+        _train(tmp_path, [Phase(1, "engd", 1.0, options={"rho": 1})])
