@@ -75,8 +75,13 @@ def _side_condition(problem, name: str, bc, side: str, differentiate: bool) -> S
     return SideCondition(bc.kind, alpha, beta, value)
 
 
-def components(problem) -> list[Component]:
-    """The first-order components of the problem, with right-hand sides and conditions."""
+def components(problem, numeric: bool = True) -> list[Component]:
+    """The first-order components of the problem, with right-hand sides and conditions.
+
+    ``numeric=False`` keeps the parameters as symbols in the right-hand sides
+    (the compiled step takes their values as inputs); conditions and initial
+    values always carry the values.
+    """
     comps: list[Component] = []
     t = problem.t
     replace: dict[sp.Expr, sp.Expr] = {}
@@ -91,7 +96,7 @@ def components(problem) -> list[Component]:
             second.append(f.name)
     for f in problem.fields:
         k, F = analysis.evolution(problem, f.name)
-        F = problem.numeric(F)
+        F = problem.numeric(F) if numeric else F
         if replace:
             F = F.xreplace(replace)
         init = problem.initial_for(f.name, 0)

@@ -14,6 +14,7 @@ from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
 
 class FDProgram(Program):
     def __init__(self, problem, options: Mapping[str, Any]) -> None:
+        from .fused import compile_default
         from .lowering import Lowered
 
         self.problem = problem
@@ -27,7 +28,7 @@ class FDProgram(Program):
             f"order {low.order}; field nodes are stencils on ghost-padded tensors\n"
             + ("# compile: with an explicit scheme and no split, each step (all stages and the update) is one inductor-compiled function "
                "(symop_fd.fused); on periodic grids the stencils use torch.roll instead of padding\n"
-               if self.options.get("compile") else "")
+               if compile_default(self.options.get("compile")) else "")
             + low.rhs.source
         )
 
@@ -114,7 +115,10 @@ class FiniteDifferences(Discretization):
             Option("save", int, None, "snapshots kept from t0 to the end: N equally spaced times; default 21 "
                    "of the steps, about equally spaced (fewer past 256 MiB); 0: the final state only", minimum=0),
             Option("dtype", str, "float64", "floating point type", ("float32", "float64")),
-            Option("compile", bool, False, "wrap the right-hand side in torch.compile"),
+            Option("compile", bool, None, "compile each explicit step (all stages and the update) into one "
+                   "inductor function, cached by the problem's structure in memory and on disk; default: on "
+                   "wherever torch.compile works, unless the environment sets SYMOP_COMPILE=0; "
+                   "with other schemes true wraps the right-hand side in torch.compile"),
             Option("solver", str, "auto", "sparse linear solver", ("auto", "direct", "amg", "cg", "gmres")),
         )
 

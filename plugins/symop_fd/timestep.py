@@ -224,7 +224,10 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None)
                 b.set_dirichlet(out[ci], tt, rate=dirichlet)
         return out
 
-    if options.get("compile"):
+    scheme = options.get("scheme") or "rk4"
+    split = options.get("split") or "none"
+    # compile: true on the paths the fused step does not take (splitting, implicit and IMEX schemes)
+    if options.get("compile") and (split != "none" or not explicit_scheme(scheme)):
         inner = full
         _dynamo_can_import_generated_code()
 
@@ -238,8 +241,6 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None)
                 return compiled(low.time_tensor(t), U)
             return inner(t, U, evaluator, dirichlet)
 
-    scheme = options.get("scheme") or "rk4"
-    split = options.get("split") or "none"
     solver = options.get("solver") or "auto"
     exprs = [c.rhs for c in low.comps]
     info = {"scheme": scheme, "split": split}
@@ -276,9 +277,11 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None)
                                reaction_scheme=reaction_scheme(scheme))
         dt_exprs = rest_exprs
         dt_scheme = stepper.b.name
-    elif explicit_scheme(scheme) and options.get("compile") and scheme in EXPLICIT_METHODS:
-        stepper = _fused(low, scheme)
+    elif explicit_scheme(scheme) and scheme in EXPLICIT_METHODS and (
+            fused := _fused(low, scheme, options, lambda: _step_count(low, scheme, exprs, U0, t0, t1, options))):
+        stepper = fused
         dt_exprs, dt_scheme = exprs, scheme
+        info["compiled"] = True
     elif explicit_scheme(scheme):
         stepper = make_stepper(scheme, rhs=lambda t, U: full(t, U))
         dt_exprs, dt_scheme = exprs, scheme
@@ -325,14 +328,61 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None)
     return traj, info
 
 
-def _fused(low: Lowered, scheme: str):
-    """The compiled whole-step stepper, made once per lowering and scheme (later runs reuse its code)."""
-    from .fused import FusedExplicitRK
+#: below this many point-stage evaluations (steps x stages x grid points) a default run steps eagerly on the
+#: CPU: about a second of eager stepping, less than loading a compiled step (importing the compiler and
+#: reading its on-disk cache) costs
+CPU_COMPILE_WORK = 2**27
+#: on a GPU the eager step is bound by kernel launches, not points: the same in steps x stages
+GPU_COMPILE_STAGES = 20_000
 
+
+def _step_count(low: Lowered, scheme: str, exprs, U0, t0: float, t1: float, options: dict) -> int:
+    """Steps of an explicit run: from the option ``dt``, else from the default time step."""
+    dt = options.get("dt") or default_dt(low, scheme, exprs, U0, t0, t1)
+    return max(1, math.ceil((t1 - t0) / float(dt) - 1e-9))
+
+
+def worth_compiling(low: Lowered, scheme: str, steps: int) -> bool:
+    """Whether the default compiles: a compiled step of this structure exists, or the run is long enough to pay.
+
+    On the CPU: ``steps x stages x points >= CPU_COMPILE_WORK``; on a GPU:
+    ``steps x stages >= GPU_COMPILE_STAGES``.
+    """
+    from . import fused
+
+    if low.__dict__.get("_fused_steppers", {}).get(scheme):
+        return True
+    if fused._CACHE and fused.FusedExplicitRK(low, scheme, compile=False).key() in fused._CACHE:
+        return True  # compiled before in this process for another lowering of the same structure
+    stages = EXPLICIT_METHODS[scheme].stages
+    if str(low.device).startswith("cpu"):
+        return steps * stages * int(np.prod(low.shape)) >= CPU_COMPILE_WORK
+    return steps * stages >= GPU_COMPILE_STAGES
+
+
+def _fused(low: Lowered, scheme: str, options: dict, steps=None):
+    """The compiled whole-step stepper, or None: not asked for, or compilation unavailable (said in one line).
+
+    ``compile: true`` compiles; ``false`` does not; unset, fd compiles unless
+    ``SYMOP_COMPILE=0`` or the run is too short to pay (:func:`worth_compiling`,
+    ``steps()`` gives the step count).  Made once per lowering and scheme; its
+    compiled code is shared by every lowering of the same structure (:mod:`symop_fd.fused`).
+    """
+    from .fused import CompileUnavailable, FusedExplicitRK, compile_default, say_eager
+
+    choice = options.get("compile")
+    if not compile_default(choice):
+        return None
+    if choice is None and steps is not None and not worth_compiling(low, scheme, steps()):
+        return None
     cache = low.__dict__.setdefault("_fused_steppers", {})
     if scheme not in cache:
         _dynamo_can_import_generated_code()
-        cache[scheme] = FusedExplicitRK(low, scheme)
+        try:
+            cache[scheme] = FusedExplicitRK(low, scheme)
+        except CompileUnavailable as e:
+            say_eager(str(e))
+            cache[scheme] = None
     return cache[scheme]
 
 
