@@ -88,3 +88,44 @@ def build_dofs(mesh, degree: int, domain=None) -> DofMap:
                     coords[nv + ids.ravel()] = snapped
                     curved = True
     return DofMap(2, nv, cell_dofs, coords, facets, curved)
+
+
+def periodic_representatives(dofs: DofMap, domain, periodic: tuple[str, ...]) -> np.ndarray:
+    """For every dof, the dof it is identified with under periodicity (itself if none).
+
+    Along each periodic axis ``k`` of a box ``[lo_k, hi_k]`` a dof on the high
+    side is the dof on the low side with the same other coordinates; with
+    several periodic axes the identification is followed to its end (a corner
+    goes to the lowest corner).  The mesh must have matching nodes on opposite
+    sides, as structured box meshes do.
+    """
+    from symop.errors import SymopError
+
+    coords = dofs.coords
+    n = coords.shape[0]
+    rep = np.arange(n)
+    lo, hi = domain.bounding_box()
+    names = [a[0] for a in domain.axes]
+    scale = float(np.max(hi - lo))
+    tol = 1e-9 * max(1.0, scale)
+    for name in periodic:
+        k = names.index(name)
+        low = np.flatnonzero(np.abs(coords[:, k] - lo[k]) < tol)
+        high = np.flatnonzero(np.abs(coords[:, k] - hi[k]) < tol)
+        if len(low) != len(high):
+            raise SymopError(f"the mesh's nodes on the two sides of the periodic coordinate `{name}` do not match; "
+                             "use a structured mesh (the option n).")
+        other = [j for j in range(coords.shape[1]) if j != k]
+        keys_low = np.round(coords[np.ix_(low, other)] / tol).astype(np.int64) if other else np.zeros((len(low), 0))
+        keys_high = np.round(coords[np.ix_(high, other)] / tol).astype(np.int64) if other else np.zeros((len(high), 0))
+        order_low = np.lexsort(keys_low.T[::-1]) if other else np.arange(len(low))
+        order_high = np.lexsort(keys_high.T[::-1]) if other else np.arange(len(high))
+        if not np.array_equal(keys_low[order_low], keys_high[order_high]):
+            raise SymopError(f"the mesh's nodes on the two sides of the periodic coordinate `{name}` do not match; "
+                             "use a structured mesh (the option n).")
+        rep[high[order_high]] = low[order_low]
+    while True:  # follow chains (corners of several periodic axes)
+        nxt = rep[rep]
+        if np.array_equal(nxt, rep):
+            return rep
+        rep = nxt

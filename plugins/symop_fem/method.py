@@ -28,7 +28,7 @@ from symop.model.analysis import splitting_caveat
 from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
 
 from .assembly import DTYPE, CellSpace, FacetSpace
-from .dofs import build_dofs
+from .dofs import build_dofs, periodic_representatives
 from .weakform import NaturalCondition, WeakForm, WeakFormError, derive, derive_all
 
 SOLVERS = ("auto", "direct", "amg", "cg", "gmres")
@@ -157,13 +157,24 @@ class FEMProgram(Program):
         self.cells = CellSpace(self.dofs, self.d, 2 * p + 1)
         self.facets = [(a, nc, k, FacetSpace(self.dofs, self.d, nc.parts, 2 * p + 1))
                        for a, nc, k in self.facet_kernels]
-        N = self.dofs.size
+        Nf = self.dofs.size
+        if self.problem.periodic:
+            # a dof on the high side of a periodic axis is the one on the low side: P maps the unknowns
+            # (one per class) to every dof, and the system is P^T R(P u), P^T J P
+            rep = periodic_representatives(self.dofs, self.problem.domain, self.problem.periodic)
+            self.keep, self.index = np.unique(rep, return_inverse=True)
+            self.restriction = sps.csr_matrix((np.ones(Nf), (np.arange(Nf), self.index)),
+                                              shape=(Nf, len(self.keep)))
+        else:
+            self.keep = self.index = np.arange(Nf)
+            self.restriction = None
+        N = len(self.keep)
         self.N = N
         self.size = N * len(self.names)
         dirs = []
         for a, wf in enumerate(self.wfs):
             sides = [s for dc in wf.dirichlet for s in dc.parts]
-            dirs.append(self.dofs.side_dofs(sides) + a * N)
+            dirs.append(np.unique(self.index[self.dofs.side_dofs(sides)]) + a * N)  # periodic copies once
         self.dir_dofs = np.concatenate(dirs).astype(np.int64)
         mask = np.ones(self.size, dtype=bool)
         mask[self.dir_dofs] = False
@@ -178,8 +189,22 @@ class FEMProgram(Program):
         ]
 
     def block(self, u: np.ndarray, a: int) -> np.ndarray:
-        """Field ``a``'s part of a block dof vector."""
+        """Field ``a``'s part of a block vector of unknowns."""
         return u[a * self.N:(a + 1) * self.N]
+
+    def dof_values(self, u: np.ndarray, a: int) -> np.ndarray:
+        """Field ``a`` at every dof of the mesh (periodic copies included), from a block vector of unknowns."""
+        b = self.block(u, a)
+        return b if self.restriction is None else b[self.index]
+
+    def _restrict(self, A):
+        """``P^T A P`` (a matrix) or ``P^T A`` (a vector) for periodic problems; ``A`` otherwise."""
+        if self.restriction is None or A is None:
+            return A
+        P = self.restriction
+        if sps.issparse(A):
+            return (P.T @ A @ P).tocsr()
+        return P.T @ A
 
     def _args(self, xq: torch.Tensor, t: float, values=None) -> list[Any]:
         """Kernel arguments at points ``xq``: coordinates, ``t``, then each field's value and gradient
@@ -204,7 +229,7 @@ class FEMProgram(Program):
             out = ker(self._args(self.xcoords[idx], t))
             for key, arr in (("g", g), ("dg", dg)):
                 v = out[key]
-                arr[idx + a * self.N] = v.numpy() if isinstance(v, torch.Tensor) else float(v)
+                arr[self.index[idx] + a * self.N] = v.numpy() if isinstance(v, torch.Tensor) else float(v)
         return g, dg
 
     # ----------------------------------------------------------- residual/Jacobian
@@ -216,7 +241,7 @@ class FEMProgram(Program):
         if u is None:
             values = None
         else:
-            values = [cs.values(torch.as_tensor(self.block(u, a), dtype=DTYPE)) for a in range(m)]
+            values = [cs.values(torch.as_tensor(self.dof_values(u, a), dtype=DTYPE)) for a in range(m)]
         args = self._args(cs.xq, t, values)
         d = self.d
         E, Q = cs.wdet.shape
@@ -253,22 +278,23 @@ class FEMProgram(Program):
                     continue
                 blocks[a][b] = cs.matrix(A=A, b=bv, c=cv, m=mv)
         for a, nc, ker, fs in self.facets:
-            uf = None if u is None else [(fs.values(torch.as_tensor(self.block(u, b), dtype=DTYPE)), None)
+            uf = None if u is None else [(fs.values(torch.as_tensor(self.dof_values(u, b), dtype=DTYPE)), None)
                                          for b in range(m)]
             out = ker(self._args(fs.xq, t, uf))
             if not _is_zero(out["B"]):
                 Rs[a] = Rs[a] + fs.vector(out["B"])
             if jacobian and not _is_zero(out["dB_dU"]):
                 blocks[a][a] = blocks[a][a] + fs.matrix(out["dB_dU"])
-        R = np.concatenate(Rs)
+        R = np.concatenate([self._restrict(r) for r in Rs])
         J = None
         if jacobian:
+            blocks = [[self._restrict(blk) for blk in row] for row in blocks]
             J = blocks[0][0] if m == 1 else sps.bmat(blocks, format="csr")
         return R, J
 
     def mass(self) -> sps.csr_matrix:
         """The block-diagonal mass matrix: one P1/P2 mass matrix per field."""
-        M = self.cells.matrix(m=1.0)
+        M = self._restrict(self.cells.matrix(m=1.0))
         return M if len(self.names) == 1 else sps.block_diag([M] * len(self.names), format="csr")
 
     # ----------------------------------------------------------- solving
@@ -322,7 +348,7 @@ class FEMProgram(Program):
         """A known expression at the dofs of one field's space."""
         ker = Kernel({"v": self.problem.numeric(sp.sympify(expr))}, self.wf.arguments, f"{self.name}_interp")
         v = ker(self._args(self.xcoords, t))["v"]
-        return v.numpy().copy() if isinstance(v, torch.Tensor) else np.full(self.dofs.size, float(v))
+        return v.numpy()[self.keep].copy() if isinstance(v, torch.Tensor) else np.full(self.N, float(v))
 
     def _initial(self, order: int, T0: float, required: bool) -> np.ndarray:
         """The block vector of ``initial dt(u, order)`` of every field (0 where a field has none)."""
@@ -410,7 +436,7 @@ class FEMProgram(Program):
     def _vertex_fields(self, u: np.ndarray) -> dict[str, np.ndarray]:
         """Each field's values at the mesh vertices, from a block dof vector."""
         nv = self.dofs.num_vertices
-        return {name: self.block(u, a)[:nv] for a, name in enumerate(self.names)}
+        return {name: self.dof_values(u, a)[:nv] for a, name in enumerate(self.names)}
 
     def _integrate(self, stepper, y0: torch.Tensor, full, info: dict, progress: bool):
         """Step ``y0`` from the start to the end of the time interval; the states as full dof vectors."""
@@ -518,7 +544,7 @@ class FEMProgram(Program):
             for a, dc, ker in kernels:
                 idx = self.dofs.side_dofs(dc.parts)
                 v = ker(self._args(self.xcoords[idx], time))["ddg"]
-                out[idx + a * self.N] = v.numpy() if isinstance(v, torch.Tensor) else float(v)
+                out[self.index[idx] + a * self.N] = v.numpy() if isinstance(v, torch.Tensor) else float(v)
             return out
 
         return ddg
@@ -539,7 +565,7 @@ class FEMProgram(Program):
             ker = Kernel(exprs, self.wf.arguments, f"{name}_exact")
             if cs is None:
                 cs = CellSpace(self.dofs, self.d, 2 * self.degree + 3)
-            uq, gq = cs.values(torch.as_tensor(self.block(u, a), dtype=DTYPE))
+            uq, gq = cs.values(torch.as_tensor(self.dof_values(u, a), dtype=DTYPE))
             res = ker(self._args(cs.xq, t or 0.0))
             E, Q = cs.wdet.shape
 
@@ -588,10 +614,10 @@ class FEMProgram(Program):
             t = float(tlist[-1])  # the end time, or where a tracker stopped the run
             if len(tlist) > 2 or int(self.options.get("save") or 0) >= 2:
                 times = np.asarray(tlist)
-                history = {name: np.stack([self.block(s, a)[:nv] for s in states])
+                history = {name: np.stack([self.dof_values(s, a)[:nv] for s in states])
                            for a, name in enumerate(self.names)}
                 if p2:
-                    dof_history = {name: np.stack([self.block(s, a) for s in states])
+                    dof_history = {name: np.stack([self.dof_values(s, a) for s in states])
                                    for a, name in enumerate(self.names)}
         info["timing"] = dict(self.timing)
         self.u = u
@@ -605,7 +631,7 @@ class FEMProgram(Program):
             problem=self.problem, method="fem", options=dict(self.options), geometry=self.mesh,
             fields=self._vertex_fields(u), time=t, times=times, history=history, device=self.device,
             wall_time=_time.perf_counter() - start, info=info, norms=norms or None, interpolant=interpolant,
-            dofs={name: self.block(u, a) for a, name in enumerate(self.names)} if p2 else None,
+            dofs={name: self.dof_values(u, a) for a, name in enumerate(self.names)} if p2 else None,
             dof_history=dof_history,
         )
 
@@ -662,8 +688,6 @@ class FiniteElements(Discretization):
     def accepts(self, problem) -> str | None:
         if problem.space.is_indexed:
             return "the fem method needs named coordinates (x, y, z), not an indexed space"
-        if problem.periodic:
-            return "the fem method does not support periodic boundaries; use fd"
         dom = problem.domain
         if problem.dimension > 3:
             return "the fem method meshes domains of dimension 1 to 3"
