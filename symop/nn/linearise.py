@@ -141,11 +141,13 @@ def linearise(loss, model: torch.nn.Module, batch: Sequence[tuple[torch.Tensor, 
                 sl = slice(lo, lo + chunk)
                 args = (X[sl].detach(), other[sl].detach(), {k: v[sl] for k, v in aux.items()},
                         {k: v[sl] for k, v in aux_hi.items()})
-                r = vmap(point, in_dims=(None, 0, 0, 0, 0))(theta, *args)
-                rows.append(scale * r.detach())
-                if jacobian:
-                    J = vmap(jacrev(point), in_dims=(None, 0, 0, 0, 0))(theta, *args)
+                if jacobian:  # the value comes with the reverse pass
+                    J, r = vmap(jacrev(lambda *a: (point(*a),) * 2, has_aux=True),
+                                in_dims=(None, 0, 0, 0, 0))(theta, *args)
                     jacs.append(scale * torch.cat([J[n].reshape(r.shape[0], -1) for n in names], dim=1).detach())
+                else:
+                    r = vmap(point, in_dims=(None, 0, 0, 0, 0))(theta, *args)
+                rows.append(scale * r.detach())
         counts.append((term.name, X.shape[0]))
     return Linearisation(torch.cat(rows), torch.cat(jacs) if jacobian else None, tuple(counts))
 

@@ -111,12 +111,31 @@ def _engd(setup: OptimizerSetup) -> torch.optim.Optimizer:
     return ENGD(setup.params, lr=setup.lr, **setup.options)
 
 
+def _soap(setup: OptimizerSetup) -> torch.optim.Optimizer:
+    try:
+        from pytorch_optimizer import SOAP
+    except ImportError:
+        raise OptionError("the optimizer `soap` comes from the package pytorch-optimizer, which is not installed; "
+                          "install it with `pip install 'symop[soap]'`, or use adam.") from None
+    return SOAP(setup.params, lr=setup.lr, **{**SOAP_DEFAULTS, **setup.options})
+
+
+#: SOAP as symop uses it for PINNs: no weight decay (the library's default decays the weights)
+SOAP_DEFAULTS: Mapping[str, Any] = {"weight_decay": 0.0}
+
+
 register_optimizer(OptimizerSpec("adam", _adam, description="Adam (options: betas, eps, weight_decay)",
                                  cost="one gradient of the loss"))
 register_optimizer(OptimizerSpec(
     "lbfgs", _lbfgs, closure=True,
     description="L-BFGS with a strong-Wolfe line search; one step runs up to `max_iter` iterations on one batch",
     cost="up to max_iter (20) iterations, each one to a few loss gradients"))
+register_optimizer(OptimizerSpec(
+    "soap", _soap,
+    description="SOAP (Adam in the eigenbasis of Shampoo's preconditioner; from pytorch-optimizer, the `soap` extra; "
+                "options: betas, precondition_frequency, weight_decay)",
+    cost="one gradient, plus an eigendecomposition of each layer's two Kronecker factors every "
+         "precondition_frequency (10) steps"))
 register_optimizer(OptimizerSpec(
     "engd", _engd, residuals=True,
     description="energy natural gradient: damped Gauss-Newton on the residuals of every term, with a line search "

@@ -1,0 +1,233 @@
+"""Physics-informed training: relative L2 error against wall time for each optimizer, in one run.
+
+Every optimizer trains the ``pinn`` method on each problem for the same wall-time
+budget (float64, one thread); a tracker measures the relative L2 error of the
+network on 2000 held-out points (at the final time for the heat equation) at
+times spaced by a factor 1.5, the evaluation's own time taken off the clock.
+The table gives the error each optimizer had reached at 10 s, 30 s, 60 s and at
+the end of the budget, and its ratio to Adam's at the same time.
+
+Optimizer settings (each its usual set-up for PINNs):
+
+* ``adam``: symop's default network (64 x 4 tanh), 1024 fresh interior points
+  per step, rate 1e-3 decayed tenfold over the steps that fit in the budget;
+* ``soap``: the same network and points, rate 3e-3 (pytorch-optimizer's SOAP);
+* ``lbfgs``: a 32 x 2 network, fixed points, 20 strong-Wolfe iterations a step;
+* ``engd``: a 32 x 2 network, fixed points, damped Gauss-Newton with a grid line
+  search (Woodbury form when there are fewer residuals than parameters).
+
+Usage: ``python benchmarks/optimizers.py [--budget S] [--only poisson2d,heat1d]
+[--optimizers adam,engd] [--plot FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PROBLEMS = {
+    "poisson2d": """problem poisson2d "-lap(u) = 2 pi^2 sin(pi x) sin(pi y) on the unit square"
+space x, y
+domain box(x: [0, 1], y: [0, 1])
+field u
+equation -lap(u) = 2*pi^2*sin(pi*x)*sin(pi*y)
+boundary all: u = 0
+exact u = sin(pi*x)*sin(pi*y)
+""",
+    "heat1d": """problem heat1d "u_t = u_xx / 4 on [0, 1] x [0, 1]"
+space x
+time t in [0, 1]
+domain interval(x: [0, 1])
+field u
+param kappa = 0.25
+equation dt(u) = kappa*lap(u)
+boundary all: u = 0
+initial u = sin(pi*x)
+exact u = exp(-kappa*pi^2*t)*sin(pi*x)
+""",
+    "poisson5d": """problem poisson5d "-lap(u) = f on the unit cube in five dimensions"
+space x1, x2, x3, x4, x5
+domain box(x1: [0, 1], x2: [0, 1], x3: [0, 1], x4: [0, 1], x5: [0, 1])
+field u
+equation -lap(u) = pi^2*(cos(pi*x1) + cos(pi*x2) + cos(pi*x3) + cos(pi*x4) + cos(pi*x5))
+boundary all: u = cos(pi*x1) + cos(pi*x2) + cos(pi*x3) + cos(pi*x4) + cos(pi*x5)
+exact u = cos(pi*x1) + cos(pi*x2) + cos(pi*x3) + cos(pi*x4) + cos(pi*x5)
+""",
+}
+
+COMMON = {"dtype": "float64", "seed": 0, "eval_points": 2000}
+SETTINGS = {
+    "adam": {"optimizer": "adam", "width": 64, "depth": 4, "points": 1024, "boundary_points": 256, "lr": 1e-3},
+    "soap": {"optimizer": "soap", "width": 64, "depth": 4, "points": 1024, "boundary_points": 256, "lr": 3e-3},
+    "lbfgs": {"optimizer": "lbfgs", "width": 32, "depth": 2, "points": 1000, "boundary_points": 200, "lr": 1.0,
+              "resample": False},
+    "engd": {"optimizer": "engd", "width": 32, "depth": 2, "points": 500, "boundary_points": 100,
+             "resample": False},
+}
+#: per problem, settings that differ from the above (more points where the dimension asks for them)
+OVERRIDES = {"poisson5d": {"engd": {"points": 1000, "boundary_points": 500, "width": 48},
+                           "lbfgs": {"points": 2000, "boundary_points": 1000}}}
+MARKS = (10.0, 30.0, 60.0)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+class Curve:
+    """A tracker: the relative L2 error at training times spaced by a factor 1.5, stopping at the budget."""
+
+    def __init__(self, X, exact: np.ndarray, budget: float) -> None:
+        import torch
+
+        self.X, self.exact, self.budget = X, exact, budget
+        self.norm = float(np.sqrt(np.mean(exact ** 2)))
+        self.start = time.perf_counter()
+        self.spent = 0.0  # time spent evaluating, not training
+        self.next = 0.5
+        self.points: list[tuple[float, float, int]] = []
+        self.torch = torch
+
+    def clock(self) -> float:
+        return time.perf_counter() - self.start - self.spent
+
+    def error(self, net) -> float:
+        with self.torch.no_grad():
+            u = net(self.X)[:, 0].cpu().numpy()
+        return float(np.sqrt(np.mean((u - self.exact) ** 2)) / self.norm)
+
+    def __call__(self, state) -> None:
+        from symop.trackers import StopRun
+
+        now = self.clock()
+        if now >= self.next or now >= self.budget:
+            began = time.perf_counter()
+            err = self.error(state.state)
+            self.points.append((now, err, state.step))
+            self.spent += time.perf_counter() - began
+            while self.next <= now:
+                self.next *= 1.5
+        if now >= self.budget:
+            raise StopRun("the time budget is spent")
+
+    def at(self, t: float) -> float:
+        """The error reached by training time ``t`` (the last measurement at or before it; the final one at the
+        budget)."""
+        if t >= self.budget:
+            return self.points[-1][1]
+        seen = [e for s, e, _ in self.points if s <= t * 1.0001]
+        return seen[-1] if seen else math.nan
+
+
+def held_out(problem):
+    """2000 held-out points (with the final time) and the exact solution there."""
+    import torch
+
+    import symop
+
+    sol = symop.solve(problem, method="pinn", steps=0, **COMMON)
+    pts = np.asarray(sol.geometry.points, dtype=np.float64)
+    exact = sol.exact_values("u")
+    X = pts if problem.time is None else np.concatenate([pts, np.full((len(pts), 1), problem.time.end)], 1)
+    return torch.as_tensor(X, dtype=torch.float64), exact
+
+
+def run(problem, name: str, optimizer: str, budget: float) -> Curve:
+    import symop
+
+    settings = {**COMMON, **SETTINGS[optimizer], **OVERRIDES.get(name, {}).get(optimizer, {})}
+    X, exact = held_out(problem)
+    if optimizer in ("adam", "soap"):  # the rate decays over the steps that fit in the budget
+        stamps: list[float] = []
+        symop.solve(problem, method="pinn", steps=25, callbacks=[lambda state: stamps.append(time.perf_counter())],
+                    **settings)
+        per_step = (stamps[-1] - stamps[4]) / 20
+        settings["steps"] = max(10, int(budget / per_step))
+    else:
+        settings["steps"] = 100000
+    curve = Curve(X, exact, budget)
+    symop.solve(problem, method="pinn", callbacks=[curve], **settings)
+    return curve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=120.0, help="seconds of training per optimizer and problem")
+    parser.add_argument("--only", default=",".join(PROBLEMS), help="problems, comma-separated")
+    parser.add_argument("--optimizers", default="adam,soap,lbfgs,engd", help="optimizers, comma-separated")
+    parser.add_argument("--plot", default="benchmarks/optimizers.png", help="figure of error against time ('' none)")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    import symop
+
+    torch.set_num_threads(1)
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} (1 thread), "
+          f"python {platform.python_version()}")
+    print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
+    print(f"command: python {' '.join(sys.argv)}")
+    optimizers = args.optimizers.split(",")
+    curves: dict[str, dict[str, Curve]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.only.split(","):
+            path = Path(folder) / f"{name}.pde"
+            path.write_text(PROBLEMS[name])
+            problem = symop.load(path)
+            curves[name] = {}
+            for opt in optimizers:
+                curve = run(problem, name, opt, args.budget)
+                curves[name][opt] = curve
+                last = curve.points[-1]
+                print(f"  {name:10s} {opt:6s} rel L2 {last[1]:.2e} after {last[0]:6.1f} s ({last[2]} steps)",
+                      flush=True)
+    print(f"load average at end: {open('/proc/loadavg').read().split()[:3]}")
+    marks = [m for m in MARKS if m < args.budget] + [args.budget]
+    print()
+    print("| problem | optimizer | " + " | ".join(f"rel L2 at {m:g} s" for m in marks) + " | steps | "
+          f"Adam / this at {args.budget:g} s |")
+    print("|---|---|" + "---|" * len(marks) + "---|---|")
+    for name, by_opt in curves.items():
+        ref = by_opt.get("adam")
+        for opt, curve in by_opt.items():
+            errs = " | ".join(f"{curve.at(m):.2e}" for m in marks)
+            ratio = ref.at(args.budget) / curve.at(args.budget) if ref is not None else math.nan
+            print(f"| {name} | {opt} | {errs} | {curve.points[-1][2]} | {ratio:.3g} |")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.6), squeeze=False)
+        for ax, (name, by_opt) in zip(axes[0], curves.items()):
+            for opt, curve in by_opt.items():
+                t, e, _ = zip(*curve.points)
+                ax.loglog(t, e, marker="o", markersize=3, label=opt)
+            ax.set_title(name)
+            ax.set_xlabel("training wall time [s]")
+            ax.set_ylabel("relative L2 error")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=110)
+        print(f"\nfigure: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
