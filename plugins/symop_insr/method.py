@@ -267,7 +267,7 @@ class INSR(Discretization):
 
     def accepts(self, problem) -> str | None:
         if problem.time is None or problem.is_steady:
-            return (f"insr steps a field in time, and `{problem.name}` is steady (no time derivative); "
+            return ("insr steps a field in time, and this problem is steady (it has no time derivative); "
                     "solve it with pinn, fd or fem")
         if problem.periodic and not problem.domain.has_grid:
             return "periodic boundaries need a box or an interval"
