@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -149,18 +151,23 @@ def _train(tmp_path, phases, resume_path=None, every=0, stop_at=0, width=5, fixe
     return optimize(model, value, phases, batch=batch, checkpoint=saving, callbacks=[stop])
 
 
-def test_engd_with_momentum_resumes_from_a_checkpoint(tmp_path):
-    """Interrupted mid-engd and resumed, the run takes the same steps (the SPRING direction is in the state)."""
-    phases = [Phase(2, "adam", 1e-2), Phase(5, "engd", 1.0, options={"momentum": 0.5, "damping": 1e-6})]
+@pytest.mark.parametrize("name, options, key", [("engd", {"momentum": 0.5, "damping": 1e-6}, "direction"),
+                                                ("soap", {"precondition_frequency": 2}, "exp_avg")])
+def test_optimizers_resume_from_a_checkpoint(tmp_path, name, options, key):
+    """Interrupted mid-phase and resumed, the run takes the same steps (the SPRING direction, SOAP's
+    statistics and eigenbases are in the checkpoint, a file read with weights_only)."""
+    if name == "soap":
+        pytest.importorskip("pytorch_optimizer")
+    phases = [Phase(2, "adam", 1e-2), Phase(5, name, 1.0 if name == "engd" else 1e-2, options=options)]
     whole = _train(tmp_path, phases)
     path = tmp_path / "run.ckpt"
     with pytest.raises(Interrupted):
-        _train(tmp_path, phases, path, every=1, stop_at=4)
+        _train(tmp_path, phases, path, every=1, stop_at=5)
     state = symop.training.load_checkpoint(path)
-    assert state["optimizer_name"] == "engd" and state["step"] == 4
-    assert any("direction" in s for s in state["optimizer"]["state"].values())
+    assert state["optimizer_name"] == name and state["step"] == 5
+    assert any(key in s for s in state["optimizer"]["state"].values())
     resumed = _train(tmp_path, phases, path, every=1)
-    assert resumed.start_step == 4
+    assert resumed.start_step == 5
     assert resumed.losses == pytest.approx(whole.losses, rel=1e-10)
 
 
@@ -181,3 +188,20 @@ def test_refusals_are_sentences(tmp_path):
         _train(tmp_path, [Phase(1, "engd", 1.0, options={"line_search": "exact"})])
     with pytest.raises(OptionError, match="does not take the options"):
         _train(tmp_path, [Phase(1, "engd", 1.0, options={"rho": 1})])
+
+
+def test_soap_refuses_with_a_sentence_without_its_package(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pytorch_optimizer", None)  # as if not installed
+    with pytest.raises(OptionError, match=r"comes from the package pytorch-optimizer, which is not installed; install "
+                                          r"it with `pip install 'symop\[soap\]'`, or use adam\.$"):
+        _train(tmp_path, [Phase(1, "soap", 1e-3)])
+
+
+def test_pinn_lists_each_optimizer_with_its_cost():
+    from symop.cli import method_text
+    from symop.plugins import get_discretization
+
+    text = " ".join(method_text(get_discretization("pinn"), width=1000).split())
+    for name in ("adam", "lbfgs", "soap", "engd"):
+        assert f"{name}: " in text
+    assert "one solve of size min(M, P)" in text and "warmup" in text and "damping" in text

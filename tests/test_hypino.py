@@ -158,6 +158,18 @@ def test_run_returns_a_solution_with_errors_and_refinement_record(trained, famil
     assert len(sol.info["refinement"]) == 3 and sol.info["terms"] == 3
 
 
+def test_finetuning_takes_gauss_newton_steps(trained, family):
+    """engd fine-tunes through the shared registry: the line search never accepts a higher loss on a step's points."""
+    _, path = trained
+    p = symop.load(family)
+    u = random_solution(p, 8, modes=2, max_frequency=1)["u"]
+    member = manufacture(p, {"u": u})
+    sol = symop.solve(member, method="hypino", model=str(path), refine=0, finetune=3, finetune_optimizer="engd",
+                      points=64, boundary_points=32, eval_points=100)
+    losses = sol.info["finetune_losses"]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+
+
 def test_user_errors_read_as_sentences(trained, family, tmp_path):
     _, path = trained
     p = symop.load(family)

@@ -5,8 +5,9 @@ r"""Fine-tuning a generated solution as an ordinary PINN.
 :class:`symop.nn.MLP`\ s with the generated weights (each weight
 :math:`w_i` folded into its last layer), so that the ``pinn`` method's own
 physics loss (:class:`symop.nn.PhysicsLoss`) trains it.
-:func:`finetune` runs Adam at a constant rate on that loss with fresh
-collocation points every step, in the shared loop
+:func:`finetune` runs a registered optimizer (Adam at a constant rate by
+default; ``engd``'s Gauss–Newton steps with their line search) on that loss
+with fresh collocation points every step, in the shared loop
 (:func:`symop.training.optimize`), and calls back every ``every`` steps (the
 benchmark measures the error there).
 """
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 
 from symop.nn import MLP, objective
-from symop.training import Phase, optimize
+from symop.training import Phase, get_optimizer, optimize
 from symop_hypino.refine import Ensemble
 
 
@@ -57,8 +58,12 @@ def as_module(ensemble: Ensemble) -> Sum:
 
 
 def finetune(model: nn.Module, loss, steps: int, lr: float = 1e-3, every: int = 0,
-             callback: Callable[[int, nn.Module], None] | None = None, progress: bool = False) -> list[float]:
-    """``steps`` Adam steps on ``loss`` (a :class:`~symop.nn.PhysicsLoss`); returns the losses.
+             callback: Callable[[int, nn.Module], None] | None = None, progress: bool = False,
+             optimizer: str = "adam") -> list[float]:
+    """``steps`` steps of ``optimizer`` on ``loss`` (a :class:`~symop.nn.PhysicsLoss`); returns the losses.
+
+    A Gauss–Newton optimizer (``engd``) takes its step lengths from its line
+    search; ``lr`` is then its largest step (1).
 
     ``callback(step, model)`` runs before training and after every ``every`` steps.
     """
@@ -67,5 +72,6 @@ def finetune(model: nn.Module, loss, steps: int, lr: float = 1e-3, every: int = 
         callback(0, model)
         calls.append(lambda record: callback(record.step, model) if record.step % every == 0 else None)
     batch, value = objective(model, loss)
-    return optimize(model, value, [Phase(steps, "adam", lr)], batch=batch, progress=progress,
+    phase = Phase(steps, optimizer, 1.0 if get_optimizer(optimizer).residuals else lr)
+    return optimize(model, value, [phase], batch=batch, progress=progress,
                     label="hypino fine-tune", hint="lower `finetune_lr`", callbacks=calls).losses

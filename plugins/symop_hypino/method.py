@@ -24,6 +24,7 @@ import torch
 from symop.nn import PhysicsLoss, make_engine
 from symop.plugins import Discretization, Option, Program, Refinement, TrainingReport
 from symop.solution import PointCloud, Solution
+from symop.training import optimizer_names
 from symop_hypino import dataset, store
 from symop_hypino.encoding import Spec, encode
 from symop_hypino.finetune import as_module, finetune
@@ -40,6 +41,8 @@ OPTIONS = (
     Option("delta_lr", float, 1e-3, "learning rate of delta training", minimum=0, exclusive=True),
     Option("finetune", int, 0, "Adam steps fine-tuning the generated solution with the pinn loss (0: none)", minimum=0),
     Option("finetune_lr", float, 1e-3, "learning rate of fine-tuning", minimum=0, exclusive=True),
+    Option("finetune_optimizer", str, "adam", "optimizer of fine-tuning (engd: Gauss-Newton on the pinn residuals "
+           "with a line search; see `symop plugins pinn` for what each costs)", optimizer_names()),
     Option("strict", bool, True, "refuse a model trained for another family (compared by structure, not name)"),
     Option("points", int, 512, "interior collocation points per instance", minimum=1),
     Option("boundary_points", int, 256, "boundary (and initial) collocation points per instance", minimum=1),
@@ -112,7 +115,8 @@ class HyPINOProgram(Program):
             loss = PhysicsLoss(p, make_engine(o["estimator"], seed=o["seed"]), points=o["points"],
                                boundary_points=o["boundary_points"], boundary_weight=o["boundary_weight"],
                                seed=o["seed"], device=device)
-            tuned = finetune(model, loss, o["finetune"], o["finetune_lr"], progress=progress)
+            tuned = finetune(model, loss, o["finetune"], o["finetune_lr"], progress=progress,
+                             optimizer=o["finetune_optimizer"])
         pts = p.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
         X = pts if p.time is None else np.concatenate([pts, np.full((len(pts), 1), p.time.end)], axis=1)
         with torch.no_grad():
