@@ -274,3 +274,8 @@ def test_the_gray_scott_example_runs_with_fem_and_agrees_with_fd():
         spread = np.ptp(fd(pts, field=name))
         assert np.abs(fem(pts, field=name) - fd(pts, field=name)).max() < 0.15 * spread, name
     assert 0 < fem.fields["u"].min() and fem.fields["u"].max() <= 1 + 1e-6  # no discrete maximum principle
+
+
+def test_info_names_the_scheme_that_stepped(gray_scott):
+    sol = symop.solve(gray_scott, "fem", n=4, dt=0.25)
+    assert sol.info["scheme"] == "ars222 (IMEX partner of crank-nicolson)"

@@ -8,7 +8,15 @@ batched assembly (:mod:`symop_fem.assembly`) → sparse solves.
 * steady nonlinear problems: Newton's method with the symbolic Jacobian;
 * time-dependent problems ``dt(u) = E``: ``M u' = J u + r(t)`` with the theta
   method (backward Euler, Crank–Nicolson) of :mod:`symop.integrate`; nonlinear
-  terms go explicit (IMEX, or Lie/Strang splitting with the ``split`` option).
+  terms go explicit (IMEX, or Lie/Strang splitting with the ``split`` option);
+  ``dt(u, 2) = E`` through the first-order system of (u, dt(u)).
+
+A system of fields is one block system: one Lagrange space per field on the
+same mesh, the unknowns of the fields one block after another, the residual
+and Jacobian blocks of every equation against every field (the coupling), each
+field's own Dirichlet, Neumann and Robin data, a block-diagonal mass matrix;
+fields of first and second order in time are stepped together.  Periodic sides
+of a box identify the dofs of opposite sides (``P^T R(P u)``, ``P^T J P``).
 """
 
 from __future__ import annotations
@@ -430,7 +438,12 @@ class FEMProgram(Program):
                                    reaction=lambda t, y: lin.solve_mass(nonlinear_part(t, y)),
                                    reaction_scheme=REACTION_SCHEME[split])
         y0 = torch.as_tensor(u0[f], dtype=DTYPE, device=self.device)
-        info["scheme"] = scheme if split == "none" or not nonlinear else f"{split}({scheme}, explicit)"
+        if not nonlinear:
+            info["scheme"] = scheme
+        elif split == "none":  # the nonlinear terms explicit: the scheme's IMEX partner steps
+            info["scheme"] = f"{get_scheme(scheme).imex} (IMEX partner of {scheme})"
+        else:
+            info["scheme"] = f"{split}({scheme}, explicit)"
         return self._integrate(stepper, y0, full, info, progress)
 
     def _vertex_fields(self, u: np.ndarray) -> dict[str, np.ndarray]:
@@ -529,7 +542,8 @@ class FEMProgram(Program):
         else:
             stepper = make_stepper(scheme, linear=lin, source=source2)
         y0 = torch.as_tensor(np.concatenate([u0[f], v0[f][second]]), dtype=DTYPE, device=self.device)
-        info["scheme"] = f"{scheme} (first-order system in u, dt(u))"
+        used = f"{get_scheme(scheme).imex} (IMEX partner of {scheme})" if nonlinear else scheme
+        info["scheme"] = f"{used}, first-order system in u, dt(u)"
         return self._integrate(stepper, y0, full2, info, progress)
 
     def _dirichlet_acceleration(self):
