@@ -1,0 +1,157 @@
+"""INSR against finite differences at equal memory: a Gaussian pulse advected around a periodic interval.
+
+    dt(u) + a*dx(u) = 0,   x in [-2, 2] periodic,   u0 = exp(-(x - c)^2 / (2 sigma^2)),
+    a = 0.25, sigma = 0.1, c = -1.5, to t = 12 (the pulse travels 3 units).
+
+INSR keeps one network per time step (``--width``, ``--depth``; the periodic
+axis encoded on the circle) and advances it by semi-Lagrangian backtracking
+(``split: strang, advection: semi-lagrangian``: the advection is the only
+sub-flow, each step a fit of u(x) = u_prev(x - a dt)), or by any ``--scheme``.
+fd stores the state on a grid of ``n`` cells; ``n`` is set to the network's
+parameter count, so both keep the same number of floats per time step.  The
+mean absolute error against the exact pulse on 2001 points is printed at
+every ``--every`` time units, with the ratio fd / insr, and plotted
+(``--plot FILE``).
+
+Defaults: a network of width 8 and depth 2 (105 floats), dt = 0.1, each step
+10 L-BFGS steps of up to 20 iterations at 1024 fresh points, float64; fd with
+fourth-order stencils and rk4 at its own stable dt (second-order stencils listed
+too).  Part (3) grows fd's grid until it matches insr's error at the end.
+
+Run: ``python benchmarks/insr.py`` (the full run to t = 12, about 2-3 minutes on
+one core), ``--t-end 3`` for a shorter one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+import symop
+
+TEXT = """
+problem pulse "advected Gaussian pulse"
+space x
+time t in [0, {t_end}]
+domain interval(x: [-2, 2])
+boundary periodic(x)
+param a = 0.25
+field u
+equation dt(u) + a*dx(u) = 0
+initial u = exp(-(x + 1.5)^2/(2*0.1^2))
+"""
+A, SIGMA, C, L = 0.25, 0.1, -1.5, 4.0
+
+
+def exact(x: np.ndarray, t: float) -> np.ndarray:
+    """The pulse at ``t``, folded onto [-2, 2] (the images one period away are below 1e-300)."""
+    z = np.mod(x - C - A * t + L / 2, L) - L / 2
+    return np.exp(-z ** 2 / (2 * SIGMA ** 2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--t-end", type=float, default=12.0)
+    parser.add_argument("--dt", type=float, default=0.1)
+    parser.add_argument("--width", type=int, default=8)
+    parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--initial-iterations", type=int, default=300)
+    parser.add_argument("--points", type=int, default=1024)
+    parser.add_argument("--lr", type=float, default=1.0)
+    parser.add_argument("--optimizer", default="lbfgs", help="any registered optimizer (adam: use --lr 1e-3)")
+    parser.add_argument("--activation", default="tanh")
+    parser.add_argument("--scheme", default="semi-lagrangian",
+                        help="semi-lagrangian, or a scheme of insr (midpoint, crank-nicolson, rk4, ...)")
+    parser.add_argument("--fd-order", type=int, default=4, help="the fd stencil order compared (the other is listed)")
+    parser.add_argument("--every", type=float, default=1.0)
+    parser.add_argument("--plot", default="")
+    args = parser.parse_args()
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads); load average {open('/proc/loadavg').read().split()[:3]}")
+    problem = symop.parse(TEXT.format(t_end=args.t_end))
+    options = dict(dt=args.dt, width=args.width, depth=args.depth, iterations=args.iterations,
+                   initial_iterations=args.initial_iterations, points=args.points, lr=args.lr, progress=False,
+                   optimizer=args.optimizer, activation=args.activation, dtype="float64")
+    if args.scheme == "semi-lagrangian":
+        options.update(split="strang", advection="semi-lagrangian", scheme="midpoint")
+    else:
+        options.update(scheme=args.scheme)
+    progress = options.pop("progress")
+    began = time.perf_counter()
+    net = symop.solve(problem, "insr", progress=progress, **options)
+    insr_time = time.perf_counter() - began
+    floats = net.info["memory"]["floats_per_state"]
+    began = time.perf_counter()
+    saves = int(round(args.t_end / args.every)) + 1
+    grid = symop.solve(problem, "fd", n=floats, order=args.fd_order, scheme="rk4", save=saves)
+    fd_time = time.perf_counter() - began
+    other = 2 if args.fd_order == 4 else 4
+    grid2 = symop.solve(problem, "fd", n=floats, order=other, scheme="rk4", save=saves)
+    x = np.linspace(-2, 2, 2001)
+    times = np.linspace(0, args.t_end, saves)
+    rows = []
+    for t in times:
+        e_net = float(np.mean(np.abs(net(x, t=t) - exact(x, t))))
+        e_fd = float(np.mean(np.abs(grid(x, t=t) - exact(x, t))))
+        rows.append((t, e_net, e_fd, float(np.mean(np.abs(grid2(x, t=t) - exact(x, t))))))
+    print(f"insr: {args.scheme}, width {args.width}, depth {args.depth}, dt {args.dt}, {args.iterations} iterations "
+          f"per step; {floats} floats per state ({net.info['memory']['bytes_per_state']} bytes), "
+          f"{net.info['memory']['states']} states; {insr_time:.1f} s")
+    print(f"fd:   n = {floats} cells (the same floats per state), order {args.fd_order}, rk4, "
+          f"dt {grid.info.get('dt', float('nan')):.4g}; {fd_time:.1f} s")
+    print(f"{'t':>6} {'insr mean|err|':>15} {'fd mean|err|':>13} {'fd / insr':>10} {f'fd order {other}':>13}")
+    for t, a, b, c in rows:
+        print(f"{t:6.2f} {a:15.3e} {b:13.3e} {b / a:10.2f} {c:13.3e}")
+    print(f"at t = {args.t_end:g}: fd / insr = {rows[-1][2] / rows[-1][1]:.2f} (target >= 3)")
+    mean_net = float(np.mean([r[1] for r in rows[1:]]))
+    mean_fd = float(np.mean([r[2] for r in rows[1:]]))
+    print(f"mean over the printed times t > 0: insr {mean_net:.3e}, fd {mean_fd:.3e}, fd / insr = {mean_fd / mean_net:.2f}")
+    # (3) the memory fd needs to match insr's error at the final time
+    n, final = floats, rows[-1][1]
+    if rows[-1][2] <= final:
+        print(f"fd matches insr's error at t = {args.t_end:g} already with the same floats per state")
+    while rows[-1][2] > final and n < 64 * floats:
+        n = int(round(n * 1.25))
+        e = float(np.mean(np.abs(symop.solve(problem, "fd", n=n, order=args.fd_order, scheme="rk4", save=2)(x)
+                                 - exact(x, args.t_end))))
+        if e <= final:
+            print(f"fd matches insr's error at t = {args.t_end:g} ({final:.3e}) with n = {n} cells ({e:.3e}): "
+                  f"{n / floats:.2f} x insr's floats per state")
+            break
+    else:
+        if rows[-1][2] > final:
+            print(f"fd does not match insr's error at t = {args.t_end:g} up to n = {n}")
+    print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+        ax[0].semilogy(times, [r[1] for r in rows], "o-", label=f"insr ({floats} floats)")
+        ax[0].semilogy(times, [r[2] for r in rows], "s-", label=f"fd order {args.fd_order}, n = {floats}")
+        ax[0].semilogy(times, [r[3] for r in rows], "^:", label=f"fd order {other}, n = {floats}")
+        ax[0].set_xlabel("t")
+        ax[0].set_ylabel("mean |u - u_exact|")
+        ax[0].legend()
+        ax[1].plot(x, exact(x, args.t_end), "k-", label="exact")
+        ax[1].plot(x, net(x, t=args.t_end), "--", label="insr")
+        ax[1].plot(x, grid(x, t=args.t_end), ":", label=f"fd (order {args.fd_order})")
+        ax[1].set_xlabel("x")
+        ax[1].set_title(f"t = {args.t_end:g}")
+        ax[1].legend()
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+        print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
