@@ -174,7 +174,11 @@ class CellSpace:
             fq = f if isinstance(f, torch.Tensor) else torch.full((1, 1), float(f), dtype=DTYPE)
             Fe = Fe + (self.wdet * fq.expand(E, Q)) @ self.phi
         if flux is not None:
-            Fe = Fe + torch.einsum("eqa,eqka,eq->ek", flux.expand(E, Q, self.dim), self.grad.expand(E, Q, -1, -1), self.wdet)
+            if self.grad.shape[1] == 1:  # affine cells: the gradients are constant, integrate the flux first
+                fw = torch.einsum("eqa,eq->ea", flux.expand(E, Q, self.dim), self.wdet)
+                Fe = Fe + torch.einsum("ea,eka->ek", fw, self.grad[:, 0])
+            else:
+                Fe = Fe + torch.einsum("eqa,eqka,eq->ek", flux.expand(E, Q, self.dim), self.grad, self.wdet)
         return np.bincount(self.cells.reshape(-1).numpy(), weights=Fe.reshape(-1).numpy(), minlength=self.n)
 
 

@@ -413,7 +413,12 @@ class FEMProgram(Program):
             # N(u) = R(u) - J0 u - r0: what the linear part leaves out
             u = full(y, t)
             R, _ = self.residual(u, t, jacobian=False)
-            r, _ = self.residual(None, t, jacobian=False)
+            if steady_data and "r" in cache:
+                r = cache["r"]
+            else:
+                r, _ = self.residual(None, t, jacobian=False)
+                if steady_data:
+                    cache["r"] = r
             return torch.as_tensor((R - r - J @ u)[f], dtype=DTYPE, device=self.device)
 
         solver = self.options["solver"]
