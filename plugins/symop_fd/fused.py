@@ -235,8 +235,10 @@ def _compile(fn, example: tuple[torch.Tensor, ...]):
 
         graph = make_fx(lambda *args: fn(*args))(*example)
         # a tracing context with a shape environment: what inductor's FX graph cache needs to store the graph
-        with tracing(TracingContext(FakeTensorMode(shape_env=ShapeEnv()))):
-            compiled = torch._inductor.compile(graph, list(example))
+        # (and fake inputs of static shapes: else inductor compiles for symbolic sizes, which vectorises worse)
+        fake = FakeTensorMode(shape_env=ShapeEnv())
+        with tracing(TracingContext(fake)):
+            compiled = torch._inductor.compile(graph, [fake.from_tensor(t, static_shapes=True) for t in example])
         compiled(*example)  # fail here, not in the time loop
     except Exception as e:  # a missing compiler, an unsupported platform or op: the caller steps eagerly
         text = str(e).strip().splitlines()
