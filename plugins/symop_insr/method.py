@@ -27,7 +27,7 @@ from symop.model import analysis
 from symop.nn import ACTIVATIONS, PhysicsLoss, make_engine, unsupported
 from symop.plugins import Discretization, Option, Program
 from symop.solution import PointCloud, Solution
-from symop.training import load_checkpoint, optimizer_names, progress_bar, save_checkpoint
+from symop.training import get_optimizer, load_checkpoint, optimizer_names, progress_bar, save_checkpoint
 
 from .network import SpatialNet, SteppedField
 from .physics import GROUPS, StepPhysics
@@ -66,6 +66,11 @@ class INSRProgram(Program):
             raise OptionError(f"the scheme {o['scheme']} evaluates the right-hand side of its own stages, which needs "
                               "derivatives of derivatives that only the autograd engine takes; use estimator: "
                               "autograd, or a one-stage scheme (euler, backward-euler, crank-nicolson, midpoint).")
+        if getattr(get_optimizer(o["optimizer"]), "residuals", False):
+            raise OptionError(f"the optimizer `{o['optimizer']}` steps on the residuals of the loss term by term, "
+                              "which insr's step losses do not give yet; use one of "
+                              + ", ".join(n for n in optimizer_names() if not getattr(get_optimizer(n), "residuals",
+                                                                                      False)) + ".")
         physics = self.physics("cpu")
         if o["advection"] == "semi-lagrangian":
             if physics.groups_present(("reaction",)):
