@@ -152,13 +152,14 @@ def _train(tmp_path, phases, resume_path=None, every=0, stop_at=0, width=5, fixe
 
 
 @pytest.mark.parametrize("name, options, key", [("engd", {"momentum": 0.5, "damping": 1e-6}, "direction"),
-                                                ("soap", {"precondition_frequency": 2}, "exp_avg")])
+                                                ("soap", {"precondition_frequency": 2}, "exp_avg"),
+                                                ("kfac", {"ema": 0.5, "momentum": 0.3}, "A_interior")])
 def test_optimizers_resume_from_a_checkpoint(tmp_path, name, options, key):
     """Interrupted mid-phase and resumed, the run takes the same steps (the SPRING direction, SOAP's
     statistics and eigenbases are in the checkpoint, a file read with weights_only)."""
     if name == "soap":
         pytest.importorskip("pytorch_optimizer")
-    phases = [Phase(2, "adam", 1e-2), Phase(5, name, 1.0 if name == "engd" else 1e-2, options=options)]
+    phases = [Phase(2, "adam", 1e-2), Phase(5, name, 1e-2 if name == "soap" else 1.0, options=options)]
     whole = _train(tmp_path, phases)
     path = tmp_path / "run.ckpt"
     with pytest.raises(Interrupted):
@@ -205,3 +206,91 @@ def test_pinn_lists_each_optimizer_with_its_cost():
     for name in ("adam", "lbfgs", "soap", "engd"):
         assert f"{name}: " in text
     assert "one solve of size min(M, P)" in text and "warmup" in text and "damping" in text
+
+
+# ------------------------------------------------------------------ kfac
+def _recorded_jacobian(loss, net, batch):
+    """Rows of the Jacobian rebuilt from the recorder's copies: sum_s g_{n,s} [a_{n,s}, 1_value]^T per layer."""
+    from symop.nn.engines import StdeEngine
+    from symop.nn.kfac import Recorder, _residual
+
+    rec, engine, rows = Recorder(net, loss.dim), StdeEngine(1), []
+    for term, (X, n) in zip(loss.terms, batch):
+        rec.clear()
+        r = _residual(loss, engine, rec, term, X, n) * (term.weight / X.shape[0]) ** 0.5
+        outs = [z for layer in rec.records for _, z in layer]
+        for i in range(X.shape[0]):
+            grads = iter(torch.autograd.grad(r[i], outs, retain_graph=True, allow_unused=True))
+            row = []
+            for layer, copies in zip(rec.layers, rec.records):
+                M = torch.zeros(layer.out_features, layer.in_features + 1, dtype=torch.float64)
+                for a, _ in copies:
+                    g = next(grads)
+                    if g is not None:
+                        M += torch.einsum("so,si->oi", g[i], a[i])
+                row += [M[:, :-1].reshape(-1), M[:, -1]]
+            rows.append(torch.cat(row))
+    return torch.stack(rows)
+
+
+def test_kfac_copies_of_every_layer_rebuild_the_exact_jacobian(tmp_path):
+    """The recorded layer inputs and output gradients are the Jacobian's weight-sharing structure, for every term."""
+    problem, loss = _loss(HEAT, tmp_path, points=6, boundary_points=8)
+    torch.manual_seed(0)
+    net = symop.nn.MLP(loss.inputs, 1, 5, 2).double()
+    batch = loss.sample(1)
+    exact = linearise(loss, net, batch).jacobian
+    assert torch.allclose(_recorded_jacobian(loss, net, batch), exact, atol=1e-12)
+
+
+REGRESSION = """problem r "a field fitted to data inside and on the sides"
+space x, y
+domain box(x: [0, 1], y: [0, 1])
+field u
+equation u = sin(pi*x)*y
+boundary all: u = x*y
+"""
+
+
+def test_kfac_factors_match_the_gauss_newton_matrix_of_a_one_layer_network(tmp_path):
+    from symop.nn.kfac import kronecker
+
+    problem, loss = _loss(REGRESSION, tmp_path, points=25, boundary_points=16)
+    torch.manual_seed(0)
+    net = symop.nn.MLP(2, 1, 4, 0).double()  # one linear layer
+    batch = loss.sample(0)
+    lin = linearise(loss, net, batch)
+    factors = kronecker(loss, net, batch)
+    start = 0
+    for (name, rows), group in zip(lin.terms, ("interior", "boundary")):
+        J = lin.jacobian[start:start + rows]
+        start += rows
+        A, B = factors.A[group][0], factors.B[group][0]
+        assert torch.allclose(torch.kron(B, A), J.T @ J, atol=1e-13)
+
+
+def test_inverse_of_a_sum_of_two_kronecker_products():
+    from symop.training.curvature import inverse_kronecker_sum
+
+    g = torch.Generator().manual_seed(0)
+
+    def spd(n):
+        M = torch.randn(n, n, dtype=torch.float64, generator=g)
+        return M @ M.T + 0.1 * torch.eye(n, dtype=torch.float64)
+
+    A1, A2, B1, B2 = spd(4), spd(4), spd(3), spd(3)
+    X = torch.randn(3, 4, dtype=torch.float64, generator=g)
+    K = torch.kron(B1, A1) + torch.kron(B2, A2)
+    Y = inverse_kronecker_sum(X, [(A1, B1), (A2, B2)])
+    assert torch.allclose(K @ Y.reshape(-1), X.reshape(-1), atol=1e-10)
+    Y1 = inverse_kronecker_sum(X, [(A1, B1)])
+    assert torch.allclose(torch.kron(B1, A1) @ Y1.reshape(-1), X.reshape(-1), atol=1e-10)
+
+
+def test_kfac_trains_and_refuses_networks_it_cannot_factor(tmp_path):
+    result = _train(tmp_path, [Phase(8, "kfac", 1.0, options={"damping": 1e-8, "ema": 0.0})], width=12, fixed=True)
+    assert result.losses[-1] < 0.3 * result.losses[0]
+    path = tmp_path / "p.pde"
+    path.write_text(POISSON)
+    with pytest.raises(OptionError, match="kfac takes its Kronecker factors from a plain MLP: leave hard off"):
+        symop.solve(symop.load(path), method="pinn", optimizer="kfac", fourier=4, steps=1)

@@ -23,8 +23,9 @@ def _optimizer_help() -> str:
             f"loss weighs them, with a line search; use dtype float64). Cost of one step: {costs}")
 
 
-#: options of the Gauss-Newton optimizers, passed to their phase
-CURVATURE_OPTIONS = ("damping", "solver", "line_search", "momentum")
+#: options of the Gauss-Newton optimizers, passed to their phase (damping only when given)
+CURVATURE_OPTIONS = {"engd": ("damping", "solver", "line_search", "momentum"),
+                     "kfac": ("damping", "line_search", "momentum")}
 
 OPTIONS = (
     Option("width", int, 64, "neurons per hidden layer", minimum=1),
@@ -41,13 +42,14 @@ OPTIONS = (
            minimum=0),
     Option("resample", bool, True, "draw fresh collocation points every step (off: the points of step 0 throughout, "
            "as Gauss-Newton methods usually train)"),
-    Option("damping", float, 1e-10, "engd: damping of the Gauss-Newton matrix, relative to its mean diagonal",
-           minimum=0),
+    Option("damping", float, None, "engd, kfac: damping of the Gauss-Newton matrix relative to its mean diagonal "
+           "(default: engd 1e-10, kfac 1e-3 on each Kronecker factor, squared)", minimum=0),
     Option("solver", str, "auto", "engd: dense (P x P system), woodbury (M x M, for fewer residuals M than "
            "parameters P), auto: the smaller", SOLVERS),
-    Option("line_search", str, "grid", "engd: grid (step 2^-k, k < 20, lowest loss), backtracking (halve from 1 "
+    Option("line_search", str, "grid", "engd, kfac: grid (step 2^-k, k < 20, lowest loss), backtracking (halve from 1 "
            "until the loss falls), none (step lr)", LINE_SEARCHES),
-    Option("momentum", float, 0.0, "engd: SPRING momentum of the Gauss-Newton direction (0: none)", minimum=0,
+    Option("momentum", float, 0.0, "engd, kfac: fraction of the previous direction added (SPRING's momentum for "
+           "engd; 0: none)", minimum=0,
            maximum=0.999),
     Option("points", int, 1024, "interior collocation points per step", minimum=1),
     Option("boundary_points", int, 256, "points per boundary or initial condition per step", minimum=1),
@@ -97,6 +99,10 @@ class PINNProgram(Program):
         self.options = dict(options)
         self.source = ""
         self.hard = hard_fields(problem) if self.options.get("hard") else ()
+        o = self.options
+        if o.get("optimizer") == "kfac" and (self.hard or o.get("output_scale", 1.0) != 1.0 or o.get("fourier", 0)):
+            raise OptionError("kfac takes its Kronecker factors from a plain MLP: leave hard off, output_scale at 1 and "
+                              "fourier at 0, or use engd.")
         loss = self._loss("cpu")
         self.source = "\n".join(t.fn.source for t in loss.terms)
 
@@ -162,7 +168,7 @@ class PINNProgram(Program):
         loss = self._loss(device)
         model = self.network(loss).to(device=device, dtype=loss.dtype)
         spec = OPTIMIZERS[o["optimizer"]]
-        options = {k: o[k] for k in CURVATURE_OPTIONS} if spec.residuals else {}
+        options = {k: o[k] for k in CURVATURE_OPTIONS.get(spec.name, ()) if o[k] is not None}
         info = train(model, loss, steps=o["steps"], lr=o["lr"], lr_decay=o["lr_decay"], lbfgs=o["lbfgs"],
                      checkpoint=o["checkpoint"], progress=progress, optimizer=o["optimizer"], warmup=o["warmup"],
                      options=options, resample=o["resample"])

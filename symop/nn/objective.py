@@ -8,7 +8,9 @@ seed before every evaluation, so that an optimizer that evaluates several
 times per step (L-BFGS) sees the same directions each time, and a resumed
 run the same as an uninterrupted one.  ``loss.linearise(batch)`` gives the
 weighted residual vector and its Jacobian (:func:`symop.nn.linearise.linearise`),
-which Gauss–Newton optimizers such as ``engd`` use.
+which Gauss–Newton optimizers such as ``engd`` use, and ``loss.kronecker(batch)``
+the Kronecker factors of its Gauss–Newton matrix (:func:`symop.nn.kfac.kronecker`)
+for ``kfac``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Callable
 
 import torch
 
+from .kfac import Factors, kronecker
 from .linearise import Linearisation, linearise
 from .loss import PhysicsLoss
 
@@ -41,5 +44,8 @@ def objective(model: Callable[[torch.Tensor], torch.Tensor], loss: PhysicsLoss
 
         def linearise(self, data: tuple[list, int]) -> Linearisation:
             return linearise(loss, model, data[0])
+
+        def kronecker(self, data: tuple[list, int]) -> Factors:
+            return kronecker(loss, model, data[0])
 
     return batch, Value()

@@ -43,7 +43,8 @@ import torch
 
 from symop.errors import OptionError, SolveError
 
-__all__ = ["ENGD", "ResidualClosure", "gauss_newton_direction", "LINE_SEARCHES", "SOLVERS"]
+__all__ = ["ENGD", "KFAC", "ResidualClosure", "gauss_newton_direction", "inverse_kronecker_sum", "LINE_SEARCHES",
+           "SOLVERS"]
 
 LINE_SEARCHES = ("grid", "backtracking", "none")
 SOLVERS = ("auto", "dense", "woodbury")
@@ -59,10 +60,25 @@ class ResidualClosure:
     """
 
     def __init__(self, value: Callable[[], Any], linearise: Callable[[], Any],
-                 params: Sequence[torch.nn.Parameter]) -> None:
+                 params: Sequence[torch.nn.Parameter], kronecker: Callable[[], Any] | None = None) -> None:
         self._value, self._linearise, self.params = value, linearise, list(params)
+        self._kronecker = kronecker
         self.last: Any = None
         self.evaluations = 0
+
+    def gradient(self) -> torch.Tensor:
+        """The gradient of the loss at the current parameters, flattened in the parameters' order."""
+        total, _ = self._value()
+        grads = torch.autograd.grad(total, self.params, allow_unused=True)
+        return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                          for g, p in zip(grads, self.params)])
+
+    def kronecker(self):
+        """The Kronecker factors of the Gauss–Newton matrix (:func:`symop.nn.kfac.kronecker`)."""
+        if self._kronecker is None:
+            raise OptionError("kfac needs the Kronecker factors of the loss, which this training loss does not "
+                              "give; use engd.")
+        return self._kronecker()
 
     def __call__(self) -> torch.Tensor:
         flags = [p.requires_grad for p in self.params]
@@ -177,42 +193,177 @@ class ENGD(torch.optim.Optimizer):
         lin = closure.linearise()
         J, r = lin.jacobian, lin.residual
         if not (torch.isfinite(J).all() and torch.isfinite(r).all()):
-            raise SolveError("the Jacobian of the residuals is not finite; lower the damping's adaptivity or "
-                             "warm up with adam.")
+            raise SolveError("the Jacobian of the residuals is not finite; warm up with adam (`warmup`) or train "
+                             "in float64.")
         previous = self._flat_state("direction") if group["momentum"] else None
         d = gauss_newton_direction(J, r, group["current"], group["solver"], previous, group["momentum"])
-        base = [p.detach().clone() for p in self._params]
-        best, best_eta, best_last = float(start), 0.0, start_last
-        if group["line_search"] == "none":
-            etas = [group["lr"]]
-        elif group["line_search"] == "grid":
-            etas = [group["lr"] * 0.5 ** k for k in range(group["grid"])]
-        else:
-            etas = None
-        if etas is not None:
-            for eta in etas:
-                self._move(base, d, eta)
-                value = float(closure())
-                if value < best or group["line_search"] == "none":
-                    best, best_eta, best_last = value, eta, closure.last
-        else:
-            eta = group["lr"]
-            for _ in range(group["grid"]):
-                self._move(base, d, eta)
-                value = float(closure())
-                if value < best:
-                    best, best_eta, best_last = value, eta, closure.last
-                    break
-                eta *= 0.5
-        self._move(base, d, best_eta)
-        closure.last = best_last
-        if group["adapt"]:  # Levenberg-Marquardt: long steps trust the model, short ones damp it
-            if best_eta >= 0.25 * group["lr"]:
-                group["current"] = max(group["current"] / 10, group["damping"])
-            elif best_eta < 2 ** -6 * group["lr"]:
-                group["current"] = min(max(group["current"], 1e-12) * 10, 1.0)
+        best_eta = _line_search(self, closure, d, group, start, start_last)
+        _adapt(group, best_eta)
         if group["momentum"]:
             self._set_state("direction", d * (1.0 if best_eta else 0.0))
         for p in self._params:
             self.state[p]["step"] = self.state[p].get("step", torch.tensor(0.0)) + 1
-        return torch.as_tensor(best)
+        return closure.last[0].detach()
+
+
+def _line_search(opt, closure: ResidualClosure, d: torch.Tensor, group: dict, start, start_last) -> float:
+    """Move ``opt``'s parameters to ``θ - η d`` for the ``η`` its line search picks (0: none lowered the loss)."""
+    base = [p.detach().clone() for p in opt._params]
+    best, best_eta, best_last = float(start), 0.0, start_last
+    if group["line_search"] == "none":
+        etas = [group["lr"]]
+    elif group["line_search"] == "grid":
+        etas = [group["lr"] * 0.5 ** k for k in range(group["grid"])]
+    else:
+        etas = None
+    if etas is not None:
+        for eta in etas:
+            opt._move(base, d, eta)
+            value = float(closure())
+            if value < best or group["line_search"] == "none":
+                best, best_eta, best_last = value, eta, closure.last
+    else:
+        eta = group["lr"]
+        for _ in range(group["grid"]):
+            opt._move(base, d, eta)
+            value = float(closure())
+            if value < best:
+                best, best_eta, best_last = value, eta, closure.last
+                break
+            eta *= 0.5
+    opt._move(base, d, best_eta)
+    closure.last = best_last
+    return best_eta
+
+
+def _adapt(group: dict, eta: float) -> None:
+    """Levenberg-Marquardt: long steps trust the model (less damping), short ones damp it more."""
+    if group["adapt"]:
+        if eta >= 0.25 * group["lr"]:
+            group["current"] = max(group["current"] / 10, group["damping"])
+        elif eta < 2 ** -6 * group["lr"]:
+            group["current"] = min(max(group["current"], 1e-12) * 10, 1.0)
+
+
+def inverse_kronecker_sum(X: torch.Tensor, pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    r"""``Y`` with :math:`\sum_g (B_g \otimes A_g)\,\mathrm{vec}(Y) = \mathrm{vec}(X)` (row-major ``vec``), exactly.
+
+    ``pairs`` are one or two ``(A, B)`` of symmetric positive definite factors
+    (damped); ``X`` is ``(out, in)``.  One pair: :math:`Y = B^{-1} X A^{-1}`.
+    Two: with :math:`A_2 = L L^\top`, :math:`L^{-1} A_1 L^{-\top} = U \Lambda U^\top`
+    and :math:`P_A = L^{-\top} U` (so :math:`P_A^\top A_1 P_A = \Lambda`,
+    :math:`P_A^\top A_2 P_A = I`), and the same for ``B``,
+    :math:`Y = P_B\,[(P_B^\top X P_A) / (\lambda_B \lambda_A^\top + 1)]\,P_A^\top`.
+    """
+    if len(pairs) == 1:
+        A, B = pairs[0]
+        return torch.cholesky_solve(torch.cholesky_solve(X.T, torch.linalg.cholesky(A)).T, torch.linalg.cholesky(B))
+    (A1, B1), (A2, B2) = pairs
+
+    def basis(M1: torch.Tensor, M2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        L = torch.linalg.cholesky(M2)
+        Li = torch.linalg.solve_triangular(L, torch.eye(L.shape[0], dtype=L.dtype, device=L.device), upper=False)
+        lam, U = torch.linalg.eigh(Li @ M1 @ Li.T)
+        return lam, Li.T @ U
+
+    la, Pa = basis(A1, A2)
+    lb, Pb = basis(B1, B2)
+    return Pb @ ((Pb.T @ X @ Pa) / (lb[:, None] * la[None, :] + 1)) @ Pa.T
+
+
+class KFAC(torch.optim.Optimizer):
+    r"""KFAC for PINNs: the Gauss–Newton step with each layer's block replaced by Kronecker factors, then a line search.
+
+    Each linear layer's block of the Gauss–Newton matrix is approximated by
+    :math:`B_\Omega \otimes A_\Omega + B_\partial \otimes A_\partial` (interior
+    terms; boundary, initial and periodic terms), the factors from
+    :func:`symop.nn.kfac.kronecker` averaged over steps with weight ``ema``; each
+    factor is damped by ``damping`` times its mean diagonal, and the sum is
+    inverted exactly (:func:`inverse_kronecker_sum`).  The direction is that
+    inverse applied to :math:`J^\top r`, half the loss gradient; the step length
+    comes from the same line searches as :class:`ENGD`, and ``momentum`` adds
+    that fraction of the previous direction.  A step costs a gradient, one pass
+    of Taylor-mode jets with one reverse pass per term, eigendecompositions of
+    the factors (``width + 1`` square) and the line search's loss evaluations.
+    """
+
+    def __init__(self, params, lr: float = 1.0, damping: float = 1e-3, ema: float = 0.95, line_search: str = "grid",
+                 grid: int = 20, momentum: float = 0.0, adapt: bool = True) -> None:
+        if line_search not in LINE_SEARCHES:
+            raise OptionError(f"there is no line search `{line_search}`; the line searches are "
+                              f"{', '.join(LINE_SEARCHES)}.")
+        if not damping > 0 or not 0 <= ema < 1 or not 0 <= momentum < 1 or int(grid) < 1:
+            raise OptionError("kfac needs damping > 0, 0 <= ema < 1, 0 <= momentum < 1 and a grid of at least one "
+                              "point.")
+        super().__init__(params, dict(lr=lr, damping=float(damping), ema=float(ema), line_search=line_search,
+                                      grid=int(grid), momentum=float(momentum), adapt=bool(adapt),
+                                      current=float(damping)))
+
+    @property
+    def _params(self) -> list[torch.nn.Parameter]:
+        return self.param_groups[0]["params"]
+
+    _move = ENGD._move
+
+    def _factors(self, closure: ResidualClosure) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Per layer, the ``(A, B)`` of each group, averaged over steps (kept in the state of the layer's weight)."""
+        factors = closure.kronecker()
+        params = self._params
+        layers = len(params) // 2
+        groups = sorted(factors.A)
+        if len(params) != 2 * layers or any(len(factors.A[g]) != layers for g in groups):
+            raise OptionError("kfac needs the parameters of an MLP, a weight and a bias per layer, in order.")
+        beta = self.param_groups[0]["ema"]
+        out = []
+        for l in range(layers):
+            state = self.state[params[2 * l]]
+            pairs = []
+            for g in groups:
+                A, B = factors.A[g][l], factors.B[g][l]
+                if f"A_{g}" in state:
+                    A = beta * state[f"A_{g}"] + (1 - beta) * A
+                    B = beta * state[f"B_{g}"] + (1 - beta) * B
+                state[f"A_{g}"], state[f"B_{g}"] = A.detach(), B.detach()
+                pairs.append((A, B))
+            out.append(pairs)
+        return out
+
+    def step(self, closure: ResidualClosure | None = None):  # type: ignore[override]
+        """One KFAC step; returns the loss where it ended (the closure's ``last`` holds its terms)."""
+        if not isinstance(closure, ResidualClosure):
+            raise SolveError("kfac steps need the training loop's residual closure (a loss with residuals).")
+        group = self.param_groups[0]
+        if closure.last is None:
+            closure()
+        start, start_last = closure.last[0].detach(), closure.last
+        grad = closure.gradient() / 2  # J^T r
+        layers = self._factors(closure)
+        lam = group["current"]
+        parts, k = [], 0
+        for l, pairs in enumerate(layers):
+            W, b = self._params[2 * l], self._params[2 * l + 1]
+            gW = grad[k:k + W.numel()].reshape(W.shape)
+            gb = grad[k + W.numel():k + W.numel() + b.numel()]
+            k += W.numel() + b.numel()
+            X = torch.cat([gW, gb[:, None]], dim=1)
+            damped = [(_damp(A, lam ** 0.5), _damp(B, lam ** 0.5)) for A, B in pairs]
+            Y = inverse_kronecker_sum(X, damped)
+            parts += [Y[:, :-1].reshape(-1), Y[:, -1]]
+        d = torch.cat(parts)
+        if group["momentum"]:
+            previous = ENGD._flat_state(self, "direction")
+            if previous is not None:
+                d = d + group["momentum"] * previous
+        if not torch.isfinite(d).all():
+            raise SolveError("the kfac direction is not finite; raise `damping`, or warm up with adam (`warmup`).")
+        best_eta = _line_search(self, closure, d, group, start, start_last)
+        _adapt(group, best_eta)
+        if group["momentum"]:
+            ENGD._set_state(self, "direction", d * (1.0 if best_eta else 0.0))
+        return closure.last[0].detach()
+
+
+def _damp(M: torch.Tensor, rel: float) -> torch.Tensor:
+    """``M + rel * mean(diag(M)) I`` (at least the smallest positive number on the diagonal)."""
+    shift = rel * float(M.diagonal().mean()) + torch.finfo(M.dtype).tiny ** 0.5
+    return M + shift * torch.eye(M.shape[0], dtype=M.dtype, device=M.device)

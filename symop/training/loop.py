@@ -270,7 +270,9 @@ def _step(optimizer: torch.optim.Optimizer, closure_driven: bool | str, loss: Lo
         return total
 
     if closure_driven == "residuals":
-        gn = ResidualClosure(lambda: _split(loss(data)), lambda: loss.linearise(data), params)
+        kronecker = getattr(loss, "kronecker", None)
+        gn = ResidualClosure(lambda: _split(loss(data)), lambda: loss.linearise(data), params,
+                             (lambda: kronecker(data)) if callable(kronecker) else None)
         gn()
         check(*gn.last)  # a non-finite loss stops the run before the optimizer moves
         optimizer.step(gn)

@@ -124,6 +124,12 @@ def _soap(setup: OptimizerSetup) -> torch.optim.Optimizer:
 SOAP_DEFAULTS: Mapping[str, Any] = {"weight_decay": 0.0}
 
 
+def _kfac(setup: OptimizerSetup) -> torch.optim.Optimizer:
+    from .curvature import KFAC
+
+    return KFAC(setup.params, lr=setup.lr, **setup.options)
+
+
 register_optimizer(OptimizerSpec("adam", _adam, description="Adam (options: betas, eps, weight_decay)",
                                  cost="one gradient of the loss"))
 register_optimizer(OptimizerSpec(
@@ -172,3 +178,10 @@ class Schedule:
         if self.kind == "cosine":
             return self.final + (1 - self.final) / 2 * (1 + math.cos(math.pi * min(k, n) / n))
         return 1.0
+register_optimizer(OptimizerSpec(
+    "kfac", _kfac, residuals=True,
+    description="KFAC for PINNs: Gauss-Newton with each layer's block as a sum of two Kronecker products (interior; "
+                "boundary and initial), from Taylor-mode jets, with a line search (options: damping, ema, "
+                "line_search, grid, momentum, adapt)",
+    cost="one gradient, one Taylor-mode pass with a reverse pass per term, eigendecompositions of (width+1)-square "
+         "factors, and up to `grid` loss evaluations"))

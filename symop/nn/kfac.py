@@ -1,0 +1,230 @@
+r"""Kronecker factors of the Gauss–Newton matrix of a physics loss (KFAC for PINNs).
+
+The residuals of a :class:`~symop.nn.loss.PhysicsLoss` are computed from
+Taylor-mode jets of the network (value, first-order coefficients along
+directions, the collapsed sum of second-order coefficients for a Laplacian).  A
+linear layer :math:`z = W a + b` is applied to every coefficient of its input
+jet: to ``S`` *copies* :math:`a_{n,s}` per point (the value with the bias, the
+derivative coefficients without).  The Jacobian of the residual :math:`r_n` with
+respect to :math:`\tilde W = [W\ b]` is therefore
+
+.. math::  \partial r_n / \partial \tilde W = \sum_s g_{n,s}\, \tilde a_{n,s}^\top,
+           \qquad g_{n,s} = \partial r_n / \partial z_{n,s},\quad
+           \tilde a_{n,s} = (a_{n,s}, [s \text{ is the value}]),
+
+and KFAC-expand (Dangel, Müller & Zeinhofer 2024) approximates the layer's block
+of the Gauss–Newton matrix :math:`\sum_n J_n^\top J_n` by :math:`B \otimes A` with
+
+.. math::  A = \frac1N \sum_{n,s} \tilde a_{n,s} \tilde a_{n,s}^\top, \qquad
+           B = \sum_{n,s} g_{n,s} g_{n,s}^\top
+
+(``N`` rows; exact when each point has one copy, e.g. a regression on the
+network's value).  The interior terms form one pair of factors and the
+boundary, initial and periodic terms another; :class:`Factors` holds both per
+layer.
+
+:func:`kronecker` computes them with a recording network (:class:`Recorder`)
+that evaluates the jets layer by layer and keeps each layer's input copies and
+outputs; the residuals come from the loss's generated functions through the
+STDE engine's exact polarized partials and an exact collapsed Laplacian, and the
+:math:`g` are one reverse pass per term.  It supports symop's
+:class:`~symop.nn.network.MLP` without Fourier features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from symop.errors import OptionError
+
+from .engines import StdeEngine
+from .network import MLP
+from .taylor import activation_derivatives, compose
+
+__all__ = ["Factors", "Recorder", "kronecker", "kfac_unsupported"]
+
+
+@dataclass
+class Factors:
+    """Per layer (hidden layers, then the last), the input factor ``A`` and output factor ``B`` of each group."""
+
+    #: group (``interior``, ``boundary``) -> per layer ``A`` ``(in + 1, in + 1)``
+    A: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    #: group -> per layer ``B`` ``(out, out)``
+    B: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+
+
+def kfac_unsupported(model: nn.Module) -> str | None:
+    """Why ``kfac`` cannot take Kronecker factors of ``model`` (``None`` when it can)."""
+    if not isinstance(model, MLP):
+        return ("kfac takes its Kronecker factors from symop's plain MLP, and this network is wrapped (hard Dirichlet "
+                "data or an output scale); leave hard off and output_scale at 1, or use engd")
+    if model.fourier > 0:
+        return "kfac does not take Kronecker factors through Fourier features; set fourier to 0, or use engd"
+    return None
+
+
+def _dense(directions, D: int, dtype, device) -> torch.Tensor:
+    """Directions as a dense ``(S, D)`` or ``(N, S, D)`` tensor (sparse ones are ``(index, scale)``)."""
+    if isinstance(directions, tuple):
+        index, scale = directions
+        v = torch.zeros(*index.shape, D, dtype=dtype, device=device)
+        v.scatter_(-1, index[..., None], 1.0)
+        return v * torch.as_tensor(scale, dtype=dtype, device=device).expand(index.shape)[..., None]
+    return directions.to(dtype)
+
+
+class Recorder(nn.Module):
+    """An :class:`~symop.nn.network.MLP` evaluated by Taylor mode that records each layer's input copies and outputs.
+
+    ``records[l]`` lists ``(a_tilde, z)`` pairs, ``a_tilde`` ``(N, S, in + 1)``
+    (detached) and ``z`` ``(N, S, out)`` (in the graph), for every evaluation
+    since :meth:`clear`.  The value pass at a set of points is computed once and
+    reused as the zeroth coefficient of every jet at the same points.
+    """
+
+    def __init__(self, net: MLP, dim: int) -> None:
+        super().__init__()
+        self.net, self.dim = net, int(dim)
+        self.inputs, self.outputs = net.inputs, net.outputs
+        self.layers = list(net.hidden) + [net.last]
+        self.records: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in self.layers]
+        self._values: dict[int, tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]] = {}
+
+    def clear(self) -> None:
+        """Forget the recorded copies and the cached value passes."""
+        self.records = [[] for _ in self.layers]
+        self._values = {}
+
+    def _record(self, layer: int, a: torch.Tensor, z: torch.Tensor, value: bool) -> None:
+        one = torch.full((*a.shape[:-1], 1), 1.0 if value else 0.0, dtype=a.dtype, device=a.device)
+        self.records[layer].append((torch.cat([a.detach(), one], dim=-1), z))
+
+    def _value(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The pre-activations of every hidden layer and the output at ``x`` (recorded once per ``x``)."""
+        key = id(x)
+        if key not in self._values:
+            h = (x - self.net.shift) / self.net.scale
+            pre = []
+            for l, layer in enumerate(self.net.hidden):  # the recorded z is the one the rest is computed from
+                z = layer(h[:, None, :])
+                self._record(l, h[:, None, :], z, True)
+                z = z[:, 0]
+                pre.append(z)
+                h = activation_derivatives(self.net.activation, z, 0)[0]
+            out = self.net.last(h[:, None, :])
+            self._record(len(self.layers) - 1, h[:, None, :], out, True)
+            out = out[:, 0]
+            self._values[key] = (x, pre, out)
+        return self._values[key][1], self._values[key][2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._value(x)[1]
+
+    def _jet(self, x: torch.Tensor, v: torch.Tensor, order: int, collapse: bool) -> list[torch.Tensor]:
+        """Coefficients ``1..order`` of the jet along ``v``; ``collapse``: order 2 summed over the directions."""
+        pre, out = self._value(x)
+        n = x.shape[0]
+        if v.dim() == 2:
+            v = v[None].expand(n, *v.shape)
+        coeffs: list[torch.Tensor | None] = [v / self.net.scale] + [None] * (order - 1)
+        for l, layer in enumerate(self.layers):
+            W = layer.weight
+            new = []
+            for k, c in enumerate(coeffs, start=1):
+                if c is None:
+                    new.append(None)
+                    continue
+                z = c @ W.T
+                self._record(l, c, z, False)
+                new.append(z)
+            if l == len(self.layers) - 1:
+                coeffs = new
+                break
+            g = activation_derivatives(self.net.activation, pre[l][:, None, :], order)
+            if collapse:  # y1 = g' x1, sum_s y2 = g' sum_s x2 + g'' sum_s x1^2 (one copy for the sum)
+                x1, x2 = new[0], new[1]
+                y2 = g[2][:, 0] * (x1 * x1).sum(1)
+                if x2 is not None:
+                    y2 = y2 + g[1][:, 0] * x2[:, 0]
+                coeffs = [g[1] * x1, y2[:, None, :]]
+            else:
+                coeffs = compose(g, [pre[l][:, None, :]] + new)[1:]
+        return [torch.zeros_like(out[:, None, :]).expand(n, v.shape[1], out.shape[-1]) if c is None else c
+                for c in coeffs]
+
+    def jet(self, x: torch.Tensor, directions, order: int) -> list[torch.Tensor]:
+        """``[f_0 (N, 1, out), f_1, ..., f_order (N, S, out)]`` along ``directions``."""
+        v = _dense(directions, x.shape[-1], x.dtype, x.device)
+        return [self._value(x)[1][:, None, :]] + self._jet(x, v, order, False)
+
+    def jet2_sum(self, x: torch.Tensor, directions):
+        """``(f0, f1, sum_s f2)`` by collapsed Taylor mode."""
+        v = _dense(directions, x.shape[-1], x.dtype, x.device)
+        f1, f2 = self._jet(x, v, 2, True)
+        return self._value(x)[1], f1, f2[:, 0]
+
+    def laplacian(self, x: torch.Tensor, directions, samples: int) -> torch.Tensor:
+        """The exact Laplacian in the first ``dim`` inputs (collapsed jets along every coordinate direction)."""
+        eye = torch.eye(x.shape[-1], dtype=x.dtype, device=x.device)[: self.dim]
+        return self.jet2_sum(x, eye)[2]
+
+
+def kronecker(loss, model: MLP, batch: Sequence[tuple[torch.Tensor, torch.Tensor | None]]) -> Factors:
+    """The KFAC-expand factors of ``loss`` (a :class:`~symop.nn.loss.PhysicsLoss`) for ``model`` at ``batch``.
+
+    Rows are weighted as in :func:`~symop.nn.linearise.linearise`
+    (:math:`\\sqrt{w_t/N_t}`), so that :math:`\\sum_{groups} B \\otimes A` approximates
+    the Gauss–Newton matrix of the loss :math:`|r|^2`.
+    """
+    why = kfac_unsupported(model)
+    if why is not None:
+        raise OptionError(why[:1].upper() + why[1:] + ".")
+    rec = Recorder(model, loss.dim)
+    engine = StdeEngine(samples=1, seed=0)  # exact polarized partials; the recorder's Laplacian is exact
+    factors = Factors()
+    rows: dict[str, int] = {}
+    for term, (X, normals) in zip(loss.terms, batch):
+        group = "interior" if term.kind == "interior" else "boundary"
+        rec.clear()
+        with torch.enable_grad():
+            r = _residual(loss, engine, rec, term, X.detach(), normals)
+            r = r * (term.weight / X.shape[0]) ** 0.5
+            outs = [z for layer in rec.records for _, z in layer]
+            grads = torch.autograd.grad(r.sum(), outs, allow_unused=True) if r.requires_grad else [None] * len(outs)
+        grads = list(grads)
+        As = factors.A.setdefault(group, [0.0] * len(rec.layers))
+        Bs = factors.B.setdefault(group, [0.0] * len(rec.layers))
+        for l, layer in enumerate(rec.records):
+            for a, z in layer:
+                g = grads.pop(0)
+                a2 = a.reshape(-1, a.shape[-1])
+                As[l] = As[l] + a2.T @ a2
+                if g is not None:
+                    g2 = g.reshape(-1, g.shape[-1]).detach()
+                    Bs[l] = Bs[l] + g2.T @ g2
+        rows[group] = rows.get(group, 0) + X.shape[0]
+    for group in factors.A:
+        factors.A[group] = [A / rows[group] if isinstance(A, torch.Tensor) else
+                            torch.zeros(layer.in_features + 1, layer.in_features + 1, dtype=loss.dtype)
+                            for A, layer in zip(factors.A[group], rec.layers)]
+        factors.B[group] = [B if isinstance(B, torch.Tensor) else
+                            torch.zeros(layer.out_features, layer.out_features, dtype=loss.dtype)
+                            for B, layer in zip(factors.B[group], rec.layers)]
+    return factors
+
+
+def _residual(loss, engine, model, term, X: torch.Tensor, normals) -> torch.Tensor:
+    """The residual of ``term`` at ``X`` evaluated on ``model`` by ``engine`` (a periodic term on both faces)."""
+    if term.kind == "periodic":
+        from .loss import _value_of
+
+        plain = _value_of(term)
+        return _residual(loss, engine, model, plain, X, None) - _residual(loss, engine, model, plain, normals, None)
+    ev = engine.evaluation(model, X, loss.layout, normals, True)
+    nodes = {name: ev.node(node) for name, node in term.fn.nodes.items()}
+    return loss.call(term.fn, X, nodes)
