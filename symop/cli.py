@@ -187,6 +187,17 @@ def method_text(disc, width: int = 80) -> str:
 def cmd_plugins(args: argparse.Namespace) -> int:
     from symop.plugins import discretizations, get_discretization
 
+    if getattr(args, "matrix", False):
+        from symop import matrix
+
+        table = matrix.build([args.method] if args.method else None)
+        if args.json:
+            emit_json(args, table.to_json())
+        else:
+            print(matrix.markdown(table) if args.markdown else matrix.text(table), end="")
+        return 0
+    if getattr(args, "markdown", False) or getattr(args, "json", False):
+        raise SymopError("--markdown and --json go with --matrix: symop plugins --matrix --markdown")
     if getattr(args, "method", None):
         print(method_text(get_discretization(args.method)))
         return 0
@@ -296,6 +307,11 @@ def args_show(s: argparse.ArgumentParser) -> None:
 
 def args_plugins(p: argparse.ArgumentParser) -> None:
     p.add_argument("method", nargs="?", metavar="METHOD", help="show this method's options only (e.g. fd)")
+    p.add_argument("--matrix", action="store_true",
+                   help="what each method solves: every method against every problem class of the catalogue "
+                        "(✓ accepted, ✗ refused, with the reason)")
+    p.add_argument("--markdown", action="store_true", help="with --matrix: print it as a Markdown table")
+    p.add_argument("--json", action="store_true", help="with --matrix: print it as one JSON document")
 
 
 def args_run(r: argparse.ArgumentParser) -> None:

@@ -32,7 +32,8 @@ expressions.  So the order, as the code is:
    evaluates a solution through it);
 5. front ends: ``symop`` itself (its lazy ``__init__``), ``symop.__main__``,
    ``symop.api``, ``symop.cli`` and its sub-commands (``symop.mms_cli``,
-   ``symop.bench``, ``symop.converge``), ``symop.display``.
+   ``symop.bench``, ``symop.converge``), ``symop.display``, the conformance
+   catalogue and matrix (``symop.catalogue``, ``symop.matrix``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ LAYERS: dict[str, int] = {
     "symop.bench": 5,
     "symop.converge": 5,
     "symop.display": 5,
+    "symop.catalogue": 5,
+    "symop.matrix": 5,
 }
 NAMES = ("foundation", "model", "language", "codegen", "engines and plugin interface", "front ends")
 
