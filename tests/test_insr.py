@@ -190,9 +190,12 @@ def test_the_solution_is_every_step_evaluable_anywhere_with_its_memory(tmp_path)
     mid = s(xs, t=0.6)
     assert np.all(np.isfinite(mid)) and s.at(0.25).time == 0.25
     assert sorted(p.name for p in (tmp_path / "steps").iterdir()) == [f"step{k:06d}.pt" for k in range(5)]
+    for k in (3, 4):  # an interrupted run: resumed from step 2, it ends where the whole run ended
+        (tmp_path / "steps" / f"step{k:06d}.pt").unlink()
     again = symop.solve(problem, "insr", progress=False, dt=0.25, iterations=3, initial_iterations=5, points=32,
                         width=8, depth=1, checkpoint=str(tmp_path / "steps"), tol=1e30)
-    assert np.allclose(again(xs, t=0.5), s(xs, t=0.5))
+    assert np.allclose(again(xs, t=0.5), s(xs, t=0.5), rtol=0, atol=1e-12)
+    assert np.allclose(again(xs), s(xs), rtol=0, atol=1e-12) and len(list((tmp_path / "steps").iterdir())) == 5
     assert "memory" in s.summary()["info"]
 
 
@@ -239,8 +242,11 @@ def test_observed_temporal_order_with_few_steps(scheme, order, initial):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scheme, order", [("euler", 1), ("backward-euler", 1), ("heun", 2), ("midpoint", 2),
-                                           ("crank-nicolson", 2)])
-def test_observed_temporal_order(scheme, order):
-    orders = observed_orders(scheme, (0.2, 0.1, 0.05), 200, 5)
+@pytest.mark.parametrize("scheme, order, steps", [
+    # steps where the time-discrete solution itself shows its order within 0.15 (explicit Euler at dt = 0.2
+    # has 1.19, Heun 2.29 there: pre-asymptotic), and the fitted networks' error stays below the scheme's
+    ("euler", 1, (0.1, 0.05, 0.025)), ("backward-euler", 1, (0.1, 0.05, 0.025)), ("heun", 2, (0.1, 0.05, 0.025)),
+    ("midpoint", 2, (0.2, 0.1, 0.05)), ("crank-nicolson", 2, (0.2, 0.1, 0.05))])
+def test_observed_temporal_order(scheme, order, steps):
+    orders = observed_orders(scheme, steps, 200, 5)
     assert all(abs(p - order) < 0.2 for p in orders), orders

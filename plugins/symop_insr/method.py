@@ -36,6 +36,8 @@ from .steps import ExplicitFit, Fitter, FitSettings, Identity, MidpointFit, Semi
 
 #: schemes of the registry this method steps (explicit Runge–Kutta and the theta family), and its own
 MIDPOINT = "midpoint"
+#: fits a time step may take at most (seeds of its points: step k's fits are numbered from FITS_PER_STEP * k)
+FITS_PER_STEP = 16
 #: the sub-flows of a splitting: A (diffusion and source), then B (advection and reaction)
 SUBFLOWS = (("diffusion", "source"), ("advection", "reaction"))
 
@@ -159,14 +161,16 @@ class INSRProgram(Program):
             if not nets:
                 state = fitter.fit(None, t0, lambda p: live(p.X) - physics.initial(p.X), o["initial_iterations"],
                                    label="insr initial fit")
-                self._keep(folder, 0, t0, state, fitter, nets, times, losses, iterations)
+                self._keep(folder, 0, t0, state, fitter.records, nets, times, losses, iterations)
                 update(1, t=t0, loss=losses[-1])
             state = Snapshot(nets[-1])
             for k in range(len(nets) - 1, n):
                 t = t0 + k * h
+                fitter.count = FITS_PER_STEP * (k + 1)  # the points of step k's fits, resumed or not
+                first = len(fitter.records)
                 state = stepper.step(t, state, h)
-                self._keep(folder, k + 1, t1 if k + 1 == n else t0 + (k + 1) * h, state, fitter, nets, times, losses,
-                           iterations)
+                self._keep(folder, k + 1, t1 if k + 1 == n else t0 + (k + 1) * h, state, fitter.records[first:],
+                           nets, times, losses, iterations)
                 update(k + 2, t=times[-1], loss=losses[-1])
         field = SteppedField(nets, times, physics.dim, len(problem.fields))
         pts = problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
@@ -184,16 +188,17 @@ class INSRProgram(Program):
                         fields={name: out[:, k] for k, name in enumerate(problem.field_names)}, time=t1,
                         device=device, info=info, network=field)
 
-    def _keep(self, folder, k, t, state, fitter, nets, times, losses, iterations) -> None:
-        """Store step ``k`` (its network, time, loss and iterations) and write its checkpoint."""
-        record = fitter.records[-1]
+    def _keep(self, folder, k, t, state, records, nets, times, losses, iterations) -> None:
+        """Store step ``k``: its network, time, the loss of its last fit and the iterations of all its fits
+        (a splitting fits each sub-flow), and write its checkpoint."""
+        loss, count = float(records[-1].loss), sum(int(r.iterations) for r in records)
         nets.append(state.module)
         times.append(float(t))
-        losses.append(float(record.loss))
-        iterations.append(int(record.iterations))
+        losses.append(loss)
+        iterations.append(count)
         if folder is not None:
             save_checkpoint(folder / f"step{k:06d}.pt", {"model": state.module.state_dict(), "step": k, "time": t,
-                                                          "loss": record.loss, "iterations": record.iterations})
+                                                          "loss": loss, "iterations": count})
 
     def _resume(self, folder, live, device):
         """The steps already written to the checkpoint folder (consecutive from 0), loaded into copies of ``live``."""
