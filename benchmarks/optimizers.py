@@ -71,6 +71,8 @@ SETTINGS = {
               "resample": False},
     "engd": {"optimizer": "engd", "width": 32, "depth": 2, "points": 500, "boundary_points": 100,
              "resample": False},
+    "kfac": {"optimizer": "kfac", "width": 32, "depth": 2, "points": 500, "boundary_points": 100,
+             "resample": False, "damping": 1e-8},
 }
 #: per problem, settings that differ from the above (more points where the dimension asks for them)
 OVERRIDES = {"poisson5d": {"engd": {"points": 1000, "boundary_points": 500, "width": 48},

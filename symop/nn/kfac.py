@@ -41,11 +41,13 @@ from torch import nn
 
 from symop.errors import OptionError
 
+from symop.model.operators import Laplacian
+
 from .engines import StdeEngine
 from .network import MLP
 from .taylor import activation_derivatives, compose
 
-__all__ = ["Factors", "Recorder", "kronecker", "kfac_unsupported"]
+__all__ = ["Factors", "Recorder", "copies", "exact_copies", "jacobian", "kronecker", "kfac_unsupported"]
 
 
 @dataclass
@@ -174,6 +176,55 @@ class Recorder(nn.Module):
         return self.jet2_sum(x, eye)[2]
 
 
+def copies(loss, model: MLP, batch: Sequence[tuple[torch.Tensor, torch.Tensor | None]]):
+    """Per term: ``(term, r, [[(a_tilde, g), ...] per layer])``, ``r`` the weighted residuals ``(N,)`` (detached),
+    ``g = ∂r_n/∂z_{n,s}`` ``(N, S, out)`` of every recorded copy (one reverse pass per term; ``None`` where ``r``
+    does not depend on the copy)."""
+    why = kfac_unsupported(model)
+    if why is not None:
+        raise OptionError(why[:1].upper() + why[1:] + ".")
+    rec = Recorder(model, loss.dim)
+    engine = StdeEngine(samples=1, seed=0)  # exact polarized partials; the recorder's Laplacian is exact
+    for term, (X, normals) in zip(loss.terms, batch):
+        rec.clear()
+        with torch.enable_grad():
+            r = _residual(loss, engine, rec, term, X.detach(), normals)
+            r = r * (term.weight / X.shape[0]) ** 0.5
+            outs = [z for layer in rec.records for _, z in layer]
+            grads = list(torch.autograd.grad(r.sum(), outs, allow_unused=True)) if r.requires_grad else \
+                [None] * len(outs)
+        per_layer = []
+        for layer in rec.records:
+            per_layer.append([(a, None if g is None else g.detach()) for (a, _), g in zip(layer, grads)])
+            grads = grads[len(layer):]
+        yield term, r.detach().expand(X.shape[0]), per_layer, rec.layers
+
+
+def exact_copies(loss) -> bool:
+    """Whether the recorder evaluates every node of ``loss`` exactly (a biharmonic is sampled by STDE jets)."""
+    return not any(isinstance(node, Laplacian) and isinstance(node.args[0], Laplacian)
+                   for term in loss.terms for node in term.fn.nodes.values())
+
+
+def jacobian(loss, model: MLP, batch) -> tuple[torch.Tensor, torch.Tensor, tuple[tuple[str, int], ...]]:
+    r"""The weighted residuals and their exact Jacobian from the copies, :math:`J_n = \sum_s g_{n,s}\tilde a_{n,s}^\top`
+    per layer (columns in ``model.parameters()`` order): one reverse pass per term instead of one per point."""
+    rows, jacs, counts = [], [], []
+    for term, r, per_layer, layers in copies(loss, model, batch):
+        n = r.shape[0]
+        cols = []
+        for layer, pairs in zip(layers, per_layer):
+            M = torch.zeros(n, layer.out_features, layer.in_features + 1, dtype=r.dtype, device=r.device)
+            for a, g in pairs:
+                if g is not None:
+                    M += torch.einsum("nso,nsi->noi", g, a.expand(n, *a.shape[1:]))
+            cols += [M[:, :, :-1].reshape(n, -1), M[:, :, -1]]
+        rows.append(r)
+        jacs.append(torch.cat(cols, dim=1))
+        counts.append((term.name, n))
+    return torch.cat(rows), torch.cat(jacs), tuple(counts)
+
+
 def kronecker(loss, model: MLP, batch: Sequence[tuple[torch.Tensor, torch.Tensor | None]]) -> Factors:
     """The KFAC-expand factors of ``loss`` (a :class:`~symop.nn.loss.PhysicsLoss`) for ``model`` at ``batch``.
 
@@ -181,40 +232,28 @@ def kronecker(loss, model: MLP, batch: Sequence[tuple[torch.Tensor, torch.Tensor
     (:math:`\\sqrt{w_t/N_t}`), so that :math:`\\sum_{groups} B \\otimes A` approximates
     the Gauss–Newton matrix of the loss :math:`|r|^2`.
     """
-    why = kfac_unsupported(model)
-    if why is not None:
-        raise OptionError(why[:1].upper() + why[1:] + ".")
-    rec = Recorder(model, loss.dim)
-    engine = StdeEngine(samples=1, seed=0)  # exact polarized partials; the recorder's Laplacian is exact
     factors = Factors()
     rows: dict[str, int] = {}
-    for term, (X, normals) in zip(loss.terms, batch):
+    layers = []
+    for term, r, per_layer, layers in copies(loss, model, batch):
         group = "interior" if term.kind == "interior" else "boundary"
-        rec.clear()
-        with torch.enable_grad():
-            r = _residual(loss, engine, rec, term, X.detach(), normals)
-            r = r * (term.weight / X.shape[0]) ** 0.5
-            outs = [z for layer in rec.records for _, z in layer]
-            grads = torch.autograd.grad(r.sum(), outs, allow_unused=True) if r.requires_grad else [None] * len(outs)
-        grads = list(grads)
-        As = factors.A.setdefault(group, [0.0] * len(rec.layers))
-        Bs = factors.B.setdefault(group, [0.0] * len(rec.layers))
-        for l, layer in enumerate(rec.records):
-            for a, z in layer:
-                g = grads.pop(0)
+        As = factors.A.setdefault(group, [0.0] * len(layers))
+        Bs = factors.B.setdefault(group, [0.0] * len(layers))
+        for l, pairs in enumerate(per_layer):
+            for a, g in pairs:
                 a2 = a.reshape(-1, a.shape[-1])
                 As[l] = As[l] + a2.T @ a2
                 if g is not None:
-                    g2 = g.reshape(-1, g.shape[-1]).detach()
+                    g2 = g.reshape(-1, g.shape[-1])
                     Bs[l] = Bs[l] + g2.T @ g2
-        rows[group] = rows.get(group, 0) + X.shape[0]
+        rows[group] = rows.get(group, 0) + r.shape[0]
     for group in factors.A:
         factors.A[group] = [A / rows[group] if isinstance(A, torch.Tensor) else
                             torch.zeros(layer.in_features + 1, layer.in_features + 1, dtype=loss.dtype)
-                            for A, layer in zip(factors.A[group], rec.layers)]
+                            for A, layer in zip(factors.A[group], layers)]
         factors.B[group] = [B if isinstance(B, torch.Tensor) else
                             torch.zeros(layer.out_features, layer.out_features, dtype=loss.dtype)
-                            for B, layer in zip(factors.B[group], rec.layers)]
+                            for B, layer in zip(factors.B[group], layers)]
     return factors
 
 

@@ -17,6 +17,11 @@ one reverse pass per point.  Nodes that involve no field (a manufactured source
 ``lap(exact(u))``) do not depend on the parameters and are evaluated once, by the
 ordinary engine, outside the transforms.
 
+For symop's :class:`~symop.nn.network.MLP` (no Fourier features, no output
+transform) the Jacobian comes instead from the Taylor-mode copies of every layer
+(:func:`symop.nn.kfac.jacobian`): one reverse pass per term, the rows assembled
+as :math:`\sum_s g_{n,s} \tilde a_{n,s}^\top`, exact as well and much cheaper.
+
 The derivatives are exact (the Hessian trace for a Laplacian) whatever the
 loss's engine: with the STDE engine the loss is a stochastic estimate and the
 curvature is that of the exact residual.  In ``d`` input dimensions a derivative
@@ -112,7 +117,14 @@ def linearise(loss, model: torch.nn.Module, batch: Sequence[tuple[torch.Tensor, 
     """
     named = dict(model.named_parameters())
     by_id = {id(p): name for name, p in named.items()}
-    params = list(model.parameters()) if params is None else list(params)
+    own = list(model.parameters())
+    params = own if params is None else list(params)
+    if jacobian and [id(p) for p in params] == [id(p) for p in own]:
+        from .kfac import exact_copies, jacobian as from_copies, kfac_unsupported
+
+        if kfac_unsupported(model) is None and exact_copies(loss):  # symop's MLP: one reverse pass per term
+            r, J, counts = from_copies(loss, model, batch)
+            return Linearisation(r, J, counts)
     names = [by_id[id(p)] for p in params]
     theta = {n: p.detach() for n, p in zip(names, params)}
     fields = loss.layout.fields

@@ -21,7 +21,7 @@ the previous direction kept in the optimizer's state (and checkpoints).
 
 The step :math:`\eta` comes from a line search on the loss: ``grid`` tries
 :math:`\eta = 2^{-k}`, :math:`k = 0..` ``grid``-1 and keeps the lowest loss (as in
-the ENGD paper), ``backtracking`` halves from 1 until the loss falls, ``none``
+the ENGD paper; it stops at the first rise after a fall), ``backtracking`` halves from 1 until the loss falls, ``none``
 takes ``lr``.  A step that lowers nothing leaves the parameters where they were.
 
 The weights of the loss terms enter :math:`r` as :math:`\sqrt{w_t/N_t}`, so the
@@ -222,6 +222,8 @@ def _line_search(opt, closure: ResidualClosure, d: torch.Tensor, group: dict, st
             value = float(closure())
             if value < best or group["line_search"] == "none":
                 best, best_eta, best_last = value, eta, closure.last
+            elif best_eta:  # past the lowest point of the grid (the loss along d is taken as unimodal)
+                break
     else:
         eta = group["lr"]
         for _ in range(group["grid"]):
