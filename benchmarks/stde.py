@@ -3,7 +3,10 @@
     python benchmarks/stde.py [--dims 10 100 1024 10000] [--device cpu|cuda] [--jet-python PATH]
 
 Network: MLP width 128, depth 4, tanh; 256 points; 16 random directions.
-Methods (each evaluates the Laplacian at all points, float32, no graph for training):
+Every method is timed twice (``--modes``): ``eval``, the Laplacian at all points without a graph for training
+(exact autograd keeps the graph it needs for its d backward passes); and ``train``, a training step: the
+Laplacian with the network's parameters requiring gradients, then ``(lap**2).mean().backward()``, which is what
+a PINN step pays.  Methods (float32):
 
 * ``stde-sparse``: our Taylor-mode 2-jets along 16 directions sqrt(d)·e_i (column gather in layer 1);
 * ``stde-dense``: our Taylor-mode 2-jets along 16 Rademacher directions;
@@ -154,21 +157,33 @@ def laplacian_fn(method: str, net, d: int, device: str):
     raise ValueError(method)
 
 
-def measure(method: str, d: int, device: str, budget: float, reps: int, threads: int = 1) -> dict:
+def measure(method: str, d: int, device: str, budget: float, reps: int, threads: int = 1,
+            mode: str = "eval") -> dict:
+    """One method at one d: time and peak memory of the Laplacian (``eval``) or of a training step (``train``)."""
     from symop.nn import MLP
 
     if threads > 0:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     net = MLP(d, 1, WIDTH, DEPTH, "tanh").to(device)
+    train = mode == "train"
     for p in net.parameters():
-        p.requires_grad_(method == "autograd")  # the jets need no parameter graph; autograd keeps its own
+        # eval: the jets need no parameter graph, autograd keeps its own; train: every method differentiates
+        p.requires_grad_(train or method == "autograd")
     x = torch.randn(POINTS, d, device=device) / math.sqrt(d)
     cuda = device.startswith("cuda")
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    run = laplacian_fn(method, net, d, device)
+    lap = laplacian_fn(method, net, d, device)
     exact = method in ("autograd", "jvp")
-    grad_ctx = torch.enable_grad if method == "autograd" else torch.no_grad
+    grad_ctx = torch.enable_grad if method == "autograd" or train else torch.no_grad
+
+    def run(x, g, limit=None):
+        out = lap(x, g, limit)
+        if train:  # the training step: a loss of the Laplacian, back through the network's parameters
+            for p in net.parameters():
+                p.grad = None
+            out.pow(2).mean().backward()
+        return out.detach()
 
     with grad_ctx():
         # warm the library up (kernels, jet tracing) with one call on the same points (2 directions for the exact
@@ -210,7 +225,7 @@ def measure(method: str, d: int, device: str, budget: float, reps: int, threads:
             (m1, p1), (m2, p2) = mems[0], (limit, mem)
             mem = p1 + (p2 - p1) * (d - m1) / max(m2 - m1, 1)
             extrap = True
-    row = {"method": method, "d": d, "time_s": elapsed, "peak_mb": mem, "extrapolated": extrap,
+    row = {"method": method, "d": d, "mode": mode, "time_s": elapsed, "peak_mb": mem, "extrapolated": extrap,
            "directions": SAMPLES if not exact else d, "value_checksum": float(out.double().abs().mean())}
     if method in ("jet", "jet-sparse"):  # same points, same directions: compare with our jets
         from symop.nn import stde
@@ -272,10 +287,13 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads per measurement (1: fair on a shared machine; 0: torch's default)")
     ap.add_argument("--jet-python", default=None, help="Python (>= 3.12) with jet-for-pytorch for the jet rows")
-    ap.add_argument("--one", nargs=2, metavar=("METHOD", "D"), help=argparse.SUPPRESS)
+    ap.add_argument("--modes", nargs="+", default=["eval", "train"], choices=("eval", "train"),
+                    help="eval: the Laplacian alone; train: a training step (the Laplacian, a loss, backward)")
+    ap.add_argument("--one", nargs=3, metavar=("METHOD", "D", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(measure(args.one[0], int(args.one[1]), args.device, args.budget, args.reps, args.threads)))
+        print(json.dumps(measure(args.one[0], int(args.one[1]), args.device, args.budget, args.reps, args.threads,
+                                 args.one[2])))
         return
     methods = list(args.methods)
     jet_exe, jet_note = (None, "")
@@ -288,16 +306,17 @@ def main(argv=None) -> None:
     rows = []
     for d in args.dims:
         for m in methods:
-            exe = jet_exe if m.startswith("jet") else sys.executable
-            cmd = [exe, os.path.abspath(__file__), "--one", m, str(d), "--device", args.device,
-                   "--budget", str(args.budget), "--reps", str(args.reps), "--threads", str(args.threads)]
-            res = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
-            if res.returncode != 0:
-                lines = res.stderr.strip().splitlines() or ["no output"]
-                rows.append({"method": m, "d": d, "error": lines[-1][:80]})
-            else:
-                rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-            print(rows[-1], file=sys.stderr, flush=True)
+            for mode in args.modes:
+                exe = jet_exe if m.startswith("jet") else sys.executable
+                cmd = [exe, os.path.abspath(__file__), "--one", m, str(d), mode, "--device", args.device,
+                       "--budget", str(args.budget), "--reps", str(args.reps), "--threads", str(args.threads)]
+                res = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+                if res.returncode != 0:
+                    lines = res.stderr.strip().splitlines() or ["no output"]
+                    rows.append({"method": m, "d": d, "mode": mode, "error": lines[-1][:80]})
+                else:
+                    rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+                print(rows[-1], file=sys.stderr, flush=True)
     mem = "CUDA max_memory_allocated" if args.device.startswith("cuda") else "peak RSS above the warmed-up resident size"
     print(f"Machine: {machine(args.device)}; device {args.device}; load average {load_before} before, "
           f"{load_average()} after.")
@@ -305,36 +324,51 @@ def main(argv=None) -> None:
         print(jet_note)
     print(f"MLP width {WIDTH} depth {DEPTH} tanh, {POINTS} points, {SAMPLES} directions, float32; "
           f"{args.threads or torch.get_num_threads()} torch thread(s) per measurement; best of {args.reps} "
-          f"runs. Memory: {mem}. `~`: exact method extrapolated from a prefix of the d directions.\n")
-    print("| d | method | time (s) | peak mem (MiB) | time / stde-sparse | mem / stde-sparse | check |")
-    print("|---:|---|---:|---:|---:|---:|---|")
+          f"runs. Memory: {mem}. `~`: exact method extrapolated from a prefix of the d directions. "
+          "eval: the Laplacian, no gradient for training (autograd keeps its own graph); "
+          "train: the Laplacian, (lap^2).mean() and backward() through the parameters.\n")
+    modes = list(args.modes)
+    head = " | ".join(f"{m} time (s) | {m} peak mem (MiB) | {m} time / stde-sparse {m}" for m in modes)
+    print(f"| d | method | {head} | check |")
+    print("|---:|---|" + "---:|---:|---:|" * len(modes) + "---|")
+
+    def find(d, method, mode):
+        return next((r for r in rows if r["d"] == d and r["method"] == method and r.get("mode") == mode
+                     and "error" not in r), None)
+
     for d in args.dims:
-        ref = next((r for r in rows if r["d"] == d and r["method"] == "stde-sparse" and "error" not in r), None)
-        for r in (r for r in rows if r["d"] == d):
-            if "error" in r:
-                print(f"| {d} | {r['method']} | failed: {r['error']} | | | | |")
-                continue
-            mark = "~" if r["extrapolated"] else ""
-            tr = ratio(r["time_s"], ref["time_s"]) if ref else ""
-            mr = ratio(r["peak_mb"], max(ref["peak_mb"], 1.0)) if ref else ""
-            check = f"rel diff {r['max_rel_diff_vs_stde']:.1e} vs stde" if "max_rel_diff_vs_stde" in r else ""
-            print(f"| {d} | {r['method']} | {mark}{r['time_s']:.4f} | {mark}{r['peak_mb']:.1f} | {tr} | {mr} | {check} |")
-    print("\nTargets (exact autograd / stde-sparse: time >= 300x at d = 1024, >= 1000x at d = 10000, memory >= 30x; "
-          "stde-sparse no slower than jet):")
+        for m in methods:
+            cells, check = [], ""
+            for mode in modes:
+                r = next((r for r in rows if r["d"] == d and r["method"] == m and r.get("mode") == mode), None)
+                if r is None or "error" in r:
+                    cells.append(f"failed: {r['error'] if r else 'not run'} | | ")
+                    continue
+                ref = find(d, "stde-sparse", mode)
+                mark = "~" if r["extrapolated"] else ""
+                tr = ratio(r["time_s"], ref["time_s"]) if ref else ""
+                cells.append(f"{mark}{r['time_s']:.4f} | {mark}{r['peak_mb']:.1f} | {tr}")
+                if "max_rel_diff_vs_stde" in r:
+                    check = f"rel diff {r['max_rel_diff_vs_stde']:.1e} vs stde"
+            print(f"| {d} | {m} | " + " | ".join(cells) + f" | {check} |")
+    print("\nTargets (exact autograd / stde-sparse: time >= 300x at d = 1024 for a training step, "
+          ">= 1000x at d = 10000, memory >= 30x; stde-sparse no slower than jet):")
     for d in args.dims:
-        get = {r["method"]: r for r in rows if r["d"] == d and "error" not in r}
-        ref = get.get("stde-sparse")
-        if ref is None:
-            continue
         parts = []
-        if "autograd" in get:
-            a = get["autograd"]
-            parts.append(f"autograd {ratio(a['time_s'], ref['time_s'])} time, "
-                         f"{ratio(a['peak_mb'], max(ref['peak_mb'], 1.0))} memory")
-        for j in ("jet", "jet-sparse"):
-            if j in get:
-                parts.append(f"{j} {ratio(get[j]['time_s'], ref['time_s'])} time")
-        print(f"- d = {d}: " + "; ".join(parts))
+        for mode in modes:
+            ref = find(d, "stde-sparse", mode)
+            if ref is None:
+                continue
+            a = find(d, "autograd", mode)
+            if a is not None:
+                parts.append(f"{mode}: autograd {ratio(a['time_s'], ref['time_s'])} time, "
+                             f"{ratio(a['peak_mb'], max(ref['peak_mb'], 1.0))} memory")
+            for j in ("jet", "jet-sparse"):
+                r = find(d, j, mode)
+                if r is not None:
+                    parts.append(f"{mode}: {j} {ratio(r['time_s'], ref['time_s'])} time")
+        if parts:
+            print(f"- d = {d}: " + "; ".join(parts))
 
 
 if __name__ == "__main__":

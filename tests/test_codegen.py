@@ -576,3 +576,16 @@ def test_generated_functions_live_in_an_importable_module():
     compiled = torch.compile(fn.function, backend="eager")
     xs = torch.rand(4, dtype=torch.float64)
     torch.testing.assert_close(compiled(xs, xs), fn(xs, xs))
+
+
+def test_vectorized_sums_share_their_function_calls():
+    """cos(x[i]) in three sums over one range is computed once (the cost of a high-dimensional source term)."""
+    terms = [sp.Sum(sp.cos(X[i]) * k + sp.sin(X[i] + sp.cos(X[i])), (i, 1, d)) for k in (1, 2)]
+    e = terms[0] * terms[1] + sp.Sum(sp.cos(X[i]) ** 2, (i, 1, d))
+    fn = generate(e, [X], constants={d: 50})
+    assert fn.source.count("torch.cos(") == 1, fn.source
+    assert fn.source.count("torch.sin(") == 1, fn.source
+    P = torch.rand(3, 50, dtype=torch.float64)
+    c, s = torch.cos(P), torch.sin(P + torch.cos(P))
+    want = (c + s).sum(-1) * (2 * c + s).sum(-1) + (c * c).sum(-1)
+    torch.testing.assert_close(fn(P), want)

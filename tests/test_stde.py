@@ -233,3 +233,26 @@ def test_mixed_partial_estimator_unbiased():
     # the test has the power to see a wrong factor (1/2 instead of 1/4 would double the estimate)
     se = est.std(1) / math.sqrt(est.shape[1])
     assert float((exact.abs() / se).max()) > 8
+
+
+@pytest.mark.parametrize("fourier", [0, 4])
+def test_radial_derivative_rides_in_the_collapsed_jet(fourier):
+    """jet2_sum(..., center): (x - c)·∇f over the first dim inputs, from the value's first layer, is the jet along x - c."""
+    d = 5
+    torch.manual_seed(3)
+    model = MLP(d + 1, 2, 16, 2, "tanh", fourier, shift=torch.randn(d + 1) * 0.1, scale=torch.rand(d + 1) + 0.5)
+    x = torch.randn(6, d + 1) * 0.4
+    c = torch.full((d,), 0.2)
+    offset = torch.cat([x[:, :d] - c, torch.zeros(6, 1)], dim=1)
+    f0, f1, f2, radial = model.jet2_sum(x, (torch.tensor([0, 2, 4]), 2.0), center=c, dim=d)
+    torch.testing.assert_close(radial, model.jet(x, offset[:, None, :], 1)[1][:, 0])
+    torch.testing.assert_close(f0, model(x))
+
+
+def test_laplacian_and_value_agree_with_the_separate_evaluations():
+    d = 5
+    model = constrained(d)
+    x = torch.randn(4, d + 1) * 0.4
+    lap, u = stde.laplacian_and_value(model, x, d, 3, "sparse", torch.Generator().manual_seed(2))
+    torch.testing.assert_close(u, model(x))
+    torch.testing.assert_close(lap, stde.laplacian(model, x, d, 3, "sparse", torch.Generator().manual_seed(2)))

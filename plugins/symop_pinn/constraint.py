@@ -41,6 +41,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from symop.nn import MLP
 from symop.nn.taylor import generic_jet
 
 
@@ -73,7 +74,7 @@ class Constrained(nn.Module):
         m = self.mask.to(x.dtype)
         if not self.hard:
             return torch.ones(x.shape[0], self.outputs, dtype=x.dtype, device=x.device)
-        p = 1 - (self._offset(x) ** 2).sum(-1, keepdim=True) / self.radius**2
+        p = 1 - ((x[:, : self.dim] - self.center.to(x.dtype)) ** 2).sum(-1, keepdim=True) / self.radius**2
         return m * p + (1 - m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -155,24 +156,37 @@ class Constrained(nn.Module):
             u0, u1, u2 = u0 + G[0][:, 0], u1 + G[1], u2 + G[2].sum(1)
         return u0, u1, u2
 
-    def laplacian(self, x: torch.Tensor, directions, samples: int) -> torch.Tensor:
+    #: :meth:`laplacian` can return ``u`` with the Laplacian (:func:`symop.nn.stde.laplacian_and_value`)
+    laplacian_gives_value = True
+
+    def laplacian(self, x: torch.Tensor, directions, samples: int, value: bool = False):
         """Unbiased Laplacian in the first ``dim`` inputs from ``samples`` directions with ``E[v v^T] = I``, ``(N, out)``.
 
         Only the inner network's Laplacian is sampled; see the module docstring.
+        With ``value`` returns ``(laplacian, u)``: the jets carry the value, so no further forward pass is needed.
+        On our MLP the exact radial term rides in the same pass
+        (:func:`symop.nn.taylor.mlp_jet2_sum` with ``center``).
         """
         net = self.net
-        if hasattr(net, "jet2_sum"):
+        radial = None
+        if self.hard and isinstance(net, MLP):
+            f0, _, f2, radial = net.jet2_sum(x, directions, center=self.center, dim=self.dim)
+        elif hasattr(net, "jet2_sum"):
             f0, _, f2 = net.jet2_sum(x, directions)
         else:
             f = net.jet(x, directions, 2)
             f0, f2 = f[0][:, 0], f[2].sum(1)
         lap = f2 / samples
+        phi = self.phi(x)
         if self.hard:
             m = self.mask.to(x.dtype)
             R2 = self.radius**2
-            radial = net.jet(x, self._offset(x)[:, None, :], 1)[1][:, 0]  # (x - c)·∇N, exact
-            lap = self.phi(x) * lap + m * (-4 / R2 * radial - 2 * self.dim / R2 * f0)
+            if radial is None:
+                radial = net.jet(x, self._offset(x)[:, None, :], 1)[1][:, 0]  # (x - c)·∇N, exact
+            lap = phi * lap + m * (-4 / R2 * radial - 2 * self.dim / R2 * f0)
         lap = self.output_scale * lap
+        u = phi * (self.output_scale * f0) if value else None
         if self.lift is not None:
             lap = lap + generic_jet(self.lift, x, directions, 2, x.shape[-1])[2].sum(1) / samples
-        return lap
+            u = u + self.lift(x) if value else None
+        return (lap, u) if value else lap

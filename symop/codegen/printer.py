@@ -555,6 +555,22 @@ class TorchPrinter(PythonCodePrinter):
             return False
         return all(self._vectorizable(a, i) for a in f.args)
 
+    def _hoist_calls(self, g: sp.Basic) -> sp.Basic:
+        """Every function application on slices in a vectorized summand as a hoisted temporary.
+
+        Temporaries are shared by their code across all sums of the function,
+        so ``cos(x[i])`` in three sums over the same range is evaluated once: in
+        high dimension these elementwise calls over (N, d) slices are most of the cost.
+        """
+        if not g.args or self.is_scalar(g):
+            return g
+        args = [self._hoist_calls(a) for a in g.args]
+        if any(a is not b for a, b in zip(args, g.args)):
+            g = g.func(*args)
+        if isinstance(g, sp.Function) and not self.is_scalar(g):
+            return self._code_symbol(self._hoisted_name(self._print(g), "_c"), g)
+        return g
+
     def _vectorized(self, f: sp.Expr, i: sp.Symbol, a: int, b: int) -> str:
         refs: list[str] = []
 
@@ -612,6 +628,7 @@ class TorchPrinter(PythonCodePrinter):
                 code = f"torch.arange({a}, {b + 1}, dtype={ref}.dtype, device={ref}.device)"
             self.names[arange[0]] = self._hoisted_name(code, "_i")
         if self.hoist is not None and self._loop_depth == 0:
+            g = self._hoist_calls(g)
             # common subexpressions of the summand (SymPy piecewise-folds summands,
             # which duplicates terms across the branches of a Piecewise)
             temps = (sp.Dummy(f"v{k}") for k in range(10**9))

@@ -88,6 +88,14 @@ class Evaluation:
             self._out = self.model(self.X)
         return self._out
 
+    def nodes(self, named: dict[str, sp.Expr]) -> dict[str, torch.Tensor]:
+        """Every node of ``named`` (name → node), derivatives first: an engine whose jets carry the
+        value (STDE) then hands it to the plain field nodes instead of a second forward pass."""
+        plain = {name for name, e in named.items() if _field_of(e, self.layout) is not None}
+        out = {name: self.node(e) for name, e in named.items() if name not in plain}
+        out.update((name, self.node(named[name])) for name in plain)
+        return {name: out[name] for name in named}
+
     # -- dispatch
     def node(self, node: sp.Expr) -> torch.Tensor:
         L = self.layout
@@ -249,7 +257,12 @@ class StdeEngine(Engine):
     def laplacian(self, ev: Evaluation, k: int) -> torch.Tensor:
         key = ("lap",)
         if key not in ev.cache:
-            ev.cache[key] = stde.laplacian(ev.model, ev.X, ev.layout.dim, self.samples, self.tangents, self._gen(ev.X))
+            if ev._out is None:  # the jets carry the value: the evaluation's forward pass comes free
+                ev.cache[key], ev._out = stde.laplacian_and_value(ev.model, ev.X, ev.layout.dim, self.samples,
+                                                                  self.tangents, self._gen(ev.X))
+            else:
+                ev.cache[key] = stde.laplacian(ev.model, ev.X, ev.layout.dim, self.samples, self.tangents,
+                                               self._gen(ev.X))
         return ev.cache[key][:, k]
 
     def biharmonic(self, ev: Evaluation, k: int) -> torch.Tensor:

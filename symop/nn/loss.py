@@ -198,7 +198,7 @@ class PhysicsLoss:
                 self.residual(model, _value_of(term), normals, None, create_graph)
         X = X.detach().requires_grad_(self.engine.name == "autograd")
         ev = self.engine.evaluation(model, X, self.layout, normals, create_graph)
-        nodes = {name: ev.node(node) for name, node in term.fn.nodes.items()}
+        nodes = ev.nodes(term.fn.nodes)
         return self.call(term.fn, X, nodes)
 
     def __call__(self, model, batch) -> tuple[torch.Tensor, dict[str, float]]:

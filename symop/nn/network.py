@@ -76,6 +76,7 @@ class MLP(nn.Module):
         """Taylor-mode jet along straight lines; see :func:`symop.nn.taylor.mlp_jet`."""
         return mlp_jet(self, x, directions, order)
 
-    def jet2_sum(self, x: torch.Tensor, directions):
-        """Collapsed 2-jet (sum of the second coefficients); see :func:`symop.nn.taylor.mlp_jet2_sum`."""
-        return mlp_jet2_sum(self, x, directions)
+    def jet2_sum(self, x: torch.Tensor, directions, center: torch.Tensor | None = None, dim: int | None = None):
+        """Collapsed 2-jet (sum of the second coefficients), and with ``center`` the radial derivative
+        ``(x - center)·∇`` over the first ``dim`` inputs; see :func:`symop.nn.taylor.mlp_jet2_sum`."""
+        return mlp_jet2_sum(self, x, directions, center, dim)

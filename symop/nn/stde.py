@@ -46,6 +46,7 @@ __all__ = [
     "jet",
     "jet2_sum",
     "laplacian",
+    "laplacian_and_value",
     "laplacian_tangents",
     "mixed",
     "pad",
@@ -152,6 +153,24 @@ def partial(model, x: torch.Tensor, indices: tuple[int, ...]) -> torch.Tensor:
     V, c = direction_matrix(combo, x.shape[-1], x.dtype, x.device)
     f = jet(model, x, V, len(indices))[-1]
     return torch.einsum("nso,s->no", f, c)
+
+
+def laplacian_and_value(model, x: torch.Tensor, dim: int | None = None, samples: int = 16,
+                        tangents: str = "sparse", generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(laplacian(model, x, ...), model(x))`` from one pass: the collapsed jet's value coefficient is ``model(x)``.
+
+    A loss that needs both ``u`` and its Laplacian at the same points (``lap(u) + sin(u)``)
+    thus pays one pass through the network's first layer, not two.
+    """
+    total = x.shape[-1]
+    dim = total if dim is None else dim
+    dirs = pad(laplacian_tangents(dim, samples, tangents, generator, x.dtype, x.device), dim, total)
+    if hasattr(model, "laplacian") and getattr(model, "dim", None) == dim:  # a model's own estimator
+        if getattr(model, "laplacian_gives_value", False):
+            return model.laplacian(x, dirs, samples, value=True)
+        return model.laplacian(x, dirs, samples), model(x)
+    f0, _, f2 = jet2_sum(model, x, dirs)
+    return f2 / samples, f0
 
 
 def laplacian(model, x: torch.Tensor, dim: int | None = None, samples: int = 16, tangents: str = "sparse",

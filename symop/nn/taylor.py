@@ -233,17 +233,48 @@ def generic_jet(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, dir
     return out
 
 
-def _collapsed_activation(name: str, x0: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor | None):
-    """``g`` on a collapsed 2-jet: ``y1 = g' x1``, ``Σ_s y2 = g' Σ_s x2 + g'' Σ_s x1²``."""
+def _collapsed_activation(name: str, x0: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor | None,
+                          xr: torch.Tensor | None = None):
+    """``g`` on a collapsed 2-jet: ``y1 = g' x1``, ``Σ_s y2 = g' Σ_s x2 + g'' Σ_s x1²``; and ``g' xr`` when given."""
     g = activation_derivatives(name, x0, 2)
     y1 = g[1][:, None, :] * x1
     y2 = g[2] * (x1 * x1).sum(-2)
     if x2 is not None:
         y2 = y2 + g[1] * x2
-    return g[0], y1, y2
+    return g[0], y1, y2, (None if xr is None else g[1] * xr)
 
 
-def mlp_jet2_sum(net, x: torch.Tensor, directions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _plain_normalisation(net) -> tuple[bool, bool]:
+    """(shift is zero, scale is one) for ``net``'s input normalisation, cached until a buffer changes.
+
+    Skipping the identity normalisation spares (width, D) products per step,
+    and their gradients, at large D.
+    """
+    key = (net.shift._version, net.scale._version, net.shift.data_ptr(), net.scale.data_ptr())
+    cached = getattr(net, "_plain_normalisation", None)
+    if cached is None or cached[0] != key:
+        cached = (key, (not bool(net.shift.any()), bool((net.scale == 1).all())))
+        net._plain_normalisation = cached
+    return cached[1]
+
+
+def _radial_first(lin: torch.Tensor, Ms: torch.Tensor, x: torch.Tensor, shift: torch.Tensor,
+                  center: torch.Tensor, dim: int, zero_offset: bool) -> torch.Tensor:
+    r"""The first layer's tangent along :math:`r = (x - c)` in the first ``dim`` columns (0 in the others).
+
+    With ``lin`` :math:`= (x - m) M_s^T` already computed (``Ms`` the layer's matrix
+    over the input scale), :math:`r M_s^T = 	ext{lin} - (c - m)_{:dim} M_{s,:dim}^T - (x - m)_{dim:} M_{s,dim:}^T`:
+    no second (N, D) product, only a (D,) one and one over the few columns past ``dim``.
+    """
+    out = lin
+    if not zero_offset:
+        out = out - (center.to(x.dtype) - shift[:dim]) @ Ms[:, :dim].T
+    if x.shape[-1] > dim:
+        out = out - (x[:, dim:] - shift[dim:]) @ Ms[:, dim:].T
+    return out
+
+
+def mlp_jet2_sum(net, x: torch.Tensor, directions, center: torch.Tensor | None = None, dim: int | None = None):
     r"""Collapsed 2-jet: ``f0 (N, out)``, ``f1 (N, S, out)`` and :math:`\sum_s \partial^2_{v_s} f` ``(N, out)``.
 
     The second coefficient enters every layer linearly (a linear map, or
@@ -251,34 +282,50 @@ def mlp_jet2_sum(net, x: torch.Tensor, directions) -> tuple[torch.Tensor, torch.
     so its sum over the ``S`` directions is propagated as one ``(N, width)``
     tensor instead of ``S`` of them ("collapsed" Taylor mode): about half the work
     of :func:`mlp_jet` for a Laplacian, and the same value up to rounding.
+
+    With ``center`` (``(dim,)``) a fourth output, the radial derivative
+    :math:`(x - c)\cdot\nabla f` over the first ``dim`` inputs ``(N, out)``, rides along as
+    one more first-order tangent whose first layer is derived from the value's
+    (:func:`_radial_first`): at large D it costs no second pass over the inputs.
     """
     inv = 1.0 / net.scale
     tangent = _normalised_tangent(net, x, directions)
-    x2 = None
+    zero_shift, unit_scale = _plain_normalisation(net)
+    dim = x.shape[-1] if dim is None else int(dim)
+    zero_offset = center is None or (zero_shift and not bool(center.any()))
+    x2 = xr = None
     if net.fourier > 0:
         h0 = (x - net.shift) * inv
         B = 2 * math.pi * net.B
         z0, z1 = h0 @ B.T, _first_layer_tangent(B, tangent)
         z1 = z1[None] if z1.dim() == 2 else z1
-        s0, s1, s2 = _collapsed_activation("sin", z0, z1, None)
-        c0, c1, c2 = _collapsed_activation("cos", z0, z1, None)
+        zr = None if center is None else _radial_first(z0, B * inv, x, net.shift, center, dim, zero_offset)
+        s0, s1, s2, sr = _collapsed_activation("sin", z0, z1, None, zr)
+        c0, c1, c2, cr = _collapsed_activation("cos", z0, z1, None, zr)
         x0 = torch.cat([s0, c0], dim=-1)
         x1 = torch.cat(torch.broadcast_tensors(s1, c1), dim=-1)
         x2 = torch.cat([s2.expand_as(s0), c2.expand_as(c0)], dim=-1)
+        xr = None if center is None else torch.cat([sr, cr], dim=-1)
         layers = list(net.hidden)
     else:
         first = net.hidden[0]
         # W ((x - shift) / scale) + b folded into one product: no (N, D) temporaries at large D
-        Ws = first.weight * inv
-        x0 = torch.addmm(first.bias - Ws @ net.shift, x, Ws.T)
+        Ws = first.weight if unit_scale else first.weight * inv
+        lin = x @ Ws.T
+        if not zero_shift:
+            lin = lin - Ws @ net.shift
+        x0 = lin + first.bias
         x1 = _first_layer_tangent(first.weight, tangent)
         x1 = x1[None] if x1.dim() == 2 else x1
-        x0, x1, x2 = _collapsed_activation(net.activation, x0, x1, None)
+        xr = None if center is None else _radial_first(lin, Ws, x, net.shift, center, dim, zero_offset)
+        x0, x1, x2, xr = _collapsed_activation(net.activation, x0, x1, None, xr)
         layers = list(net.hidden)[1:]
     for layer in layers:
         W = layer.weight
         x0, x1, x2 = layer(x0), x1 @ W.T, x2 @ W.T
-        x0, x1, x2 = _collapsed_activation(net.activation, x0, x1, x2)
+        xr = None if xr is None else xr @ W.T
+        x0, x1, x2, xr = _collapsed_activation(net.activation, x0, x1, x2, xr)
     W = net.last.weight
     x1 = x1 @ W.T
-    return net.last(x0), x1.expand(x0.shape[0], *x1.shape[1:]), x2 @ W.T
+    out = (net.last(x0), x1.expand(x0.shape[0], *x1.shape[1:]), x2 @ W.T)
+    return out if center is None else (*out, xr @ W.T)
