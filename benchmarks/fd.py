@@ -1,17 +1,23 @@
-"""Benchmark of the fd method against py-pde (numba backend).
+"""Benchmark of the fd method against py-pde (numba backend, and its torch backend).
 
-Explicit Euler with a fixed dt on periodic grids: 2D heat at 256² and 1024²,
-Gray–Scott at 256².  Time per step is the difference of two runs with
-different step counts inside one set-up (so set-up, compilation and per-call
-overhead cancel), minimum over repeats; the counts are large enough that the
-difference is many times the run-to-run noise.  A difference that still comes
-out non-positive is printed as "unreliable", never as a negative time.  py-pde
-is timed through one stepper made by ``EulerSolver.make_stepper`` (numba
-compiles it once; ``PDE.solve`` would make and compile a new one per call).
-Also prints the memory-bandwidth bound of a 1024² float64 step (16 bytes per
-point per step) and cold-run times in fresh subprocesses.
+Explicit Euler with a fixed dt on periodic grids: 2D heat and Gray–Scott at 256²
+and 1024².  Time per step is the difference of two runs with different step
+counts inside one set-up (so set-up, compilation and per-call overhead cancel),
+minimum over repeats; the counts are large enough that the difference is many
+times the run-to-run noise.  A difference that still comes out non-positive is
+printed as "unreliable", never as a negative time.  py-pde is timed through one
+stepper made by ``EulerSolver.make_stepper`` (numba or torch.compile compiles it
+once; ``PDE.solve`` would make and compile a new one per call).
 
-    python benchmarks/fd.py [--quick] [--no-cold] [--no-eager] [--cpu-time]
+Columns: symop eager (``compile: false``), symop compiled (``compile: true``),
+the path fd's default takes for the longer of the two runs, py-pde numba and
+py-pde torch.  Also prints the memory-bandwidth bound of a 1024² float64 step
+(16 bytes per point per step) and cold runs: ``symop run`` of an equation file
+in a fresh process (import, set-up, compilation when the default compiles,
+1000 steps at 256²), twice, the first with an empty compile cache, against a
+fresh py-pde process; wall time and CPU time (the process and its children).
+
+    python benchmarks/fd.py [--quick] [--no-cold] [--no-eager] [--no-torch] [--cpu-time]
 
 ``--cpu-time`` runs both codes on one thread and measures process CPU time
 instead of wall time: on a machine shared with other jobs the wall time of a
@@ -65,17 +71,26 @@ def heat_dt(n: int) -> float:
     return 0.2 / n**2
 
 
-def symop_step(kind: str, n: int, steps: tuple[int, int], repeats: int, compile: bool) -> float:
-    """Seconds per step of ``symop.lower(..., "fd", scheme="euler")`` through the fd time stepper."""
+def step_dt(kind: str, n: int) -> float:
+    """The Euler step of a case: 0.2 h² for heat; for Gray–Scott 1 at 256² and (256/n)² finer (stable, Du dt/h² ≈ 0.2)."""
+    return heat_dt(n) if kind == "heat" else (256 / n) ** 2
+
+
+def symop_step(kind: str, n: int, steps: tuple[int, int], repeats: int, compile: bool | None) -> float:
+    """Seconds per step of ``symop.lower(..., "fd", scheme="euler")`` through the fd time stepper.
+
+    ``compile=None`` leaves fd's default to choose (it compiles for these runs when they are long enough).
+    """
     import symop
 
-    dt = heat_dt(n) if kind == "heat" else 1.0
+    dt = step_dt(kind, n)
     text = HEAT if kind == "heat" else GRAY_SCOTT
 
     from symop_fd.timestep import run_evolution
 
     problem = symop.parse(text.format(T=repr(dt * steps[1])))
-    program = symop.lower(problem, "fd", n=n, scheme="euler", dt=dt, compile=compile)
+    extra = {} if compile is None else {"compile": compile}
+    program = symop.lower(problem, "fd", n=n, scheme="euler", dt=dt, **extra)
     low = program.lowered("cpu")
     stamps: dict[int, float] = {}
 
@@ -105,7 +120,7 @@ def pypde_problem(kind: str, n: int):
                                  pde.ScalarField.from_expression(grid, f"0.25*{g}", label="v")])
     eq = pde.PDE({"u": "Du*laplace(u) - u*v**2 + F*(1 - u)", "v": "Dv*laplace(v) + u*v**2 - (F + k)*v"},
                  consts={"Du": 2e-5, "Dv": 1e-5, "F": 0.04, "k": 0.06}, bc="periodic")
-    return state, eq, 1.0
+    return state, eq, step_dt("gs", n)
 
 
 def pypde_solve(eq, state, dt: float, count: int) -> None:
@@ -114,13 +129,13 @@ def pypde_solve(eq, state, dt: float, count: int) -> None:
              scheme="euler", adaptive=False, backend="numba")
 
 
-def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int) -> float:
+def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int, backend: str = "numba") -> float:
     """Seconds per step of one compiled py-pde Euler stepper: runs of ``steps[0]`` and ``steps[1]`` steps."""
     import pde
 
     state, eq, dt = pypde_problem(kind, n)
-    stepper = pde.EulerSolver(eq, backend="numba", adaptive=False).make_stepper(state, dt=dt)
-    stepper(state.copy(), 0.0, dt * steps[0])  # warm-up: numba compilation
+    stepper = pde.EulerSolver(eq, backend=backend, adaptive=False).make_stepper(state, dt=dt)
+    stepper(state.copy(), 0.0, dt * steps[0])  # warm-up: numba or torch.compile compilation
 
     def run(count: int) -> float:
         s = state.copy()
@@ -161,14 +176,6 @@ def bandwidth() -> float:
     return 2 * 8 * n / best
 
 
-COLD_SYMOP = """
-import time; t = time.perf_counter()
-import symop
-text = {text!r}
-symop.solve(symop.parse(text), "fd", n={n}, scheme="euler", dt={dt!r})
-print(time.perf_counter() - t)
-"""
-
 COLD_PYPDE = """
 import time; t = time.perf_counter()
 import sys; sys.path.insert(0, {here!r})
@@ -183,15 +190,46 @@ def pypde_once(kind: str, n: int, steps: int) -> None:
     pypde_solve(eq, state, dt, steps)
 
 
-def cold(kind: str, n: int, steps: int) -> tuple[float, float]:
-    dt = heat_dt(n) if kind == "heat" else 1.0
+def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children) of one fresh process."""
+    import resource
+
+    def children() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    before, start = children(), time.perf_counter()
+    subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    return time.perf_counter() - start, children() - before
+
+
+def cold(kind: str, n: int, steps: int, options: str, cache: str) -> tuple[tuple[float, float], ...]:
+    """Two cold ``symop run``s sharing the compile cache ``cache`` (empty before the first).
+
+    ``options`` goes on the file's ``solve fd(...)`` line after ``n``, ``scheme`` and ``dt``.
+    """
+    import tempfile
+
+    dt = step_dt(kind, n)
     text = (HEAT if kind == "heat" else GRAY_SCOTT).format(T=repr(dt * steps))
+    text += f"\nsolve fd(n: {n}, scheme: euler, dt: {dt!r}, save: 0{options})\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("TORCHINDUCTOR_CACHE_DIR", "SYMOP_COMPILE")}
+    env["SYMOP_CACHE_DIR"] = cache
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"{kind}.pde")
+        with open(path, "w") as f:
+            f.write(text)
+        run = [sys.executable, "-m", "symop", "run", path, "-q"]
+        first = timed_process(run, env)
+        second = timed_process(run, env)
+    return first, second
+
+
+def cold_pypde(kind: str, n: int, steps: int) -> tuple[float, float]:
+    """A cold py-pde (numba) run of the same problem: (wall, CPU) seconds."""
     here = os.path.dirname(os.path.abspath(__file__))
-    out = []
-    for code in (COLD_SYMOP.format(text=text, n=n, dt=dt), COLD_PYPDE.format(here=here, kind=kind, n=n, steps=steps)):
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        out.append(float(res.stdout.strip().splitlines()[-1]))
-    return out[0], out[1]
+    return timed_process([sys.executable, "-c", COLD_PYPDE.format(here=here, kind=kind, n=n, steps=steps)],
+                         dict(os.environ))
 
 
 def cpu_model() -> str:
@@ -217,23 +255,36 @@ def main() -> None:
           f"torch {torch.__version__} ({torch.get_num_threads()} threads); load average "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     # step counts: the longer run takes ~0.2-1 s, far above the noise of one call
-    cases = [("heat", 256, (200, 2200)), ("heat", 1024, (20, 220)), ("gray-scott", 256, (200, 2200))]
-    print(f"\n{'case':<18}{'symop eager':>14}{'symop compile':>15}{'py-pde numba':>15}{'compile/pypde':>15}")
+    cases = [("heat", 256, (200, 2200)), ("heat", 1024, (20, 220)),
+             ("gray-scott", 256, (200, 2200)), ("gray-scott", 1024, (20, 220))]
+    torch_baseline = "--no-torch" not in sys.argv
+    print(f"\n{'case':<17}{'symop eager':>13}{'symop compiled':>16}{'default':>10}{'py-pde numba':>14}"
+          f"{'py-pde torch':>14}{'default/numba':>15}{'default/torch':>15}")
     rows = {}
+    from symop_fd.timestep import worth_compiling
+    import symop
+
     for kind, n, steps in cases:
         k = "heat" if kind == "heat" else "gs"
         eager = float("nan") if "--no-eager" in sys.argv else symop_step(k, n, steps, reps, compile=False)
         comp = symop_step(k, n, steps, reps, compile=True)
+        # what fd's default does with the longer run (same check as run_evolution)
+        text = (HEAT if k == "heat" else GRAY_SCOTT).format(T="1")
+        low = symop.lower(symop.parse(text), "fd", n=n, scheme="euler").lowered("cpu")
+        default_compiles = worth_compiling(low, "euler", steps[1])
+        default = comp if default_compiles else eager
         ref = pypde_step(k, n, steps, reps)
+        ref_torch = pypde_step(k, n, steps, reps, backend="torch") if torch_baseline else float("nan")
         rows[(kind, n)] = comp
 
         def per_point(v: float) -> str:
             return "-" if v != v else f"{v / n**2 * 1e9:.2f}" if v > 0 else "unreliable"
 
-        print(f"{kind + f' {n}²':<18}{ms(eager):>14}{ms(comp):>15}{ms(ref):>15}{ratio(comp, ref):>15}"
-              f"   (eager/pypde {ratio(eager, ref)}; ns/point: eager {per_point(eager)}, "
-              f"compile {per_point(comp)}, py-pde {per_point(ref)})")
-    print(f"load average after the timed runs: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+        print(f"{kind + f' {n}²':<17}{ms(eager):>13}{ms(comp):>16}{'compiled' if default_compiles else 'eager':>10}"
+              f"{ms(ref):>14}{ms(ref_torch):>14}{ratio(default, ref):>15}{ratio(default, ref_torch):>15}"
+              f"   (ns/point: eager {per_point(eager)}, compiled {per_point(comp)}, py-pde numba {per_point(ref)}, "
+              f"torch {per_point(ref_torch)})")
+    print("load average after the timed runs: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     bw = bandwidth()
     bound = 16 * 1024**2 / bw
     print(f"\nmemory bandwidth (large copy, read+write): {bw / 1e9:.1f} GB/s; "
@@ -241,10 +292,19 @@ def main() -> None:
           f"compiled heat 1024² / bound: {ratio(rows[('heat', 1024)], bound)}")
     if "--no-cold" in sys.argv:
         return
-    print("\ncold runs (fresh subprocess, import + set-up + compile + 1000 steps, 256²):")
+    import tempfile
+
+    print("\ncold runs: `symop run FILE` in a fresh process (import, set-up, compilation if any, 1000 Euler steps "
+          "at 256²), twice with one compile cache that is empty before the first; py-pde numba in a fresh process. "
+          "wall / CPU (process and children) seconds:")
     for kind in ("heat", "gs"):
-        s, p = cold(kind, 256, 1000)
-        print(f"  {kind:<6} symop fd (eager) {s:6.2f} s   py-pde {p:6.2f} s")
+        wp, cp = cold_pypde(kind, 256, 1000)
+        print(f"  {kind:<5} py-pde numba         {wp:6.2f} / {cp:6.2f}")
+        for label, options in (("default", ""), ("compile: true", ", compile: true")):
+            with tempfile.TemporaryDirectory() as cache:
+                (w1, c1), (w2, c2) = cold(kind, 256, 1000, options, cache)
+            print(f"  {kind:<5} symop {label:<14} first {w1:6.2f} / {c1:6.2f}   second {w2:6.2f} / {c2:6.2f}   "
+                  f"CPU / py-pde: first {c1 / cp:.2f}, second {c2 / cp:.2f}")
 
 
 if __name__ == "__main__":

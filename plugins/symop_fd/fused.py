@@ -117,10 +117,16 @@ def say_eager(reason: str) -> None:
 class FusedExplicitRK(Stepper):
     """Explicit RK stepper whose whole step is one inductor-compiled function.
 
+    The growth monitor of :func:`symop.integrate.integrate` looks at its state
+    every ``check_every`` steps rather than every step: a look (max |u|) is a
+    full pass over the state, as much memory traffic as the step itself.
+
     ``compile=False`` runs the same step eagerly (tests compare it with the
     stage-by-stage stepper); ``compile=True`` compiles at construction and
     raises :class:`CompileUnavailable` when that fails, so the caller can fall back.
     """
+
+    watch_every_step = False
 
     def __init__(self, low: Lowered, method: str = "rk4", compile: bool = True) -> None:
         self.low = low

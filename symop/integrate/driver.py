@@ -133,7 +133,9 @@ def integrate(
     watch = GrowthMonitor(stepper, h) if monitor else None
     if watch is not None:
         watch.start(u0)
-    every_step = u0.device.type == "cpu"  # elsewhere each look is a device synchronisation
+    # elsewhere each look is a device synchronisation; a stepper that is one compiled pass over the state
+    # (``watch_every_step = False``) would spend a third of its time on the look
+    every_step = u0.device.type == "cpu" and getattr(stepper, "watch_every_step", True)
     eps = 1e-9 * h
 
     u = u0

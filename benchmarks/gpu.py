@@ -1,0 +1,268 @@
+"""Every method's CUDA path: its correctness against the CPU result, and its throughput, in one run.
+
+    python benchmarks/gpu.py [--budget SECONDS] [--only fd fem pinn pino hypino]
+
+Sections (each skipped with a line when the time left is too short, each failure reported and the
+run going on; the whole run stays within ``--budget`` seconds, 480 by default, set-up included):
+
+* **fd**: the same problems solved on the CPU and on CUDA (periodic heat at 64², the Dirichlet /
+  Neumann / Robin heat example at 32², float64): max |difference|.  Throughput of the explicit
+  Euler step of periodic heat, as grid points per second, at 4096² (2D) and 256³ (3D), float32
+  and float64, eager and compiled (``compile: true``: inductor/Triton); time per step from the
+  difference of two runs of different lengths (set-up and compilation cancel).
+* **fem**: P1 Poisson on the unit square at about 10⁶ unknowns on the CPU and with the solve on
+  CUDA (fem assembles on the CPU and solves with torch CG on the device): max |difference|
+  of the nodal values, wall time of each, the error against the exact solution.
+* **pinn**: the loss at step 0 on the CPU and on CUDA for the same seed (Sine–Gordon on the unit
+  ball, the STDE paper's problem, d = 100); training steps per second with STDE at d = 10⁴, 10⁵,
+  10⁶ (100 points, 16 directions, width 128, depth 4; the paper's JAX figures on an A100:
+  454, 157 and 13.6 it/s at d = 10⁴, 10⁵, 10⁶).
+* **pino**, **hypino**: the first training loss on the CPU and on CUDA for the same seed; training
+  steps per second on CUDA (difference of two runs of different lengths).
+
+Without CUDA it prints one line and exits with status 0.  Paste its output into
+``benchmarks/RESULTS.md`` with the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HEAT = """
+problem heat "periodic heat"
+space {space}
+time t in [0, {T}]
+domain box({box})
+boundary periodic({space})
+param D = 1
+field u
+equation dt(u) = D*lap(u)
+initial u = {initial}
+"""
+
+POISSON1D = """
+problem poisson1d "1D Poisson family: a random source"
+space x
+domain interval(x: [0, 1])
+param f ~ field(modes: 3, amplitude: 10, frequency: 3, kinds: fourier)
+field u
+equation -d(u, x, 2) = f
+boundary all: u = 0
+"""
+
+SCREENED = """\
+problem tiny "a small screened Poisson family"
+space x, y
+domain box(x: [-1, 1], y: [-1, 1])
+param k in [0, 2]
+param s in [0.5, 2]
+field u
+equation -lap(u) + k*u = s*(1 + x)
+boundary left, right, bottom: u = 0
+boundary top: dn(u) = 0
+"""
+
+
+class Clock:
+    """The run's deadline: sections ask whether they fit."""
+
+    def __init__(self, budget: float) -> None:
+        self.start = time.perf_counter()
+        self.budget = budget
+
+    def left(self) -> float:
+        return self.budget - (time.perf_counter() - self.start)
+
+    def fits(self, section: str, needed: float) -> bool:
+        if self.left() < needed:
+            print(f"  {section}: skipped, {self.left():.0f} s left of the budget and it needs about {needed:.0f} s")
+            return False
+        return True
+
+
+def sync() -> None:
+    torch.cuda.synchronize()
+
+
+def heat_text(dim: int, n: int, steps: int) -> tuple[str, float]:
+    """A periodic heat problem in ``dim`` dimensions and a stable Euler step for ``n`` cells."""
+    names = ["x", "y", "z"][:dim]
+    dt = 0.2 / dim / n**2
+    text = HEAT.format(space=", ".join(names), T=repr(dt * steps), box=", ".join(f"{a}: [0, 1]" for a in names),
+                       initial="*".join(f"sin(2*pi*{a})" for a in names))
+    return text, dt
+
+
+def fd_step_time(dim: int, n: int, dtype: str, compile: bool, steps: tuple[int, int], device: str) -> float:
+    """Seconds per explicit Euler step of fd on ``device``: difference of two runs inside one set-up."""
+    import symop
+    from symop_fd.timestep import run_evolution
+
+    text, dt = heat_text(dim, n, steps[1])
+    program = symop.lower(symop.parse(text), "fd", n=n, scheme="euler", dt=dt, dtype=dtype, compile=compile, save=0)
+    low = program.lowered(device)
+    stamps: dict[int, float] = {}
+
+    def mark(k: int, total: int, t: float) -> None:
+        if k in steps:
+            sync()
+            stamps[k] = time.perf_counter()
+
+    run_evolution(low, program.options, mark)  # warm-up: compilation, allocator
+    run_evolution(low, program.options, mark)
+    return (stamps[steps[1]] - stamps[steps[0]]) / (steps[1] - steps[0])
+
+
+def section_fd(clock: Clock) -> None:
+    import numpy as np
+
+    import symop
+
+    print("\nfd")
+    if clock.fits("fd correctness", 20):
+        text, dt = heat_text(2, 64, 200)
+        problem = symop.parse(text)
+        for prob, opts, label in ((problem, dict(n=64, scheme="rk4", dt=dt), "periodic heat 64², rk4"),
+                                  (symop.load(ROOT / "examples" / "heat.pde"), dict(n=32), "heat.pde 32² (its solve line)")):
+            cpu = symop.solve(prob, "fd", **opts)
+            gpu = symop.solve(prob, "fd", device="cuda", **opts)
+            diff = float(np.abs(np.asarray(cpu.fields["u"]) - np.asarray(gpu.fields["u"])).max())
+            print(f"  correctness {label}: max |cuda - cpu| = {diff:.2e} (float64)")
+    cases = [(2, 4096, (20, 220)), (3, 256, (20, 220))]
+    print(f"  {'grid':<8}{'dtype':<9}{'eager s/step':>14}{'compiled s/step':>17}{'eager pts/s':>14}{'compiled pts/s':>16}")
+    for dim, n, steps in cases:
+        for dtype in ("float32", "float64"):
+            if not clock.fits(f"fd {n}^{dim} {dtype}", 40):
+                continue
+            points = n**dim
+            try:
+                eager = fd_step_time(dim, n, dtype, False, steps, "cuda")
+                comp = fd_step_time(dim, n, dtype, True, steps, "cuda")
+            except Exception as e:  # report and go on: one case must not hide the others
+                print(f"  {n}^{dim} {dtype}: failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
+                continue
+            print(f"  {f'{n}^{dim}':<8}{dtype:<9}{eager:>14.3e}{comp:>17.3e}{points / eager:>14.3e}{points / comp:>16.3e}")
+
+
+def section_fem(clock: Clock) -> None:
+    import numpy as np
+
+    import symop
+
+    print("\nfem")
+    if not clock.fits("fem", 90):
+        return
+    problem = symop.load(ROOT / "examples" / "poisson.pde")
+    h = 1 / 1000  # P1 on the unit square: 1001² = 1,002,001 unknowns
+    out = {}
+    for device in ("cpu", "cuda"):
+        start = time.perf_counter()
+        sol = symop.solve(problem, "fem", h=h, degree=1, device=device)
+        out[device] = (sol, time.perf_counter() - start)
+    (a, ta), (b, tb) = out["cpu"], out["cuda"]
+    diff = float(np.abs(np.asarray(a.fields["u"]) - np.asarray(b.fields["u"])).max())
+    err_a = a.errors()["u"]["rel_l2"]
+    err_b = b.errors()["u"]["rel_l2"]
+    size = np.asarray(a.fields["u"]).size
+    print(f"  P1 Poisson, {size:,} nodal values: solve on the CPU {ta:.2f} s, with the solve on CUDA {tb:.2f} s "
+          f"(assembly on the CPU in both); max |cuda - cpu| = {diff:.2e}; rel L2 error cpu {err_a:.2e}, cuda {err_b:.2e}")
+    for name, sol in (("cpu", a), ("cuda", b)):
+        timing = {k: v for k, v in (sol.info or {}).items() if "time" in k or "iter" in k}
+        if timing:
+            print(f"    {name}: {timing}")
+
+
+def sine_gordon(d: int) -> str:
+    text = (ROOT / "examples" / "highdim" / "sine_gordon_ball_100.pde").read_text()
+    return (text.replace("param d = 100", f"param d = {d}").replace("sine_gordon_ball_100", f"sine_gordon_ball_{d}")
+            .replace("output_scale: 100,", f"output_scale: {d},"))  # the solution grows like d
+
+
+def section_pinn(clock: Clock) -> None:
+    import symop
+
+    print("\npinn (STDE, Sine–Gordon on the unit ball)")
+    if clock.fits("pinn correctness", 30):
+        problem = symop.parse(sine_gordon(100))
+        runs = {dev: symop.solve(problem, "pinn", device=dev, steps=1, seed=0) for dev in ("cpu", "cuda")}
+        la, lb = (runs[d].info.get("final_loss") for d in ("cpu", "cuda"))
+        print(f"  correctness d = 100: loss after 1 step cpu {la:.6e}, cuda {lb:.6e}, relative difference "
+              f"{abs(la - lb) / max(abs(la), 1e-30):.1e} (float32)")
+    for d, steps in ((10_000, (20, 120)), (100_000, (10, 60)), (1_000_000, (5, 25))):
+        if not clock.fits(f"pinn d = {d:,}", 60):
+            continue
+        try:
+            problem = symop.parse(sine_gordon(d))
+            times = [symop.solve(problem, "pinn", device="cuda", steps=s, seed=0).info["train_time"] for s in steps]
+            per = (times[1] - times[0]) / (steps[1] - steps[0])
+            print(f"  d = {d:>9,}: {1 / per:8.1f} training steps/s ({per * 1e3:.2f} ms per step)")
+        except Exception as e:
+            print(f"  d = {d:,}: failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
+
+
+def operator_section(clock: Clock, method: str, text: str, options: dict) -> None:
+    import symop
+
+    print(f"\n{method}")
+    if not clock.fits(method, 90):
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{method}.pde"
+        path.write_text(text)
+        problem = symop.load(path)
+        first = {}
+        for dev in ("cpu", "cuda"):
+            rep = symop.train(problem, method, samples=16, output=Path(tmp) / f"{dev}.pt", device=dev, seed=0,
+                              steps=2, **options)
+            first[dev] = rep.losses[0]
+        a, b = first["cpu"], first["cuda"]
+        print(f"  correctness: first training loss cpu {a:.6e}, cuda {b:.6e}, relative difference "
+              f"{abs(a - b) / max(abs(a), 1e-30):.1e}")
+        steps = (20, 120)
+        walls = [symop.train(problem, method, samples=64, output=Path(tmp) / f"s{s}.pt", device="cuda", seed=0,
+                             steps=s, **options).wall_time for s in steps]
+        per = (walls[1] - walls[0]) / (steps[1] - steps[0])
+        print(f"  {1 / per:.1f} training steps/s on CUDA ({per * 1e3:.2f} ms per step; {options or 'default sizes'})")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--budget", type=float, default=480.0, help="seconds for the whole run (default 480)")
+    ap.add_argument("--only", nargs="+", default=["fd", "fem", "pinn", "pino", "hypino"],
+                    choices=["fd", "fem", "pinn", "pino", "hypino"])
+    args = ap.parse_args(argv)
+    if not torch.cuda.is_available():
+        print(f"gpu.py: no CUDA device here (torch {torch.__version__}); nothing measured.")
+        return 0
+    clock = Clock(args.budget)
+    sys.path.insert(0, str(ROOT / "plugins"))
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"GPU {torch.cuda.get_device_name()}; torch {torch.__version__} (CUDA {torch.version.cuda}); "
+          f"{os.cpu_count()} CPUs; load average {load}; budget {args.budget:.0f} s")
+    sections = {
+        "fd": lambda: section_fd(clock),
+        "fem": lambda: section_fem(clock),
+        "pinn": lambda: section_pinn(clock),
+        "pino": lambda: operator_section(clock, "pino", POISSON1D, {}),
+        "hypino": lambda: operator_section(clock, "hypino", SCREENED, {}),
+    }
+    for name in args.only:
+        try:
+            sections[name]()
+        except Exception as e:  # one method's failure is a result too
+            print(f"  {name}: failed: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}")
+    print(f"\ntotal {time.perf_counter() - clock.start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
