@@ -15,11 +15,14 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from symop.errors import SymopError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symop.sweep import Workers
 
 FAMILIES = ("poisson", "heat", "advection-diffusion", "wave", "helmholtz")
 DOMAINS = ("box", "disk", "polygon", "box-minus-disk")
@@ -165,9 +168,64 @@ def load_suite(directory: str | Path) -> Suite:
     return Suite(directory, data)
 
 
+@dataclass(frozen=True)
+class _Task:
+    """One problem of a suite to solve: everything a worker process needs, and nothing it must share."""
+
+    directory: Path
+    entry: dict[str, Any]
+    method: str
+    base: dict[str, Any]
+    cells: int | None
+    expect_order: float | None
+    bound: float
+
+
+def solve_entry(task: _Task) -> dict[str, Any]:
+    """The result row of one suite problem: status pass/fail/error/skipped, errors, its own wall time."""
+    from symop.api import load, solve
+    from symop.plugins import get_discretization
+
+    disc = get_discretization(task.method)
+    entry = task.entry
+    row: dict[str, Any] = {"name": entry["name"], "file": entry["file"], "domain": entry.get("domain"),
+                           "bound": entry.get("bound", task.bound)}
+    start = time.perf_counter()
+    try:
+        problem = load(task.directory / entry["file"])
+        reason = disc.accepts(problem)
+        if reason:
+            row.update(status="skipped", reason=reason, rel_l2=None, max=None, time=0.0)
+            return row
+        opts = dict(task.base)
+        if task.cells is not None:
+            opts.pop("n", None)
+            opts = {**disc.resolution(problem, int(task.cells)), **opts}
+        row["options"] = opts
+        sol = solve(problem, task.method, **opts)
+        errs = sol.errors()
+        rel = float(max(v["rel_l2"] for v in errs.values()))
+        row.update(rel_l2=rel, max=float(max(v["max"] for v in errs.values())), time=float(sol.wall_time))
+        ok = bool(np.isfinite(rel) and rel < row["bound"])
+        if task.expect_order is not None and disc.declared_accuracy(opts) is not None:
+            from symop.converge import converge
+
+            rule = disc.refinement_for(problem, opts)
+            in_time = not problem.is_steady and rule is not None and rule.step in opts
+            st = converge(problem, task.method, levels=2, refine="both" if in_time else "space", options=opts)
+            order = st.observed_order
+            row["order"] = order
+            ok = order is not None and order >= task.expect_order - 0.3
+        row["status"] = "pass" if ok else "fail"
+    except SymopError as err:
+        row.update(status="error", reason=str(err).splitlines()[0], rel_l2=None, max=None,
+                   time=time.perf_counter() - start)
+    return row
+
+
 def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None = None, *,
         expect_order: float | None = None, progress: Callable[[dict[str, Any]], None] | None = None,
-        starting: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        starting: Callable[[dict[str, Any]], None] | None = None, workers: "Workers | None" = None) -> dict[str, Any]:
     """Solve every problem of a suite with ``method``; write and return ``results.json`` data.
 
     A problem passes when its relative L2 error is below its bound in
@@ -176,11 +234,13 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
     The suite's ``n`` becomes each method's own resolution on each domain
     (:meth:`~symop.plugins.Discretization.resolution`).  Problems the method
     refuses are ``skipped`` with its reason.  ``starting(entry)`` is called
-    with each problem's suite.json entry before it is solved, ``progress(row)``
-    with its result row after.
+    with each problem's suite.json entry when it is handed out, ``progress(row)``
+    with its result row when it finishes.  ``workers`` (:class:`symop.sweep.Workers`)
+    solves the problems on Dask workers; the rows keep the suite's order, so
+    results.json is the serial run's but for the times.
     """
-    from symop.api import load, solve
     from symop.plugins import get_discretization
+    from symop.sweep import run_tasks
 
     suite = load_suite(directory)
     disc = get_discretization(method)
@@ -189,46 +249,11 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
     base.update(settings or {})
     # the suite's `n` is cells per axis; each method says what that is on each domain (Discretization.resolution)
     cells = suite.data.get("options", {}).get("n") if "n" not in (settings or {}) else None
-    rows = []
-    for entry in suite.problems:
-        path = suite.directory / entry["file"]
-        row: dict[str, Any] = {"name": entry["name"], "file": entry["file"], "domain": entry.get("domain"),
-                               "bound": entry.get("bound", suite.data.get("bound", DEFAULT_BOUND))}
-        if starting is not None:
-            starting(entry)
-        start = time.perf_counter()
-        try:
-            problem = load(path)
-            reason = disc.accepts(problem)
-            if reason:
-                row.update(status="skipped", reason=reason, rel_l2=None, max=None, time=0.0)
-            else:
-                opts = dict(base)
-                if cells is not None:
-                    opts.pop("n", None)
-                    opts = {**disc.resolution(problem, int(cells)), **opts}
-                row["options"] = opts
-                sol = solve(problem, method, **opts)
-                errs = sol.errors()
-                rel = float(max(v["rel_l2"] for v in errs.values()))
-                row.update(rel_l2=rel, max=float(max(v["max"] for v in errs.values())), time=float(sol.wall_time))
-                ok = bool(np.isfinite(rel) and rel < row["bound"])
-                if expect_order is not None and disc.declared_accuracy(opts) is not None:
-                    from symop.converge import converge
-
-                    rule = disc.refinement_for(problem, opts)
-                    in_time = not problem.is_steady and rule is not None and rule.step in opts
-                    st = converge(problem, method, levels=2, refine="both" if in_time else "space", options=opts)
-                    order = st.observed_order
-                    row["order"] = order
-                    ok = order is not None and order >= expect_order - 0.3
-                row["status"] = "pass" if ok else "fail"
-        except SymopError as err:
-            row.update(status="error", reason=str(err).splitlines()[0], rel_l2=None, max=None,
-                       time=time.perf_counter() - start)
-        rows.append(row)
-        if progress is not None:
-            progress(row)
+    tasks = [_Task(suite.directory, entry, method, base, cells, expect_order,
+                   suite.data.get("bound", DEFAULT_BOUND)) for entry in suite.problems]
+    rows = run_tasks(solve_entry, tasks, workers,
+                     started=None if starting is None else lambda i: starting(tasks[i].entry),
+                     done=None if progress is None else lambda i, row: progress(row))
     summary = {"method": method, "options": base, "family": suite.data.get("family"),
                "passed": sum(r["status"] == "pass" for r in rows),
                "failed": sum(r["status"] in ("fail", "error") for r in rows),

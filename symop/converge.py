@@ -17,10 +17,13 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from symop.errors import SymopError
 from symop.model.problem import Problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symop.sweep import Workers
 
 @dataclass
 class Level:
@@ -163,9 +166,45 @@ def level_options(problem: Problem, method: str, k: int, refine: str, merged: Ma
     return get_discretization(method).refine(problem, merged, k, refine)
 
 
+@dataclass(frozen=True)
+class _LevelTask:
+    """One level of a study to solve, with what a worker process needs."""
+
+    problem: Problem
+    method: str
+    options: dict[str, Any]
+    h: float | None
+    progress: bool = False
+
+
+def solve_level(task: _LevelTask) -> Level:
+    """Solve one level and measure its errors; a :class:`SymopError` becomes the level's ``error``."""
+    from symop.api import solve
+
+    opts = task.options
+    dt = float(opts["dt"]) if opts.get("dt") is not None else None
+    start = time.perf_counter()
+    try:
+        sol = solve(task.problem, task.method, progress=task.progress, **opts)
+        errs = sol.errors()
+        rel = max(v["rel_l2"] for v in errs.values())
+        mx = max(v["max"] for v in errs.values())
+        lv = Level(opts, task.h, dt, float(rel), float(mx), float(sol.wall_time),
+                   {k2: dict(v) for k2, v in errs.items()})
+        if dt is None and isinstance(sol.info, dict) and sol.info.get("dt"):
+            try:
+                lv.dt = float(sol.info["dt"])
+            except (TypeError, ValueError):
+                pass
+    except SymopError as err:
+        lv = Level(opts, task.h, dt, None, None, time.perf_counter() - start, error=str(err).splitlines()[0])
+    return lv
+
+
 def converge(problem: Problem | str | Path, method: str | None = None, levels: int = 4, refine: str = "space",
              base: Mapping[str, Any] | int | None = None, options: Mapping[str, Any] | None = None,
-             progress: Any = None, starting: Any = None, solve_progress: bool = False) -> Study:
+             progress: Any = None, starting: Any = None, solve_progress: bool = False,
+             workers: "Workers | None" = None) -> Study:
     """Solve ``problem`` on ``levels`` refinements and measure the errors.
 
     ``base`` is the coarsest ``n`` (an int) or a dict of options for level 0;
@@ -173,10 +212,13 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     level.  ``refine`` is ``space`` (double n), ``time`` (halve dt) or
     ``both``.  ``starting(k, options)`` is called before level ``k`` is
     solved and ``progress(k, level)`` after it; ``solve_progress`` shows the
-    method's own progress bar inside each level.
+    method's own progress bar inside each level.  ``workers``
+    (:class:`symop.sweep.Workers`) solves the levels side by side on Dask
+    workers; the study is the serial one but for the times.
     """
-    from symop.api import load, method_and_options, solve
+    from symop.api import load, method_and_options
     from symop.plugins import get_discretization
+    from symop.sweep import run_tasks
 
     if refine not in ("space", "time", "both"):
         raise SymopError(f"--refine takes space, time or both, not `{refine}`")
@@ -199,31 +241,15 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     reason = disc.accepts(problem)
     if reason:
         raise SymopError(f"{method} cannot solve {problem.name}: {reason}")
-    out: list[Level] = []
+    plans = []
     for k in range(levels):
         opts = disc.refine(problem, merged, k, refine)
         rule = disc.refinement_for(problem, opts)
         h = rule.mesh_size(problem, opts) if rule is not None else None
-        dt = float(opts["dt"]) if opts.get("dt") is not None else None
-        if starting is not None:
-            starting(k, opts)
-        start = time.perf_counter()
-        try:
-            sol = solve(problem, method, progress=solve_progress, **opts)
-            errs = sol.errors()
-            rel = max(v["rel_l2"] for v in errs.values())
-            mx = max(v["max"] for v in errs.values())
-            lv = Level(opts, h, dt, float(rel), float(mx), float(sol.wall_time), {k2: dict(v) for k2, v in errs.items()})
-            if dt is None and isinstance(sol.info, dict) and sol.info.get("dt"):
-                try:
-                    lv.dt = float(sol.info["dt"])
-                except (TypeError, ValueError):
-                    pass
-        except SymopError as err:
-            lv = Level(opts, h, dt, None, None, time.perf_counter() - start, error=str(err).splitlines()[0])
-        out.append(lv)
-        if progress is not None:
-            progress(k, lv)
+        plans.append(_LevelTask(problem, method, opts, h, solve_progress and not (workers and workers.parallel)))
+    out = run_tasks(solve_level, plans, workers,
+                    started=None if starting is None else lambda k: starting(k, plans[k].options),
+                    done=None if progress is None else lambda k, lv: progress(k, lv))
     try:
         accuracy = disc.declared_accuracy(merged)
     except SymopError:  # options no level could run with (each level recorded why)

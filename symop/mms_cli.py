@@ -114,8 +114,11 @@ def cmd_converge(args: argparse.Namespace) -> int:
         result = f"rel L2 {lv.rel_l2:.3e}" if lv.error is None else f"failed: {lv.error}"
         feedback.finish(f"level {k}: {result} ({lv.wall_time:.2f} s)")
 
+    workers = workers_of(args)
+    if workers.parallel:
+        print(f"solving the {args.levels} levels on {workers.describe()}", file=sys.stderr)
     study = converge(problem, method, levels=args.levels, refine=args.refine, options=options,
-                     progress=finished, starting=starting, solve_progress=not args.quiet)
+                     progress=finished, starting=starting, solve_progress=not args.quiet, workers=workers)
     out.print(study.table())
     files = OutputFiles()  # the table is printed; a file that fails is reported, the other still written
     if outdir is not None:
@@ -287,9 +290,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
             reason = f" ({r['reason']})" if r.get("reason") else ""
             feedback.finish(f"{r['name']}: {r['status']}{error}, {r.get('time') or 0:.2f} s{reason}")
 
+        workers = workers_of(args)
+        if workers.parallel:
+            print(f"solving the problems on {workers.describe()}", file=sys.stderr)
         summary = bench.run(args.directory, args.method, settings, expect_order=args.expect_order, progress=finished,
                             starting=lambda e: feedback.start(f"{e['name']} ({e.get('family')}, {e.get('domain')}, "
-                                                               f"{e.get('dimension')}D) with {args.method}"))
+                                                               f"{e.get('dimension')}D) with {args.method}"),
+                            workers=workers)
         table = Table(title=f"bench {summary.get('family')} with {args.method}")
         for col in ("problem", "domain", "rel L2", "max error", "bound", "time [s]", "status"):
             table.add_column(col, no_wrap=True)
@@ -335,6 +342,21 @@ def args_mms(m: argparse.ArgumentParser) -> None:
     m.add_argument("-o", "--output", metavar="OUT.pde", help="write here (default: print)")
 
 
+def add_worker_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """``--workers N`` and ``--scheduler ADDRESS``: solve the ``what`` side by side on Dask workers."""
+    p.add_argument("--workers", type=int, metavar="N",
+                   help=f"solve the {what} side by side on N local Dask worker processes (pip install \"symop[dask]\")")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help=f"solve the {what} on an existing Dask cluster, e.g. tcp://host:8786 (dask-jobqueue)")
+
+
+def workers_of(args: argparse.Namespace):
+    """The :class:`~symop.sweep.Workers` that ``--workers`` / ``--scheduler`` ask for."""
+    from symop.sweep import Workers
+
+    return Workers(getattr(args, "workers", None), getattr(args, "scheduler", None))
+
+
 def args_converge(c: argparse.ArgumentParser) -> None:
     c.add_argument("file", metavar="FILE", help="an equation file with `exact` solutions")
     c.add_argument("--method", "-m", help="method to study (default: the file's `solve` line)")
@@ -347,6 +369,7 @@ def args_converge(c: argparse.ArgumentParser) -> None:
                    help="write convergence.json and convergence.png here (without -o no file is written)")
     c.add_argument("--json", action="store_true", help="print the study as one JSON document on stdout")
     c.add_argument("--quiet", "-q", action="store_true", help="no per-level lines or progress bars")
+    add_worker_arguments(c, "levels")
 
 
 def args_compare(p: argparse.ArgumentParser) -> None:
@@ -378,6 +401,7 @@ def args_bench(b: argparse.ArgumentParser) -> None:
     r.add_argument("--expect-order", type=float, help="pass by a 2-level order check instead of the bound")
     r.add_argument("--json", action="store_true", help="print results.json's data as one JSON document on stdout")
     r.add_argument("--quiet", "-q", action="store_true", help="no per-problem lines")
+    add_worker_arguments(r, "problems")
 
 
 @hookimpl(tryfirst=True)

@@ -33,7 +33,8 @@ expressions.  So the order, as the code is:
 5. front ends: ``symop`` itself (its lazy ``__init__``), ``symop.__main__``,
    ``symop.api``, ``symop.cli`` and its sub-commands (``symop.mms_cli``,
    ``symop.bench``, ``symop.converge``), ``symop.display``, the conformance
-   catalogue and matrix (``symop.catalogue``, ``symop.matrix``).
+   catalogue and matrix (``symop.catalogue``, ``symop.matrix``), sweeps on Dask
+   workers (``symop.sweep``).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ LAYERS: dict[str, int] = {
     "symop.display": 5,
     "symop.catalogue": 5,
     "symop.matrix": 5,
+    "symop.sweep": 5,
 }
 NAMES = ("foundation", "model", "language", "codegen", "engines and plugin interface", "front ends")
 
