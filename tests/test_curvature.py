@@ -216,7 +216,7 @@ def test_pinn_lists_each_optimizer_with_its_cost():
     from symop.plugins import get_discretization
 
     text = " ".join(method_text(get_discretization("pinn"), width=1000).split())
-    for name in ("adam", "lbfgs", "soap", "engd"):
+    for name in ("adam", "lbfgs", "soap", "engd", "kfac"):
         assert f"{name}: " in text
     assert "one solve of size min(M, P)" in text and "warmup" in text and "damping" in text
 

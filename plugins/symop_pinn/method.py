@@ -43,7 +43,7 @@ OPTIONS = (
     Option("resample", bool, True, "draw fresh collocation points every step (off: the points of step 0 throughout, "
            "as Gauss-Newton methods usually train)"),
     Option("damping", float, None, "engd, kfac: damping of the Gauss-Newton matrix relative to its mean diagonal "
-           "(default: engd 1e-10, kfac 1e-3 on each Kronecker factor, squared)", minimum=0),
+           "(default: engd 1e-10, kfac 1e-8, its square root on each Kronecker factor)", minimum=0),
     Option("solver", str, "auto", "engd: dense (P x P system), woodbury (M x M, for fewer residuals M than "
            "parameters P), auto: the smaller", SOLVERS),
     Option("line_search", str, "grid", "engd, kfac: grid (step 2^-k, k < 20, lowest loss), backtracking (halve from 1 "

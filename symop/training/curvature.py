@@ -279,8 +279,9 @@ class KFAC(torch.optim.Optimizer):
     Each linear layer's block of the Gauss–Newton matrix is approximated by
     :math:`B_\Omega \otimes A_\Omega + B_\partial \otimes A_\partial` (interior
     terms; boundary, initial and periodic terms), the factors from
-    :func:`symop.nn.kfac.kronecker` averaged over steps with weight ``ema``; each
-    factor is damped by ``damping`` times its mean diagonal, and the sum is
+    :func:`symop.nn.kfac.kronecker` averaged over steps with weight ``ema`` (0:
+    the step's own); each factor is damped by the square root of ``damping``
+    times its mean diagonal, and the sum is
     inverted exactly (:func:`inverse_kronecker_sum`).  The direction is that
     inverse applied to :math:`J^\top r`, half the loss gradient; the step length
     comes from the same line searches as :class:`ENGD`, and ``momentum`` adds
@@ -289,7 +290,7 @@ class KFAC(torch.optim.Optimizer):
     the factors (``width + 1`` square) and the line search's loss evaluations.
     """
 
-    def __init__(self, params, lr: float = 1.0, damping: float = 1e-3, ema: float = 0.95, line_search: str = "grid",
+    def __init__(self, params, lr: float = 1.0, damping: float = 1e-8, ema: float = 0.0, line_search: str = "grid",
                  grid: int = 20, momentum: float = 0.0, adapt: bool = True) -> None:
         if line_search not in LINE_SEARCHES:
             raise OptionError(f"there is no line search `{line_search}`; the line searches are "

@@ -146,8 +146,8 @@ register_optimizer(OptimizerSpec(
     "engd", _engd, residuals=True,
     description="energy natural gradient: damped Gauss-Newton on the residuals of every term, with a line search "
                 "(options: damping, solver, line_search, grid, momentum, adapt)",
-    cost="the Jacobian of all M residuals (one reverse pass per point, M x P numbers), one solve of size "
-         "min(M, P) (cubic), and up to `grid` loss evaluations"))
+    cost="the Jacobian of all M residuals (M x P numbers; one reverse pass per term for symop's MLP, per point "
+         "otherwise), one solve of size min(M, P) (cubic), and up to `grid` loss evaluations"))
 
 
 SCHEDULES = ("constant", "exponential", "cosine")
