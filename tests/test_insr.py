@@ -220,33 +220,90 @@ equation dt(u) = d(u, x, 2)/4
 initial u = sin(pi*x)
 exact u = exp(-pi^2*t/4)*sin(pi*x)
 """
+#: a reaction whose rate varies in space, so that the state changes shape: for explicit schemes, which on a
+#: diffusion amplify the fits' errors at high wavenumbers beyond their stability interval
+REACTION = """
+space x
+time t in [0, 0.8]
+domain interval(x: [0, 2])
+boundary periodic(x)
+field u
+equation dt(u) = -(1 + cos(pi*x)/2)*u
+initial u = sin(pi*x)
+exact u = exp(-(1 + cos(pi*x)/2)*t)*sin(pi*x)
+"""
 
 
-def observed_orders(scheme: str, steps, initial: int, iterations: int) -> list[float]:
-    problem = symop.parse(DECAY)
+def observed_orders(text: str, scheme: str, steps, initial: int, iterations: int) -> list[float]:
+    problem = symop.parse(text)
     xs = np.linspace(0, 2, 101)
-    exact = np.exp(-np.pi ** 2 * 0.4 / 4) * np.sin(np.pi * xs)
     errors = []
     for dt in steps:
         s = symop.solve(problem, "insr", progress=False, scheme=scheme, dt=dt, width=16, depth=2, points=128,
                         iterations=iterations, initial_iterations=initial, optimizer="lbfgs", lr=1.0,
                         dtype="float64")
-        errors.append(float(np.abs(s(xs) - exact).max()))
+        errors.append(float(np.abs(s(xs) - exact_of(problem, xs)).max()))
     return [math.log2(a / b) for a, b in zip(errors, errors[1:])]
 
 
-@pytest.mark.parametrize("scheme, order, initial", [("euler", 1, 20), ("midpoint", 2, 50)])
-def test_observed_temporal_order_with_few_steps(scheme, order, initial):
-    (p,) = observed_orders(scheme, (0.2, 0.1), initial, 3)
+def exact_of(problem, xs: np.ndarray) -> np.ndarray:
+    """The exact solution at the end time at ``xs``."""
+    expr = problem.numeric(problem.exact["u"]).subs(problem.t, problem.time.end)
+    return np.broadcast_to(sp.lambdify(problem.space.coords[0], expr, "numpy")(xs), xs.shape)
+
+
+@pytest.mark.parametrize("text, scheme, order, initial", [(REACTION, "euler", 1, 20), (DECAY, "midpoint", 2, 50)],
+                         ids=["euler", "midpoint"])
+def test_observed_temporal_order_with_few_steps(text, scheme, order, initial):
+    (p,) = observed_orders(text, scheme, (0.2, 0.1), initial, 3)
     assert abs(p - order) < 0.2, p
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scheme, order, steps", [
-    # steps where the time-discrete solution itself shows its order within 0.15 (explicit Euler at dt = 0.2
-    # has 1.19, Heun 2.29 there: pre-asymptotic), and the fitted networks' error stays below the scheme's
-    ("euler", 1, (0.1, 0.05, 0.025)), ("backward-euler", 1, (0.1, 0.05, 0.025)), ("heun", 2, (0.1, 0.05, 0.025)),
-    ("midpoint", 2, (0.2, 0.1, 0.05)), ("crank-nicolson", 2, (0.2, 0.1, 0.05))])
-def test_observed_temporal_order(scheme, order, steps):
-    orders = observed_orders(scheme, steps, 200, 5)
+@pytest.mark.parametrize("text, scheme, order, steps", [
+    # steps where the time-discrete solution itself shows its order within 0.1 (explicit Euler on DECAY at
+    # dt = 0.2 has 1.19: pre-asymptotic), and the fitted networks' error stays below the scheme's.  Heun and rk4
+    # are not here: each fit leaves an error of about 3e-5 (losses near 1e-9 at fresh points), which over the
+    # 16 steps of dt = 0.05 reaches their time error where it is asymptotic; their stages are checked by the
+    # residual tests above
+    (REACTION, "euler", 1, (0.2, 0.1, 0.05)),
+    (DECAY, "backward-euler", 1, (0.1, 0.05, 0.025)), (DECAY, "midpoint", 2, (0.2, 0.1, 0.05)),
+    (DECAY, "crank-nicolson", 2, (0.2, 0.1, 0.05))], ids=["euler", "backward-euler", "midpoint",
+                                                         "crank-nicolson"])
+def test_observed_temporal_order(text, scheme, order, steps):
+    orders = observed_orders(text, scheme, steps, 200, 5)
     assert all(abs(p - order) < 0.2 for p in orders), orders
+
+
+# ------------------------------------------------------------------ hard Dirichlet data
+MOVING = ("space x\ntime t in [0, 0.2]\ndomain interval(x: [0, 1])\nfield u\nequation dt(u) = d(u, x, 2)\n"
+          "boundary all: u = t*(1 - x) + (1 + t)*x\ninitial u = x + sin(pi*x)\n")
+
+
+def test_hard_dirichlet_data_hold_exactly_at_every_stored_and_between_time():
+    s = symop.solve(symop.parse(MOVING), "insr", progress=False, hard=True, dt=0.1, iterations=2,
+                    initial_iterations=5, width=8, depth=1, points=32)
+    for when in (0.0, 0.1, 0.15, 0.2):
+        assert np.allclose(s(np.array([0.0, 1.0]), t=when), [when, 1 + when], rtol=0, atol=1e-6), when
+    plain = program(symop.parse(MOVING)).physics("cpu")
+    hard = program(symop.parse(MOVING), hard=True).physics("cpu")
+    assert len(plain.boundary_terms) == 1 and hard.boundary_terms == []
+
+
+def test_hard_keeps_the_penalties_of_the_other_sides():
+    prog = program(symop.load(ROOT / "examples" / "heat.pde"), hard=True)
+    kinds = sorted(term.name.split(":")[1].rstrip("]") for term in prog.physics("cpu").boundary_terms)
+    assert kinds == ["neumann", "robin"]
+
+
+@pytest.mark.parametrize("text, words", [
+    (MOVING.replace("boundary all: u = t*(1 - x) + (1 + t)*x", "boundary left: u = t\nboundary right: u = 1 + t"),
+     "one Dirichlet expression"),
+    (HEAT.replace("boundary all: u = 0", "boundary periodic(x)"), "periodic"),
+    (HEAT.replace("boundary all: u = 0", "boundary all: dn(u) = 0"), "no Dirichlet"),
+    (HEAT.replace("domain interval(x: [0, 1])", "domain disk(center: (0, 0), radius: 1)").replace("space x", "space x, y")
+     .replace("boundary all: u = 0", "boundary all: dn(u) = 0"), "no Dirichlet"),
+])
+def test_hard_is_refused_where_it_cannot_hold(text, words):
+    with pytest.raises(OptionError, match=words):
+        program(symop.parse(text), hard=True)

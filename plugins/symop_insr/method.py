@@ -29,6 +29,7 @@ from symop.plugins import Discretization, Option, Program
 from symop.solution import PointCloud, Solution
 from symop.training import get_optimizer, load_checkpoint, optimizer_names, progress_bar, save_checkpoint
 
+from .hard import HardDirichlet, hard_fields, side_factors
 from .network import SpatialNet, SteppedField
 from .physics import GROUPS, StepPhysics
 from .state import Snapshot
@@ -68,6 +69,7 @@ class INSRProgram(Program):
             raise OptionError(f"the scheme {o['scheme']} evaluates the right-hand side of its own stages, which needs "
                               "derivatives of derivatives that only the autograd engine takes; use estimator: "
                               "autograd, or a one-stage scheme (euler, backward-euler, crank-nicolson, midpoint).")
+        self.hard = hard_fields(problem) if o["hard"] else {}
         if getattr(get_optimizer(o["optimizer"]), "residuals", False):
             raise OptionError(f"the optimizer `{o['optimizer']}` steps on the residuals of the loss term by term, "
                               "which insr's step losses do not give yet; use one of "
@@ -97,20 +99,36 @@ class INSRProgram(Program):
         dtype = torch.float64 if o["dtype"] == "float64" else torch.float32
         engine = make_engine(o["estimator"], o["samples"], o["tangents"], o["seed"])
         loss = PhysicsLoss(self.problem, engine, points=o["points"], boundary_points=o["boundary_points"],
-                           boundary_weight=o["boundary_weight"], seed=o["seed"], dtype=dtype, device=device)
+                           boundary_weight=o["boundary_weight"], seed=o["seed"], dtype=dtype, device=device,
+                           hard=tuple(self.hard))
         return StepPhysics(self.problem, loss)
 
     def stages(self) -> dict[str, str]:
         return {"code": self.source}
 
-    def network(self, physics: StepPhysics) -> SpatialNet:
-        """The spatial network: inputs encoded over the bounding box, periodic axes on the circle."""
+    def network(self, physics: StepPhysics) -> torch.nn.Module:
+        """The spatial network: inputs encoded over the bounding box, periodic axes on the circle; with
+        ``hard``, wrapped so that the Dirichlet data hold exactly (:mod:`symop_insr.hard`)."""
         o = self.options
-        lo, hi = self.problem.domain.bounding_box()
+        domain = self.problem.domain
+        lo, hi = domain.bounding_box()
         periodic = [self.problem.space.names.index(n) for n in self.problem.periodic]
         torch.manual_seed(o["seed"])
-        return SpatialNet(physics.dim, len(physics.components), lo, hi, periodic, o["width"], o["depth"],
-                          o["activation"], o["fourier"], o["sigma"], o["output_scale"])
+        net = SpatialNet(physics.dim, len(physics.components), lo, hi, periodic, o["width"], o["depth"],
+                         o["activation"], o["fourier"], o["sigma"], o["output_scale"])
+        if not self.hard:
+            return net
+        names = physics.components
+        mask = [1.0 if n in self.hard else 0.0 for n in names]
+        lift = [physics.loss.layout.aux(self.hard[n][0]) if n in self.hard and self.hard[n][0] != 0 else None
+                for n in names]
+        factors = [side_factors(domain, self.hard[n][1]) if n in self.hard and domain.kind in ("box", "interval")
+                   else [] for n in names]
+        ball = None
+        if domain.kind in ("disk", "ball"):
+            center = getattr(domain, "_c", None)
+            ball = (list(np.asarray(domain.center if center is None else center, float)), float(domain.radius))
+        return HardDirichlet(net, physics.dim, len(names), factors, lift, mask, ball)
 
     def stepper(self, fitter: Fitter):
         """The stepper of the options: one fitted scheme, or two sub-flows in a Lie or Strang splitting."""
@@ -148,7 +166,8 @@ class INSRProgram(Program):
         began = _time.perf_counter()
         physics = self.physics(device)
         live = self.network(physics).to(device=device, dtype=physics.loss.dtype)
-        settings = FitSettings(o["iterations"], o["optimizer"], o["lr"], o["lr_decay"], o["tol"], o["points"],
+        lr = o["lr"] if o["lr"] is not None else 1.0 if o["optimizer"] == "lbfgs" else 1e-3
+        settings = FitSettings(o["iterations"], o["optimizer"], lr, o["lr_decay"], o["tol"], o["points"],
                                o["boundary_points"], o["seed"])
         fitter = Fitter(physics, live, settings)
         stepper = self.stepper(fitter)
@@ -236,7 +255,8 @@ class INSR(Discretization):
         """The options; ``scheme`` offers the registry's explicit and theta schemes and ``midpoint``,
         ``optimizer`` every registered optimizer."""
         return (
-            Option("scheme", str, MIDPOINT, "time scheme of each step's loss", schemes()),
+            Option("scheme", str, MIDPOINT, "time scheme of each step's loss (explicit ones suit reaction and "
+                   "transport: on diffusion they amplify the fits' errors at high wavenumbers)", schemes()),
             Option("dt", float, 0.0, "time step (0: a hundredth of the time interval)", minimum=0),
             Option("split", str, "none", "operator splitting: diffusion and source, then advection and reaction",
                    ("none", "lie", "strang")),
@@ -248,11 +268,16 @@ class INSR(Discretization):
             Option("fourier", int, 0, "random Fourier features (0: none)", minimum=0),
             Option("sigma", float, 1.0, "standard deviation of the Fourier frequencies", minimum=0, exclusive=True),
             Option("output_scale", float, 1.0, "multiply the network output by this (about the size of the solution)"),
-            Option("iterations", int, 200, "optimizer iterations per time step (fresh points each)", minimum=1),
-            Option("initial_iterations", int, 2000, "optimizer iterations of the fit to the initial data", minimum=1),
+            Option("hard", bool, False, "impose Dirichlet data exactly: u = g + phi N with phi vanishing on the "
+                   "Dirichlet sides of a box or interval, or on the whole boundary of a disk or ball"),
+            Option("iterations", int, 5, "optimizer steps per time step, each at fresh points (an L-BFGS step "
+                   "takes up to 20 iterations)", minimum=1),
+            Option("initial_iterations", int, 100, "optimizer steps of the fit to the initial data", minimum=1),
             Option("tol", float, 0.0, "stop a step's fit when its loss falls below this (0: never early)", minimum=0),
-            Option("optimizer", str, "adam", "a registered optimizer", optimizer_names()),
-            Option("lr", float, 1e-3, "learning rate", minimum=0, exclusive=True),
+            Option("optimizer", str, "lbfgs", "a registered optimizer (adam needs far more iterations)",
+                   optimizer_names()),
+            Option("lr", float, None, "learning rate (default: 1 for lbfgs, 1e-3 for the others)", minimum=0,
+                   exclusive=True),
             Option("lr_decay", float, 0.1, "final learning rate / initial within each step's fit", minimum=0,
                    exclusive=True),
             Option("points", int, 1024, "interior points per iteration", minimum=1),

@@ -98,6 +98,8 @@ class Fitter:
         s = self.settings
         if start is not None:
             self.live.load_state_dict(start.module.state_dict())
+        if isinstance(getattr(self.live, "time", None), torch.Tensor):  # the time a hard-Dirichlet state stands for
+            self.live.time.fill_(float(time))
         index = self.count
         self.count += 1
         steps = s.iterations if iterations is None else iterations
