@@ -279,3 +279,25 @@ def test_the_gray_scott_example_runs_with_fem_and_agrees_with_fd():
 def test_info_names_the_scheme_that_stepped(gray_scott):
     sol = symop.solve(gray_scott, "fem", n=4, dt=0.25)
     assert sol.info["scheme"] == "ars222 (IMEX partner of crank-nicolson)"
+
+
+DISK = """
+problem dsys "a coupled system on a disk: Robin data for one field, Dirichlet for the other"
+space x, y
+domain disk(center: (0, 0), radius: 1)
+field u, w
+exact u = sin(x + 0.5)*cos(y) + x*y
+exact w = exp(0.3*x)*cos(y)
+equation -lap(u) + u - w = -lap(exact(u)) + exact(u) - exact(w)
+equation -lap(w) + w + u^2 = -lap(exact(w)) + exact(w) + exact(u)^2
+boundary all: dn(u) + 2*u = dn(exact(u)) + 2*exact(u)
+boundary all: w = exact(w)
+"""
+
+
+def test_a_system_on_a_curved_domain_keeps_the_order_of_isoparametric_p2():
+    problem = symop.parse(DISK)
+    hs = (0.2, 0.1)
+    errs = [errors(problem, h=h, degree=2) for h in hs]
+    for name in ("u", "w"):
+        assert slope(hs, [e[name] for e in errs]) >= 3 - 0.15, (name, errs)
