@@ -161,34 +161,43 @@ class BoundarySet:
             if self.grid.periodic[a]:
                 u = torch.cat([u.narrow(a, n - g, g), u, u.narrow(a, 0, g)], dim=a)
                 continue
-            parts = []
-            for s in (-1, 1):
-                cl = self._closures[(a, s)]
-                data = self._data(cl, t) if cl["data"] is not None else None
-
-                def node(i: int) -> torch.Tensor:
-                    return u.narrow(a, i if s < 0 else n - 1 - i, 1)
-
-                ghosts = []
-                for k, layer in enumerate(cl["layers"], start=1):
-                    acc = None
-                    for i, w in layer["terms"]:
-                        if isinstance(w, float) and w == 0.0:
-                            continue
-                        if i == 0 and "wt" in layer:
-                            term = node(0) * layer["wt"]
-                        else:
-                            term = node(i) * w if w != 1.0 else node(i)
-                        acc = term if acc is None else acc + term
-                    if layer["affine"] is not None:
-                        acc = acc + layer["affine"] * data
-                    ghosts.append(acc)
-                if s < 0:
-                    parts.append(list(reversed(ghosts)))
-                else:
-                    parts.append(ghosts)
-            u = torch.cat([*parts[0], u, *parts[1]], dim=a)
+            low, high = self.side_ghosts(u, a, -1, t), self.side_ghosts(u, a, 1, t)
+            u = torch.cat([*low, u, *high], dim=a)
         return u
+
+    def side_ghosts(self, u: torch.Tensor, a: int, s: int, t, index: tuple[slice, ...] | None = None) -> list[torch.Tensor]:
+        """The ghost layers of ``u`` beyond side ``s`` (-1 low, +1 high) of the closed axis ``a``, in order along the axis.
+
+        ``u`` is padded along the axes before ``a`` already.  ``index`` picks the
+        part of the side that ``u`` covers (a block of a grid split across
+        processes, :mod:`symop_fd.distributed`) from the side's data, which is
+        laid out over the whole side; ``None``: ``u`` covers all of it.
+        """
+        n = u.shape[a]
+        cl = self._closures[(a, s)]
+        data = self._data(cl, t) if cl["data"] is not None else None
+        if index is not None and data is not None:
+            data = data[index]
+
+        def node(i: int) -> torch.Tensor:
+            return u.narrow(a, i if s < 0 else n - 1 - i, 1)
+
+        ghosts = []
+        for layer in cl["layers"]:
+            acc = None
+            for i, w in layer["terms"]:
+                if isinstance(w, float) and w == 0.0:
+                    continue
+                if i == 0 and "wt" in layer:
+                    wt = layer["wt"]
+                    term = node(0) * (wt[index] if index is not None and wt.dim() else wt)
+                else:
+                    term = node(i) * w if w != 1.0 else node(i)
+                acc = term if acc is None else acc + term
+            if layer["affine"] is not None:
+                acc = acc + layer["affine"] * data
+            ghosts.append(acc)
+        return list(reversed(ghosts)) if s < 0 else ghosts
 
     def set_dirichlet(self, out: torch.Tensor, t, rate: bool) -> torch.Tensor:
         """Write ``g`` (or ``dg/dt`` when ``rate``) into the Dirichlet nodes of ``out``."""
