@@ -68,15 +68,27 @@ def _save_times(save_times: Sequence[float] | int | None, t0: float, t1: float) 
     return sorted(set(times))
 
 
-def _check(u: torch.Tensor, step: int, t: float, dt: float, max_abs: float) -> None:
-    finite = bool(torch.isfinite(u).all())
-    if finite:
+def _check(u: torch.Tensor, step: int, t: float, dt: float, max_abs: float,
+           measure: Callable[[torch.Tensor], float] | None = None) -> None:
+    """Raise :class:`SolveError` when ``u`` has NaN/inf or max|u| > ``max_abs``.
+
+    ``measure(u)``, when given, is max|u| over the whole state (NaN when any
+    value is NaN): a stepper on a grid split across processes
+    (``stepper.max_abs``) reduces it over all of them, so that every process
+    stops at the same step.
+    """
+    if measure is not None:
+        big = measure(u)
+    elif bool(torch.isfinite(u).all()):
         big = float(u.abs().max()) if u.numel() else 0.0
+    else:
+        big = float("nan") if bool(torch.isnan(u).any()) else float("inf")
+    if math.isfinite(big):
         if big <= max_abs:
             return
         what = f"exceeded |u| = {max_abs:g} (max |u| = {big:.3g})"
     else:
-        what = "became NaN" if bool(torch.isnan(u).any()) else "became infinite"
+        what = "became NaN" if math.isnan(big) else "became infinite"
     raise SolveError(
         f"the solution {what} at step {step} (t = {t:g}); the time step dt = {dt:g} "
         "may exceed the stability limit: try a smaller dt or an implicit scheme "
@@ -126,6 +138,7 @@ def integrate(
     if not t1 > t0:
         raise IntegratorError(f"the end time t1 = {t1} must exceed the start time t0 = {t0}")
     check_every = max(1, int(check_every))
+    measure = getattr(stepper, "max_abs", None)  # max|u| of a state split across processes
     n = step_count(t0, t1, dt)
     h = (t1 - t0) / n
     wanted = _save_times(save_times, t0, t1)
@@ -156,18 +169,18 @@ def integrate(
         while idx < len(wanted) and wanted[idx] < t - eps:
             s = wanted[idx]
             v = stepper.step(t_prev, u_prev, s - t_prev)
-            _check(v, k, s, h, max_abs)
+            _check(v, k, s, h, max_abs, measure)
             traj.times.append(s)
             traj.states.append(v)
             idx += 1
         u = stepper.step(t_prev, u, h)
         if k % check_every == 0 or k == n:
-            _check(u, k, t, h, max_abs)
+            _check(u, k, t, h, max_abs, measure)
         if watch is not None and (every_step or k % check_every == 0 or k == n):
             watch.observe(k, t, u)
         while idx < len(wanted) and wanted[idx] <= t + eps:
             if not (k % check_every == 0 or k == n):
-                _check(u, k, t, h, max_abs)
+                _check(u, k, t, h, max_abs, measure)
             traj.times.append(wanted[idx])
             traj.states.append(u)
             idx += 1
