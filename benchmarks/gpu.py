@@ -133,10 +133,12 @@ def section_fd(clock: Clock) -> None:
         problem = symop.parse(text)
         for prob, opts, label in ((problem, dict(n=64, scheme="rk4", dt=dt), "periodic heat 64², rk4"),
                                   (symop.load(ROOT / "examples" / "heat.pde"), dict(n=32), "heat.pde 32² (its solve line)")):
-            cpu = symop.solve(prob, "fd", **opts)
-            gpu = symop.solve(prob, "fd", device="cuda", **opts)
-            diff = float(np.abs(np.asarray(cpu.fields["u"]) - np.asarray(gpu.fields["u"])).max())
-            print(f"  correctness {label}: max |cuda - cpu| = {diff:.2e} (float64)")
+            cpu = symop.solve(prob, "fd", compile=False, **opts)
+            for compile in (False, True):
+                gpu = symop.solve(prob, "fd", device="cuda", compile=compile, **opts)
+                diff = float(np.abs(np.asarray(cpu.fields["u"]) - np.asarray(gpu.fields["u"])).max())
+                print(f"  correctness {label}: max |cuda {'compiled' if compile else 'eager'} - cpu eager| = "
+                      f"{diff:.2e} (float64)")
     cases = [(2, 4096, (20, 220)), (3, 256, (20, 220))]
     print(f"  {'grid':<8}{'dtype':<9}{'eager s/step':>14}{'compiled s/step':>17}{'eager pts/s':>14}{'compiled pts/s':>16}")
     for dim, n, steps in cases:

@@ -209,7 +209,11 @@ class FusedExplicitRK(Stepper):
         return torch.stack(new)
 
     def step(self, t: float, u: torch.Tensor, dt: float) -> torch.Tensor:
-        times = torch.tensor((float(t), float(dt)), dtype=self.low.dtype, device=u.device)
+        times = torch.tensor((float(t), float(dt)), dtype=self.low.dtype)
+        if u.device.type == "cuda":  # from pinned memory: an asynchronous copy, no stream synchronisation per step
+            times = times.pin_memory().to(u.device, non_blocking=True)
+        elif u.device.type != "cpu":
+            times = times.to(u.device)
         return self._fn(times, *self.inputs, u)
 
     def _compiled(self) -> Callable[..., torch.Tensor]:

@@ -13,6 +13,9 @@ from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
 
 
 class FDProgram(Program):
+    #: set by :func:`symop.plugins.lower` under torchrun: the grid is split over these processes
+    processes = None
+
     def __init__(self, problem, options: Mapping[str, Any]) -> None:
         from .fused import compile_default
         from .lowering import Lowered
@@ -27,7 +30,8 @@ class FDProgram(Program):
             f"# fd: {len(low.comps)} component(s) on a {' x '.join(map(str, low.shape))} grid, "
             f"order {low.order}; field nodes are stencils on ghost-padded tensors\n"
             + ("# compile: with an explicit scheme and no split, each step (all stages and the update) is one inductor-compiled function "
-               "(symop_fd.fused); on periodic grids the stencils use torch.roll instead of padding\n"
+               "(symop_fd.fused; unless `compile` is given, only when the run repays compiling); on periodic grids the "
+               "stencils use torch.roll instead of padding\n"
                if compile_default(self.options.get("compile")) else "")
             + low.rhs.source
         )
@@ -57,15 +61,13 @@ class FDProgram(Program):
             fields = {n: U[i] for i, n in enumerate(names) if n in self.problem.field_names}
             return Solution(self.problem, "fd", self.options, grid, fields, device=device,
                             wall_time=time.perf_counter() - start, info=info, interpolant=interpolant)
-        from .timestep import run_evolution
-
         itemsize = 4 if self.dtype == torch.float32 else 8
         state_bytes = len(names) * int(np.prod(low.shape)) * itemsize
 
         def snapshots(t0: float, t1: float, dt: float):
             return snapshot_times(self.options.get("save"), state_bytes, t0, t1, dt)
 
-        if progress:
+        if progress and (self.processes is None or self.processes.is_main):
             from rich.progress import Progress
 
             with Progress(transient=True) as bar:
@@ -75,9 +77,13 @@ class FDProgram(Program):
                     if k == n or k % max(1, n // 200) == 0:
                         bar.update(task, completed=k / n, description=f"fd t={t:.4g}")
 
-                traj, info = run_evolution(low, self.options, cb, snapshots)
+                traj, info = self._evolve(low, cb, snapshots)
         else:
-            traj, info = run_evolution(low, self.options, None, snapshots)
+            traj, info = self._evolve(low, None, snapshots)
+        if "layout" in info and not self.processes.is_main:  # this process's block
+            ranges = info["layout"]["nodes"][self.processes.rank]
+            grid = Grid(tuple(ax[a:b] for ax, (a, b) in zip(low.grid.axes(), ranges)), low.grid.names)
+            interpolant = None
         final = traj.final
         fields = {n: final[i] for i, n in enumerate(names) if n in self.problem.field_names}
         history = None
@@ -89,6 +95,23 @@ class FDProgram(Program):
         return Solution(self.problem, "fd", self.options, grid, fields, time=traj.times[-1], times=times,
                         history=history, device=device, wall_time=time.perf_counter() - start, info=info,
                         interpolant=interpolant)
+
+
+    def _evolve(self, low, cb, snapshots):
+        """(trajectory, info) of the time-dependent run: on one process, or split over :attr:`processes`."""
+        if self.processes is not None and self.processes.is_distributed:
+            from symop import trackers
+            from symop.errors import MethodError
+
+            from .distributed import run_blocks
+
+            if trackers.active() is not None:
+                raise MethodError("--every and trackers look at the whole state during the run, which fd keeps in one "
+                                  "process only; under torchrun drop them, or run in one process.")
+            return run_blocks(low, self.options, self.processes, cb, snapshots)
+        from .timestep import run_evolution
+
+        return run_evolution(low, self.options, cb, snapshots)
 
 
 class FiniteDifferences(Discretization):
@@ -116,11 +139,20 @@ class FiniteDifferences(Discretization):
                    "of the steps, about equally spaced (fewer past 256 MiB); 0: the final state only", minimum=0),
             Option("dtype", str, "float64", "floating point type", ("float32", "float64")),
             Option("compile", bool, None, "compile each explicit step (all stages and the update) into one "
-                   "inductor function, cached by the problem's structure in memory and on disk; default: on "
-                   "wherever torch.compile works, unless the environment sets SYMOP_COMPILE=0; "
-                   "with other schemes true wraps the right-hand side in torch.compile"),
+                   "inductor function, cached by the problem's structure in memory and on disk; unset: compile "
+                   "when the run repays it (steps x stages x grid points >= 2^27 on the CPU) and torch can, "
+                   "unless the environment sets SYMOP_COMPILE=0; true: always; false: never; with implicit "
+                   "schemes or splitting, true wraps the right-hand side in torch.compile"),
             Option("solver", str, "auto", "sparse linear solver", ("auto", "direct", "amg", "cg", "gmres")),
+            Option("blocks", str, "auto", "under torchrun: processes per axis, e.g. 2x1 (their product is the "
+                   "number of processes); auto: the longest axes split first"),
         )
+
+    def processes(self, problem, options: Mapping[str, Any]) -> str | None:
+        """Explicit schemes without splitting run on a grid split over processes (:mod:`symop_fd.distributed`)."""
+        from .distributed import refusal
+
+        return refusal(problem, options)
 
     def accepts(self, problem) -> str | None:
         if problem.space.is_indexed:
