@@ -277,16 +277,23 @@ class _ScipySolver:
     """A factorized / preconditioned solver for one fixed sparse matrix.
 
     ``kind`` "direct" factorizes A = P^T L U Q^T once (``splu``); "amg", "cg"
-    and "gmres" build a pyamg smoothed-aggregation hierarchy once and use one
-    V-cycle as the preconditioner of CG ("amg" on a symmetric A, falling back
-    to GMRES if CG misses the tolerance, e.g. on an indefinite A) or GMRES.
+    and "gmres" build a pyamg hierarchy once and use one V-cycle as the
+    preconditioner of CG ("amg" on a symmetric A, falling back to GMRES if CG
+    misses the tolerance, e.g. on an indefinite A) or GMRES.  The hierarchy is
+    Ruge–Stüben (classical) AMG on a symmetric A: on the Laplacian-like matrices
+    of P1/P2 and finite differences it needs about half the V-cycles of
+    smoothed aggregation for a cheaper setup (``benchmarks/fem.py``); if the
+    Krylov method misses the tolerance with it, the solve is repeated with
+    smoothed aggregation, which is also what a nonsymmetric A gets.
+    ``A`` is used as given (a CSR matrix is not copied).
     """
 
     def __init__(self, A: sp.spmatrix, kind: str, symmetric: bool, tol: float) -> None:
-        self.A = sp.csr_matrix(A)
+        self.A = A if sp.isspmatrix_csr(A) else sp.csr_matrix(A)
         self.kind = kind
         self.symmetric = symmetric
         self.tol = tol
+        self.hierarchy = ""
         if kind == "direct":
             try:
                 self.lu = spla.splu(sp.csc_matrix(A))
@@ -297,14 +304,31 @@ class _ScipySolver:
                     "conditions fix the solution (a pure Neumann problem needs a constraint)"
                 ) from None
         else:
-            import pyamg
+            self._hierarchy("ruge-stuben" if symmetric else "smoothed-aggregation")
 
+    def _hierarchy(self, name: str) -> None:
+        """Build the pyamg hierarchy ``name`` and its V-cycle preconditioner."""
+        import pyamg
+
+        if name == "ruge-stuben":
+            ml = pyamg.ruge_stuben_solver(self.A)
+        else:
             ml = pyamg.smoothed_aggregation_solver(
-                self.A, symmetry="hermitian" if symmetric else "nonsymmetric"
+                self.A, symmetry="hermitian" if self.symmetric else "nonsymmetric"
             )
-            self.prec = ml.aspreconditioner(cycle="V")
+        self.hierarchy = name
+        self.prec = ml.aspreconditioner(cycle="V")
 
     def solve(self, b: np.ndarray) -> np.ndarray:
+        if self.kind == "direct" or self.hierarchy != "ruge-stuben":
+            return self._solve(b)
+        try:
+            return self._solve(b)
+        except SolveError:  # classical AMG did not do it: smoothed aggregation from now on
+            self._hierarchy("smoothed-aggregation")
+            return self._solve(b)
+
+    def _solve(self, b: np.ndarray) -> np.ndarray:
         if np.iscomplexobj(b) and not np.iscomplexobj(self.A.data):
             return self.solve(b.real) + 1j * self.solve(b.imag)
         if self.kind == "direct":
@@ -364,6 +388,8 @@ def _torch_krylov(
 
 
 def _scipy_matrix(A: Any) -> sp.csr_matrix:
+    if sp.isspmatrix_csr(A):
+        return A
     if isinstance(A, torch.Tensor):
         if A.layout == torch.strided:
             return sp.csr_matrix(A.detach().cpu().numpy())
@@ -379,6 +405,7 @@ def solve_sparse(
     solver: str = "auto",
     device: str | torch.device | None = None,
     tol: float = 1e-10,
+    symmetric: bool | None = None,
 ) -> Any:
     """Solve the stationary sparse system ``A x = b``.
 
@@ -390,12 +417,16 @@ def solve_sparse(
     ``b`` into a tensor on it and returns a tensor there.
 
     ``solver`` on the CPU: "direct" (sparse LU), "amg" (CG when A is symmetric,
-    else GMRES, preconditioned by a pyamg smoothed-aggregation V-cycle), "cg" /
+    else GMRES, preconditioned by a pyamg V-cycle: Ruge–Stüben for a symmetric A,
+    smoothed aggregation otherwise or when Ruge–Stüben misses ``tol``), "cg" /
     "gmres" (that method with the AMG preconditioner), "auto" (direct below
     200 000 unknowns, else "amg").  On CUDA the system is solved on the device
     with :func:`torch_cg` (symmetric A) or :func:`torch_bicgstab` (nonsymmetric
     A, or solver "gmres"), Jacobi-preconditioned.  An iterative solver that misses
     the relative residual ``tol`` raises :class:`SolveError` with the residual reached.
+    ``symmetric``: whether ``A`` is symmetric, when the caller knows (None: it is
+    checked, which costs a transposed copy of ``A``).  A SciPy CSR ``A`` is solved
+    without a copy.
     """
     _check_solver(solver)
     S = _scipy_matrix(A)
@@ -409,14 +440,16 @@ def solve_sparse(
         is_torch = True
     if is_torch and b.is_cuda:
         At = _to_torch_csr(S, b.device, b.dtype)
-        x = _torch_krylov(At, b.reshape(-1), solver, _is_symmetric(S), tol)
+        sym = _is_symmetric(S) if symmetric is None else bool(symmetric)
+        x = _torch_krylov(At, b.reshape(-1), solver, sym, tol)
         return x.reshape(b.shape)
     arr = b.detach().cpu().numpy() if is_torch else np.asarray(b)
     flat = arr.reshape(-1)
     if flat.dtype.kind not in "fc":
         flat = flat.astype(np.float64)
     kind = _pick_kind(solver, S.shape[0])
-    x = _ScipySolver(S, kind, _is_symmetric(S), tol).solve(flat).reshape(arr.shape)
+    sym = (_is_symmetric(S) if kind != "direct" else False) if symmetric is None else bool(symmetric)
+    x = _ScipySolver(S, kind, sym, tol).solve(flat).reshape(arr.shape)
     if is_torch:
         return torch.as_tensor(x).to(dtype=b.dtype, device=b.device)
     return x.astype(np.result_type(x.dtype, arr.dtype), copy=False)
