@@ -162,7 +162,8 @@ def main() -> None:
     print(f"at t = {args.t_end:g}: fd / insr = {rows[-1][2] / rows[-1][1]:.2f} (target >= 3)")
     mean_net = float(np.mean([r[1] for r in rows[1:]]))
     mean_fd = float(np.mean([r[2] for r in rows[1:]]))
-    print(f"mean over the printed times t > 0: insr {mean_net:.3e}, fd {mean_fd:.3e}, fd / insr = {mean_fd / mean_net:.2f}")
+    print(f"mean over the printed times t > 0: insr {mean_net:.3e}, fd {mean_fd:.3e}, "
+          f"fd / insr = {mean_fd / mean_net:.2f}")
     # (3) the memory fd needs to match insr's error at the final time
     n, final = floats, rows[-1][1]
     if rows[-1][2] <= final:

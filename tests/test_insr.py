@@ -301,7 +301,8 @@ def test_hard_keeps_the_penalties_of_the_other_sides():
      "one Dirichlet expression"),
     (HEAT.replace("boundary all: u = 0", "boundary periodic(x)"), "periodic"),
     (HEAT.replace("boundary all: u = 0", "boundary all: dn(u) = 0"), "no Dirichlet"),
-    (HEAT.replace("domain interval(x: [0, 1])", "domain disk(center: (0, 0), radius: 1)").replace("space x", "space x, y")
+    (HEAT.replace("domain interval(x: [0, 1])", "domain disk(center: (0, 0), radius: 1)")
+     .replace("space x", "space x, y")
      .replace("boundary all: u = 0", "boundary all: dn(u) = 0"), "no Dirichlet"),
 ])
 def test_hard_is_refused_where_it_cannot_hold(text, words):

@@ -283,7 +283,8 @@ class INSR(Discretization):
             Option("points", int, 1024, "interior points per iteration", minimum=1),
             Option("boundary_points", int, 256, "points per boundary condition per iteration", minimum=1),
             Option("boundary_weight", float, 1.0, "weight of the boundary terms", minimum=0),
-            Option("estimator", str, "autograd", "derivative engine: exact autograd or STDE jets", ("autograd", "stde")),
+            Option("estimator", str, "autograd", "derivative engine: exact autograd or STDE jets",
+                   ("autograd", "stde")),
             Option("samples", int, 16, "STDE random directions per point", minimum=1),
             Option("tangents", str, "sparse", "STDE directions: sparse or dense", ("sparse", "dense")),
             Option("seed", int, 0, "random seed (network, points)"),
@@ -332,7 +333,8 @@ class INSR(Discretization):
                     what = f if order == 0 else f"dt({f})" if order == 1 else f"dt({f}, {order})"
                     return f"insr needs initial data for {what}"
         for bc in problem.boundary:
-            if any(t in d.variables for d in bc.residual.atoms(sp.Derivative) if d.atoms(sp.core.function.AppliedUndef)):
+            if any(t in d.variables for d in bc.residual.atoms(sp.Derivative)
+                   if d.atoms(sp.core.function.AppliedUndef)):
                 return (f"the boundary condition on {', '.join(bc.parts)} has a time derivative of a field, which a "
                         "network of space alone cannot take; write it without dt")
         return None
