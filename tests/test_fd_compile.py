@@ -75,6 +75,13 @@ def test_the_default_compiles_once_per_structure(monkeypatch):
         eager = symop.solve(prob, "fd", n=16, scheme="rk4", dt=dt, compile=False)
         assert np.allclose(np.asarray(sol.fields["c"]), np.asarray(eager.fields["c"]), rtol=0, atol=1e-12)
     assert not np.allclose(np.asarray(a.fields["c"]), np.asarray(b.fields["c"]), atol=1e-3)
+    # another periodic box of the same shape: spacings and coordinates are inputs too
+    text = open("examples/advection_diffusion.pde").read().replace("interval(x: [0, 1])", "interval(x: [0, 2])")
+    wider = symop.parse(text)
+    c = symop.solve(wider, "fd", n=16, scheme="rk4", dt=1e-2)
+    assert c.info.get("compiled") and fused.STATS.reused == reused + 2
+    eager = symop.solve(wider, "fd", n=16, scheme="rk4", dt=1e-2, compile=False)
+    assert np.allclose(np.asarray(c.fields["c"]), np.asarray(eager.fields["c"]), rtol=0, atol=1e-12)
 
 
 def test_the_compiled_step_on_a_grid_with_closed_sides_matches_eager():
