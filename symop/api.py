@@ -170,7 +170,8 @@ def lower(problem: Problem, method: str | None = None, **options: Any) -> _plugi
 
 
 def solve(problem: Problem | str | Path, method: str | None = None, *, device: str = "cpu",
-          progress: bool = False, callbacks: Sequence[Callable[..., Any]] | None = None, **options: Any):
+          progress: bool = False, callbacks: Sequence[Callable[..., Any]] | None = None, processes: Any = None,
+          **options: Any):
     """Solve ``problem`` (a Problem or a path) and return its :class:`~symop.solution.Solution`.
 
     Keyword options go to the method (e.g. ``n=128``, ``dt=1e-4``) or, when
@@ -178,6 +179,9 @@ def solve(problem: Problem | str | Path, method: str | None = None, *, device: s
     ``callbacks`` are trackers (:mod:`symop.trackers`) or functions of a
     :class:`~symop.trackers.StepState`, called during the time stepping or
     the training; a function runs at every step, a tracker every ``every``.
+    ``processes`` (:func:`symop.training.distributed` under ``torchrun``) splits
+    the run over several processes where the method can (fd's explicit
+    schemes, pinn); rank 0 gets the whole solution.
     """
     from symop import trackers
 
@@ -186,7 +190,7 @@ def solve(problem: Problem | str | Path, method: str | None = None, *, device: s
     method, merged = method_and_options(problem, method, options)
     problem, merged = split_settings(problem, method, merged)
     check_device(device)
-    program = _plugins.lower(problem, method, merged)
+    program = _plugins.lower(problem, method, merged, processes=processes)
     with trackers.tracking(callbacks) as run:
         solution = _plugins.timed_run(program, device, progress)
     solution.method = method

@@ -235,10 +235,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.every < 1:
             raise SymopError(f"--every takes a number of time steps ≥ 1, not {args.every}.")
         callbacks.append(SaveEvery(args.every))
+    processes = None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun: fd and pinn split the run over the processes
+        from symop.training import distributed
+
+        processes = distributed(args.device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         sol = solve(problem, args.method, device=args.device, progress=not args.quiet, callbacks=callbacks,
-                    **parse_settings(args.set))
+                    processes=processes, **parse_settings(args.set))
+    if processes is not None and not processes.is_main:  # rank 0 holds the whole solution and reports
+        return 0
     out = console()
     for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
         print(f"warning: {message}", file=sys.stderr)

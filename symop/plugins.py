@@ -216,6 +216,9 @@ class Program(ABC):
 
     #: the generated PyTorch source (what ``symop show --code`` prints)
     source: str = ""
+    #: under ``torchrun``: the processes (a :class:`symop.training.DistInfo`) this run is split over,
+    #: set by :func:`lower` for a method whose :meth:`Discretization.processes` accepts the problem
+    processes: Any = None
 
     @abstractmethod
     def run(self, device: str = "cpu", progress: bool = False) -> "Solution":
@@ -304,6 +307,16 @@ class Discretization(ABC):
     @abstractmethod
     def lower(self, problem: "Problem", options: Mapping[str, Any]) -> Program:
         """Turn ``problem`` into a :class:`Program` (``options`` are already resolved)."""
+
+    def processes(self, problem: "Problem", options: Mapping[str, Any]) -> str | None:
+        """Why ``symop run`` under ``torchrun`` cannot split this problem over several processes, or None.
+
+        The default: the method runs in one process.  A method that splits its
+        work (fd's grid, pinn's collocation points) overrides this and reads
+        :attr:`Program.processes` when it runs.
+        """
+        return (f"the method `{self.name}` runs in one process; under torchrun, `symop run` splits fd (explicit "
+                "schemes) and pinn over several processes: run it without torchrun.")
 
 
 # --------------------------------------------------------------- manager
@@ -438,14 +451,25 @@ def get_discretization(name: str, pm: pluggy.PluginManager | None = None) -> Dis
 
 
 def lower(problem: "Problem", method: str, options: Mapping[str, Any] | None = None,
-          pm: pluggy.PluginManager | None = None) -> Program:
-    """Check that ``method`` accepts ``problem``, resolve options, and lower it."""
+          pm: pluggy.PluginManager | None = None, processes: Any = None) -> Program:
+    """Check that ``method`` accepts ``problem``, resolve options, and lower it.
+
+    ``processes`` (a :class:`symop.training.DistInfo` of several processes):
+    the run is split over them, when the method can split this problem
+    (:meth:`Discretization.processes`); refused before any work otherwise.
+    """
     disc = get_discretization(method, pm)
     reason = disc.accepts(problem)
     if reason:
         raise MethodError(reason if reason.endswith(".") else reason + ".")
     resolved = resolve_options(method, disc.options, options or {})
-    return disc.lower(problem, resolved)
+    several = processes is not None and processes.is_distributed
+    if several and (reason := disc.processes(problem, resolved)):
+        raise MethodError(f"{reason[0].upper()}{reason[1:]}" + ("" if reason.endswith(".") else "."))
+    program = disc.lower(problem, resolved)
+    if several:
+        program.processes = processes
+    return program
 
 
 def trainable_methods(pm: pluggy.PluginManager | None = None) -> list[str]:

@@ -193,6 +193,20 @@ def _coefficient_exprs(exprs, low):
     return out
 
 
+def initial_state(low: Lowered, t0: float) -> torch.Tensor:
+    """The state ``[C, *shape]`` at ``t0``: every component's initial value, Dirichlet nodes set to the data."""
+    from symop.codegen import generate
+
+    U0 = torch.zeros((len(low.comps), *low.shape), dtype=low.dtype, device=low.device)
+    for ci, c in enumerate(low.comps):
+        if c.initial is None:
+            raise OptionError(f"the problem needs an `initial {c.name} = ...` line for a time-dependent solve.")
+        fn = generate(c.initial, [*low.coords, low.t], name="initial")
+        U0[ci] = torch.broadcast_to(fn(*low.coord_tensors, low.time_tensor(t0)), low.shape)
+        low.bsets[ci].set_dirichlet(U0[ci], low.time_tensor(t0), rate=False)
+    return U0
+
+
 def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None):
     """Integrate the lowered problem over its time interval: (trajectory, info).
 
@@ -201,17 +215,7 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None)
     """
     problem = low.problem
     t0, t1 = float(problem.time.start), float(problem.time.end)
-    C = len(low.comps)
-    dev, dtype = low.device, low.dtype
-    U0 = torch.zeros((C, *low.shape), dtype=dtype, device=dev)
-    for ci, c in enumerate(low.comps):
-        if c.initial is None:
-            raise OptionError(f"the problem needs an `initial {c.name} = ...` line for a time-dependent solve.")
-        from symop.codegen import generate
-
-        fn = generate(c.initial, [*low.coords, low.t], name="initial")
-        U0[ci] = torch.broadcast_to(fn(*low.coord_tensors, low.time_tensor(t0)), low.shape)
-        low.bsets[ci].set_dirichlet(U0[ci], low.time_tensor(t0), rate=False)
+    U0 = initial_state(low, t0)
 
     rhs_ev = low.rhs
     bsets = low.bsets

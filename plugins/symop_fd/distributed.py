@@ -1,0 +1,335 @@
+r"""fd on several processes: the grid split into blocks, ghost layers exchanged between them.
+
+Under ``torchrun --nproc_per_node N -m symop run FILE --method fd`` each of the
+N processes owns one block of the grid's nodes.  The processes form a grid
+:math:`p_0 \times \dots \times p_{d-1}` (option ``blocks``, e.g. ``2x1``;
+``auto`` splits the longest axes first); along axis :math:`k` the
+:math:`n_k` nodes go to :math:`p_k` blocks of :math:`\lfloor n_k/p_k \rfloor`
+or one more (uneven blocks are fine).
+
+**Ghost layers.**  Every stage of a step pads each block with ``g`` ghost
+layers per side (``g`` the stencils' half width: 1 for order 2, 2 for order 4,
+more for higher derivatives), axis after axis exactly as one process pads the
+whole grid (:meth:`symop_fd.boundary.BoundarySet.pad`): along axis :math:`k` a
+side inside the grid receives the ``g`` outer layers of the neighbouring block
+(already padded along the axes before :math:`k`, so edges and corners come
+along), exchanged with :func:`torch.distributed.batch_isend_irecv`; a side of
+the box is closed by the block that owns it (Dirichlet extrapolation,
+Neumann/Robin closures, from the side's data restricted to the block); a
+periodic axis wraps around from the last block to the first.  The ghost values
+are therefore the values one process computes, and every stencil, point-wise
+term and Runge–Kutta update is the same arithmetic on the same numbers: a run
+on N processes equals the one-process (eager) run bit for bit.
+
+**Checks and output.**  The NaN/bound checks and the growth monitor see
+max|u| over all blocks (an ``all_reduce``), so every process stops at the same
+step; the default time step is the one-process one.  At the end rank 0 gathers
+every kept snapshot and returns the whole :class:`~symop.solution.Solution`
+(``info`` records the process grid and each block's node ranges); the other
+ranks return their block.
+
+**What is split.**  Explicit Runge–Kutta schemes without splitting.  Implicit
+and IMEX schemes, splitting and steady problems need a distributed linear
+solve and are refused up front (:func:`refusal`).  Each process still lowers the
+whole problem (the node coordinates and the initial state of the whole grid,
+from which it takes its block): the state that is stepped, and all the work
+of a step, is split.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+
+from symop.errors import OptionError
+from symop.integrate import Stepper
+from symop.training.dist import DistInfo
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a grid of ``shape`` nodes is split over a process grid of ``procs`` processes per axis.
+
+    Rank ``r`` sits at ``coords(r)`` (row-major over ``procs``) and owns the
+    nodes ``ranges(r)[k] = (start, stop)`` of every axis ``k``.
+    """
+
+    shape: tuple[int, ...]
+    procs: tuple[int, ...]
+    periodic: tuple[bool, ...]
+
+    @property
+    def world(self) -> int:
+        return math.prod(self.procs)
+
+    def coords(self, rank: int) -> tuple[int, ...]:
+        """The position of ``rank`` in the process grid."""
+        out = []
+        for p in reversed(self.procs):
+            out.append(rank % p)
+            rank //= p
+        return tuple(reversed(out))
+
+    def rank_of(self, coords: tuple[int, ...]) -> int:
+        r = 0
+        for c, p in zip(coords, self.procs):
+            r = r * p + c
+        return r
+
+    def split(self, k: int) -> list[tuple[int, int]]:
+        """The node ranges of the ``procs[k]`` blocks along axis ``k``: the first ``n mod p`` one node longer."""
+        n, p = self.shape[k], self.procs[k]
+        base, extra = divmod(n, p)
+        out, start = [], 0
+        for i in range(p):
+            stop = start + base + (1 if i < extra else 0)
+            out.append((start, stop))
+            start = stop
+        return out
+
+    def ranges(self, rank: int) -> tuple[tuple[int, int], ...]:
+        return tuple(self.split(k)[c] for k, c in enumerate(self.coords(rank)))
+
+    def neighbour(self, rank: int, k: int, s: int) -> int | None:
+        """The rank next to ``rank`` on side ``s`` (-1/+1) of axis ``k``; wraps on a periodic axis; None at a side of the box."""
+        c = list(self.coords(rank))
+        c[k] += s
+        if not 0 <= c[k] < self.procs[k]:
+            if not self.periodic[k]:
+                return None
+            c[k] %= self.procs[k]
+        return self.rank_of(tuple(c))
+
+    def describe(self) -> dict[str, Any]:
+        """The layout as JSON-safe data (what summary.json records)."""
+        return {"processes": self.world, "blocks": "x".join(map(str, self.procs)),
+                "nodes": [[list(r) for r in self.ranges(rank)] for rank in range(self.world)]}
+
+
+def process_grid(shape: tuple[int, ...], world: int, blocks: str | None) -> tuple[int, ...]:
+    """Processes per axis: from ``blocks`` (``"2x1"``), or for ``auto``/None each prime factor of ``world``
+    (largest first) to the axis with the most nodes per process."""
+    d = len(shape)
+    if blocks and blocks != "auto":
+        try:
+            procs = tuple(int(p) for p in blocks.lower().split("x"))
+        except ValueError:
+            procs = ()
+        if len(procs) != d or any(p < 1 for p in procs):
+            raise OptionError(f"blocks takes {d} positive counts of processes per axis joined by x "
+                              f"(e.g. {'x'.join(['2'] + ['1'] * (d - 1))}), not `{blocks}`.")
+        if math.prod(procs) != world:
+            raise OptionError(f"blocks = {blocks} makes {math.prod(procs)} blocks, but {world} processes run; "
+                              "the counts must multiply to the number of processes.")
+        return procs
+    factors, m, q = [], world, 2
+    while m > 1:
+        while m % q == 0:
+            factors.append(q)
+            m //= q
+        q += 1
+    procs = [1] * d
+    for f in sorted(factors, reverse=True):
+        k = max(range(d), key=lambda a: shape[a] / procs[a])
+        procs[k] *= f
+    return tuple(procs)
+
+
+def make_layout(low, world: int, blocks: str | None) -> Layout:
+    """The layout of ``low``'s grid over ``world`` processes; refuses blocks too thin for the stencils or closures."""
+    grid = low.grid
+    layout = Layout(tuple(low.shape), process_grid(tuple(low.shape), world, blocks), tuple(grid.periodic))
+    g = grid.ghost
+    closure = low.order + 3  # nodes a side's closure reads: Dirichlet extrapolation of degree order + 2
+    for k in range(grid.dimension):
+        sizes = [b - a for a, b in layout.split(k)]
+        ends = [] if grid.periodic[k] or layout.procs[k] == 1 else [sizes[0], sizes[-1]]
+        need = g if not ends else max(g, min(closure, layout.shape[k]))
+        if min(sizes) < g or (ends and min(ends) < need):
+            raise OptionError(
+                f"fd split {layout.shape[k]} nodes of axis {grid.names[k]} into {layout.procs[k]} blocks of "
+                f"{min(sizes)} to {max(sizes)} nodes; every block needs at least {g} (the stencils' ghost layers)"
+                + (f" and one at a side of the box {need} (its closure)" if ends else "") + ": raise n or use fewer processes "
+                "along that axis (option blocks).")
+    return layout
+
+
+def refusal(problem, options: Mapping[str, Any]) -> str | None:
+    """Why fd cannot run this problem with these options on several processes, or None."""
+    from .timestep import explicit_scheme
+
+    what = ("fd runs on several processes with explicit schemes (rk4, ssprk3, heun, ...) and no splitting; "
+            "run it in one process (plain `symop run`) or choose an explicit scheme.")
+    if problem.is_steady:
+        return "this problem is steady: fd solves it with one sparse linear solve, which runs in one process; " + what
+    if (options.get("split") or "none") != "none":
+        return f"split = {options.get('split')} takes implicit diffusion steps, which run in one process; " + what
+    if not explicit_scheme(options.get("scheme") or "rk4"):
+        return f"the scheme `{options.get('scheme')}` solves a linear system every step, which runs in one process; " + what
+    return None
+
+
+class BlockBoundary:
+    """One component's boundary on one block: ghost layers by halo exchange or closure, Dirichlet data of the owned sides."""
+
+    def __init__(self, bset, layout: Layout, rank: int, tag: int) -> None:
+        self.bset = bset
+        self.layout = layout
+        self.rank = rank
+        self.tag = tag
+        self.g = bset.g
+        self.ranges = layout.ranges(rank)
+        self.dirichlet = []
+        for e in bset.dirichlet:
+            a, idx = e["axis"], e["index"]
+            lo, hi = self.ranges[a]
+            if lo <= idx < hi:
+                index = tuple(slice(None) if b == a else slice(*self.ranges[b]) for b in range(len(self.ranges)))
+                self.dirichlet.append((e, idx - lo, index))
+
+    def _index(self, a: int) -> tuple[slice, ...]:
+        """The block's part of a side of axis ``a``, in the side's layout (axes before ``a`` padded)."""
+        g = self.g
+        return tuple(slice(lo, hi + 2 * g) if b < a else slice(None) if b == a else slice(lo, hi)
+                     for b, (lo, hi) in enumerate(self.ranges))
+
+    def pad(self, u: torch.Tensor, t) -> torch.Tensor:
+        """``u`` (this block) with ``g`` ghost layers per side of every axis: the whole grid's padding, restricted."""
+        import torch.distributed as dist
+
+        g, lay = self.g, self.layout
+        for a in range(len(self.ranges)):
+            n = u.shape[a]
+            if lay.procs[a] == 1 and lay.periodic[a]:
+                u = torch.cat([u.narrow(a, n - g, g), u, u.narrow(a, 0, g)], dim=a)
+                continue
+            below, above = lay.neighbour(self.rank, a, -1), lay.neighbour(self.rank, a, 1)
+            ops, bufs = [], {}
+            # tags: 2a + 1 travels up (to the higher block), 2a down
+            for s, other in ((-1, below), (1, above)):
+                if other is None:
+                    continue
+                edge = u.narrow(a, 0 if s < 0 else n - g, g).contiguous()
+                buf = torch.empty_like(edge)
+                bufs[s] = buf
+                ops.append(dist.P2POp(dist.isend, edge, other, tag=self.tag + 2 * a + (0 if s < 0 else 1)))
+                ops.append(dist.P2POp(dist.irecv, buf, other, tag=self.tag + 2 * a + (1 if s < 0 else 0)))
+            if ops:
+                for req in dist.batch_isend_irecv(ops):
+                    req.wait()
+            index = self._index(a)
+            low = [bufs[-1]] if -1 in bufs else self.bset.side_ghosts(u, a, -1, t, index)
+            high = [bufs[1]] if 1 in bufs else self.bset.side_ghosts(u, a, 1, t, index)
+            u = torch.cat([*low, u, *high], dim=a)
+        return u
+
+    def set_dirichlet(self, out: torch.Tensor, t, rate: bool) -> torch.Tensor:
+        """Write ``g`` (or ``dg/dt``) into the Dirichlet nodes this block owns (the whole side's values, restricted)."""
+        b = self.bset
+        for e, local, index in self.dirichlet:
+            target = out.narrow(e["axis"], local, 1)
+            if rate and e["const"]:
+                target.fill_(0.0)
+                continue
+            fn = e["rate"] if rate else e["value"]
+            args = [*e["coords"], t] if b.t is not None else e["coords"]
+            target.copy_(torch.broadcast_to(fn(*args), e["shape"])[index])
+        return out
+
+
+class BlockStepper(Stepper):
+    """A stepper of this block whose :meth:`max_abs` is max|u| over every block (all_reduce)."""
+
+    def __init__(self, inner: Stepper) -> None:
+        self.inner = inner
+        self.order = inner.order
+        self.name = inner.name
+
+    def step(self, t: float, u: torch.Tensor, dt: float) -> torch.Tensor:
+        return self.inner.step(t, u, dt)
+
+    def max_abs(self, u: torch.Tensor) -> float:
+        """max|u| over all processes; NaN when any process has a NaN."""
+        import torch.distributed as dist
+
+        local = u.detach().abs().max() if u.numel() else torch.zeros((), dtype=u.dtype, device=u.device)
+        nan = torch.isnan(local)
+        both = torch.stack([torch.where(nan, torch.zeros_like(local), local).double().cpu(),
+                            nan.double().cpu()])
+        dist.all_reduce(both, op=dist.ReduceOp.MAX)
+        return float("nan") if both[1] > 0 else float(both[0])
+
+
+def block_index(layout: Layout, rank: int) -> tuple[slice, ...]:
+    return tuple(slice(a, b) for a, b in layout.ranges(rank))
+
+
+def run_blocks(low, options: dict, info: DistInfo, progress_cb=None, snapshots=None):
+    """Integrate ``low`` (lowered on the whole grid) with this process stepping its block: (trajectory, info).
+
+    On rank 0 the trajectory holds the whole grid's snapshots (gathered from
+    every block); on the others, the block's.
+    """
+    import copy
+
+    from symop.integrate import integrate, make_stepper
+
+    from .timestep import default_dt, initial_state
+
+    problem = low.problem
+    t0, t1 = float(problem.time.start), float(problem.time.end)
+    scheme = options.get("scheme") or "rk4"
+    layout = make_layout(low, info.world, options.get("blocks"))
+    rank = info.rank
+    index = block_index(layout, rank)
+    U0 = initial_state(low, t0)
+    exprs = [c.rhs for c in low.comps]
+    dt = options.get("dt") or default_dt(low, scheme, exprs, U0, t0, t1)
+    u0 = U0[(slice(None), *index)].contiguous()
+    del U0
+
+    bounds = [BlockBoundary(b, layout, rank, tag=16 * ci) for ci, b in enumerate(low.bsets)]
+    rhs = copy.copy(low.rhs)
+    rhs.bsets = bounds
+    rhs.coord_tensors = [c[index].contiguous() for c in low.coord_tensors]
+    rhs.shape = tuple(u0.shape[1:])
+
+    def full(t, U):
+        tt = low.time_tensor(t) if not isinstance(t, torch.Tensor) else t
+        out = torch.stack(rhs(tt, U))
+        for ci, b in enumerate(bounds):
+            if b.bset.dirichlet:
+                b.set_dirichlet(out[ci], tt, rate=True)
+        return out
+
+    stepper = BlockStepper(make_stepper(scheme, rhs=full))
+    save = options.get("save")
+    save_times = snapshots(t0, t1, float(dt)) if snapshots is not None else (int(save) if save else None)
+    traj = integrate(stepper, u0, t0, t1, float(dt), save_times=save_times,
+                     progress=progress_cb if info.is_main else None)
+    run_info = {"scheme": scheme, "split": "none", "dt_default": options.get("dt") is None,
+                "steps": traj.steps, "dt": traj.dt, "compiled": False, "layout": layout.describe()}
+    traj.states = gather(torch.stack(traj.states), layout, info)
+    return traj, run_info
+
+
+def gather(states: torch.Tensor, layout: Layout, info: DistInfo) -> list[torch.Tensor]:
+    """Snapshots ``[S, C, *block]`` of every block assembled on rank 0 into ``[C, *shape]`` per snapshot."""
+    import torch.distributed as dist
+
+    if not info.is_main:
+        dist.send(states.contiguous(), 0)
+        return list(states.unbind(0))
+    whole = torch.empty((*states.shape[:2], *layout.shape), dtype=states.dtype, device=states.device)
+    whole[(slice(None), slice(None), *block_index(layout, 0))] = states
+    for r in range(1, layout.world):
+        idx = block_index(layout, r)
+        buf = torch.empty((*states.shape[:2], *(s.stop - s.start for s in idx)), dtype=states.dtype,
+                          device=states.device)
+        dist.recv(buf, r)
+        whole[(slice(None), slice(None), *idx)] = buf
+    return list(whole.unbind(0))
+
