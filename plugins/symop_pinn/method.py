@@ -164,14 +164,22 @@ class PINNProgram(Program):
                            radius=domain.radius, mask=mask, lift=lift)
 
     def run(self, device: str = "cpu", progress: bool = False) -> Solution:
+        from symop.training import device_for, wrap
+
         o = self.options
+        procs = self.processes if self.processes is not None and self.processes.is_distributed else None
+        if procs is not None:
+            device = str(device_for(device, procs))
         loss = self._loss(device)
         model = self.network(loss).to(device=device, dtype=loss.dtype)
         spec = OPTIMIZERS[o["optimizer"]]
         options = {k: o[k] for k in CURVATURE_OPTIONS.get(spec.name, ()) if o[k] is not None}
-        info = train(model, loss, steps=o["steps"], lr=o["lr"], lr_decay=o["lr_decay"], lbfgs=o["lbfgs"],
-                     checkpoint=o["checkpoint"], progress=progress, optimizer=o["optimizer"], warmup=o["warmup"],
-                     options=options, resample=o["resample"])
+        # under torchrun: DDP averages the gradients of the processes' shards of the points
+        trained = wrap(model, procs) if procs is not None else model
+        info = train(trained, loss, steps=o["steps"], lr=o["lr"], lr_decay=o["lr_decay"], lbfgs=o["lbfgs"],
+                     checkpoint=o["checkpoint"], progress=progress and (procs is None or procs.is_main),
+                     optimizer=o["optimizer"], warmup=o["warmup"], options=options, resample=o["resample"],
+                     info=procs)
         pts = self.problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
         X = pts
         if self.problem.time is not None:
@@ -182,7 +190,8 @@ class PINNProgram(Program):
         sol = Solution(problem=self.problem, method="pinn", options=o, geometry=PointCloud(pts, self.problem.space.names),
                        fields=fields, time=self.problem.time.end if self.problem.time else None, device=device,
                        info={"final_loss": info["final_loss"], "train_time": info["train_time"],
-                             "history": info["history"][-20:], "parameters": sum(p.numel() for p in model.parameters())},
+                             "history": info["history"][-20:], "parameters": sum(p.numel() for p in model.parameters()),
+                             **({"processes": procs.world} if procs is not None else {})},
                        network=model)  # s(points, t) evaluates the network
         return sol
 
@@ -201,3 +210,17 @@ class PINN(Discretization):
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
         return PINNProgram(problem, options)
+
+    def processes(self, problem, options: Mapping[str, Any]) -> str | None:
+        """Under torchrun every process trains on its shard of the collocation points (DDP); Gauss–Newton
+        optimizers (their systems are not split), L-BFGS and checkpoints are refused."""
+        spec = OPTIMIZERS[options["optimizer"]]
+        if spec.residuals:
+            return (f"the optimizer `{spec.name}` runs in one process (its Gauss-Newton system is not split over "
+                    "processes); under torchrun pinn trains with adam, soap or lbfgs.")
+        if spec.closure or options.get("lbfgs"):
+            return ("L-BFGS decides its steps from the loss of the points it sees, which differs between processes; "
+                    "under torchrun pinn trains with adam or soap (lbfgs 0).")
+        if options.get("checkpoint"):
+            return "pinn's checkpoints are written in one process; under torchrun leave checkpoint unset."
+        return None

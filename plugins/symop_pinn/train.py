@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
+from symop.errors import OptionError
 from symop.nn import objective
-from symop.training import Checkpoint, Phase, Schedule, StepRecord, get_optimizer, optimize
+from symop.training import Checkpoint, DistInfo, Phase, Schedule, StepRecord, get_optimizer, optimize
 
 
 def phases_for(optimizer: str = "adam", steps: int = 2000, lr: float = 1e-3, lr_decay: float = 0.1,
@@ -42,12 +43,15 @@ def train(model, loss, *, steps: int = 2000, lr: float = 1e-3, lr_decay: float =
           checkpoint: str = "", progress: bool = False, log_every: int = 50, label: str = "pinn",
           hint: str = "lower `lr`", callbacks: Sequence[Callable[[StepRecord], None]] = (),
           optimizer: str = "adam", warmup: int = 0, options: Mapping[str, Any] | None = None,
-          resample: bool = True) -> dict[str, Any]:
+          resample: bool = True, info: DistInfo | None = None) -> dict[str, Any]:
     """Minimise ``loss(model, batch)``; returns the losses, a sparse history and timings.
 
     A ``checkpoint`` file is written every tenth of the steps and after each
     phase, and resumed from when it exists.  Without ``resample`` every step
-    trains on the points of step 0.
+    trains on the points of step 0.  With ``info`` of several processes
+    (``model`` wrapped for DDP) each process trains on its shard of every
+    term's points (:func:`shard_points`): the loss and the gradient are the
+    whole set's, averaged over the processes.
     """
     phases = phases_for(optimizer, steps, lr, lr_decay, warmup, 0, options)
     steps = sum(p.steps for p in phases)
@@ -57,10 +61,35 @@ def train(model, loss, *, steps: int = 2000, lr: float = 1e-3, lr_decay: float =
     if not resample:
         draw = batch
         batch = lambda step: draw(0)  # noqa: E731 - the same points every step
+    if info is not None and info.is_distributed:
+        whole = batch
+        shard_points(whole(0)[0], info)  # uneven shards are refused before any step
+
+        def batch(step: int):  # noqa: F811 - this process's share of the step's points
+            points, seed = whole(step)
+            return shard_points(points, info), seed
     saving = Checkpoint(checkpoint, every=max(1, steps // 10), resume=True) if checkpoint else None
-    result = optimize(model, value, phases, batch=batch, checkpoint=saving, progress=progress, label=label,
+    result = optimize(model, value, phases, batch=batch, info=info, checkpoint=saving, progress=progress, label=label,
                       hint=hint, callbacks=callbacks)
     history = [(k, v) for k, v in enumerate(result.losses) if k >= steps or k % log_every == 0 or k == steps - 1]
     return {"losses": result.losses, "history": history, "final_loss": result.final_loss,
             "train_time": result.wall_time, "adam_time": result.phase_times[0], "start_step": result.start_step,
             "phase_times": result.phase_times}
+
+
+def shard_points(points: Sequence[tuple[Any, Any]], info: DistInfo) -> list[tuple[Any, Any]]:
+    """Every term's points ``X[rank::world]`` (and their normals or paired points) for this process.
+
+    Every process draws the whole seeded set and keeps its share, so the shards
+    together are the one-process set; each term's mean over a shard, averaged
+    over the processes, is the whole set's mean only when the shards are equally
+    large, so a count that ``world`` does not divide is refused.
+    """
+    out = []
+    for X, other in points:
+        if X.shape[0] % info.world:
+            raise OptionError(f"pinn splits its collocation points evenly over the {info.world} processes, and a "
+                              f"term has {X.shape[0]} points per step; make points and boundary_points (per side "
+                              f"of a boundary condition) multiples of {info.world}.")
+        out.append((X[info.rank::info.world], other[info.rank::info.world] if other is not None else None))
+    return out

@@ -1,0 +1,53 @@
+"""pinn under torchrun: every process trains on its shard of the seeded collocation points (DDP)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import symop
+from symop import plugins
+from symop.errors import MethodError, OptionError
+from symop.training import DistInfo
+
+SETTINGS = dict(steps=6, points=64, boundary_points=32, width=12, depth=2, dtype="float64", eval_points=40, lr=1e-2)
+
+
+def test_two_processes_train_the_one_process_loss_history(tmp_path):
+    args = [x for k, v in SETTINGS.items() for x in ("--set", f"{k}={v}")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
+           "-m", "symop", "run", "examples/heat.pde", "--method", "pinn", "-q", "--json", *args]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150)
+    assert run.returncode == 0, run.stderr[-3000:]
+    two = json.loads(run.stdout)  # rank 0 alone prints
+    torch.set_num_threads(1)
+    one = symop.solve("examples/heat.pde", method="pinn", **SETTINGS)
+    assert two["info"]["processes"] == 2
+    a = torch.tensor([v for _, v in one.info["history"]], dtype=torch.float64)
+    b = torch.tensor([v for _, v in two["info"]["history"]], dtype=torch.float64)
+    assert [k for k, _ in one.info["history"]] == [k for k, _ in two["info"]["history"]] == [0, 5]
+    assert torch.allclose(a, b, rtol=1e-12, atol=0), (a, b)
+    assert a[-1] < a[0]  # it trained
+
+
+def test_what_pinn_does_not_split_is_refused_before_training(tmp_path):
+    two = DistInfo(rank=0, world=2)
+    problem = symop.load("examples/heat.pde")
+    for options, words in ((dict(optimizer="engd"), "engd"), (dict(lbfgs=10), "L-BFGS"),
+                           (dict(optimizer="lbfgs"), "L-BFGS"), (dict(checkpoint=str(tmp_path / "c.pt")), "checkpoint")):
+        with pytest.raises(MethodError, match=words):
+            plugins.lower(problem, "pinn", options, processes=two)
+    from symop_pinn.train import shard_points
+
+    X = torch.arange(10.0).reshape(5, 2)
+    with pytest.raises(OptionError, match="multiples of 2"):
+        shard_points([(X, None)], two)
+    shards = [shard_points([(X[:4], X[:4] + 1)], DistInfo(rank=r, world=2))[0] for r in range(2)]
+    assert torch.equal(torch.cat([shards[0][0], shards[1][0]]).sort(0).values, X[:4])
+    assert torch.equal(shards[1][1], shards[1][0] + 1)  # normals (or paired points) stay with their points
