@@ -217,7 +217,7 @@ class PINN(Discretization):
         spec = OPTIMIZERS[options["optimizer"]]
         if spec.residuals:
             return (f"the optimizer `{spec.name}` runs in one process (its Gauss-Newton system is not split over "
-                    "processes); under torchrun pinn trains with adam, soap or lbfgs.")
+                    "processes); under torchrun pinn trains with adam or soap.")
         if spec.closure or options.get("lbfgs"):
             return ("L-BFGS decides its steps from the loss of the points it sees, which differs between processes; "
                     "under torchrun pinn trains with adam or soap (lbfgs 0).")
