@@ -44,8 +44,14 @@ def det_inv(J: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.linalg.det(J), torch.linalg.inv(J)
 
 
+def index_dtype(n: int, count: int) -> torch.dtype:
+    """int32 for the COO indices of an ``n x n`` matrix with ``count`` triplets when SciPy keeps them
+    as int32 (both below 2^31): half the memory of int64 and no conversion on the way to CSR."""
+    return torch.int32 if max(n, count) < 2**31 - 1 else torch.int64
+
+
 def to_csr(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n: int) -> sps.csr_matrix:
-    """Sum COO triplets into an ``n x n`` CSR matrix."""
+    """Sum COO triplets into an ``n x n`` CSR matrix (indices of :func:`index_dtype` are used as given)."""
     A = sps.coo_matrix(
         (vals.reshape(-1).numpy(), (rows.reshape(-1).numpy(), cols.reshape(-1).numpy())), shape=(n, n)
     ).tocsr()
@@ -100,10 +106,12 @@ class CellSpace:
         return int(self.cells.shape[0])
 
     def triplets(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column index of every entry of the element matrices, (E, nb, nb) each (views)."""
         if self._rows is None:
-            nb = self.cells.shape[1]
-            self._rows = self.cells[:, :, None].expand(-1, -1, nb)
-            self._cols = self.cells[:, None, :].expand(-1, nb, -1)
+            E, nb = self.cells.shape
+            cells = self.cells.to(index_dtype(self.n, E * nb * nb))
+            self._rows = cells[:, :, None].expand(-1, -1, nb)
+            self._cols = cells[:, None, :].expand(-1, nb, -1)
         return self._rows, self._cols
 
     # ----------------------------------------------------------- evaluation
@@ -224,8 +232,9 @@ class FacetSpace:
         mq = m if isinstance(m, torch.Tensor) else torch.full((1, 1), float(m), dtype=DTYPE)
         Ke = torch.einsum("qi,qj,kq->kij", self.phi, self.phi, self.wdet * mq.expand(K, Q))
         nb = self.facets.shape[1]
-        r = self.facets[:, :, None].expand(-1, -1, nb)
-        c = self.facets[:, None, :].expand(-1, nb, -1)
+        facets = self.facets.to(index_dtype(self.n, K * nb * nb))
+        r = facets[:, :, None].expand(-1, -1, nb)
+        c = facets[:, None, :].expand(-1, nb, -1)
         return to_csr(r, c, Ke, self.n)
 
     def vector(self, f) -> np.ndarray:

@@ -57,7 +57,8 @@ def build_dofs(mesh, degree: int, domain=None) -> DofMap:
     nv = points.shape[0]
     d = points.shape[1]
     if degree == 1:
-        return DofMap(1, nv, cells.copy(), points.copy(), {k: v.copy() for k, v in mesh.facets.items()})
+        # the mesh's own arrays: P1 dofs are its vertices, and nothing writes to either
+        return DofMap(1, nv, cells, points, dict(mesh.facets))
     edges = EDGES[d]
     keys = np.stack([_edge_keys(cells[:, i], cells[:, j], nv) for i, j in edges], axis=1)  # (E, ne)
     unique, inverse = np.unique(keys.ravel(), return_inverse=True)

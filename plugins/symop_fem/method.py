@@ -353,8 +353,12 @@ class FEMProgram(Program):
         tol = ALGEBRAIC_FRACTION * (self.h / extent) ** (self.degree + 1)
         tol = float(min(MAX_TOL, max(MIN_TOL, tol)))
         solver = self.options["solver"]
-        if solver == "auto" and self.symmetric and self.d >= 2 and len(self.free) >= AMG_LIMIT:
-            solver = "amg"
+        if solver == "auto":
+            from symop.integrate.linear import AUTO_DIRECT_LIMIT
+
+            n = len(self.free)
+            big = n >= AMG_LIMIT if self.symmetric and self.d >= 2 else n >= AUTO_DIRECT_LIMIT
+            solver = "amg" if big else "direct"
         return solver, tol
 
     def _solve(self, A, b):

@@ -344,16 +344,16 @@ class _ScipySolver:
             return np.zeros_like(b)
         maxiter = 1000
         x = None
+        res = np.inf
         use_cg = self.kind == "cg" or (self.kind == "amg" and self.symmetric)
         if use_cg:
             x = _krylov(spla.cg, self.A, b, self.tol, M=self.prec, maxiter=maxiter)
-        if x is None or (
-            self.kind != "cg" and not np.linalg.norm(b - self.A @ x) <= 10 * self.tol * bnorm
-        ):
+            res = np.linalg.norm(b - self.A @ x) / bnorm
+        if x is None or (self.kind != "cg" and not res <= 10 * self.tol):
             x = _krylov(
                 spla.gmres, self.A, b, self.tol, M=self.prec, restart=50, maxiter=maxiter
             )
-        res = np.linalg.norm(b - self.A @ x) / bnorm
+            res = np.linalg.norm(b - self.A @ x) / bnorm
         if not np.isfinite(res) or res > 10 * self.tol:
             method = {"cg": "CG", "gmres": "GMRES"}.get(
                 self.kind, "CG/GMRES" if self.symmetric else "GMRES"

@@ -106,13 +106,14 @@ class Mesh:
 
     def cell_sizes(self) -> np.ndarray:
         """The size ``h_K = max_{i<j} |p_i - p_j|`` of each cell K: its longest edge (its diameter)."""
-        p = self.points[self.cells]  # (M, d+1, d)
         k = self.cells.shape[1]
-        h = np.zeros(self.num_cells)
+        h2 = np.zeros(self.num_cells)
         for i in range(k):
+            pi = self.points[self.cells[:, i]]
             for j in range(i + 1, k):
-                h = np.maximum(h, np.linalg.norm(p[:, i] - p[:, j], axis=1))
-        return h
+                e = pi - self.points[self.cells[:, j]]
+                np.maximum(h2, np.einsum("md,md->m", e, e), out=h2)
+        return np.sqrt(h2)
 
     def cell_volumes(self) -> np.ndarray:
         """The measure ``|K| = |det[p_1 - p_0, ..., p_d - p_0]| / d!`` of each cell: length, area or volume."""
@@ -180,12 +181,43 @@ def _same_facets(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(ka[oa], kb[ob]))
 
 
+def _kuhn_simplices(base: np.ndarray, axes: tuple[int, ...], strides: np.ndarray) -> np.ndarray:
+    """The Kuhn simplices of the cubes with lowest corners ``base`` (point indices) over ``axes``.
+
+    One simplex per ordering ``(a_1, ..., a_m)`` of ``axes``: the path ``base``, ``base + e_{a_1}``,
+    ..., ``base + e_{a_1} + ... + e_{a_m}`` (``e_k`` a step of ``strides[k]``), orderings in
+    :func:`itertools.permutations` order, each block ``(len(base), m + 1)``.
+    """
+    blocks = []
+    for perm in itertools.permutations(axes):
+        offs = np.concatenate([[0], np.cumsum([int(strides[a]) for a in perm])]).astype(np.int64)
+        blocks.append(base[:, None] + offs[None, :])
+    if not blocks:
+        return np.zeros((0, len(axes) + 1), dtype=np.int64)
+    return np.concatenate(blocks, axis=0)
+
+
+def _corner_indices(counts: list[int], strides: list[int], offset: int = 0) -> np.ndarray:
+    """``offset + sum_k i_k strides[k]`` over the grid ``0 <= i_k < counts[k]`` (C order)."""
+    idx = np.array([offset], dtype=np.int64)
+    for c, s in zip(counts, strides):
+        idx = (idx[:, None] + np.arange(c, dtype=np.int64)[None, :] * int(s)).ravel()
+    return idx
+
+
 def structured_box_mesh(box: "Box", n_per_axis: tuple[int, ...]) -> Mesh:
     """A structured simplicial mesh of ``box`` with ``n_per_axis[k]`` cells along axis k.
 
     1D: segments; 2D: each square split into 2 triangles; 3D: each cube split
     into 6 tetrahedra (Kuhn/Freudenthal split, conforming between cubes).
     Higher dimensions use the same split into d! simplices per cube.
+
+    Everything is built from grid indices, without searching: the simplex of
+    ordering ``a`` of a cube walks from its lowest corner one axis at a time; its
+    orientation is the sign of that permutation, the same in every cube, so it is
+    fixed block by block.  The facets on side ``x_k = lo_k`` (``hi_k``) are the
+    Kuhn simplices of the side's own grid (the orderings of the other axes): the
+    faces of the cells whose walk takes axis k last (first) there.
     """
     d = box.dimension
     n = tuple(int(k) for k in n_per_axis)
@@ -194,39 +226,31 @@ def structured_box_mesh(box: "Box", n_per_axis: tuple[int, ...]) -> Mesh:
     if any(k < 1 for k in n):
         raise DomainError(f"every axis needs at least one cell, not {n}")
     lo, hi = box.lo, box.hi
-    grids = [np.linspace(lo[k], hi[k], n[k] + 1) for k in range(d)]
-    mesh_grid = np.meshgrid(*grids, indexing="ij")
-    points = np.stack([g.ravel() for g in mesh_grid], axis=1)
     shape = tuple(k + 1 for k in n)
     strides = np.array([int(np.prod(shape[k + 1:])) for k in range(d)], dtype=np.int64)
-    corners = np.stack(np.meshgrid(*[np.arange(k) for k in n], indexing="ij"), axis=-1).reshape(-1, d)
-    base = corners @ strides  # index of each cube's lowest corner
-    cells = []
-    for perm in itertools.permutations(range(d)):
-        offs = [0]
-        acc = 0
-        for axis in perm:
-            acc += int(strides[axis])
-            offs.append(acc)
-        cells.append(base[:, None] + np.array(offs, dtype=np.int64)[None, :])
-    cells_arr = _orient(points, np.concatenate(cells, axis=0))
-    # A cell face lies on side x_k = lo_k (hi_k) exactly when all its vertices have
-    # grid index 0 (n_k) along axis k: tag by grid indices, not by geometry.
-    index = np.stack(np.unravel_index(np.arange(points.shape[0]), shape), axis=1)  # (N, d)
+    points = np.empty((int(np.prod(shape)), d))
+    for k in range(d):
+        line = np.linspace(lo[k], hi[k], n[k] + 1)
+        view = [1] * d
+        view[k] = n[k] + 1
+        points[:, k] = np.broadcast_to(line.reshape(view), shape).ravel()
+    base = _corner_indices(list(n), list(strides))  # each cube's lowest corner
+    cells_arr = _kuhn_simplices(base, tuple(range(d)), strides)
+    if d >= 2:
+        # every simplex of one ordering has the orientation of that ordering: fix it per block
+        m = base.shape[0]
+        blocks = cells_arr.reshape(-1, m, d + 1)
+        for b in range(blocks.shape[0]):
+            if signed_volumes(points, blocks[b, :1])[0] < 0:
+                blocks[b, :, [-2, -1]] = blocks[b, :, [-1, -2]]
     sides = box.sides
-    found: dict[str, list[np.ndarray]] = {side: [] for side in sides}
-    for drop in range(d + 1):
-        faces = np.delete(cells_arr, drop, axis=1)  # (M, d)
-        fidx = index[faces]  # (M, d, d)
-        for k in range(d):
-            for end, side in ((0, sides[2 * k]), (n[k], sides[2 * k + 1])):
-                on = np.all(fidx[:, :, k] == end, axis=1)
-                if np.any(on):
-                    found[side].append(faces[on])
-    facets = {
-        side: (np.concatenate(parts, axis=0) if parts else np.zeros((0, d), dtype=np.int64))
-        for side, parts in found.items()
-    }
+    facets: dict[str, np.ndarray] = {}
+    for k in range(d):
+        other = [j for j in range(d) if j != k]
+        for end, side in ((0, sides[2 * k]), (n[k], sides[2 * k + 1])):
+            start = _corner_indices([n[j] for j in other], [int(strides[j]) for j in other],
+                                    offset=end * int(strides[k]))
+            facets[side] = _kuhn_simplices(start, tuple(other), strides)
     return Mesh(points, cells_arr, facets)
 
 
