@@ -308,3 +308,14 @@ def test_hard_keeps_the_penalties_of_the_other_sides():
 def test_hard_is_refused_where_it_cannot_hold(text, words):
     with pytest.raises(OptionError, match=words):
         program(symop.parse(text), hard=True)
+
+
+@pytest.mark.parametrize("resample", [True, False])
+def test_a_fit_draws_fresh_points_every_step_unless_told_not_to(resample):
+    from symop_insr.steps import Fitter, FitSettings
+
+    prog = program(symop.parse(HEAT), resample=resample)
+    physics = prog.physics("cpu")
+    fitter = Fitter(physics, prog.network(physics), FitSettings(points=16, seed=1, resample=resample))
+    first, later, other = fitter.batch(3, 0).X, fitter.batch(3, 5).X, fitter.batch(4, 0).X
+    assert torch.equal(first, later) != resample and not torch.equal(first, other)

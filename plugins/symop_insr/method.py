@@ -168,7 +168,7 @@ class INSRProgram(Program):
         live = self.network(physics).to(device=device, dtype=physics.loss.dtype)
         lr = o["lr"] if o["lr"] is not None else 1.0 if o["optimizer"] == "lbfgs" else 1e-3
         settings = FitSettings(o["iterations"], o["optimizer"], lr, o["lr_decay"], o["tol"], o["points"],
-                               o["boundary_points"], o["seed"])
+                               o["boundary_points"], o["seed"], o["resample"])
         fitter = Fitter(physics, live, settings)
         stepper = self.stepper(fitter)
         t0, t1 = float(problem.time.start), float(problem.time.end)
@@ -281,6 +281,7 @@ class INSR(Discretization):
             Option("lr_decay", float, 0.1, "final learning rate / initial within each step's fit", minimum=0,
                    exclusive=True),
             Option("points", int, 1024, "interior points per iteration", minimum=1),
+            Option("resample", bool, True, "fresh points every optimizer step (false: one set per time step's fit)"),
             Option("boundary_points", int, 256, "points per boundary condition per iteration", minimum=1),
             Option("boundary_weight", float, 1.0, "weight of the boundary terms", minimum=0),
             Option("estimator", str, "autograd", "derivative engine: exact autograd or STDE jets",

@@ -59,6 +59,8 @@ class FitSettings:
     #: stop a step's fit when its loss falls below this (0: run every iteration)
     tol: float = 0.0
     points: int = 1024
+    #: fresh points every optimizer step (True), or one set of points per fit
+    resample: bool = True
     boundary_points: int = 256
     seed: int = 0
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -83,9 +85,9 @@ class Fitter:
         self.count = 0
 
     def batch(self, index: int, k: int) -> Points:
-        """The points of iteration ``k`` of fit ``index`` (seeded by both)."""
+        """The points of iteration ``k`` of fit ``index`` (seeded by both; by ``index`` alone without ``resample``)."""
         s = self.settings
-        rng = np.random.default_rng((s.seed, index, k))
+        rng = np.random.default_rng((s.seed, index, k if s.resample else 0))
         points = self.physics.sample(rng, s.points, s.boundary_points)
         if self.physics.loss.engine.name == "autograd":
             points.X.requires_grad_(True)
