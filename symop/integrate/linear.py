@@ -33,6 +33,8 @@ from .explicit import IntegratorError
 #: "direct": sparse LU; "amg": CG (symmetric) or GMRES with a pyamg preconditioner;
 #: "cg" / "gmres": that Krylov method with the pyamg preconditioner; "auto": see below.
 SOLVERS = ("auto", "direct", "amg", "cg", "gmres")
+#: the pyamg hierarchies the iterative solvers precondition with
+AMG_HIERARCHIES = ("ruge-stuben", "smoothed-aggregation")
 #: "auto" picks the direct solver below this many unknowns, AMG above.
 AUTO_DIRECT_LIMIT = 200_000
 _CACHE_SIZE = 4
@@ -279,16 +281,18 @@ class _ScipySolver:
     ``kind`` "direct" factorizes A = P^T L U Q^T once (``splu``); "amg", "cg"
     and "gmres" build a pyamg hierarchy once and use one V-cycle as the
     preconditioner of CG ("amg" on a symmetric A, falling back to GMRES if CG
-    misses the tolerance, e.g. on an indefinite A) or GMRES.  The hierarchy is
-    Ruge–Stüben (classical) AMG on a symmetric A: on the Laplacian-like matrices
-    of P1/P2 and finite differences it needs about half the V-cycles of
-    smoothed aggregation for a cheaper setup (``benchmarks/fem.py``); if the
-    Krylov method misses the tolerance with it, the solve is repeated with
-    smoothed aggregation, which is also what a nonsymmetric A gets.
+    misses the tolerance, e.g. on an indefinite A) or GMRES.  The hierarchy
+    (``amg``, None: by symmetry) is Ruge–Stüben (classical) AMG on a symmetric
+    A: on the M-matrices of P1 and finite differences it needs about half the
+    V-cycles of smoothed aggregation for a cheaper setup (``benchmarks/fem.py``);
+    if the Krylov method misses the tolerance with it, the solve is repeated
+    with smoothed aggregation, which is also what a nonsymmetric A gets (and
+    what suits P2, whose positive off-diagonal entries classical AMG handles
+    poorly: 112 CG iterations against 33 on P2 Poisson with 83 000 unknowns).
     ``A`` is used as given (a CSR matrix is not copied).
     """
 
-    def __init__(self, A: sp.spmatrix, kind: str, symmetric: bool, tol: float) -> None:
+    def __init__(self, A: sp.spmatrix, kind: str, symmetric: bool, tol: float, amg: str | None = None) -> None:
         self.A = A if sp.isspmatrix_csr(A) else sp.csr_matrix(A)
         self.kind = kind
         self.symmetric = symmetric
@@ -304,7 +308,9 @@ class _ScipySolver:
                     "conditions fix the solution (a pure Neumann problem needs a constraint)"
                 ) from None
         else:
-            self._hierarchy("ruge-stuben" if symmetric else "smoothed-aggregation")
+            if amg not in (None, *AMG_HIERARCHIES):
+                raise IntegratorError(f"unknown AMG hierarchy `{amg}`; choose one of: {', '.join(AMG_HIERARCHIES)}")
+            self._hierarchy(amg or ("ruge-stuben" if symmetric else "smoothed-aggregation"))
 
     def _hierarchy(self, name: str) -> None:
         """Build the pyamg hierarchy ``name`` and its V-cycle preconditioner."""
@@ -406,6 +412,7 @@ def solve_sparse(
     device: str | torch.device | None = None,
     tol: float = 1e-10,
     symmetric: bool | None = None,
+    amg: str | None = None,
 ) -> Any:
     """Solve the stationary sparse system ``A x = b``.
 
@@ -426,7 +433,9 @@ def solve_sparse(
     the relative residual ``tol`` raises :class:`SolveError` with the residual reached.
     ``symmetric``: whether ``A`` is symmetric, when the caller knows (None: it is
     checked, which costs a transposed copy of ``A``).  A SciPy CSR ``A`` is solved
-    without a copy.
+    without a copy.  ``amg``: the pyamg hierarchy on the CPU, one of
+    :data:`AMG_HIERARCHIES` (None: Ruge–Stüben for a symmetric A, else smoothed
+    aggregation).
     """
     _check_solver(solver)
     S = _scipy_matrix(A)
@@ -449,7 +458,7 @@ def solve_sparse(
         flat = flat.astype(np.float64)
     kind = _pick_kind(solver, S.shape[0])
     sym = (_is_symmetric(S) if kind != "direct" else False) if symmetric is None else bool(symmetric)
-    x = _ScipySolver(S, kind, sym, tol).solve(flat).reshape(arr.shape)
+    x = _ScipySolver(S, kind, sym, tol, amg).solve(flat).reshape(arr.shape)
     if is_torch:
         return torch.as_tensor(x).to(dtype=b.dtype, device=b.device)
     return x.astype(np.result_type(x.dtype, arr.dtype), copy=False)
