@@ -35,10 +35,13 @@ from symop.model.problem import Problem
 
 from .engines import Engine, Layout
 
-__all__ = ["COMPILE_DIM", "PhysicsLoss", "Term", "unsupported"]
+__all__ = ["COMPILE_DIM", "TORCH_DRAW_DIM", "PhysicsLoss", "Term", "unsupported"]
 
 #: from this many space dimensions a stochastic (STDE) loss compiles its generated residuals
 COMPILE_DIM = 4096
+#: from this many space dimensions interior points of a steady problem are drawn by torch in the loss's dtype
+#: (where the domain can: a ball), since the draw of points x d normal values is then a large share of a step
+TORCH_DRAW_DIM = 4096
 
 
 class _CompiledTerm:
@@ -195,7 +198,10 @@ class PhysicsLoss:
         domain = self.problem.domain
         out = []
         for term in self.terms:
-            if term.kind == "interior":
+            if term.kind == "interior" and self._torch_draw():
+                gen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
+                out.append((domain.sample_interior_torch(self.points, gen, self.dtype, self.device), None))
+            elif term.kind == "interior":
                 pts = domain.sample_interior(self.points, seed=rng)
                 out.append((self._tensor(self._with_time(pts, rng)), None))
             elif term.kind == "initial":
@@ -213,6 +219,11 @@ class PhysicsLoss:
                 pts, nrm = np.concatenate(pts), np.concatenate(nrm)
                 out.append((self._tensor(self._with_time(pts, rng)), self._tensor(nrm)))
         return out
+
+    def _torch_draw(self) -> bool:
+        """Whether interior points are drawn by torch (:data:`TORCH_DRAW_DIM`); still seeded by ``(seed, step)``."""
+        return (self.dim >= TORCH_DRAW_DIM and self.problem.t is None
+                and hasattr(self.problem.domain, "sample_interior_torch"))
 
     # ---------------------------------------------------------------- residuals
     def residual(self, model, term: Term, X: torch.Tensor, normals: torch.Tensor | None = None,

@@ -127,6 +127,22 @@ class Ball(Domain):
         rho = self.radius * rng.random(n) ** (1.0 / self.dimension_)
         return self._c + rho[:, None] * direction
 
+    def sample_interior_torch(self, n: int, generator, dtype=None, device=None):
+        """``n`` uniform points as :meth:`sample_interior` draws them, by torch in ``dtype`` on ``device``.
+
+        In high dimension the draw is ``n x d`` normal values: torch's generator in float32 takes
+        less than half the time of NumPy's float64 one, and no conversion follows.
+        """
+        import torch
+
+        d = self.dimension_
+        g = torch.randn(int(n), d, generator=generator, dtype=dtype, device=device)
+        norm = g.norm(dim=1, keepdim=True)
+        direction = g / torch.where(norm == 0, torch.ones_like(norm), norm)
+        rho = self.radius * torch.rand(int(n), generator=generator, dtype=dtype, device=device) ** (1.0 / d)
+        center = torch.as_tensor(self._c, dtype=g.dtype, device=g.device)
+        return center + rho[:, None] * direction
+
     def _side_measure(self, side: str) -> float:
         d = self.dimension_
         if d == 1:
