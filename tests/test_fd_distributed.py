@@ -1,9 +1,11 @@
-"""fd on several processes (symop_fd.distributed): a grid split into blocks steps exactly as one process does.
+"""fd on several processes (symop_fd.distributed): a grid split into blocks steps as one process does.
 
 Each launch runs several problems on 2 or 3 gloo processes (``torchrun``); the
-test compares every gathered field with the one-process eager run by
-``torch.equal`` (float64): the ghost layers a block receives or closes are the
-values one process pads the whole grid with, so nothing may differ.
+test compares every gathered field with the one-process eager run: explicit
+schemes by ``torch.equal`` (float64; the ghost layers a block receives or
+closes are the values one process pads the whole grid with, so nothing may
+differ), implicit and IMEX schemes and splitting (a distributed Krylov solve
+against one process's direct solve) to 1e-9 relative.
 """
 
 from __future__ import annotations
@@ -69,14 +71,30 @@ initial u = sin(pi*x)*cos(pi*y)
 initial dt(u) = 0
 """
 
+SLOWER = """problem slower "heat whose diffusivity changes in time"
+space x
+time t in [0, 0.1]
+domain interval(x: [0, 1])
+field u
+equation dt(u) = (1 + t)*d(u, x, 2)
+boundary left, right: u = 0
+initial u = sin(pi*x)
+"""
+
 #: (file, options) per case; the blocks make the splits uneven, along one, two or three axes
 CASES = {
-    2: [("mixed", dict(n=13, order=2)),                              # auto: 2x1... of 14 x 14 -> uneven 7/7 along x
+    2: [("mixed", dict(n=13, order=2)),                              # auto: 2x1 of 14 x 14 nodes
+        ("mixed", dict(n=16, order=4, blocks="1x2", scheme="crank-nicolson")),  # distributed CG / BiCGSTAB
+        ("drift", dict(n=12, order=2, blocks="2x1", scheme="ars222")),  # IMEX: c^2 explicit
+        ("drift", dict(n=12, order=4, split="strang", dt=0.01)),     # implicit diffusion, explicit rest
+        ("box3", dict(n=8, order=2, blocks="1x1x2", scheme="crank-nicolson")),
+        ("slower", dict(n=16, scheme="crank-nicolson")),               # refused: re-assembles every step
         ("mixed", dict(n=16, order=4, blocks="1x2")),                # 17 nodes along y: 9 + 8
         ("drift", dict(n=15, order=4, blocks="2x1", scheme="ssprk3")),  # periodic wrap between the two blocks
         ("box3", dict(n=8, order=2, blocks="1x1x2")),                 # split along the periodic axis
         ("wave2", dict(n=12, order=2, blocks="2x1", save=3))],
     3: [("mixed", dict(n=20, order=4, blocks="3x1")),                # 21 nodes: 7 + 7 + 7 at order 4's closures
+        ("mixed", dict(n=20, order=2, blocks="3x1", scheme="backward-euler")),
         ("drift", dict(n=10, order=2, blocks="1x3")),                # 10 nodes: 4 + 3 + 3, periodic
         ("box3", dict(n=9, order=4, blocks="1x1x3"))],               # periodic z: 3 + 3 + 3 nodes, 2 ghost layers
     # two and three axes split at once (slow: 4 and 8 processes on a small machine)
@@ -96,7 +114,11 @@ info = distributed("cpu")
 cases = json.loads(sys.argv[1])
 out = {}
 for i, (path, options) in enumerate(cases):
-    sol = symop.solve(path, method="fd", processes=info, compile=False, **options)
+    try:
+        sol = symop.solve(path, method="fd", processes=info, compile=False, **options)
+    except symop.SymopError as e:
+        out[i] = str(e)
+        continue
     if info.is_main:
         out[i] = ({f: torch.as_tensor(v) for f, v in sol.fields.items()},
                   {f: torch.as_tensor(v) for f, v in (sol.history or {}).items()}, sol.info["layout"])
@@ -107,32 +129,46 @@ if info.is_main:
 
 def _files(tmp_path):
     paths = {}
-    for name, text in (("mixed", MIXED), ("drift", PERIODIC), ("box3", HEAT3D), ("wave2", WAVE)):
+    for name, text in (("mixed", MIXED), ("drift", PERIODIC), ("box3", HEAT3D), ("wave2", WAVE), ("slower", SLOWER)):
         paths[name] = tmp_path / f"{name}.pde"
         paths[name].write_text(text)
     return paths
 
 
-def _torchrun(args: list[str], procs: int, port: int, timeout: int = 150) -> subprocess.CompletedProcess:
+def free_port() -> int:
+    """A TCP port nobody listens on now (fixed ports collide with other jobs on a shared machine)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _torchrun(args: list[str], procs: int, timeout: int = 150) -> subprocess.CompletedProcess:
+    port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "SYMOP_COMPILE": "0"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs), "--master_port", str(port)]
     return subprocess.run(cmd + args, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize("procs", [2, 3, pytest.param(4, marks=pytest.mark.slow), pytest.param(8, marks=pytest.mark.slow)])
-def test_explicit_runs_on_several_processes_equal_one_process_bit_for_bit(tmp_path, procs):
+def test_runs_on_several_processes_equal_one_process(tmp_path, procs):
     paths = _files(tmp_path)
     cases = [(str(paths[name]), options) for name, options in CASES[procs]]
     worker = tmp_path / "worker.py"
     worker.write_text(WORKER)
     result = tmp_path / "out.pt"
-    run = _torchrun([str(worker), json.dumps(cases), str(result)], procs, 29531 + procs, timeout=150 + 30 * procs)
+    run = _torchrun([str(worker), json.dumps(cases), str(result)], procs, timeout=150 + 30 * procs)
     assert run.returncode == 0, run.stderr[-3000:]
     got = torch.load(result, weights_only=False)
     torch.set_num_threads(1)
     for i, (path, options) in enumerate(cases):
+        if path.endswith("slower.pde"):
+            assert "re-assembles" in got[i] and "one process" in got[i]
+            continue
         one = symop.solve(path, method="fd", compile=False, **options)
         fields, history, layout = got[i]
+        exact = options.get("scheme", "rk4") in ("rk4", "ssprk3") and "split" not in options
         assert layout["processes"] == procs
         if options.get("blocks"):
             assert layout["blocks"] == options["blocks"]
@@ -140,16 +176,20 @@ def test_explicit_runs_on_several_processes_equal_one_process_bit_for_bit(tmp_pa
         for f, v in one.fields.items():
             a = torch.as_tensor(v)
             assert a.dtype == torch.float64
+            if not exact:  # a Krylov solve to 1e-12 against a direct one
+                assert torch.allclose(fields[f], a, rtol=0, atol=1e-9 * float(a.abs().max())), (path, options, f)
+                continue
             assert torch.equal(fields[f], a), (path, options, f, float((fields[f] - a).abs().max()), sizes)
             if one.history:
                 assert torch.equal(history[f], torch.as_tensor(one.history[f])), (path, options, f)
 
 
+@pytest.mark.slow
 def test_cli_under_torchrun_writes_one_summary_with_the_layout(tmp_path):
     paths = _files(tmp_path)
     out = tmp_path / "out"
     run = _torchrun(["-m", "symop", "run", str(paths["mixed"]), "--method", "fd", "--set", "n=12", "--set",
-                     "compile=false", "-o", str(out), "-q", "--json"], 2, 29539)
+                     "compile=false", "-o", str(out), "-q", "--json"], 2)
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["info"]["layout"]["processes"] == 2
@@ -159,12 +199,9 @@ def test_cli_under_torchrun_writes_one_summary_with_the_layout(tmp_path):
 
 
 def test_what_does_not_split_is_refused_before_any_work(tmp_path):
+    """Steady fd problems and methods that run in one process are refused under torchrun before lowering."""
     paths = _files(tmp_path)
     two = DistInfo(rank=0, world=2)
-    for options, words in ((dict(scheme="crank-nicolson"), "crank-nicolson"), (dict(split="strang"), "split"),
-                           (dict(scheme="imex-euler"), "imex-euler")):
-        with pytest.raises(MethodError, match=words):
-            plugins.lower(symop.load(paths["mixed"]), "fd", options, processes=two)
     with pytest.raises(MethodError, match="steady"):
         plugins.lower(symop.load("examples/poisson.pde"), "fd", {}, processes=two)
     with pytest.raises(MethodError, match="one process"):

@@ -15,20 +15,31 @@ from symop import plugins
 from symop.errors import MethodError, OptionError
 from symop.training import DistInfo
 
+def free_port() -> int:
+    """A TCP port nobody listens on now (fixed ports collide with other jobs on a shared machine)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 SETTINGS = dict(steps=6, points=64, boundary_points=32, width=12, depth=2, dtype="float64", eval_points=40, lr=1e-2)
 
 
 def test_two_processes_train_the_one_process_loss_history(tmp_path):
     args = [x for k, v in SETTINGS.items() for x in ("--set", f"{k}={v}")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
-           "-m", "symop", "run", "examples/heat.pde", "--method", "pinn", "-q", "--json", *args]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+           "-m", "symop", "run", "examples/heat.pde", "--method", "pinn", "-q", "--json", "-o", str(tmp_path / "out"),
+           *args]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150)
     assert run.returncode == 0, run.stderr[-3000:]
     two = json.loads(run.stdout)  # rank 0 alone prints
     torch.set_num_threads(1)
     one = symop.solve("examples/heat.pde", method="pinn", **SETTINGS)
     assert two["info"]["processes"] == 2
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["info"]["processes"] == 2  # rank 0 wrote it
     a = torch.tensor([v for _, v in one.info["history"]], dtype=torch.float64)
     b = torch.tensor([v for _, v in two["info"]["history"]], dtype=torch.float64)
     assert [k for k, _ in one.info["history"]] == [k for k, _ in two["info"]["history"]] == [0, 5]

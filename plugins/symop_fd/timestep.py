@@ -207,18 +207,22 @@ def initial_state(low: Lowered, t0: float) -> torch.Tensor:
     return U0
 
 
-def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None):
+def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None, blocks=None):
     """Integrate the lowered problem over its time interval: (trajectory, info).
 
     ``snapshots(t0, t1, dt)`` gives the ``save_times`` of :func:`symop.integrate.integrate`
     (default: the option ``save`` as a count, else the first and last states only).
+    ``blocks`` (a :class:`symop_fd.distributed.Blocks`): this process steps its
+    block of a grid split over several processes; the trajectory is the block's.
     """
     problem = low.problem
     t0, t1 = float(problem.time.start), float(problem.time.end)
     U0 = initial_state(low, t0)
 
-    rhs_ev = low.rhs
-    bsets = low.bsets
+    rhs_ev = low.rhs if blocks is None else blocks.localize(low.rhs)
+    bsets = low.bsets if blocks is None else blocks.bsets
+    u0 = U0 if blocks is None else blocks.state(U0)  # the stepped state (U0 sets the default dt)
+    linear = FDLinear if blocks is None else blocks.linear
 
     def full(t, U, evaluator=rhs_ev, dirichlet=True):
         tt = low.time_tensor(t) if not isinstance(t, torch.Tensor) else t
@@ -231,7 +235,7 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None)
     scheme = options.get("scheme") or "rk4"
     split = options.get("split") or "none"
     # compile: true on the paths the fused step does not take (splitting, implicit and IMEX schemes)
-    if options.get("compile") and (split != "none" or not explicit_scheme(scheme)):
+    if options.get("compile") and blocks is None and (split != "none" or not explicit_scheme(scheme)):
         inner = full
         _dynamo_can_import_generated_code()
 
@@ -267,21 +271,22 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None)
             lin, non = linear_terms(e, collect([e], low.comps), [sp.Dummy() for _ in collect([e], low.comps)])
             if non != 0:
                 raise OptionError("splitting in fd needs diffusion terms that are linear in the unknowns.")
-        lin = FDLinear(low, diff_exprs, solver)
+        lin = linear(low, diff_exprs, solver)
         diff_ev = low.evaluator({c.name: e for c, e in zip(low.comps, diff_exprs)}, "diffusion")
-        Z = torch.zeros_like(U0)
+        diff_ev = diff_ev if blocks is None else blocks.localize(diff_ev)
+        Z = torch.zeros_like(u0)
 
         def rest(t, U):
-            d = _zero_dirichlet(full(t, U, diff_ev, False), low)
+            d = _zero_dirichlet(full(t, U, diff_ev, False), bsets)
             return full(t, U) - d
 
         # implicit diffusion by Crank–Nicolson, the rest by the chosen explicit scheme (rk4 otherwise)
         stepper = make_stepper(SPLIT_DIFFUSION, split, linear=lin.part,
-                               source=lambda t: _zero_dirichlet(full(t, Z, diff_ev, False), low), reaction=rest,
+                               source=lambda t: _zero_dirichlet(full(t, Z, diff_ev, False), bsets), reaction=rest,
                                reaction_scheme=reaction_scheme(scheme))
         dt_exprs = rest_exprs
         dt_scheme = stepper.b.name
-    elif explicit_scheme(scheme) and scheme in EXPLICIT_METHODS and (
+    elif blocks is None and explicit_scheme(scheme) and scheme in EXPLICIT_METHODS and (
             fused := _fused(low, scheme, options, lambda: _step_count(low, scheme, exprs, U0, t0, t1, options))):
         stepper = fused
         dt_exprs, dt_scheme = exprs, scheme
@@ -298,9 +303,14 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None)
             lin_exprs.append(le)
             non_exprs.append(ne)
         nonlinear = any(ne != 0 and collect([ne], low.comps) for ne in non_exprs)
-        Z = torch.zeros_like(U0)
+        Z = torch.zeros_like(u0)
         if entry.kind == "implicit" and not nonlinear and time_dependent(low, lin_exprs):
             from .theta import TimeDependentTheta
+
+            if blocks is not None:
+                raise OptionError(f"`{scheme}` re-assembles this problem's time-dependent coefficients every step, "
+                                  "which fd does in one process; run it in one process, or use an explicit scheme "
+                                  "under torchrun.")
 
             if entry.theta is None:
                 raise OptionError(f"fd re-assembles time-dependent coefficients only for theta schemes, not "
@@ -308,12 +318,12 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None)
             stepper = TimeDependentTheta(low, lin_exprs, lambda t: full(t, Z), entry.theta, solver)
             dt_exprs = []
         elif entry.kind == "implicit" and not nonlinear:
-            lin = FDLinear(low, lin_exprs, solver)
+            lin = linear(low, lin_exprs, solver)
             stepper = make_stepper(scheme, linear=lin.part, source=lambda t: full(t, Z))
             dt_exprs = []
         else:
             # an IMEX scheme, or an implicit one whose IMEX partner takes the nonlinear terms explicitly
-            lin = FDLinear(low, lin_exprs, solver)
+            lin = linear(low, lin_exprs, solver)
             stepper = make_stepper(scheme, linear=lin.part, explicit=lambda t, U: full(t, U) - (lin.part.matvec(U)))
             dt_exprs = [e for e in non_exprs if collect([e], low.comps)]
         dt_scheme = "heun"
@@ -325,9 +335,10 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None)
     info["dt_default"] = options.get("dt") is None
     save = options.get("save")
     save_times = snapshots(t0, t1, float(dt)) if snapshots is not None else (int(save) if save else None)
-    traj = integrate(stepper, U0, t0, t1, float(dt), save_times=save_times, progress=progress_cb,
-                     fields=lambda t, U: {c.name: U[i] for i, c in enumerate(low.comps)
-                                          if c.name in problem.field_names})
+    fields = (lambda t, U: {c.name: U[i] for i, c in enumerate(low.comps) if c.name in problem.field_names}) \
+        if blocks is None else None
+    traj = integrate(stepper if blocks is None else blocks.stepper(stepper), u0, t0, t1, float(dt),
+                     save_times=save_times, progress=progress_cb, fields=fields)
     info.update(steps=traj.steps, dt=traj.dt)
     return traj, info
 
@@ -401,8 +412,9 @@ def _dynamo_can_import_generated_code() -> None:
     mod.math = math
 
 
-def _zero_dirichlet(out, low):
-    for ci, b in enumerate(low.bsets):
+def _zero_dirichlet(out, bsets):
+    """``out`` with the Dirichlet nodes of every component (``bsets``' masks) set to zero, in place."""
+    for ci, b in enumerate(bsets):
         if b.dirichlet:
             out[ci][torch.as_tensor(b.mask, device=out.device)] = 0.0
     return out
