@@ -37,9 +37,13 @@ not symmetric) with dot products summed by ``all_reduce``, to a relative
 residual of 1e-12: such runs agree with one process (a direct solve) to about
 that tolerance, not bit for bit.
 
-**What is not split.**  Steady problems (one sparse solve) and theta schemes
-whose coefficients change in time (re-assembled every step) are refused with a
-sentence before any step.  Each process still lowers the whole problem (the
+**Steady problems.**  Newton's method as in one process
+(:func:`solve_steady_blocks`): the residual on each block, each Newton step by
+the same distributed Krylov solve of the Jacobian's rows (assembled from the
+whole state, gathered on every process; once for an affine problem).
+
+**What is not split.**  Theta schemes whose coefficients change in time
+(re-assembled every step) are refused with a sentence before any step.  Each process still lowers the whole problem (the
 node coordinates, the initial state and, with an implicit part, the sparse
 operator of the whole grid, from which it takes its block): the state that is
 stepped, and the work of each step, is split.  The compiled fused step is not
@@ -168,10 +172,8 @@ def make_layout(low, world: int, blocks: str | None) -> Layout:
 
 
 def refusal(problem, options: Mapping[str, Any]) -> str | None:
-    """Why fd cannot run this problem with these options on several processes, or None."""
-    if problem.is_steady:
-        return ("this problem is steady: fd solves it with one sparse linear solve, which runs in one process; "
-                "under torchrun fd runs time-dependent problems (explicit, implicit and IMEX schemes, splitting).")
+    """Why fd cannot run this problem with these options on several processes, or None (it can run all it accepts;
+    a theta step that re-assembles time-dependent coefficients is refused when the run starts)."""
     return None
 
 
@@ -322,34 +324,29 @@ class Blocks:
         return SimpleNamespace(part=BlockLinearPart(FDLinear(low, exprs, "direct").L, self))
 
 
-class BlockLinearPart(LinearPart):
-    """The rows of this block of a linear operator ``L`` of the whole grid, and shifted solves by distributed Krylov.
+class BlockRows:
+    """The rows of this block of a sparse operator ``A`` of the whole grid, applied after a halo exchange.
 
-    ``L`` (SciPy CSR over the whole state ``[C, *shape]``, closures and zero
+    ``A`` (SciPy CSR over the whole state ``[C, *shape]``, closures and
     Dirichlet rows included) is cut to this block's rows, its columns renumbered
     into the block padded with ``g`` layers, which hold every node a row reads
-    (the closures read only nodes of the block that owns the side).  ``L u`` is
-    then one halo exchange and a local sparse product; ``(I - alpha L) x = r`` is
-    solved by Jacobi-preconditioned conjugate gradients when ``L`` is symmetric,
-    BiCGSTAB otherwise, with the dot products summed over the processes
-    (``all_reduce``), to the relative residual ``tol``.
+    (the closures read only nodes of the block that owns the side).
     """
 
-    def __init__(self, L, blocks: "Blocks", tol: float = 1e-12) -> None:
+    def __init__(self, A, blocks: "Blocks") -> None:
         import numpy as np
         import scipy.sparse as sps
 
-        L = sps.csr_matrix(L)
+        A = sps.csr_matrix(A)
         self.blocks = blocks
-        self.tol = tol
         lay, g = blocks.layout, blocks.bsets[0].g
-        shape, C = lay.shape, L.shape[0] // math.prod(lay.shape)
+        shape, C = lay.shape, A.shape[0] // math.prod(lay.shape)
         ranges = lay.ranges(blocks.info.rank)
         block = tuple(b - a for a, b in ranges)
         padded = tuple(n + 2 * g for n in block)
         idx = np.indices((C, *block)).reshape(1 + len(block), -1)
         rows = np.ravel_multi_index((idx[0], *[i + a for i, (a, _) in zip(idx[1:], ranges)]), (C, *shape))
-        local = L[rows].tocoo()
+        local = A[rows].tocoo()
         where = np.unravel_index(local.col, (C, *shape))
         cols = [where[0]]
         for k, (a, _) in enumerate(ranges):
@@ -360,80 +357,178 @@ class BlockLinearPart(LinearPart):
                 raise OptionError("fd's split grid cannot hold this operator's rows in a block and its ghost "
                                   "layers; run it in one process or with fewer processes.")
             cols.append(p)
-        self.block, self.padded, self.C = block, padded, C
+        self.C = C
         self.rows = sps.csr_matrix((local.data, (local.row, np.ravel_multi_index(tuple(cols), (C, *padded)))),
                                    shape=(len(rows), C * math.prod(padded)))
-        self.diag = np.asarray(L.diagonal()[rows])
-        self.symmetric = abs(L - L.T).max() <= 1e-12 * max(abs(L).max(), 1e-300) if L.nnz else True
+        self.diag = np.asarray(A.diagonal()[rows])
+        self.symmetric = bool(abs(A - A.T).max() <= 1e-12 * max(abs(A).max(), 1e-300)) if A.nnz else True
 
-    # -- the operator
-    def matvec(self, u: torch.Tensor) -> torch.Tensor:
-        """``L u`` on this block (one halo exchange per component)."""
+    def __call__(self, u: torch.Tensor) -> torch.Tensor:
+        """``A u`` on this block (one halo exchange per component)."""
         padded = torch.stack([b.pad(u[c], None, closed=False) for c, b in enumerate(self.blocks.bsets)])
         out = self.rows @ padded.detach().reshape(-1).cpu().numpy()
         return torch.as_tensor(out).to(dtype=u.dtype, device=u.device).reshape(u.shape)
 
+
+def dot(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The dot product of two states split over the processes (summed by ``all_reduce``)."""
+    import torch.distributed as dist
+
+    d = torch.vdot(a.reshape(-1), b.reshape(-1)).double().cpu().reshape(1)
+    dist.all_reduce(d)
+    return float(d)
+
+
+def krylov(apply, b: torch.Tensor, diag: torch.Tensor, symmetric: bool, tol: float, limit: int,
+           what: str) -> torch.Tensor:
+    """x with ``apply(x) = b`` over all blocks, to ``||b - A x|| <= tol ||b||``: Jacobi-preconditioned CG when
+    ``symmetric``, else BiCGSTAB; starts from ``b``; raises :class:`SolveError` naming ``what`` past ``limit`` steps."""
+    from symop.errors import SolveError
+
+    inv = 1.0 / torch.where(diag == 0, torch.ones_like(diag), diag)
+    bnorm = math.sqrt(dot(b, b))
+    if bnorm == 0.0:
+        return torch.zeros_like(b)
+    target = tol * bnorm
+    x = b.clone()
+    r = b - apply(x)
+    if symmetric:
+        z = inv * r
+        p, rz = z.clone(), dot(r, z)
+        for _ in range(limit):
+            if math.sqrt(dot(r, r)) <= target:
+                return x
+            Ap = apply(p)
+            a = rz / dot(p, Ap)
+            x, r = x + a * p, r - a * Ap
+            z = inv * r
+            rz_new = dot(r, z)
+            p, rz = z + (rz_new / rz) * p, rz_new
+    else:
+        r0, rho, a, w = r.clone(), 1.0, 1.0, 1.0
+        v = p = torch.zeros_like(r)
+        for _ in range(limit):
+            if math.sqrt(dot(r, r)) <= target:
+                return x
+            rho_new = dot(r0, r)
+            p = r + (rho_new / rho) * (a / w) * (p - w * v) if rho != 0 and w != 0 else r.clone()
+            rho = rho_new
+            y = inv * p
+            v = apply(y)
+            a = rho / dot(r0, v)
+            s = r - a * v
+            z = inv * s
+            t = apply(z)
+            w = dot(t, s) / max(dot(t, t), 1e-300)
+            x = x + a * y + w * z
+            r = s - w * t
+    res = math.sqrt(dot(r, r)) / bnorm
+    raise SolveError(f"the distributed {'conjugate gradient' if symmetric else 'BiCGSTAB'} solve of {what} stopped "
+                     f"at the relative residual {res:.3g} (tolerance {tol:.3g}) after {limit} iterations; run it in "
+                     "one process (a direct solve).")
+
+
+class BlockLinearPart(LinearPart):
+    """The linear part ``L`` on this block (:class:`BlockRows`), and the shifted solves of implicit stages.
+
+    ``(I - alpha L) x = r`` is solved by :func:`krylov` (CG when ``L`` is
+    symmetric, BiCGSTAB otherwise, dot products summed over the processes) to
+    the relative residual ``tol``.
+    """
+
+    def __init__(self, L, blocks: "Blocks", tol: float = 1e-12) -> None:
+        self.L = BlockRows(L, blocks)
+        self.blocks = blocks
+        self.tol = tol
+
+    def matvec(self, u: torch.Tensor) -> torch.Tensor:
+        """``L u`` on this block."""
+        return self.L(u)
+
     def apply_mass(self, u: torch.Tensor) -> torch.Tensor:
         return u
 
-    def _dot(self, a: torch.Tensor, b: torch.Tensor) -> float:
-        import torch.distributed as dist
-
-        d = torch.vdot(a.reshape(-1), b.reshape(-1)).double().cpu().reshape(1)
-        dist.all_reduce(d)
-        return float(d)
-
     def solve_shifted(self, alpha: float, rhs: torch.Tensor) -> torch.Tensor:
         """x with ``(I - alpha L) x = rhs`` over all blocks."""
-        from symop.errors import SolveError
-
         alpha = float(alpha)
         if alpha == 0.0:
             return rhs
-        A = lambda x: x - alpha * self.matvec(x)  # noqa: E731
-        d = 1.0 - alpha * torch.as_tensor(self.diag, dtype=rhs.dtype, device=rhs.device).reshape(rhs.shape)
-        inv = 1.0 / torch.where(d == 0, torch.ones_like(d), d)
-        bnorm = math.sqrt(self._dot(rhs, rhs))
-        if bnorm == 0.0:
-            return torch.zeros_like(rhs)
-        target = self.tol * bnorm
-        x = rhs.clone()
-        r = rhs - A(x)
-        limit = 10 * int(sum(self.blocks.layout.shape)) * self.C + 100
-        if self.symmetric:
-            z = inv * r
-            p, rz = z.clone(), self._dot(r, z)
-            for _ in range(limit):
-                if math.sqrt(self._dot(r, r)) <= target:
-                    return x
-                Ap = A(p)
-                a = rz / self._dot(p, Ap)
-                x, r = x + a * p, r - a * Ap
-                z = inv * r
-                rz_new = self._dot(r, z)
-                p, rz = z + (rz_new / rz) * p, rz_new
-        else:
-            r0, rho, a, w = r.clone(), 1.0, 1.0, 1.0
-            v = p = torch.zeros_like(r)
-            for _ in range(limit):
-                if math.sqrt(self._dot(r, r)) <= target:
-                    return x
-                rho_new = self._dot(r0, r)
-                p = r + (rho_new / rho) * (a / w) * (p - w * v) if rho != 0 and w != 0 else r.clone()
-                rho = rho_new
-                y = inv * p
-                v = A(y)
-                a = rho / self._dot(r0, v)
-                s = r - a * v
-                z = inv * s
-                t = A(z)
-                w = self._dot(t, s) / max(self._dot(t, t), 1e-300)
-                x = x + a * y + w * z
-                r = s - w * t
-        res = math.sqrt(self._dot(r, r)) / bnorm
-        raise SolveError(f"the distributed {'conjugate gradient' if self.symmetric else 'BiCGSTAB'} solve of fd's "
-                         f"implicit step stopped at the relative residual {res:.3g} (tolerance {self.tol:.3g}); "
-                         "try a smaller dt, or run in one process (a direct solve).")
+        diag = 1.0 - alpha * torch.as_tensor(self.L.diag, dtype=rhs.dtype, device=rhs.device).reshape(rhs.shape)
+        limit = 10 * int(sum(self.blocks.layout.shape)) * self.L.C + 100
+        return krylov(lambda x: x - alpha * self.L(x), rhs, diag, self.L.symmetric, self.tol, limit,
+                      "fd's implicit step")
+
+
+def solve_steady_blocks(low, options: dict, info: DistInfo, tol: float = 1e-10, maxiter: int = 50):
+    """Newton's method on ``R(u) = 0`` (:func:`symop_fd.steady.solve_steady`) with this process holding its block.
+
+    The residual is evaluated on the block (halo exchange); the Jacobian is
+    assembled from the whole state (gathered on every process, once for an
+    affine ``R``) and each Newton step solved by :func:`krylov` to 1e-12.
+    Returns the whole ``U`` on rank 0 (the block elsewhere) and the info.
+    """
+    import numpy as np
+    import scipy.sparse as sps
+
+    layout = make_layout(low, info.world, options.get("blocks"))
+    blocks = Blocks(low, layout, info)
+    rhs = blocks.localize(low.rhs)
+    C = len(low.comps)
+    U = torch.zeros((C, *blocks.shape), dtype=low.dtype, device=low.device)
+    for ci, b in enumerate(blocks.bsets):
+        b.set_dirichlet(U[ci], None, rate=False)
+
+    def residual(U: torch.Tensor) -> torch.Tensor:
+        R = torch.stack(rhs(None, U))
+        for ci, b in enumerate(blocks.bsets):
+            if b.dirichlet:
+                g = b.set_dirichlet(torch.zeros_like(U[ci]), None, rate=False)
+                m = torch.as_tensor(b.mask, device=U.device)
+                R[ci][m] = (U[ci] - g)[m]
+        return R
+
+    parts = low.jacobian_parts([c.rhs for c in low.comps])
+    mask = low.dirichlet_mask.reshape(-1)
+    keep, ident = sps.diags((~mask).astype(np.float64)), sps.diags(mask.astype(np.float64))
+    affine = parts[2] is None or not parts[2].fn.nodes
+    R = residual(U)
+    scale = max(math.sqrt(dot(R, R)), 1e-300)
+    history, J = [1.0], None
+    limit = 20 * int(sum(layout.shape)) * C + 200
+    for it in range(1, maxiter + 1):
+        if J is None or not affine:
+            whole = gather_all(U, layout, info)
+            J = BlockRows(sps.csr_matrix(keep @ low.assemble(parts, None, whole) + ident), blocks)
+        delta = krylov(J, -R, torch.as_tensor(J.diag, dtype=U.dtype, device=U.device).reshape(U.shape),
+                       J.symmetric, 1e-12, limit, "a Newton step of fd's steady problem")
+        U = U + delta
+        R = residual(U)
+        rel = math.sqrt(dot(R, R)) / scale
+        history.append(rel)
+        if not math.isfinite(rel):
+            break
+        step = math.sqrt(dot(delta, delta)) / max(math.sqrt(dot(U, U)), 1e-300)
+        if rel <= tol or (affine and rel <= 1e3 * tol) or step < 1e-14:
+            whole = gather(U.unsqueeze(0), layout, info)[0]
+            return whole, {"newton_iterations": it, "residuals": history, "layout": layout.describe()}
+    from symop.errors import SolveError
+
+    raise SolveError(f"Newton's method did not converge in {len(history) - 1} iterations on the split grid: the "
+                     f"relative residual went {history[1]:.3g} → {history[-1]:.3g} (tolerance {tol:g}).")
+
+
+def gather_all(block: torch.Tensor, layout: Layout, info: DistInfo) -> torch.Tensor:
+    """The whole state ``[C, *shape]`` on every process, from every process's block (one broadcast per block)."""
+    import torch.distributed as dist
+
+    whole = torch.empty((block.shape[0], *layout.shape), dtype=block.dtype, device=block.device)
+    for r in range(layout.world):
+        idx = block_index(layout, r)
+        buf = block.contiguous() if r == info.rank else torch.empty(
+            (block.shape[0], *(s.stop - s.start for s in idx)), dtype=block.dtype, device=block.device)
+        dist.broadcast(buf, src=r)
+        whole[(slice(None), *idx)] = buf
+    return whole
 
 
 def run_blocks(low, options: dict, info: DistInfo, progress_cb=None, snapshots=None):

@@ -57,7 +57,16 @@ class FDProgram(Program):
         if self.problem.is_steady:
             from .steady import solve_steady
 
-            U, info = solve_steady(low, solver=self.options.get("solver") or "auto")
+            if self.processes is not None and self.processes.is_distributed:
+                from .distributed import solve_steady_blocks
+
+                U, info = solve_steady_blocks(low, self.options, self.processes)
+                if not self.processes.is_main:  # this process's block
+                    ranges = info["layout"]["nodes"][self.processes.rank]
+                    grid = Grid(tuple(ax[a:b] for ax, (a, b) in zip(low.grid.axes(), ranges)), low.grid.names)
+                    interpolant = None
+            else:
+                U, info = solve_steady(low, solver=self.options.get("solver") or "auto")
             fields = {n: U[i] for i, n in enumerate(names) if n in self.problem.field_names}
             return Solution(self.problem, "fd", self.options, grid, fields, device=device,
                             wall_time=time.perf_counter() - start, info=info, interpolant=interpolant)
@@ -149,7 +158,7 @@ class FiniteDifferences(Discretization):
         )
 
     def processes(self, problem, options: Mapping[str, Any]) -> str | None:
-        """Explicit schemes without splitting run on a grid split over processes (:mod:`symop_fd.distributed`)."""
+        """Every problem fd accepts runs on a grid split over processes (:mod:`symop_fd.distributed`)."""
         from .distributed import refusal
 
         return refusal(problem, options)
