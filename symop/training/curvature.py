@@ -50,6 +50,19 @@ LINE_SEARCHES = ("grid", "backtracking", "none")
 SOLVERS = ("auto", "dense", "woodbury")
 
 
+
+def _begin(optimizer: torch.optim.Optimizer, closure: "ResidualClosure | None", name: str):
+    """The parameter group, the loss where a curvature step starts and the closure's terms there.
+
+    The closure must be the training loop's :class:`ResidualClosure`; it is
+    evaluated first if it has not been yet.
+    """
+    if not isinstance(closure, ResidualClosure):
+        raise SolveError(f"{name} steps need the training loop's residual closure (a loss with residuals).")
+    if closure.last is None:
+        closure()
+    return optimizer.param_groups[0], closure.last[0].detach(), closure.last
+
 class ResidualClosure:
     """What a Gauss–Newton optimizer's ``step`` gets: the loss of the batch, and its linearisation.
 
@@ -184,12 +197,7 @@ class ENGD(torch.optim.Optimizer):
 
     def step(self, closure: ResidualClosure | None = None):  # type: ignore[override]
         """One Gauss–Newton step; returns the loss where it ended (the closure's ``last`` holds its terms)."""
-        if not isinstance(closure, ResidualClosure):
-            raise SolveError("engd steps need the training loop's residual closure (a loss with residuals).")
-        group = self.param_groups[0]
-        if closure.last is None:
-            closure()
-        start, start_last = closure.last[0].detach(), closure.last
+        group, start, start_last = _begin(self, closure, "engd")
         lin = closure.linearise()
         J, r = lin.jacobian, lin.residual
         if not (torch.isfinite(J).all() and torch.isfinite(r).all()):
@@ -333,12 +341,7 @@ class KFAC(torch.optim.Optimizer):
 
     def step(self, closure: ResidualClosure | None = None):  # type: ignore[override]
         """One KFAC step; returns the loss where it ended (the closure's ``last`` holds its terms)."""
-        if not isinstance(closure, ResidualClosure):
-            raise SolveError("kfac steps need the training loop's residual closure (a loss with residuals).")
-        group = self.param_groups[0]
-        if closure.last is None:
-            closure()
-        start, start_last = closure.last[0].detach(), closure.last
+        group, start, start_last = _begin(self, closure, "kfac")
         grad = closure.gradient() / 2  # J^T r
         layers = self._factors(closure)
         lam = group["current"]
