@@ -812,8 +812,9 @@ class FiniteElements(Discretization):
             Option("degree", int, 1, "polynomial degree of the Lagrange elements", (1, 2)),
             Option("h", float, None, "mesh size (default: 1/32 of the domain's extent)", minimum=0, exclusive=True),
             Option("n", int, None, "cells per axis on a box (structured mesh)", minimum=1),
-            Option("solver", str, "auto", "linear solver: direct (sparse LU), amg (CG/GMRES + pyamg), auto",
-                   SOLVERS),
+            Option("solver", str, "auto", "linear solver: direct (sparse LU), amg (CG/GMRES + pyamg), auto "
+                   "(AMG-CG for symmetric 2D/3D systems from 20,000 unknowns, to a residual tied to h^(p+1); "
+                   "LU below)", SOLVERS),
             Option("scheme", str, "crank-nicolson", "time scheme", scheme_names("implicit")),
             Option("dt", float, None, "time step (default: 1/100 of the time interval)", minimum=0, exclusive=True),
             Option("split", str, "none", "nonlinear terms: none (IMEX) or Lie/Strang splitting", SPLITS),
