@@ -275,8 +275,8 @@ class BlockStepper(Stepper):
 
         local = u.detach().abs().max() if u.numel() else torch.zeros((), dtype=u.dtype, device=u.device)
         nan = torch.isnan(local)
-        both = torch.stack([torch.where(nan, torch.zeros_like(local), local).double().cpu(),
-                            nan.double().cpu()])
+        both = torch.stack([torch.where(nan, torch.zeros_like(local), local).double(),
+                            nan.double()]).to(reduce_device(u))
         dist.all_reduce(both, op=dist.ReduceOp.MAX)
         return float("nan") if both[1] > 0 else float(both[0])
 
@@ -370,11 +370,18 @@ class BlockRows:
         return torch.as_tensor(out).to(dtype=u.dtype, device=u.device).reshape(u.shape)
 
 
+def reduce_device(like: torch.Tensor) -> torch.device:
+    """Where a collective's tensor must live: the state's GPU under NCCL, the CPU under gloo."""
+    import torch.distributed as dist
+
+    return like.device if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
 def dot(a: torch.Tensor, b: torch.Tensor) -> float:
     """The dot product of two states split over the processes (summed by ``all_reduce``)."""
     import torch.distributed as dist
 
-    d = torch.vdot(a.reshape(-1), b.reshape(-1)).double().cpu().reshape(1)
+    d = torch.vdot(a.reshape(-1), b.reshape(-1)).double().reshape(1).to(reduce_device(a))
     dist.all_reduce(d)
     return float(d)
 

@@ -49,6 +49,10 @@ class FDProgram(Program):
         from symop.solution import Grid, Solution
 
         start = time.perf_counter()
+        if self.processes is not None and self.processes.is_distributed:
+            from symop.training import device_for
+
+            device = str(device_for(device, self.processes))  # cuda:<local rank> under torchrun with CUDA
         low = self.lowered(device)
         grid = Grid(low.grid.axes(), low.grid.names)
         # between the nodes: Lagrange polynomials of degree order + 1, so evaluation keeps the stencils' order
