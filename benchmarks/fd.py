@@ -28,13 +28,14 @@ single-threaded one still measures the code (up to cache and memory contention).
 from __future__ import annotations
 
 import os
-import platform
 import subprocess
 import sys
 import time
 
 import numpy as np
 import torch
+
+from machine import cpu_model  # benchmarks/machine.py: run as python benchmarks/NAME.py
 
 HEAT = """
 problem heat "periodic heat"
@@ -231,15 +232,6 @@ def cold_pypde(kind: str, n: int, steps: int) -> tuple[float, float]:
     return timed_process([sys.executable, "-c", COLD_PYPDE.format(here=here, kind=kind, n=n, steps=steps)],
                          dict(os.environ))
 
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

@@ -35,13 +35,13 @@ errors each solution reaches.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import time
 
 import numpy as np
 
 import symop
+from machine import cpu_model  # benchmarks/machine.py: run as python benchmarks/NAME.py
 
 TEXT = """
 problem bench "-lap(u) = 2 pi^2 sin(pi x) sin(pi y)"
@@ -53,16 +53,6 @@ equation -lap(u) = 2*pi^2*sin(pi*x)*sin(pi*y)
 boundary all: u = 0
 """
 
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def best(fn, repeat: int = 3):

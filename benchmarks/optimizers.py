@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from machine import cpu_model  # benchmarks/machine.py: run as python benchmarks/NAME.py
+
 PROBLEMS = {
     "poisson2d": """problem poisson2d "-lap(u) = 2 pi^2 sin(pi x) sin(pi y) on the unit square"
 space x, y
@@ -102,16 +104,6 @@ OVERRIDES = {"poisson2d": {"engd": {"points": 1000, "boundary_points": 200}},  #
              {"engd": {"fourier": 16, "resample": True, "points": 1000, "boundary_points": 400}}}
 MARKS = (10.0, 30.0, 60.0)
 
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 class Curve:
