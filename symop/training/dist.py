@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Sequence
@@ -56,7 +57,26 @@ def distributed(device: str = "cpu") -> DistInfo:
         if backend == "nccl":
             torch.cuda.set_device(local)
         dist.init_process_group(backend=backend)
+        atexit.register(_leave)
     return DistInfo(rank=rank, world=world, local_rank=local)
+
+
+def _leave() -> None:
+    """Leave the process group together before the interpreter exits.
+
+    A process that exits with the group still up tears gloo's threads down
+    while a peer may still talk to it, and the C++ runtime then aborts
+    ("terminate called without an active exception"); waiting for every rank
+    and destroying the group first makes the exit orderly.
+    """
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return
+    try:
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def device_for(device: str, info: DistInfo) -> torch.device:
