@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
 class ProblemClass:
     """One class of problem: a short name, what it covers and a small manufactured file.
 
-    ``tolerance`` is the relative L2 error a classical method must reach on
-    it at its default options; ``timed`` says whether the file has a time
+    ``tolerance`` is the relative L2 error a mesh method must reach on it
+    at the finer of the two coarse refinements the matrix test solves (8 and
+    16 cells per axis in 2D); ``timed`` says whether the file has a time
     interval.
     """
 
