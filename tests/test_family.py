@@ -18,6 +18,8 @@ from symop.errors import SourceErrors, SymopError
 from symop.model.family import FamilyError, draw, instantiate, is_family, member, members
 from symop.training import DistInfo, load_checkpoint, progress_bar, save_checkpoint, shard
 
+from launch import torchrun
+
 FAMILY = """
 problem fam
 space x, y
@@ -240,8 +242,7 @@ def test_ddp_with_two_processes_matches_one(tmp_path: Path):
     script.write_text(DDP_SCRIPT)
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     one = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_port", "29531", str(script)], capture_output=True, text=True, env=env, timeout=180)
+    two = torchrun([str(script)], 2, env, timeout=180)
     assert one.returncode == 0, one.stderr
     assert two.returncode == 0, two.stderr
     g1 = [float(v) for v in one.stdout.split()]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -22,6 +21,8 @@ import symop
 from symop import plugins
 from symop.errors import MethodError, OptionError
 from symop.training import DistInfo
+
+from launch import torchrun
 
 MIXED = """problem mixed "2D heat with every side kind, a cross derivative and a source"
 space x, y
@@ -148,29 +149,9 @@ def _files(tmp_path):
     return paths
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on now (fixed ports collide with other jobs on a shared machine)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-#: what a launch that lost its rendezvous port to another job says (then it is launched again, once)
-LAUNCH_FAILURES = ("EADDRINUSE", "address already in use", "DistNetworkError", "RendezvousConnectionError",
-                   "Connection refused", "Connection reset")
-
-
 def _torchrun(args: list[str], procs: int, timeout: int = 150) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "SYMOP_COMPILE": "0"}
-    for attempt in range(2):
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs),
-               "--master_port", str(free_port())]
-        run = subprocess.run(cmd + args, env=env, capture_output=True, text=True, timeout=timeout)
-        if run.returncode == 0 or not any(m in run.stderr for m in LAUNCH_FAILURES):
-            return run
-    return run
+    return torchrun(args, procs, env, timeout)
 
 
 @pytest.mark.parametrize("procs", [2, 3, pytest.param(4, marks=pytest.mark.slow), pytest.param(8, marks=pytest.mark.slow)])

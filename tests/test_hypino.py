@@ -8,8 +8,6 @@ each can fail.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +27,8 @@ from symop_hypino.hypernet import Config, HyperNetwork
 from symop_hypino.linear import linear_form
 from symop_hypino.refine import refine, residual, zero_shot
 from symop.training import load_checkpoint
+
+from launch import torchrun
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -240,9 +240,8 @@ def test_ddp_with_two_gloo_processes_matches_one_process(family, tmp_path):
                 "--set", "boundary_points=32", "--set", "mms_frequency=1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     two = tmp_path / "two.pt"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "symop", "train", str(family), "--method", "hypino", "--samples", "8", "-o", str(two), "-q"]
-    run = subprocess.run(cmd + settings, env=env, capture_output=True, text=True, timeout=120)
+    run = torchrun(["-m", "symop", "train", str(family), "--method", "hypino", "--samples", "8", "-o", str(two), "-q",
+                    *settings], 2, env, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     one = tmp_path / "one.pt"
     options = {k.split("=")[0]: k.split("=")[1] for k in settings[1::2]}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -15,14 +13,7 @@ from symop import plugins
 from symop.errors import MethodError, OptionError
 from symop.training import DistInfo
 
-def free_port() -> int:
-    """A TCP port nobody listens on now (fixed ports collide with other jobs on a shared machine)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from launch import torchrun
 
 SETTINGS = dict(steps=6, points=64, boundary_points=32, width=12, depth=2, dtype="float64", eval_points=40, lr=1e-2)
 
@@ -30,14 +21,8 @@ SETTINGS = dict(steps=6, points=64, boundary_points=32, width=12, depth=2, dtype
 def test_two_processes_train_the_one_process_loss_history(tmp_path):
     args = [x for k, v in SETTINGS.items() for x in ("--set", f"{k}={v}")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    for attempt in range(2):  # once more when another job took the rendezvous port
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-               str(free_port()), "-m", "symop", "run", "examples/heat.pde", "--method", "pinn", "-q", "--json", "-o",
-               str(tmp_path / "out"), *args]
-        run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150)
-        if run.returncode == 0 or not any(m in run.stderr for m in ("EADDRINUSE", "address already in use",
-                                                                       "DistNetworkError")):
-            break
+    run = torchrun(["-m", "symop", "run", "examples/heat.pde", "--method", "pinn", "-q", "--json", "-o",
+                    str(tmp_path / "out"), *args], 2, env, timeout=150)
     assert run.returncode == 0, run.stderr[-3000:]
     two = json.loads(run.stdout)  # rank 0 alone prints
     torch.set_num_threads(1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,8 @@ from symop_pino.grid import build
 from symop_pino.program import predict
 from symop_pino.physics import GridPhysics
 from symop.training import load_checkpoint
+
+from launch import free_port
 
 POISSON = """
 problem poisson1d "1D Poisson family: a random source"
@@ -225,12 +226,6 @@ def test_resume_continues_an_interrupted_run(poisson, files, monkeypatch):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_ddp_processes_follow_one_process(files, poisson):
     """Two gloo processes started with torchrun's environment, each half of the global batch and of the fd
     reference solves, match one process."""
@@ -240,7 +235,7 @@ def test_two_ddp_processes_follow_one_process(files, poisson):
             "-o", str(files["root"] / "ddp.pt")]
     for k, v in settings.items():
         args += ["--set", f"{k}={v}"]
-    port = str(_free_port())
+    port = str(free_port())
     procs = []
     for rank in (0, 1):
         env = {**os.environ, "WORLD_SIZE": "2", "RANK": str(rank), "LOCAL_RANK": str(rank),
