@@ -64,7 +64,7 @@ def run(ranks: int, path: Path, n: int, dt: float, out: Path, worker: Path) -> d
                           text=True)
     if proc.returncode:
         raise SystemExit(proc.stderr[-3000:])
-    return torch.load(out, weights_only=False)
+    return torch.load(out, weights_only=True)
 
 
 def main() -> None:
