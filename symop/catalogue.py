@@ -29,18 +29,13 @@ class ProblemClass:
 
     ``tolerance`` is the relative L2 error a mesh method must reach on it
     at the finer of the two coarse refinements the matrix test solves (8 and
-    16 cells per axis in 2D); ``timed`` says whether the file has a time
-    interval.
+    16 cells per axis in 2D).
     """
 
     name: str
     covers: str
     text: str
     tolerance: float = 2e-2
-
-    @property
-    def timed(self) -> bool:
-        return "\ntime " in self.text
 
     def problem(self) -> "Problem":
         """The class's equation file, parsed (cached per class)."""

@@ -113,5 +113,6 @@ def text(matrix: Matrix, width: int = 80) -> str:
     lines += ["", "✓ accepted (the test suite solves it); ✗k refused up front, because:"]
     for k, r in enumerate(notes, 1):
         lines += textwrap.wrap(r, width, initial_indent=f"{k:>3}. ", subsequent_indent="     ")
-    lines += ["", "What each class covers: " + "; ".join(f"{c.name}: {c.covers}" for c in matrix.classes)]
-    return "\n".join(lines[:-1] + textwrap.wrap(lines[-1], width)) + "\n"
+    covers = "What each class covers: " + "; ".join(f"{c.name}: {c.covers}" for c in matrix.classes)
+    lines += [""] + textwrap.wrap(covers, width)
+    return "\n".join(lines) + "\n"

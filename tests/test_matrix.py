@@ -34,7 +34,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sympy as sp
 import torch
@@ -164,7 +163,7 @@ def _pino_residuals(problem, n: int):
     return physics.residuals(values[None], {})
 
 
-def _pino(pclass: ProblemClass, tmp: Path | None = None) -> None:
+def _pino(pclass: ProblemClass) -> None:
     problem = pclass.problem()
     if problem.param_distributions:
         _pino_family(problem)
