@@ -319,3 +319,20 @@ def test_a_fit_draws_fresh_points_every_step_unless_told_not_to(resample):
     fitter = Fitter(physics, prog.network(physics), FitSettings(points=16, seed=1, resample=resample))
     first, later, other = fitter.batch(3, 0).X, fitter.batch(3, 5).X, fitter.batch(4, 0).X
     assert torch.equal(first, later) != resample and not torch.equal(first, other)
+
+
+def test_a_run_fits_with_the_points_seed_and_resampling_its_options_give(monkeypatch):
+    from symop_insr import steps
+
+    class Fitted(Exception):
+        """Raised by the first fit with the fitter's settings (nothing trains)."""
+
+    def fit(self, *args, **kwargs):
+        raise Fitted(self.settings)
+
+    monkeypatch.setattr(steps.Fitter, "fit", fit)
+    with pytest.raises(Fitted) as caught:
+        symop.solve(symop.parse(HEAT), "insr", progress=False, dt=0.5, points=24, boundary_points=12, seed=7,
+                    resample=False, width=4, depth=1)
+    s = caught.value.args[0]
+    assert (s.points, s.boundary_points, s.seed, s.resample) == (24, 12, 7, False)

@@ -167,8 +167,8 @@ class INSRProgram(Program):
         physics = self.physics(device)
         live = self.network(physics).to(device=device, dtype=physics.loss.dtype)
         lr = o["lr"] if o["lr"] is not None else 1.0 if o["optimizer"] == "lbfgs" else 1e-3
-        settings = FitSettings(o["iterations"], o["optimizer"], lr, o["lr_decay"], o["tol"], o["points"],
-                               o["boundary_points"], o["seed"], o["resample"])
+        settings = FitSettings(o["iterations"], o["optimizer"], lr, o["lr_decay"], o["tol"], points=o["points"],
+                               resample=o["resample"], boundary_points=o["boundary_points"], seed=o["seed"])
         fitter = Fitter(physics, live, settings)
         stepper = self.stepper(fitter)
         t0, t1 = float(problem.time.start), float(problem.time.end)
