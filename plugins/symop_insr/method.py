@@ -161,26 +161,34 @@ class INSRProgram(Program):
         return ThetaFit(fitter, groups, name, entry.order, entry.theta)
 
     def run(self, device: str = "cpu", progress: bool = False) -> Solution:
+        from symop.training import DistInfo, device_for
+
         o = self.options
         problem = self.problem
         began = _time.perf_counter()
+        # under torchrun: every fit's points are split over the processes, DDP averages the gradients
+        procs = self.processes if self.processes is not None and self.processes.is_distributed else DistInfo()
+        if procs.is_distributed:
+            device = str(device_for(device, procs))
         physics = self.physics(device)
         live = self.network(physics).to(device=device, dtype=physics.loss.dtype)
         lr = o["lr"] if o["lr"] is not None else 1.0 if o["optimizer"] == "lbfgs" else 1e-3
         settings = FitSettings(o["iterations"], o["optimizer"], lr, o["lr_decay"], o["tol"], points=o["points"],
                                resample=o["resample"], boundary_points=o["boundary_points"], seed=o["seed"])
-        fitter = Fitter(physics, live, settings)
+        fitter = Fitter(physics, live, settings, procs)
+        model = fitter.model  # the live network as the loss calls it
         stepper = self.stepper(fitter)
         t0, t1 = float(problem.time.start), float(problem.time.end)
         n = step_count(t0, t1, o["dt"] or (t1 - t0) / 100)
         h = (t1 - t0) / n
         folder = Path(o["checkpoint"]) if o["checkpoint"] else None
-        nets, times, losses, iterations = self._resume(folder, live, device)
-        with progress_bar("insr", n + 1, progress, completed=len(nets), t=t0, loss=float("nan")) as update:
+        nets, times, losses, iterations = self._resume(folder, live, device, procs)
+        with progress_bar("insr", n + 1, progress and procs.is_main, completed=len(nets), t=t0,
+                          loss=float("nan")) as update:
             if not nets:
-                state = fitter.fit(None, t0, lambda p: live(p.X) - physics.initial(p.X), o["initial_iterations"],
+                state = fitter.fit(None, t0, lambda p: model(p.X) - physics.initial(p.X), o["initial_iterations"],
                                    label="insr initial fit")
-                self._keep(folder, 0, t0, state, fitter.records, nets, times, losses, iterations)
+                self._keep(folder, 0, t0, state, fitter.records, nets, times, losses, iterations, procs)
                 update(1, t=t0, loss=losses[-1])
             state = Snapshot(nets[-1])
             for k in range(len(nets) - 1, n):
@@ -189,7 +197,7 @@ class INSRProgram(Program):
                 first = len(fitter.records)
                 state = stepper.step(t, state, h)
                 self._keep(folder, k + 1, t1 if k + 1 == n else t0 + (k + 1) * h, state, fitter.records[first:],
-                           nets, times, losses, iterations)
+                           nets, times, losses, iterations, procs)
                 update(k + 2, t=times[-1], loss=losses[-1])
         field = SteppedField(nets, times, physics.dim, len(problem.fields))
         pts = problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
@@ -203,13 +211,15 @@ class INSRProgram(Program):
         info = {"memory": memory, "steps": n, "dt": h, "step_losses": losses, "step_iterations": iterations,
                 "final_loss": losses[-1], "train_time": _time.perf_counter() - began,
                 "scheme": o["scheme"], "split": o["split"]}
+        if procs.is_distributed:
+            info["processes"] = procs.world
         return Solution(problem=problem, method="insr", options=o, geometry=PointCloud(pts, problem.space.names),
                         fields={name: out[:, k] for k, name in enumerate(problem.field_names)}, time=t1,
                         device=device, info=info, network=field)
 
-    def _keep(self, folder, k, t, state, records, nets, times, losses, iterations) -> None:
+    def _keep(self, folder, k, t, state, records, nets, times, losses, iterations, procs) -> None:
         """Store step ``k``: its network, time, the loss of its last fit and the iterations of all its fits
-        (a splitting fits each sub-flow), and write its checkpoint."""
+        (a splitting fits each sub-flow), and write its checkpoint (rank 0 alone under several processes)."""
         loss, count = float(records[-1].loss), sum(int(r.iterations) for r in records)
         nets.append(state.module)
         times.append(float(t))
@@ -217,16 +227,21 @@ class INSRProgram(Program):
         iterations.append(count)
         if folder is not None:
             save_checkpoint(folder / f"step{k:06d}.pt", {"model": state.module.state_dict(), "step": k, "time": t,
-                                                          "loss": loss, "iterations": count})
+                                                          "loss": loss, "iterations": count}, procs)
 
-    def _resume(self, folder, live, device):
-        """The steps already written to the checkpoint folder (consecutive from 0), loaded into copies of ``live``."""
+    def _resume(self, folder, live, device, procs):
+        """The steps already written to the checkpoint folder (consecutive from 0), loaded into copies of ``live``.
+
+        Under several processes rank 0 reads the folder and sends the steps to
+        the others (:meth:`_send_resumed`), so that only rank 0 needs to see it.
+        """
         nets, times, losses, iterations = [], [], [], []
         if folder is None:
             return nets, times, losses, iterations
-        folder.mkdir(parents=True, exist_ok=True)
+        if procs.is_main:
+            folder.mkdir(parents=True, exist_ok=True)
         k = 0
-        while (folder / f"step{k:06d}.pt").exists():
+        while procs.is_main and (folder / f"step{k:06d}.pt").exists():
             data = load_checkpoint(folder / f"step{k:06d}.pt", device)
             net = Snapshot(live).module
             try:
@@ -239,8 +254,33 @@ class INSRProgram(Program):
             losses.append(float(data["loss"]))
             iterations.append(int(data["iterations"]))
             k += 1
+        if procs.is_distributed:
+            nets, times, losses, iterations = self._send_resumed(nets, times, losses, iterations, live, device, procs)
         if nets:
             live.load_state_dict(nets[-1].state_dict())
+        return nets, times, losses, iterations
+
+    @staticmethod
+    def _send_resumed(nets, times, losses, iterations, live, device, procs):
+        """Rank 0's resumed steps on every process: their count, times, losses and iterations, then every
+        network's tensors, broadcast from rank 0 (tensors, no pickles)."""
+        import torch.distributed as dist
+
+        count = torch.tensor([len(nets)], dtype=torch.int64, device=device)
+        dist.broadcast(count, 0)
+        k = int(count.item())
+        if k == 0:
+            return nets, times, losses, iterations
+        table = torch.tensor(list(zip(times, losses, iterations)) if procs.is_main else [[0.0] * 3] * k,
+                             dtype=torch.float64, device=device)
+        dist.broadcast(table, 0)
+        if not procs.is_main:
+            nets = [Snapshot(live).module for _ in range(k)]
+            times, losses = [float(v) for v in table[:, 0].tolist()], [float(v) for v in table[:, 1].tolist()]
+            iterations = [int(v) for v in table[:, 2].tolist()]
+        for net in nets:
+            for tensor in net.state_dict().values():  # views of the parameters and buffers: filled in place
+                dist.broadcast(tensor, 0)
         return nets, times, losses, iterations
 
 
@@ -342,3 +382,8 @@ class INSR(Discretization):
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
         return INSRProgram(problem, options)
+
+    def processes(self, problem, options: Mapping[str, Any]) -> str | None:
+        """Under torchrun every fit's points are split over the processes and DDP averages the gradients
+        (L-BFGS's line search reads the loss averaged over them); every option runs split."""
+        return None

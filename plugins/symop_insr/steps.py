@@ -39,13 +39,13 @@ from symop.codegen import generate
 from symop.errors import OptionError
 from symop.integrate import ExplicitRK, Stepper
 from symop.model import analysis
-from symop.training import Phase, Schedule, optimize
+from symop.training import DistInfo, Phase, Schedule, optimize, wrap
 
 from .physics import Points, StepPhysics
 from .state import Combination, Live, Rate, Snapshot, State
 
 __all__ = ["ExplicitFit", "Fitter", "FitSettings", "Identity", "MidpointFit", "SemiLagrangian", "ThetaFit",
-           "velocity_of"]
+           "share", "velocity_of"]
 
 
 @dataclass(frozen=True)
@@ -77,18 +77,34 @@ class FitRecord:
 
 
 class Fitter:
-    """Fits the live network to a residual, warm-started from a state, in the shared training loop."""
+    """Fits the live network to a residual, warm-started from a state, in the shared training loop.
 
-    def __init__(self, physics: StepPhysics, live: torch.nn.Module, settings: FitSettings) -> None:
+    With ``info`` of several processes (under ``torchrun``) every process
+    draws the whole seeded set of points of each iteration and keeps its
+    share (:func:`share`), and the loss calls :attr:`model`, the live network
+    wrapped for DDP, which averages the gradients: the processes together fit
+    the whole set, as one process does.
+    """
+
+    def __init__(self, physics: StepPhysics, live: torch.nn.Module, settings: FitSettings,
+                 info: DistInfo | None = None) -> None:
         self.physics, self.live, self.settings = physics, live, settings
+        self.info = info or DistInfo()
+        #: the live network as the loss calls it: ``live`` itself, or wrapped for DDP under several processes
+        self.model = wrap(live, self.info)
         self.records: list[FitRecord] = []
         self.count = 0
+        if self.info.is_distributed:
+            self.batch(0, 0)  # uneven shares are refused before any fit
 
     def batch(self, index: int, k: int) -> Points:
-        """The points of iteration ``k`` of fit ``index`` (seeded by both; by ``index`` alone without ``resample``)."""
+        """The points of iteration ``k`` of fit ``index`` (seeded by both; by ``index`` alone without ``resample``),
+        this process's share of them under several processes."""
         s = self.settings
         rng = np.random.default_rng((s.seed, index, k if s.resample else 0))
         points = self.physics.sample(rng, s.points, s.boundary_points)
+        if self.info.is_distributed:
+            points = share(points, self.info)
         if self.physics.loss.engine.name == "autograd":
             points.X.requires_grad_(True)
         return points
@@ -109,16 +125,35 @@ class Fitter:
         def value(points: Points) -> dict[str, torch.Tensor]:
             r = residual(points)
             terms = {"step": (r * r).mean()}
-            terms.update(self.physics.boundary(self.live, time, points))
+            terms.update(self.physics.boundary(self.model, time, points))
             return terms
 
         until = (lambda record: record.loss < s.tol) if s.tol > 0 else None
         phases = [Phase(steps, s.optimizer, s.lr, Schedule("exponential", s.lr_decay), dict(s.options))]
-        result = optimize(self.live, value, phases, batch=lambda k: self.batch(index, k), until=until, label=label,
-                          hint="lower `lr` or `dt`")
+        result = optimize(self.model, value, phases, batch=lambda k: self.batch(index, k), info=self.info,
+                          until=until, label=label, hint="lower `lr` or `dt`")
         self.records.append(FitRecord(time, result.final_loss, len(result.losses),
                                       dict(result.terms[-1]) if result.terms else {}))
         return Snapshot(self.live)
+
+
+def share(points: Points, info: DistInfo) -> Points:
+    """This process's share of ``points``: ``X[rank::world]`` of the interior and of every boundary term's points
+    (with their normals).
+
+    The mean of a term over each share, averaged over the processes, is the
+    mean over the whole set only when the shares are equally large, so a count
+    that the number of processes does not divide is refused.
+    """
+    counts = [("points", points.X.shape[0])] + [("boundary_points", Xb.shape[0]) for Xb, _ in points.boundary]
+    for option, count in counts:
+        if count % info.world:
+            raise OptionError(f"insr splits its points evenly over the {info.world} processes, and a fit draws "
+                              f"{count} {'interior' if option == 'points' else 'boundary'} points per iteration; "
+                              f"make {option} (per side of a boundary condition) a multiple of {info.world}.")
+    r, w = info.rank, info.world
+    return Points(points.X[r::w].contiguous(),
+                  [(Xb[r::w].contiguous(), n[r::w].contiguous()) for Xb, n in points.boundary])
 
 
 class _Fitted(Stepper):
@@ -136,7 +171,7 @@ class _Fitted(Stepper):
         raise NotImplementedError
 
     def step(self, t: float, u: Snapshot, dt: float) -> Snapshot:
-        live = Live(self.fitter.live)
+        live = Live(self.fitter.model)
         return self.fitter.fit(u, t + dt, lambda points: self.residual(t, u, dt, live, points),
                                label=f"insr {self.name}")
 
@@ -250,7 +285,7 @@ class SemiLagrangian(Stepper):
         return torch.cat([x, X[:, self.physics.dim:]], dim=1)
 
     def step(self, t: float, u: Snapshot, dt: float) -> Snapshot:
-        live = Live(self.fitter.live)
+        live = Live(self.fitter.model)
 
         def residual(points: Points) -> torch.Tensor:
             X = points.X.detach()

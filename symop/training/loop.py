@@ -22,7 +22,9 @@ L-BFGS, for instance.  A step sets the rate, evaluates the loss of its batch,
 back-propagates (DDP averages the gradients over processes), clips the
 gradient norm if the phase asks, and steps; an optimizer that needs a closure
 (L-BFGS) evaluates the loss as often as it wants, and the step then records
-the loss at its end; a Gauss–Newton optimizer gets a
+the loss at its end (under several processes the closure returns the loss
+averaged over them, so that every process's line search reads the whole
+batch's loss and all take the same steps); a Gauss–Newton optimizer gets a
 :class:`~symop.training.curvature.ResidualClosure` (the loss without gradients
 for its line search, and the linearisation) and records the loss it accepted.
 Phases of different optimizers make a schedule that switches: Adam to warm
@@ -221,7 +223,8 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 check = partial(_check, step=step, lr=lr, phase=phase, info=info, label=label, hint=hint)
-                value, parts = _step(optimizer, closure_driven, loss, batch(step), params, phase.clip, check)
+                value, parts = _step(optimizer, closure_driven, loss, batch(step), params, phase.clip, check,
+                                     info.is_distributed)
                 result.losses.append(value)
                 result.terms.append(parts)
                 update(step + 1, loss=value, terms=_format(parts))
@@ -250,13 +253,17 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
 
 
 def _step(optimizer: torch.optim.Optimizer, closure_driven: bool | str, loss: Loss, data: Any,
-          params: Sequence[torch.nn.Parameter], clip: float, check: Callable[..., tuple[float, dict[str, float]]]
-          ) -> tuple[float, dict[str, float]]:
+          params: Sequence[torch.nn.Parameter], clip: float, check: Callable[..., tuple[float, dict[str, float]]],
+          shared: bool = False) -> tuple[float, dict[str, float]]:
     """One optimizer step on the batch ``data``; the loss and terms it records (checked by ``check``).
 
     The gradient is checked before the optimizer moves; a closure-driven
     optimizer evaluates as often as it needs, and the step records the loss
-    where it ended.
+    where it ended.  With ``shared`` (several processes, each with its share
+    of the batch) the closure returns the loss averaged over the processes,
+    the loss of the whole batch whose gradient DDP has averaged: L-BFGS's line
+    search then compares the same numbers on every process, which take the
+    same steps as one process on the whole batch.
     """
     seen: dict[str, Any] = {}
 
@@ -267,6 +274,8 @@ def _step(optimizer: torch.optim.Optimizer, closure_driven: bool | str, loss: Lo
         seen["values"] = check(total, terms)
         if clip:
             torch.nn.utils.clip_grad_norm_(params, clip)
+        if shared:  # the whole batch's loss, the same on every process
+            return torch.tensor(seen["values"][0], dtype=total.dtype, device=total.device)
         return total
 
     if closure_driven == "residuals":
