@@ -212,15 +212,13 @@ class PINN(Discretization):
         return PINNProgram(problem, options)
 
     def processes(self, problem, options: Mapping[str, Any]) -> str | None:
-        """Under torchrun every process trains on its shard of the collocation points (DDP); Gauss–Newton
-        optimizers (their systems are not split), L-BFGS and checkpoints are refused."""
+        """Under torchrun every process trains on its shard of the collocation points (DDP; L-BFGS's line search
+        reads the loss averaged over the processes); Gauss–Newton optimizers (their systems are not split) and
+        checkpoints are refused."""
         spec = OPTIMIZERS[options["optimizer"]]
         if spec.residuals:
             return (f"the optimizer `{spec.name}` runs in one process (its Gauss-Newton system is not split over "
-                    "processes); under torchrun pinn trains with adam or soap.")
-        if spec.closure or options.get("lbfgs"):
-            return ("L-BFGS decides its steps from the loss of the points it sees, which differs between processes; "
-                    "under torchrun pinn trains with adam or soap (lbfgs 0).")
+                    "processes); under torchrun pinn trains with adam, soap or lbfgs.")
         if options.get("checkpoint"):
             return "pinn's checkpoints are written in one process; under torchrun leave checkpoint unset."
         return None
