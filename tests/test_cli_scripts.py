@@ -213,7 +213,9 @@ def heavy_modules(*argv: str) -> tuple[list[str], subprocess.CompletedProcess]:
     return [m for m in line[6:].split(",") if m], proc
 
 
-@pytest.mark.parametrize("argv", [("check", "examples/heat.pde"), ("show", "examples/heat.pde"), ("--help",)])
+@pytest.mark.parametrize("argv", [("check", "examples/heat.pde"), ("show", "examples/heat.pde"), ("--help",),
+                                  ("plugins",), ("plugins", "fd"), ("plugins", "fem"), ("plugins", "pinn"),
+                                  ("plugins", "pino"), ("plugins", "hypino"), ("plugins", "insr")])
 def test_light_commands_do_not_import_torch(argv):
     heavy, proc = heavy_modules(*argv)
     assert heavy == [], f"symop {' '.join(argv)} imported {heavy[:5]}"

@@ -5,9 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
-import numpy as np
-import torch
-
 from symop.integrate import EXPLICIT_METHODS, SPLITS, scheme_names
 from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
 
@@ -17,6 +14,8 @@ class FDProgram(Program):
     processes = None
 
     def __init__(self, problem, options: Mapping[str, Any]) -> None:
+        import torch
+
         from .fused import compile_default
         from .lowering import Lowered
 
@@ -44,6 +43,9 @@ class FDProgram(Program):
         return self._lowered[device]
 
     def run(self, device: str = "cpu", progress: bool = False):
+        import numpy as np
+        import torch
+
         from symop.evaluation import snapshot_times
         from symop.interpolate import GridInterpolant, grid_degree
         from symop.solution import Grid, Solution

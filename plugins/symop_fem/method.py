@@ -23,21 +23,20 @@ from __future__ import annotations
 
 import time as _time
 import warnings
-from typing import Any, Mapping
-
-import numpy as np
-import scipy.sparse as sps
-import sympy as sp
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from symop.errors import OptionError, SymopError
 from symop.integrate import SPLITS, get_scheme, scheme_names, split_order
 from symop.model.analysis import splitting_caveat
 from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
 
-from .assembly import DTYPE, CellSpace, FacetSpace
-from .dofs import build_dofs, periodic_representatives
-from .weakform import NaturalCondition, WeakForm, WeakFormError, derive, derive_all
+if TYPE_CHECKING:  # pragma: no cover - the options are read without numpy, scipy or torch (`symop plugins`)
+    import numpy as np
+    import scipy.sparse as sps
+    import sympy as sp
+    import torch
+
+    from .weakform import NaturalCondition, WeakForm
 
 SOLVERS = ("auto", "direct", "amg", "cg", "gmres")
 #: ``solver: auto`` solves a symmetric system of at least this many unknowns in 2D/3D with
@@ -64,6 +63,10 @@ class Kernel:
     """Named expressions in (coords, t, U, P) evaluated at points: constants stay floats."""
 
     def __init__(self, exprs: Mapping[str, sp.Expr], args: list[sp.Symbol], name: str) -> None:
+        import sympy as sp
+
+        from .weakform import WeakFormError
+
         from symop.codegen import generate
 
         self.args = args
@@ -93,6 +96,8 @@ class Kernel:
 
 
 def _is_zero(v) -> bool:
+    import torch
+
     return not isinstance(v, torch.Tensor) and float(v) == 0.0
 
 
@@ -106,6 +111,10 @@ class FEMProgram(Program):
     """
 
     def __init__(self, problem, options: dict[str, Any]) -> None:
+        import sympy as sp
+
+        from .weakform import WeakFormError, derive_all
+
         self.problem = problem
         self.options = options
         self.device = "cpu"
@@ -156,6 +165,8 @@ class FEMProgram(Program):
 
     # ----------------------------------------------------------- setup
     def _mesh(self):
+        import numpy as np
+
         from .estimate import check_mesh_size
 
         dom = self.problem.domain
@@ -175,6 +186,14 @@ class FEMProgram(Program):
         return dom.mesh(float(h))
 
     def _setup(self):
+        import numpy as np
+        import scipy.sparse as sps
+        import sympy as sp
+        import torch
+
+        from .assembly import CellSpace, DTYPE, FacetSpace
+        from .dofs import build_dofs, periodic_representatives
+
         t0 = _time.perf_counter()
         self.mesh = self._mesh()
         self.h = self.mesh.max_size()
@@ -225,6 +244,8 @@ class FEMProgram(Program):
 
     def _restrict(self, A):
         """``P^T A P`` (a matrix) or ``P^T A`` (a vector) for periodic problems; ``A`` otherwise."""
+        import scipy.sparse as sps
+
         if self.restriction is None or A is None:
             return A
         P = self.restriction
@@ -235,6 +256,10 @@ class FEMProgram(Program):
     def _args(self, xq: torch.Tensor, t: float, values=None) -> list[Any]:
         """Kernel arguments at points ``xq``: coordinates, ``t``, then each field's value and gradient
         (``values``: a list of ``(u, grad u)`` per field, or None for zeros; a gradient may be None)."""
+        import torch
+
+        from .assembly import DTYPE
+
         vals = [xq[..., k] for k in range(self.d)]
         if self.wf.t is not None:
             vals.append(torch.full_like(xq[..., 0], float(t)))
@@ -248,6 +273,9 @@ class FEMProgram(Program):
 
     def dirichlet_values(self, t: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """g and dg/dt at every dof of every field (0 off the Dirichlet parts)."""
+        import numpy as np
+        import torch
+
         g = np.zeros(self.size)
         dg = np.zeros(self.size)
         for a, dc, ker in self._g_kernels:
@@ -262,6 +290,12 @@ class FEMProgram(Program):
     def residual(self, u: np.ndarray | None, t: float = 0.0, jacobian: bool = True):
         """R(u) (each equation's weak form tested with its field's basis functions) and, optionally,
         dR/du, as a block vector and a block sparse matrix (block (a, b): equation a, field b)."""
+        import numpy as np
+        import scipy.sparse as sps
+        import torch
+
+        from .assembly import DTYPE
+
         cs = self.cells
         m = len(self.names)
         if u is None:
@@ -320,6 +354,8 @@ class FEMProgram(Program):
 
     def mass(self) -> sps.csr_matrix:
         """The block-diagonal mass matrix: one P1/P2 mass matrix per field."""
+        import scipy.sparse as sps
+
         M = self._restrict(self.cells.matrix(m=1.0))
         return M if len(self.names) == 1 else sps.block_diag([M] * len(self.names), format="csr")
 
@@ -329,6 +365,8 @@ class FEMProgram(Program):
         flux's derivative in grad u symmetric and ``-dF/du = dS/d(grad u)`` (the convection-like
         terms ``(grad v . b) w + v (c . grad w)`` are symmetric exactly when ``b = c``); boundary terms
         are mass-like.  None for systems (the solver checks the matrix)."""
+        import sympy as sp
+
         if len(self.wfs) != 1:
             return None
         wf = self.wfs[0]
@@ -349,6 +387,8 @@ class FEMProgram(Program):
     def solver_choice(self) -> tuple[str, float]:
         """The linear solver ``solver: auto`` resolves to here, and the relative residual of the
         iterative ones: ``ALGEBRAIC_FRACTION (h/L)^(p+1)`` clipped to [MIN_TOL, MAX_TOL]."""
+        import numpy as np
+
         lo, hi = self.problem.domain.bounding_box()
         extent = float(np.max(np.asarray(hi) - np.asarray(lo)))
         tol = ALGEBRAIC_FRACTION * (self.h / extent) ** (self.degree + 1)
@@ -364,6 +404,8 @@ class FEMProgram(Program):
 
     def _solve(self, A, b):
         """Solve ``A x = b``: SciPy on the CPU, torch CG/BiCGSTAB on the device when it is CUDA."""
+        import numpy as np
+
         from symop.integrate import solve_sparse
 
         solver, tol = self.solver_choice()
@@ -387,6 +429,8 @@ class FEMProgram(Program):
         zeroed and their diagonal set to 1 in place, so the system goes to the solver without a
         copy of the matrix (``J[f][:, f]`` would make two).
         """
+        import numpy as np
+
         D = self.dir_dofs
         if len(D) == 0:
             return self._solve(J, rhs)
@@ -412,11 +456,15 @@ class FEMProgram(Program):
 
     def _scatter(self, xf: np.ndarray) -> np.ndarray:
         """A vector of all unknowns: ``xf`` on the free ones, 0 on the Dirichlet ones."""
+        import numpy as np
+
         x = np.zeros(self.size)
         x[self.free] = xf
         return x
 
     def run_steady(self, info: dict) -> np.ndarray:
+        import numpy as np
+
         f = self.free
         g, _ = self.dirichlet_values()
         u = g.copy()
@@ -457,12 +505,18 @@ class FEMProgram(Program):
 
     def _interpolate(self, expr, t: float) -> np.ndarray:
         """A known expression at the dofs of one field's space."""
+        import numpy as np
+        import sympy as sp
+        import torch
+
         ker = Kernel({"v": self.problem.numeric(sp.sympify(expr))}, self.wf.arguments, f"{self.name}_interp")
         v = ker(self._args(self.xcoords, t))["v"]
         return v.numpy()[self.keep].copy() if isinstance(v, torch.Tensor) else np.full(self.N, float(v))
 
     def _initial(self, order: int, T0: float, required: bool) -> np.ndarray:
         """The block vector of ``initial dt(u, order)`` of every field (0 where a field has none)."""
+        import numpy as np
+
         out = np.zeros(self.size)
         for a, name in enumerate(self.names):
             init = self.problem.initial_for(name, order)
@@ -474,6 +528,11 @@ class FEMProgram(Program):
         return out
 
     def run_transient(self, info: dict, progress: bool):
+        import sympy as sp
+        import torch
+
+        from .assembly import DTYPE
+
         from symop.integrate import SparseLinearPart, make_stepper
 
         problem = self.problem
@@ -605,6 +664,12 @@ class FEMProgram(Program):
         conserves the discrete energy of the undamped wave and is of order 2; its
         IMEX partner takes N explicitly).
         """
+        import numpy as np
+        import scipy.sparse as sps
+        import torch
+
+        from .assembly import DTYPE
+
         from symop.integrate import SparseLinearPart, make_stepper
 
         f, D = self.free, self.dir_dofs
@@ -657,6 +722,10 @@ class FEMProgram(Program):
     def _dirichlet_acceleration(self):
         """``t -> g''(t)`` at every dof of every field (0 off the Dirichlet parts): the second-order data of
         the Dirichlet values."""
+        import numpy as np
+        import sympy as sp
+        import torch
+
         t = self.wf.t
         kernels = [(a, dc, Kernel({"ddg": sp.diff(dc.value, t, 2)}, self.wf.arguments, f"{wf.field}_dirichlet_acc"))
                    for a, wf in enumerate(self.wfs) for dc in wf.dirichlet]
@@ -683,6 +752,12 @@ class FEMProgram(Program):
         fraction, about 2% of the L2 error of P1).  The cells go through in chunks, so memory stays
         bounded by the chunk, not the mesh.
         """
+        import numpy as np
+        import sympy as sp
+        import torch
+
+        from .assembly import CellSpace, DTYPE
+
         from .dofs import DofMap
 
         out: dict[str, dict[str, float]] = {}
@@ -727,6 +802,8 @@ class FEMProgram(Program):
 
     # ----------------------------------------------------------- run
     def run(self, device: str = "cpu", progress: bool = False):
+        import numpy as np
+
         from symop.solution import Solution
 
         start = _time.perf_counter()
@@ -825,6 +902,8 @@ class FiniteElements(Discretization):
         )
 
     def accepts(self, problem) -> str | None:
+        from .weakform import derive_all
+
         if problem.space.is_indexed:
             return "the fem method needs named coordinates (x, y, z), not an indexed space"
         dom = problem.domain

@@ -16,22 +16,15 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
-import torch
-
-from symop.nn import PhysicsLoss, make_engine
 from symop.plugins import Discretization, Option, Program, Refinement, TrainingReport
-from symop.solution import PointCloud, Solution
 from symop.training import optimizer_names
-from symop_hypino import dataset, store
-from symop_hypino.encoding import Spec, encode
-from symop_hypino.finetune import as_module, finetune
-from symop_hypino.fit import FitOptions, fit
-from symop_hypino.hypernet import Config, HyperNetwork
-from symop_hypino.linear import linear_form, reason
-from symop_hypino.refine import refine, zero_shot
+
+if TYPE_CHECKING:  # pragma: no cover - the options are read without torch (`symop plugins`)
+    from symop.solution import Solution
+    from symop_hypino.encoding import Spec
+    from symop_hypino.hypernet import Config
 
 OPTIONS = (
     Option("model", str, "", "trained model file (from `symop train --method hypino`)", path=True),
@@ -77,10 +70,14 @@ TRAIN_OPTIONS = (
 
 
 def spec_of(o: Mapping[str, Any]) -> Spec:
+    from symop_hypino.encoding import Spec
+
     return Spec(grid=int(o["grid"]), points=int(o["points"]), boundary_points=int(o["boundary_points"]))
 
 
 def config_of(o: Mapping[str, Any]) -> Config:
+    from symop_hypino.hypernet import Config
+
     return Config(grid=int(o["grid"]), patch=int(o["patch"]), dim=int(o["dim"]), layers=int(o["layers"]),
                   heads=int(o["heads"]), width=int(o["width"]), depth=int(o["depth"]), activation=o["activation"],
                   fourier=int(o["fourier"]), sigma=float(o["sigma"]))
@@ -90,6 +87,9 @@ class HyPINOProgram(Program):
     """One problem solved by a trained hypernetwork (zero-shot, refined, fine-tuned)."""
 
     def __init__(self, problem, options: Mapping[str, Any]) -> None:
+        from symop_hypino import store
+        from symop_hypino.linear import linear_form
+
         self.problem, self.options = problem, dict(options)
         self.hyper, self.spec, self.data = store.load(self.options["model"])
         store.check(self.data, problem, self.options["model"], self.options["strict"])
@@ -99,6 +99,15 @@ class HyPINOProgram(Program):
                        + f"\n# f = {self.form.source}\n")
 
     def run(self, device: str = "cpu", progress: bool = False) -> Solution:
+        import numpy as np
+        import torch
+
+        from symop.nn import PhysicsLoss, make_engine
+        from symop.solution import PointCloud, Solution
+        from symop_hypino.encoding import Spec, encode
+        from symop_hypino.finetune import as_module, finetune
+        from symop_hypino.refine import refine, zero_shot
+
         o, p = self.options, self.problem
         start = time.perf_counter()
         spec = Spec(grid=self.spec.grid, points=o["points"], boundary_points=o["boundary_points"])
@@ -140,6 +149,8 @@ class HyPINO(Discretization):
     refinement = Refinement(budget=("points",))
 
     def accepts(self, problem) -> str | None:
+        from symop_hypino.linear import reason
+
         return reason(problem)
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
@@ -147,6 +158,13 @@ class HyPINO(Discretization):
 
     def train(self, problem, options: Mapping[str, Any], *, samples: int, output: Path, device: str = "cpu",
               progress: bool = False, resume: bool = False, seed: int = 0) -> TrainingReport:
+        import torch
+
+        from symop.nn import make_engine
+        from symop_hypino import dataset, store
+        from symop_hypino.fit import FitOptions, fit
+        from symop_hypino.hypernet import HyperNetwork
+
         from symop import training
 
         o = dict(options)

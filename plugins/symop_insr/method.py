@@ -13,27 +13,25 @@ from __future__ import annotations
 
 import time as _time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
 import sympy as sp
-import torch
 
 from symop.contract import Accuracy, Refinement
 from symop.errors import OptionError, SymopError
-from symop.integrate import (LieSplitting, StrangSplitting, explicit_tableau, get_scheme, scheme_names, split_order,
-                             step_count)
+from symop.integrate import LieSplitting, StrangSplitting, explicit_tableau, get_scheme, scheme_names, split_order
 from symop.model import analysis
-from symop.nn import ACTIVATIONS, PhysicsLoss, make_engine, unsupported
+from symop.nn import ACTIVATIONS
 from symop.plugins import Discretization, Option, Program
-from symop.solution import PointCloud, Solution
-from symop.training import get_optimizer, load_checkpoint, optimizer_names, progress_bar, save_checkpoint
+from symop.training import get_optimizer, optimizer_names
 
-from .hard import HardDirichlet, hard_fields, side_factors
-from .network import SpatialNet, SteppedField
-from .physics import GROUPS, StepPhysics
-from .state import Snapshot
-from .steps import ExplicitFit, Fitter, FitSettings, Identity, MidpointFit, SemiLagrangian, ThetaFit
+if TYPE_CHECKING:  # pragma: no cover - the options are read without torch (`symop plugins`)
+    import torch
+
+    from symop.solution import Solution
+
+    from .physics import StepPhysics
+    from .steps import Fitter
 
 #: schemes of the registry this method steps (explicit Runge–Kutta and the theta family), and its own
 MIDPOINT = "midpoint"
@@ -57,6 +55,8 @@ class INSRProgram(Program):
     """A problem lowered for INSR: its step physics and the stepper the options ask for."""
 
     def __init__(self, problem, options: Mapping[str, Any]) -> None:
+        from .hard import hard_fields
+
         self.problem = problem
         self.options = dict(options)
         o = self.options
@@ -95,6 +95,11 @@ class INSRProgram(Program):
 
     def physics(self, device) -> StepPhysics:
         """The step physics on ``device`` (generated right-hand sides, boundary terms, sampling)."""
+        import torch
+
+        from symop.nn import PhysicsLoss, make_engine
+        from .physics import StepPhysics
+
         o = self.options
         dtype = torch.float64 if o["dtype"] == "float64" else torch.float32
         engine = make_engine(o["estimator"], o["samples"], o["tangents"], o["seed"])
@@ -109,6 +114,12 @@ class INSRProgram(Program):
     def network(self, physics: StepPhysics) -> torch.nn.Module:
         """The spatial network: inputs encoded over the bounding box, periodic axes on the circle; with
         ``hard``, wrapped so that the Dirichlet data hold exactly (:mod:`symop_insr.hard`)."""
+        import numpy as np
+        import torch
+
+        from .hard import HardDirichlet, side_factors
+        from .network import SpatialNet
+
         o = self.options
         domain = self.problem.domain
         lo, hi = domain.bounding_box()
@@ -132,6 +143,9 @@ class INSRProgram(Program):
 
     def stepper(self, fitter: Fitter):
         """The stepper of the options: one fitted scheme, or two sub-flows in a Lie or Strang splitting."""
+        from .physics import GROUPS
+        from .steps import Identity, SemiLagrangian
+
         o = self.options
         if o["split"] == "none":
             return self._scheme(fitter, GROUPS)
@@ -152,6 +166,8 @@ class INSRProgram(Program):
         return (LieSplitting if o["split"] == "lie" else StrangSplitting)(a, b)
 
     def _scheme(self, fitter: Fitter, groups):
+        from .steps import ExplicitFit, MidpointFit, ThetaFit
+
         name = self.options["scheme"]
         if name == MIDPOINT:
             return MidpointFit(fitter, groups, MIDPOINT, 2)
@@ -161,6 +177,16 @@ class INSRProgram(Program):
         return ThetaFit(fitter, groups, name, entry.order, entry.theta)
 
     def run(self, device: str = "cpu", progress: bool = False) -> Solution:
+        import numpy as np
+        import torch
+
+        from symop.integrate import step_count
+        from symop.solution import PointCloud, Solution
+        from symop.training import progress_bar
+        from .network import SteppedField
+        from .state import Snapshot
+        from .steps import FitSettings, Fitter
+
         from symop.training import DistInfo, device_for
 
         o = self.options
@@ -220,6 +246,8 @@ class INSRProgram(Program):
     def _keep(self, folder, k, t, state, records, nets, times, losses, iterations, procs) -> None:
         """Store step ``k``: its network, time, the loss of its last fit and the iterations of all its fits
         (a splitting fits each sub-flow), and write its checkpoint (rank 0 alone under several processes)."""
+        from symop.training import save_checkpoint
+
         loss, count = float(records[-1].loss), sum(int(r.iterations) for r in records)
         nets.append(state.module)
         times.append(float(t))
@@ -235,6 +263,9 @@ class INSRProgram(Program):
         Under several processes rank 0 reads the folder and sends the steps to
         the others (:meth:`_send_resumed`), so that only rank 0 needs to see it.
         """
+        from symop.training import load_checkpoint
+        from .state import Snapshot
+
         nets, times, losses, iterations = [], [], [], []
         if folder is None:
             return nets, times, losses, iterations
@@ -264,6 +295,10 @@ class INSRProgram(Program):
     def _send_resumed(nets, times, losses, iterations, live, device, procs):
         """Rank 0's resumed steps on every process: their count, times, losses and iterations, then every
         network's tensors, broadcast from rank 0 (tensors, no pickles)."""
+        import torch
+
+        from .state import Snapshot
+
         import torch.distributed as dist
 
         count = torch.tensor([len(nets)], dtype=torch.int64, device=device)
@@ -343,6 +378,8 @@ class INSR(Discretization):
         return Accuracy(space=None, time=order)
 
     def accepts(self, problem) -> str | None:
+        from symop.nn import unsupported
+
         if problem.time is None or problem.is_steady:
             return ("insr steps a field in time, and this problem is steady (it has no time derivative); "
                     "solve it with pinn, fd or fem")

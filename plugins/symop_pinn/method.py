@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from symop.errors import OptionError
-from symop.nn import ACTIVATIONS, MLP, PhysicsLoss, make_engine, unsupported
+from symop.nn import ACTIVATIONS
 from symop.plugins import Discretization, Option, Program, Refinement
-from symop.solution import PointCloud, Solution
 from symop.training import OPTIMIZERS, optimizer_names
-from symop.training.curvature import LINE_SEARCHES, SOLVERS
-from symop_pinn.constraint import Constrained
-from symop_pinn.train import train
+from symop.training.choices import LINE_SEARCHES, SOLVERS
+
+if TYPE_CHECKING:  # pragma: no cover - the options are read without torch (`symop plugins`); programs import it
+    import torch
+
+    from symop.nn import PhysicsLoss
+    from symop.solution import Solution
 
 
 def _optimizer_help() -> str:
@@ -107,6 +107,10 @@ class PINNProgram(Program):
         self.source = "\n".join(t.fn.source for t in loss.terms)
 
     def _loss(self, device) -> PhysicsLoss:
+        import torch
+
+        from symop.nn import PhysicsLoss, make_engine
+
         o = self.options
         dtype = torch.float64 if o["dtype"] == "float64" else torch.float32
         engine = make_engine(o["estimator"], o["samples"], o["tangents"], o["seed"])
@@ -125,6 +129,12 @@ class PINNProgram(Program):
         ``R / sqrt(d + 2)``: there they are divided by that, so that every input of the
         network is of order one whatever ``d`` (the bounding box would leave them ``~1/sqrt(d)``).
         """
+        import numpy as np
+        import torch
+
+        from symop.nn import MLP
+        from symop_pinn.constraint import Constrained
+
         o = self.options
         domain = self.problem.domain
         lo, hi = domain.bounding_box()
@@ -164,7 +174,12 @@ class PINNProgram(Program):
                            radius=domain.radius, mask=mask, lift=lift)
 
     def run(self, device: str = "cpu", progress: bool = False) -> Solution:
+        import numpy as np
+        import torch
+
+        from symop.solution import PointCloud, Solution
         from symop.training import device_for, wrap
+        from symop_pinn.train import train
 
         o = self.options
         procs = self.processes if self.processes is not None and self.processes.is_distributed else None
@@ -206,6 +221,8 @@ class PINN(Discretization):
     def accepts(self, problem) -> str | None:
         if problem.periodic and not problem.domain.has_grid:
             return "periodic boundaries need a box or an interval"
+        from symop.nn import unsupported
+
         return unsupported(problem)
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:

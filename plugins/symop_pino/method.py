@@ -7,10 +7,7 @@ from typing import Any, Mapping
 
 from symop.plugins import Discretization, Program, Refinement, TrainingReport
 
-from .grid import box_reason
 from .options import OPTIONS, TRAIN_OPTIONS
-from .program import PINOProgram
-from .trainer import train_family
 
 
 class PINO(Discretization):
@@ -23,6 +20,8 @@ class PINO(Discretization):
     refinement = Refinement(cells="n")
 
     def accepts(self, problem) -> str | None:
+        from .grid import box_reason
+
         reason = box_reason(problem)
         if reason:
             return reason
@@ -33,9 +32,13 @@ class PINO(Discretization):
         return None
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
+        from .program import PINOProgram
+
         return PINOProgram(problem, options)
 
     def train(self, problem, options: Mapping[str, Any], *, samples: int, output: Path, device: str = "cpu",
               progress: bool = False, resume: bool = False, seed: int = 0) -> TrainingReport:
+        from .trainer import train_family
+
         return train_family(problem, options, samples=samples, output=output, device=device, progress=progress,
                             resume=resume, seed=seed)

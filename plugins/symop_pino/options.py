@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping
 
 from symop.plugins import Option
 
-from .reference import KINDS
-from .train import Weights
+if TYPE_CHECKING:  # pragma: no cover - the options are read without torch (`symop plugins`)
+    import torch
+
+    from .train import Weights
 
 DEFAULT_CELLS = 32
+#: where reference data come from: exact solutions when the family has them, else fd solves; or as named
+KINDS = ("auto", "exact", "fd", "none")
 
 OPTIONS = (
     Option("model", str, "", "model file written by `symop train --method pino`", path=True),
@@ -46,9 +48,13 @@ TRAIN_OPTIONS = (
 
 
 def dtype_of(name: str) -> torch.dtype:
+    import torch
+
     return torch.float64 if name == "float64" else torch.float32
 
 
 def weights_of(o: Mapping[str, Any], scales: Mapping[str, float] | None = None) -> Weights:
+    from .train import Weights
+
     return Weights(o.get("physics_weight", 1.0), o.get("boundary_weight", 1.0), o.get("initial_weight", 1.0),
                    o.get("data_weight", 1.0), dict(scales or {}), bool(o.get("hard_dirichlet", False)))

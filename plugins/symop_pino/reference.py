@@ -20,9 +20,8 @@ from symop.errors import SymopError
 
 from .encoding import Encoded
 from .grid import SpaceTimeGrid
+from .options import KINDS
 from .physics import GridPhysics
-
-KINDS = ("auto", "exact", "fd", "none")
 
 
 class ReferenceError(SymopError):

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from symop.errors import SymopError
 
-RHS = Callable[[float, torch.Tensor], torch.Tensor]
+if TYPE_CHECKING:  # pragma: no cover - the scheme names and tableaux are read without torch
+    import torch
+
+RHS = Callable[[float, "torch.Tensor"], "torch.Tensor"]
 
 
 class IntegratorError(SymopError):

@@ -8,15 +8,17 @@ implicit stage reduces to a shifted solve (M - alpha L) x = r.
 from __future__ import annotations
 
 import math
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from .explicit import IntegratorError, Stepper
-from .linear import LinearPart
 
-Source = Callable[[float], torch.Tensor]
-Nonlinear = Callable[[float, torch.Tensor], torch.Tensor]
+if TYPE_CHECKING:  # pragma: no cover - the scheme names are read without torch
+    import torch
+
+    from .linear import LinearPart
+
+Source = Callable[[float], "torch.Tensor"]
+Nonlinear = Callable[[float, "torch.Tensor"], "torch.Tensor"]
 
 THETA_NAMES = {1.0: ("backward-euler", 1), 0.5: ("crank-nicolson", 2)}
 #: scheme name -> theta, for options such as ``--set scheme=crank-nicolson``.

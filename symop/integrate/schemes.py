@@ -22,12 +22,14 @@ sub-flow on (L, s) with an explicit sub-flow on a reaction right-hand side.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .explicit import EXPLICIT_METHODS, RHS, ExplicitRK, IntegratorError, Stepper
 from .implicit import IMEX, IMEX_METHODS, THETA_NAMES, THETA_SCHEMES, Nonlinear, Source, ThetaMethod
-from .linear import LinearPart
 from .splitting import LieSplitting, StrangSplitting
+
+if TYPE_CHECKING:  # pragma: no cover - the registry is read without torch (`symop plugins`)
+    from .linear import LinearPart
 
 #: the kinds of scheme, in the order their names are offered
 KINDS = ("explicit", "implicit", "imex")

@@ -10,9 +10,12 @@ The order is the splitting order capped by the orders of the sub-steppers.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .explicit import Stepper
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 
 class LieSplitting(Stepper):

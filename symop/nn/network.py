@@ -13,13 +13,11 @@ import torch
 from torch import nn
 
 from symop.errors import OptionError
+from symop.nn import ACTIVATIONS  # the activations an MLP (and its Taylor-mode jets) supports; declared light
 
 from .taylor import mlp_jet, mlp_jet2_sum
 
 __all__ = ["ACTIVATIONS", "MLP", "activate"]
-
-#: the activations an :class:`MLP` (and its Taylor-mode jets) supports
-ACTIVATIONS = ("tanh", "sin")
 
 
 def activate(name: str, x: torch.Tensor) -> torch.Tensor:

@@ -46,8 +46,7 @@ from symop.errors import OptionError, SolveError
 __all__ = ["ENGD", "KFAC", "ResidualClosure", "gauss_newton_direction", "inverse_kronecker_sum", "LINE_SEARCHES",
            "SOLVERS"]
 
-LINE_SEARCHES = ("grid", "backtracking", "none")
-SOLVERS = ("auto", "dense", "woodbury")
+from .choices import LINE_SEARCHES, SOLVERS  # noqa: E402 - plain data, read without torch
 
 
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from symop.errors import OptionError
+
+if TYPE_CHECKING:  # pragma: no cover - the registry (names, costs) is read without torch by `symop plugins`
+    import torch
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def make_optimizer(name: str, setup: OptimizerSetup) -> torch.optim.Optimizer:
 
 
 def _adam(setup: OptimizerSetup) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.Adam(setup.params, lr=setup.lr, **setup.options)
 
 
@@ -102,6 +105,8 @@ LBFGS_DEFAULTS: Mapping[str, Any] = {"max_iter": 20, "history_size": 50, "tolera
 
 
 def _lbfgs(setup: OptimizerSetup) -> torch.optim.Optimizer:
+    import torch
+
     return torch.optim.LBFGS(setup.params, lr=setup.lr, **{**LBFGS_DEFAULTS, **setup.options})
 
 
