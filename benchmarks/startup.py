@@ -18,6 +18,7 @@ COMMANDS = [
     ["check", "examples/heat.pde"],
     ["show", "examples/heat.pde"],
     ["plugins"],
+    ["plugins", "pinn"],
     ["--help"],
     ["run", "examples/heat.pde", "--device", "cuda"],  # refused without CUDA: the cost before a solve starts
     ["run", "examples/poisson.pde", "--set", "n=8", "-q"],
