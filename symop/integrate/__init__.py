@@ -10,8 +10,9 @@ methods offer :func:`scheme_names` as their choices.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from symop.lazy import exports
 
 #: where each public name lives; a submodule is imported when one of its names is first used, so that
 #: reading the scheme registry (a method's ``scheme`` choices in ``symop plugins``) does not import torch
@@ -24,7 +25,6 @@ _HOMES = {
                 "schemes", "split_order", "unregister_scheme"),
     "splitting": ("LieSplitting", "StrangSplitting"),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .driver import Trajectory, integrate, step_count
@@ -36,23 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .splitting import LieSplitting, StrangSplitting
 
 
-def __getattr__(name: str) -> Any:
-    """The public name ``name``, imported from its submodule on first use (PEP 562)."""
-    module = _HOME_OF.get(name)
-    if module is None and name in _HOMES:  # a submodule itself, e.g. `symop.training.dist`
-        return import_module(f"{__name__}.{name}")
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    loaded = import_module(f"{__name__}.{module}")
-    # bind every name of that submodule: importing `schemes.py` set the package's `schemes` to the module,
-    # and the public `schemes` is the function
-    globals().update({other: getattr(loaded, other) for other in _HOMES[module]})
-    return globals()[name]
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOME_OF))
-
+__getattr__, __dir__ = exports(__name__, _HOMES)
 
 __all__ = [
     "EXPLICIT_METHODS",

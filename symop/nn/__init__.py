@@ -27,8 +27,9 @@ names; nothing here knows about a plugin.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from symop.lazy import exports
 
 #: the activation functions an :class:`MLP` offers (a method's ``activation`` choices, read without torch)
 ACTIVATIONS = ("tanh", "sin")
@@ -42,7 +43,6 @@ _HOMES = {
     "network": ("MLP", "activate"),
     "objective": ("objective",),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 _SUBMODULES = ("engines", "kfac", "linearise", "loss", "network", "objective", "stde", "taylor")
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,21 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .objective import objective
 
 
-def __getattr__(name: str) -> Any:
-    """The public name ``name``, imported from its submodule on first use (PEP 562)."""
-    module = _HOME_OF.get(name)
-    if module is None and name in _SUBMODULES:  # a submodule itself, e.g. `symop.nn.stde`
-        return import_module(f"{__name__}.{name}")
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    loaded = import_module(f"{__name__}.{module}")
-    globals().update({other: getattr(loaded, other) for other in _HOMES[module]})
-    return globals()[name]
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOME_OF) | set(_SUBMODULES))
-
+__getattr__, __dir__ = exports(__name__, _HOMES, _SUBMODULES)
 
 __all__ = [
     "ACTIVATIONS",

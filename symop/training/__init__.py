@@ -22,8 +22,9 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from symop.lazy import exports
 
 #: where each public name lives; a submodule is imported when one of its names is first used, so that the
 #: optimizer registry (names and costs, for `symop plugins`) is read without importing torch
@@ -36,7 +37,6 @@ _HOMES = {
                    "make_optimizer", "optimizer_names", "register_optimizer"),
     "progress": ("progress_bar",),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import (CHECKPOINT_FORMAT, HEADER_ENTRY, MAX_HEADER_BYTES, TENSORS_ENTRY, load_checkpoint,
@@ -48,21 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .progress import progress_bar
 
 
-def __getattr__(name: str) -> Any:
-    """The public name ``name``, imported from its submodule on first use (PEP 562)."""
-    module = _HOME_OF.get(name)
-    if module is None and name in _HOMES:  # a submodule itself, e.g. `symop.training.dist`
-        return import_module(f"{__name__}.{name}")
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    loaded = import_module(f"{__name__}.{module}")
-    globals().update({other: getattr(loaded, other) for other in _HOMES[module]})
-    return globals()[name]
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOME_OF))
-
+__getattr__, __dir__ = exports(__name__, _HOMES)
 
 __all__ = [
     "CHECKPOINT_FORMAT", "HEADER_ENTRY", "MAX_HEADER_BYTES", "TENSORS_ENTRY", "load_checkpoint", "save_checkpoint",
