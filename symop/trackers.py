@@ -22,8 +22,12 @@ that is a multiple of ``every`` and at the last step (also a step where a
 tracker stopped the run).  Between :func:`tracking`
 and the end of the run, the loops find the trackers through a context
 variable, so no method has to pass them along.  Under ``torchrun`` every
-process calls its trackers with the same averaged loss; a stopping condition
-must give the same answer on every process.
+process of a training calls its trackers with the same averaged loss (a
+stopping condition must give the same answer on every process); an fd run
+whose grid is split into blocks calls them on rank 0 alone, with the whole
+grid's state and fields gathered from every block, and rank 0's decision to
+stop reaches every process (:func:`observing` puts such a :class:`Run` in front
+of the solve's).
 """
 
 from __future__ import annotations
@@ -320,7 +324,18 @@ def tracking(callbacks: Sequence[Tracker | Callable[[StepState], Any]] | None) -
     if not trackers:
         yield None
         return
-    run = Run(trackers)
+    with observing(Run(trackers)) as run:
+        yield run
+
+
+@contextlib.contextmanager
+def observing(run: Run | None) -> Iterator[Run | None]:
+    """Make ``run`` what the loops inside the ``with`` block call (:func:`active`), and the previous one again after.
+
+    A method whose loop sees only part of the state (a block of a grid split
+    over processes) puts a :class:`Run` of its own in front of the solve's:
+    one that assembles the whole state before the solve's trackers see it.
+    """
     token = _ACTIVE.set(run)
     try:
         yield run

@@ -23,7 +23,11 @@ on N processes equals the one-process (eager) run bit for bit.
 
 **Checks and output.**  The NaN/bound checks and the growth monitor see
 max|u| over all blocks (an ``all_reduce``), so every process stops at the same
-step; the default time step is the one-process one.  At the end rank 0 gathers
+step; the default time step is the one-process one.  Trackers
+(:mod:`symop.trackers`: ``--every``, :class:`~symop.trackers.PlotEvery`,
+:class:`~symop.trackers.Record`, :class:`~symop.trackers.StopWhen`, ...) run on
+rank 0 with the whole grid gathered at the steps they are due
+(:class:`SplitRun`).  At the end rank 0 gathers
 every kept snapshot and returns the whole :class:`~symop.solution.Solution`
 (``info`` records the process grid and each block's node ranges); the other
 ranks return their block.
@@ -58,6 +62,7 @@ from typing import Any, Mapping
 
 import torch
 
+from symop import trackers as _trackers
 from symop.errors import OptionError
 from symop.integrate import LinearPart, Stepper
 from symop.training.dist import DistInfo
@@ -538,17 +543,57 @@ def gather_all(block: torch.Tensor, layout: Layout, info: DistInfo) -> torch.Ten
     return whole
 
 
+class SplitRun(_trackers.Run):
+    """The solve's trackers seen from one block: rank 0 calls them with the whole grid, every process learns whether
+    they stopped the run.
+
+    Whenever a tracker is due (the same steps on every process), the blocks
+    are gathered on rank 0 (:func:`gather`), which calls the solve's trackers
+    with the whole state ``[C, *shape]`` and its fields by name, as one process
+    would; rank 0's answer, stop or go on, is broadcast, so every process
+    leaves the time loop at the same step.  The other processes call no
+    tracker.
+    """
+
+    def __init__(self, inner: _trackers.Run, layout: Layout, info: DistInfo, names: list[tuple[int, str]]) -> None:
+        super().__init__(inner.trackers)
+        self.inner, self.layout, self.info, self.names = inner, layout, info, names
+
+    def observe(self, state: _trackers.StepState, last: bool = False) -> bool:
+        """Gather the blocks, let rank 0's trackers see the whole grid; ``True`` (on every process) when one stopped."""
+        import torch.distributed as dist
+
+        block = state.state
+        whole = gather(block.unsqueeze(0), self.layout, self.info)[0]
+        stop = torch.zeros(1, dtype=torch.float64, device=reduce_device(block))
+        if self.info.is_main:
+            names = self.names
+            seen = _trackers.StepState(state.step, state.total, state.time, state.kind, whole,
+                                       converter=lambda: {name: whole[i] for i, name in names})
+            stop[0] = float(self.inner.observe(seen, last))
+            self.stopped = self.inner.stopped
+        dist.broadcast(stop, 0)
+        if stop.item() and self.stopped is None:
+            self.stopped = {"step": state.step, "time": state.time, "kind": state.kind,
+                            "reason": "a tracker on rank 0 stopped the run"}
+        return bool(stop.item())
+
+
 def run_blocks(low, options: dict, info: DistInfo, progress_cb=None, snapshots=None):
     """Integrate ``low`` (lowered on the whole grid) with this process stepping its block: (trajectory, info).
 
     On rank 0 the trajectory holds the whole grid's snapshots (gathered from
-    every block); on the others, the block's.
+    every block); on the others, the block's.  The solve's trackers run on
+    rank 0 with the whole grid (:class:`SplitRun`).
     """
     from .timestep import run_evolution
 
     layout = make_layout(low, info.world, options.get("blocks"))
-    traj, run_info = run_evolution(low, options, progress_cb if info.is_main else None, snapshots,
-                                   blocks=Blocks(low, layout, info))
+    run = _trackers.active()
+    names = [(i, c.name) for i, c in enumerate(low.comps) if c.name in low.problem.field_names]
+    with _trackers.observing(SplitRun(run, layout, info, names) if run is not None else None):
+        traj, run_info = run_evolution(low, options, progress_cb if info.is_main else None, snapshots,
+                                       blocks=Blocks(low, layout, info))
     run_info.update(compiled=False, layout=layout.describe())
     traj.states = gather(torch.stack(traj.states), layout, info)
     return traj, run_info

@@ -115,15 +115,9 @@ class FDProgram(Program):
     def _evolve(self, low, cb, snapshots):
         """(trajectory, info) of the time-dependent run: on one process, or split over :attr:`processes`."""
         if self.processes is not None and self.processes.is_distributed:
-            from symop import trackers
-            from symop.errors import MethodError
-
             from .distributed import run_blocks
 
-            if trackers.active() is not None:
-                raise MethodError("--every and trackers look at the whole state during the run, which fd keeps in one "
-                                  "process only; under torchrun drop them, or run in one process.")
-            return run_blocks(low, self.options, self.processes, cb, snapshots)
+            return run_blocks(low, self.options, self.processes, cb, snapshots)  # trackers: on rank 0, whole grid
         from .timestep import run_evolution
 
         return run_evolution(low, self.options, cb, snapshots)
