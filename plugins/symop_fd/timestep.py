@@ -17,6 +17,7 @@ from symop.discrete import stencils
 from symop.integrate import (EXPLICIT_METHODS, Scheme, SparseLinearPart, get_scheme, integrate, make_stepper,
                              split_order)
 
+from .eager import EagerRHS
 from .lowering import Lowered, collect, linear_terms, multi_index
 
 
@@ -224,9 +225,12 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None,
     u0 = U0 if blocks is None else blocks.state(U0)  # the stepped state (U0 sets the default dt)
     linear = FDLinear if blocks is None else blocks.linear
 
+    # in one process the right-hand side is one eager pass into a [C, *shape] tensor (symop_fd.eager)
+    fast = EagerRHS(low) if blocks is None else None
+
     def full(t, U, evaluator=rhs_ev, dirichlet=True):
         tt = low.time_tensor(t) if not isinstance(t, torch.Tensor) else t
-        out = torch.stack(evaluator(tt, U))
+        out = fast(tt, U) if fast is not None and evaluator is rhs_ev else torch.stack(evaluator(tt, U))
         for ci, b in enumerate(bsets):
             if b.dirichlet:
                 b.set_dirichlet(out[ci], tt, rate=dirichlet)
@@ -337,10 +341,49 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None,
     save_times = snapshots(t0, t1, float(dt)) if snapshots is not None else (int(save) if save else None)
     fields = (lambda t, U: {c.name: U[i] for i, c in enumerate(low.comps) if c.name in problem.field_names}) \
         if blocks is None else None
-    traj = integrate(stepper if blocks is None else blocks.stepper(stepper), u0, t0, t1, float(dt),
-                     save_times=save_times, progress=progress_cb, fields=fields)
+    threads = eager_threads(low) if blocks is None and not info.get("compiled") else None
+    with intra_op_threads(threads):
+        traj = integrate(stepper if blocks is None else blocks.stepper(stepper), u0, t0, t1, float(dt),
+                         save_times=save_times, progress=progress_cb, fields=fields)
     info.update(steps=traj.steps, dt=traj.dt)
+    if threads is not None:
+        info["threads"] = threads
     return traj, info
+
+
+#: below this many grid points the eager time loop on the CPU runs on one intra-op thread.  An eager step is a
+#: dozen element-wise passes; at 256² (65,536 points, 0.5 MB a pass) each takes tens of microseconds, and
+#: splitting it over OpenMP threads costs more than it saves: on 2 cores (benchmarks/RESULTS.md, fd) 1000 eager
+#: heat steps at 256² on 2 threads took 1.5-1.7x the wall time and 2-2.5x the CPU time of 1 thread at load
+#: average 0.5, and 8-20x both at load 4-7, where the workers spin-wait for a descheduled peer.  The compiled
+#: step keeps every thread.
+EAGER_THREAD_POINTS = 2**20
+
+
+def eager_threads(low: Lowered) -> int | None:
+    """The intra-op thread count of an eager run on ``low``: 1 on the CPU below
+    :data:`EAGER_THREAD_POINTS` points, else None (torch's setting stays)."""
+    if not str(low.device).startswith("cpu") or int(np.prod(low.shape)) >= EAGER_THREAD_POINTS:
+        return None
+    return 1 if torch.get_num_threads() > 1 else None
+
+
+class intra_op_threads:
+    """``with intra_op_threads(n):`` torch's intra-op thread count is ``n`` inside (None: unchanged),
+    restored on the way out."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.before = 0
+
+    def __enter__(self) -> None:
+        if self.n is not None:
+            self.before = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc) -> None:
+        if self.n is not None:
+            torch.set_num_threads(self.before)
 
 
 #: below this many point-stage evaluations (steps x stages x grid points) a default run steps eagerly on the

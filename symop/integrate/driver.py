@@ -14,6 +14,7 @@ from symop.errors import SolveError
 
 from .explicit import IntegratorError, Stepper
 from .monitor import GrowthMonitor
+from .monitor import max_abs as _largest
 
 Progress = Callable[[int, int, float], None]
 #: ``fields(t, u)`` -> the state ``u`` at ``t`` as named fields (what trackers see)
@@ -77,12 +78,8 @@ def _check(u: torch.Tensor, step: int, t: float, dt: float, max_abs: float,
     (``stepper.max_abs``) reduces it over all of them, so that every process
     stops at the same step.
     """
-    if measure is not None:
-        big = measure(u)
-    elif bool(torch.isfinite(u).all()):
-        big = float(u.abs().max()) if u.numel() else 0.0
-    else:
-        big = float("nan") if bool(torch.isnan(u).any()) else float("inf")
+    # max|u| in one pass: NaN when any value is NaN, else inf when any is infinite
+    big = measure(u) if measure is not None else _largest(u)
     if math.isfinite(big):
         if big <= max_abs:
             return

@@ -131,16 +131,27 @@ class ExplicitRK(Stepper):
         self.order = self.tableau.order
 
     def step(self, t: float, u: torch.Tensor, dt: float) -> torch.Tensor:
+        """One step; each stage input and the update are one ``torch.add(a, k, alpha=dt*w)`` (no product
+        tensor), then ``add_`` into that fresh tensor (``u`` and the stages ``k`` are never written)."""
+        import torch
+
         tab = self.tableau
         ks: list[torch.Tensor] = []
         for i in range(tab.stages):
-            ui = u
-            for aij, kj in zip(tab.a[i], ks):
-                if aij != 0.0:
-                    ui = ui + (dt * aij) * kj
-            ks.append(self.f(t + tab.c[i] * dt, ui))
-        out = u
-        for bi, ki in zip(tab.b, ks):
-            if bi != 0.0:
-                out = out + (dt * bi) * ki
-        return out
+            ks.append(self.f(t + tab.c[i] * dt, _combine(u, tab.a[i], ks, dt)))
+        return _combine(u, tab.b, ks, dt)
+
+
+def _combine(u: "torch.Tensor", weights: tuple[float, ...], ks: list["torch.Tensor"], dt: float) -> "torch.Tensor":
+    """``u + dt * sum_j w_j k_j`` (``u`` itself when every weight is 0), in one new tensor."""
+    import torch
+
+    out = u
+    for w, k in zip(weights, ks):
+        if w == 0.0:
+            continue
+        if out is not u and out.shape == k.shape and out.dtype == k.dtype:
+            out.add_(k, alpha=dt * w)
+        else:
+            out = torch.add(out, k, alpha=dt * w)
+    return out

@@ -38,7 +38,11 @@ def max_abs(u: torch.Tensor) -> float:
     """:math:`\\max_i |u_i|` of a state (0 for an empty one); NaN or inf when the state has them."""
     if u.numel() == 0:
         return 0.0
-    return float(u.detach().abs().max())
+    if u.is_complex():
+        return float(u.detach().abs().max())
+    # one pass without an |u| temporary (NaN and inf propagate, as in max(|u|))
+    low, high = torch.aminmax(u.detach())
+    return max(-float(low), float(high))
 
 
 @dataclass
