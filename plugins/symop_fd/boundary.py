@@ -19,10 +19,9 @@ in evolution problems) and extrapolate ghosts polynomially.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sps
 import sympy as sp
 import torch
 
@@ -31,6 +30,9 @@ from symop.errors import MethodError, OptionError
 from symop.discrete.stencils import extrapolation, flux_ghost_weights
 
 from .grid import FDGrid
+
+if TYPE_CHECKING:  # pragma: no cover - SciPy is imported where a matrix is built, not on the explicit path
+    import scipy.sparse as sps
 
 
 @dataclass
@@ -242,6 +244,8 @@ class BoundarySet:
     # ------------------------------------------------------------ sparse
     def pad_matrix(self) -> sps.csr_matrix:
         """The linear part P of the padding: padded = P u + pad(0, t), flattened in C order."""
+        import scipy.sparse as sps
+
         shape = list(self.grid.shape)
         g = self.g
         P = sps.identity(int(np.prod(shape)), format="csr")

@@ -7,15 +7,13 @@ import math
 import warnings
 
 import numpy as np
-import scipy.sparse as sps
 import sympy as sp
 import torch
 
 from symop.errors import OptionError, SymopError
 from symop.model.analysis import splitting_caveat
 from symop.discrete import stencils
-from symop.integrate import (EXPLICIT_METHODS, Scheme, SparseLinearPart, get_scheme, integrate, make_stepper,
-                             split_order)
+from symop.integrate import EXPLICIT_METHODS, Scheme, get_scheme, integrate, make_stepper, split_order
 
 from .eager import EagerRHS
 from .lowering import Lowered, collect, linear_terms, multi_index
@@ -162,6 +160,10 @@ class FDLinear:
     """The linear part L (Dirichlet rows zero) and its affine source."""
 
     def __init__(self, low: Lowered, exprs, solver: str) -> None:
+        import scipy.sparse as sps  # not on the explicit path
+
+        from symop.integrate import SparseLinearPart
+
         self.low = low
         parts = low.jacobian_parts(exprs)
         # coefficients must not depend on time (backward Euler and Crank–Nicolson re-assemble instead)

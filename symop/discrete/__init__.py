@@ -19,8 +19,21 @@ nothing here knows about a plugin.
 
 from __future__ import annotations
 
-from . import elements, stencils
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from . import stencils
 from .lattice import Lattice
 from .nodes import NodeError, derivative_orders
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import elements
+
+
+def __getattr__(name: str) -> Any:
+    """``elements`` on first use (PEP 562): its quadrature needs SciPy, which finite differences do not."""
+    if name == "elements":
+        return import_module(f"{__name__}.elements")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["Lattice", "NodeError", "derivative_orders", "elements", "stencils"]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import roots_jacobi
 
 __all__ = ["EDGES", "Lagrange", "quadrature"]
 
@@ -40,6 +39,8 @@ def quadrature(dim: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
     """
     if dim == 0:
         return np.zeros((1, 0)), np.ones(1)
+    from scipy.special import roots_jacobi  # here: SciPy's import is not paid by code that never integrates
+
     n = max(1, int(math.ceil((degree + 1) / 2)))
     axes = []
     for k in range(dim):

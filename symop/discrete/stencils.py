@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 from math import factorial
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sps
+
+if TYPE_CHECKING:  # pragma: no cover - SciPy is imported by the functions that build matrices
+    import scipy.sparse as sps
 
 __all__ = [
     "apply",
@@ -118,6 +121,8 @@ def apply_periodic(u, multi_index: tuple[int, ...], h: tuple[float, ...], order:
 
 def matrix_1d(n: int, m: int, ghost: int, h: float, order: int) -> sps.csr_matrix:
     """(n × n+2g) matrix of the 1-D stencil on a padded line (identity-selection when m = 0)."""
+    import scipy.sparse as sps
+
     w = weights(m, order)
     r = len(w) // 2
     rows, cols, vals = [], [], []
@@ -135,6 +140,8 @@ def matrix_1d(n: int, m: int, ghost: int, h: float, order: int) -> sps.csr_matri
 
 def matrix(shape: tuple[int, ...], multi_index: tuple[int, ...], h: tuple[float, ...], ghost: int, order: int):
     """Sparse matrix of the derivative from the flattened padded array to the flattened nodes."""
+    import scipy.sparse as sps
+
     M = None
     for axis, m in enumerate(multi_index):
         T = matrix_1d(shape[axis], m, ghost, h[axis], order)
