@@ -7,8 +7,13 @@ difference of the two solves' wall times on rank 0 over S (set-up, lowering
 and the final gather cancel).  Each run's final field is compared with the
 R = 1 run: ``bit-equal`` must say yes (the split grid steps exactly as one
 process does).  The ratio column is the time per step over the R = 1 one.
+The memory columns are each process's peak resident set
+(``resource.getrusage(...).ru_maxrss``): after importing symop and joining the
+process group, and at the end (the largest over the ranks, and rank 0's, which
+also gathers the whole field); ``--scheme crank-nicolson`` measures an
+implicit run (distributed conjugate gradients) instead.
 
-    python benchmarks/fd_ranks.py [--ranks 1,2] [--n 256] [--steps 200]
+    python benchmarks/fd_ranks.py [--ranks 1,2] [--n 256] [--steps 200] [--scheme rk4]
 
 On a machine with fewer free cores than R the processes share cores and the
 ratio measures the halo exchange and the sharing, not a speed-up.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -37,31 +43,47 @@ initial u = sin(pi*x)*cos(pi*y)
 """
 
 WORKER = """
-import json, sys, time, torch
+import json, resource, sys, time, torch
 torch.set_num_threads(1)
 import symop
 from symop.training import distributed
 info = distributed("cpu")
-path, n, dt, out = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-symop.solve(path, method="fd", processes=info, n=n, dt=dt, scheme="rk4", compile=False, save=0)  # warm
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+path, n, dt, scheme, out = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+symop.solve(path, method="fd", processes=info, n=n, dt=dt, scheme=scheme, compile=False, save=0)  # warm
 start = time.perf_counter()
-sol = symop.solve(path, method="fd", processes=info, n=n, dt=dt, scheme="rk4", compile=False, save=0)
+sol = symop.solve(path, method="fd", processes=info, n=n, dt=dt, scheme=scheme, compile=False, save=0)
 wall = time.perf_counter() - start
+peak = torch.tensor([base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024], dtype=torch.float64)
+if info.is_distributed:  # every rank's peak resident set, in MiB
+    import torch.distributed as dist
+    every = [torch.zeros_like(peak) for _ in range(info.world)]
+    dist.all_gather(every, peak)
+    peak = torch.stack(every)
+else:
+    peak = peak.reshape(1, 2)
 if info.is_main:
     torch.save({"u": torch.as_tensor(sol.fields["u"]), "wall": wall, "steps": sol.info["steps"],
-                "blocks": sol.info.get("layout", {}).get("blocks", "1")}, out)
+                "blocks": sol.info.get("layout", {}).get("blocks", "1"), "memory": peak}, out)
 """
 
 
-def run(ranks: int, path: Path, n: int, dt: float, out: Path, worker: Path) -> dict:
+def free_port() -> int:
+    """A TCP port nobody listens on now (the rendezvous of torchrun)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(ranks: int, path: Path, n: int, dt: float, scheme: str, out: Path, worker: Path) -> dict:
     """One solve on ``ranks`` processes (plain python for 1); rank 0's result."""
     import torch
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     head = [sys.executable] if ranks == 1 else [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
-                                               str(ranks), "--master_port", "29561"]
-    proc = subprocess.run(head + [str(worker), str(path), str(n), str(dt), str(out)], env=env, capture_output=True,
-                          text=True)
+                                               str(ranks), "--master_port", str(free_port())]
+    proc = subprocess.run(head + [str(worker), str(path), str(n), str(dt), scheme, str(out)], env=env,
+                          capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(proc.stderr[-3000:])
     return torch.load(out, weights_only=True)
@@ -74,11 +96,14 @@ def main() -> None:
     ap.add_argument("--ranks", default="1,2", help="process counts, comma separated")
     ap.add_argument("--n", type=int, default=256, help="cells per axis")
     ap.add_argument("--steps", type=int, default=200, help="S: the runs take S and 2S steps")
+    ap.add_argument("--scheme", default="rk4",
+                    help="the time scheme (rk4: bit-equal; an implicit one: within the Krylov tolerance)")
     args = ap.parse_args()
     ranks = [int(r) for r in args.ranks.split(",")]
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}; load average {open('/proc/loadavg').read().split()[:3]}")
-    print(f"command: python benchmarks/fd_ranks.py --ranks {args.ranks} --n {args.n} --steps {args.steps}")
+    print(f"command: python benchmarks/fd_ranks.py --ranks {args.ranks} --n {args.n} --steps {args.steps} "
+          f"--scheme {args.scheme}")
     dt = 1e-5
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -89,20 +114,31 @@ def main() -> None:
             files[k] = tmp / f"heat{k}.pde"
             files[k].write_text(HEAT.format(T=repr(k * args.steps * dt)))
         rows, base, reference = [], None, None
+        exact = args.scheme in ("rk4", "ssprk3", "euler", "heun")
         for r in ranks:
-            short = run(r, files[1], args.n, dt, tmp / "a.pt", worker)
-            long = run(r, files[2], args.n, dt, tmp / "b.pt", worker)
+            short = run(r, files[1], args.n, dt, args.scheme, tmp / "a.pt", worker)
+            long = run(r, files[2], args.n, dt, args.scheme, tmp / "b.pt", worker)
             per = (long["wall"] - short["wall"]) / (long["steps"] - short["steps"])
             if reference is None:
                 reference = long["u"]
             base = base or per
-            equal = torch.equal(long["u"], reference)
-            rows.append((r, long["blocks"], per, per / base, equal))
-    print(f"\n{args.n + 1}² nodes, rk4, float64, eager; time per step from {args.steps} and {2 * args.steps} steps")
-    print(f"{'ranks':>5} {'blocks':>7} {'ms/step':>9} {'ratio':>6}  bit-equal to 1 rank")
-    for r, blocks, per, ratio, equal in rows:
+            gap = float((long["u"] - reference).abs().max() / reference.abs().max())
+            # an implicit run: each step a distributed CG to a relative residual of 1e-12 in the 2-norm against one
+            # process's direct solve; the max-norm error of a step is then at most 1e-12 * sqrt(nodes) of max|u|
+            bound = 1e-12 * float(long["u"].numel()) ** 0.5 * long["steps"]
+            same = torch.equal(long["u"], reference) if exact else gap <= bound
+            memory = long["memory"]
+            rows.append((r, long["blocks"], per, per / base, same, gap, float(memory[:, 0].max()),
+                         float(memory[:, 1].max()), float(memory[0, 1])))
+    print(f"\n{args.n + 1}² nodes, {args.scheme}, float64, eager; time per step from {args.steps} and "
+          f"{2 * args.steps} steps; peak resident set per process in MiB (after import; at the end: the largest "
+          "rank, rank 0)")
+    print(f"{'ranks':>5} {'blocks':>7} {'ms/step':>9} {'ratio':>6} {'import':>7} {'peak':>7} {'rank 0':>7} "
+          f"{'max|du|/max|u|':>14}  {'bit-equal to' if exact else 'within 1e-12 sqrt(nodes) steps of'} 1 rank")
+    for r, blocks, per, ratio, same, gap, imported, peak, main in rows:
         shown = f"{per * 1e3:9.2f}" if per > 0 else " unreliable"
-        print(f"{r:>5} {blocks:>7} {shown} {ratio:6.2f}  {'yes' if equal else 'NO'}")
+        print(f"{r:>5} {blocks:>7} {shown} {ratio:6.2f} {imported:7.0f} {peak:7.0f} {main:7.0f} {gap:14.1e}  "
+              f"{'yes' if same else 'NO'}")
     print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
     if not all(row[4] for row in rows):
         raise SystemExit("a split run differs from the one-process run")
