@@ -434,25 +434,49 @@ class FEMProgram(Program):
         D = self.dir_dofs
         if len(D) == 0:
             return self._solve(J, rhs)
-        n = J.shape[0]
-        fixed = np.zeros(n, dtype=bool)
-        fixed[D] = True
-        row = np.repeat(np.arange(n, dtype=J.indices.dtype), np.diff(J.indptr))
-        kill = fixed[J.indices]
-        kill |= fixed[row]
-        diag = kill & (row == J.indices)
-        del row
-        if int(np.count_nonzero(diag)) != len(D):  # a Dirichlet dof without a stored diagonal
+        if not self._eliminate(J, 1.0):  # a Dirichlet dof without a stored diagonal
             return self._scatter(self._solve(J[self.free][:, self.free], rhs[self.free]))
-        J.data[kill] = 0.0
-        J.data[diag] = 1.0
-        del kill, diag
-        J.eliminate_zeros()
         b = rhs.copy()
         b[D] = 0.0
         x = self._solve(J, b)
         x[D] = 0.0
         return x
+
+    def _eliminate(self, A: sps.csr_matrix, diagonal: float) -> bool:
+        """Zero the Dirichlet rows and columns of the CSR matrix ``A`` in place, with ``diagonal`` on their
+        diagonal entries; no copy of ``A`` is made.  False (``A`` untouched) when ``diagonal`` is nonzero and a
+        Dirichlet dof has no stored diagonal entry to hold it."""
+        import numpy as np
+
+        D = self.dir_dofs
+        n = A.shape[0]
+        fixed = np.zeros(n, dtype=bool)
+        fixed[D] = True
+        row = np.repeat(np.arange(n, dtype=A.indices.dtype), np.diff(A.indptr))
+        kill = fixed[A.indices]
+        kill |= fixed[row]
+        diag = kill & (row == A.indices)
+        del row
+        if diagonal != 0.0 and int(np.count_nonzero(diag)) != len(D):
+            return False
+        A.data[kill] = 0.0
+        A.data[diag] = diagonal
+        del kill, diag
+        A.eliminate_zeros()
+        return True
+
+    def transient_tolerance(self, steps: int) -> float:
+        """The relative residual of each implicit step's iterative solve: the steady one's
+        ``ALGEBRAIC_FRACTION (h/L)^(p+1)`` (:meth:`solver_choice`) over the number of steps, clipped to
+        [MIN_TOL, MAX_TOL].  A step's algebraic
+        error carries on to the end at most undamped, so ``steps`` of them stay below
+        ``ALGEBRAIC_FRACTION (h/L)^(p+1)``, the fraction of the spatial discretization error the steady solve keeps."""
+        import numpy as np
+
+        lo, hi = self.problem.domain.bounding_box()
+        extent = float(np.max(np.asarray(hi) - np.asarray(lo)))
+        tol = ALGEBRAIC_FRACTION * (self.h / extent) ** (self.degree + 1) / max(1, steps)
+        return float(min(MAX_TOL, max(MIN_TOL, tol)))
 
     def _scatter(self, xf: np.ndarray) -> np.ndarray:
         """A vector of all unknowns: ``xf`` on the free ones, 0 on the Dirichlet ones."""
@@ -528,6 +552,10 @@ class FEMProgram(Program):
         return out
 
     def run_transient(self, info: dict, progress: bool):
+        import math
+
+        import numpy as np
+        import scipy.sparse as sps
         import sympy as sp
         import torch
 
@@ -543,9 +571,23 @@ class FEMProgram(Program):
         r0, J = self.residual(None, T0)
         M = self.mass()
         self.timing["assembly"] = _time.perf_counter() - t0
-        Jff, Jfd = J[f][:, f], J[f][:, D]
-        Mff, Mfd = M[f][:, f], M[f][:, D]
+        # the state is every unknown, 0 on the Dirichlet dofs (their values g(t) are added back by `full`): the
+        # Dirichlet rows and columns of J and M are eliminated in place (M's diagonal 1 there, so those entries
+        # stay 0), instead of copies J[f][:, f], M[f][:, f]; the coupling to the Dirichlet values, the columns
+        # J[:, D] and M[:, D] (rows D zeroed), is all that is copied: |D| columns
+        keep = np.ones(self.size)
+        keep[D] = 0.0
+        Jd = sps.diags(keep) @ J[:, D]
+        Md = sps.diags(keep) @ M[:, D]
+        self._eliminate(J, 0.0)
+        if not self._eliminate(M, 1.0):  # a mass matrix without its diagonal stored (not met in practice)
+            self._eliminate(M, 0.0)
+            M = (M + sps.diags(1.0 - keep)).tocsr()
         nonlinear = not self.linear
+        T1 = float(problem.time.end)
+        steps = math.ceil((T1 - T0) / float(self.options.get("dt") or (T1 - T0) / 100) - 1e-12)
+        tol = self.transient_tolerance(steps)
+        info["solver_tolerance"] = tol
 
         data = []
         for wf in self.wfs:
@@ -560,7 +602,9 @@ class FEMProgram(Program):
                 return cache["s"]
             r, _ = self.residual(None, t, jacobian=False)
             g, dg = self.dirichlet_values(t)
-            s = torch.as_tensor(r[f] + Jfd @ g[D] - Mfd @ dg[D], dtype=DTYPE, device=self.device)
+            s = r + Jd @ g[D] - Md @ dg[D]
+            s[D] = 0.0
+            s = torch.as_tensor(s, dtype=DTYPE, device=self.device)
             if steady_data:
                 cache["s"] = s
             return s
@@ -568,7 +612,7 @@ class FEMProgram(Program):
         def full(y: torch.Tensor, t: float) -> np.ndarray:
             g, _ = self.dirichlet_values(t)
             u = g.copy()
-            u[f] = y.detach().cpu().numpy()
+            u[f] = y.detach().cpu().numpy()[f]
             return u
 
         def nonlinear_part(t: float, y: torch.Tensor) -> torch.Tensor:
@@ -581,14 +625,19 @@ class FEMProgram(Program):
                 r, _ = self.residual(None, t, jacobian=False)
                 if steady_data:
                     cache["r"] = r
-            return torch.as_tensor((R - r - J @ u)[f], dtype=DTYPE, device=self.device)
+            y = u.copy()
+            y[D] = 0.0
+            out = R - r - (J @ y + Jd @ u[D])  # J0 u, J0 the Jacobian before the elimination
+            out[D] = 0.0
+            return torch.as_tensor(out, dtype=DTYPE, device=self.device)
 
         solver = self.options["solver"]
         scheme = self.options["scheme"]
         split = self.options["split"]
         if any(wf.time_order == 2 for wf in self.wfs):
-            return self._run_second_order(info, progress, u0, J, M, source, nonlinear_part, full, nonlinear)
-        lin = SparseLinearPart(Jff, shape=len(f), mass=Mff, solver=solver)
+            return self._run_second_order(info, progress, u0, J, M, Md, source, nonlinear_part, full, nonlinear, tol)
+        lin = SparseLinearPart(J, shape=self.size, mass=M, solver=solver, tol=tol, symmetric=self.symmetric,
+                               amg=self.amg_hierarchy())
         if split != "none" and nonlinear:
             caveat = splitting_caveat(problem)
             if caveat:
@@ -604,7 +653,9 @@ class FEMProgram(Program):
             stepper = make_stepper(scheme, split, linear=lin, source=source,
                                    reaction=lambda t, y: lin.solve_mass(nonlinear_part(t, y)),
                                    reaction_scheme=REACTION_SCHEME[split])
-        y0 = torch.as_tensor(u0[f], dtype=DTYPE, device=self.device)
+        y0 = u0.copy()
+        y0[D] = 0.0
+        y0 = torch.as_tensor(y0, dtype=DTYPE, device=self.device)
         if not nonlinear:
             info["scheme"] = scheme
         elif split == "none":  # the nonlinear terms explicit: the scheme's IMEX partner steps
@@ -640,14 +691,16 @@ class FEMProgram(Program):
         states = [full(s, tt) for s, tt in zip(traj.states, traj.times)]
         return states[-1], traj.times, states
 
-    def _run_second_order(self, info: dict, progress: bool, u0: np.ndarray, J, M, source, nonlinear_part, full,
-                          nonlinear: bool):
+    def _run_second_order(self, info: dict, progress: bool, u0: np.ndarray, J, M, Md, source, nonlinear_part, full,
+                          nonlinear: bool, tol: float):
         r"""``M dt(u, k_a) = R_a(u, t)`` (``k_a`` 1 or 2 per field) as one first-order system.
 
-        The state is ``(u_f, w)``: the free dofs of every field, then the
-        velocities ``w = dt(u)`` of the free dofs ``f2`` of the fields of second
-        order in time.  With ``D_1``/``D_2`` the diagonal selectors of the free
-        dofs of first-/second-order fields and ``S_2`` the rows ``f2``,
+        ``J`` and ``M`` come with their Dirichlet rows and columns eliminated (``M``'s diagonal 1 there),
+        ``Md`` is ``M[:, D]`` with the rows ``D`` zeroed.  The state is ``(u, w)``: every unknown (0 on
+        the Dirichlet dofs, whose values ``full`` adds), then the velocities ``w = dt(u)`` of the
+        dofs ``f2`` of the fields of second order in time (0 on their Dirichlet dofs).  With
+        ``D_1``/``D_2`` the diagonal selectors of the dofs of first-/second-order fields and ``S_2``
+        the rows ``f2`` (the index ``f`` below is every unknown),
 
         .. math::
 
@@ -672,25 +725,26 @@ class FEMProgram(Program):
 
         from symop.integrate import SparseLinearPart, make_stepper
 
-        f, D = self.free, self.dir_dofs
-        n = len(f)
+        D = self.dir_dofs
+        n = self.size
         if self.options["split"] != "none":
             raise OptionError("fem splits nonlinear terms only in equations first order in time; the equation has "
                               "dt(u, 2): use split: none.")
         T0 = float(self.problem.time.start)
-        order = np.concatenate([np.full(self.N, wf.time_order) for wf in self.wfs])[f]
-        second = np.flatnonzero(order == 2)  # positions in f of the second-order fields' free dofs
+        order = np.concatenate([np.full(self.N, wf.time_order) for wf in self.wfs])
+        second = np.flatnonzero(order == 2)  # the second-order fields' dofs
         m = len(second)
         first = (order == 1).astype(np.float64)
         v0 = self._initial(1, T0, required=False)
+        v0[D] = 0.0
+        u0 = u0.copy()
+        u0[D] = 0.0
         D1 = sps.diags(first, format="csr")
         D2 = sps.diags(1.0 - first, format="csr")
         S2 = sps.csr_matrix((np.ones(m), (np.arange(m), second)), shape=(m, n))
-        Jff, Mff = J[f][:, f], M[f][:, f]
-        L = sps.bmat([[D1 @ Jff, S2.T], [S2 @ Jff, None]], format="csr")
-        mass = sps.block_diag([D1 @ Mff + D2, S2 @ Mff @ S2.T], format="csr")
-        lin = SparseLinearPart(L, shape=n + m, mass=mass, solver=self.options["solver"])
-        Mfd = M[f][:, D]
+        L = sps.bmat([[D1 @ J, S2.T], [S2 @ J, None]], format="csr")
+        mass = sps.block_diag([D1 @ M + D2, S2 @ M @ S2.T], format="csr")
+        lin = SparseLinearPart(L, shape=n + m, mass=mass, solver=self.options["solver"], tol=tol)
         ddg = self._dirichlet_acceleration()
         sel1 = torch.as_tensor(first, dtype=DTYPE, device=self.device)
         idx2 = torch.as_tensor(second, device=self.device)
@@ -699,7 +753,7 @@ class FEMProgram(Program):
             # source(t) holds r + J_fd g - M_fd g'; the second-order rows need - M_fd g'' instead
             _, dg = self.dirichlet_values(t)
             s = source(t)
-            s2 = s + torch.as_tensor(Mfd @ (dg[D] - ddg(t)[D]), dtype=DTYPE, device=self.device)
+            s2 = s + torch.as_tensor(Md @ (dg[D] - ddg(t)[D]), dtype=DTYPE, device=self.device)
             return torch.cat([sel1 * s, s2[idx2]])
 
         def nonlinear2(t: float, y: torch.Tensor) -> torch.Tensor:
@@ -714,7 +768,7 @@ class FEMProgram(Program):
             stepper = make_stepper(scheme, linear=lin, source=source2, explicit=nonlinear2)
         else:
             stepper = make_stepper(scheme, linear=lin, source=source2)
-        y0 = torch.as_tensor(np.concatenate([u0[f], v0[f][second]]), dtype=DTYPE, device=self.device)
+        y0 = torch.as_tensor(np.concatenate([u0, v0[second]]), dtype=DTYPE, device=self.device)
         used = f"{get_scheme(scheme).imex} (IMEX partner of {scheme})" if nonlinear else scheme
         info["scheme"] = f"{used}, first-order system in u, dt(u)"
         return self._integrate(stepper, y0, full2, info, progress)

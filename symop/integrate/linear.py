@@ -499,7 +499,11 @@ class SparseLinearPart(LinearPart):
     CUDA states use torch sparse CSR copies of L, M and M - alpha L made once per
     (alpha, device, dtype) and :func:`torch_cg` (symmetric M - alpha L, with a
     BiCGSTAB fallback) / :func:`torch_bicgstab`.  ``tol`` is the relative residual
-    of the iterative solvers.  Results keep the input's shape, dtype and device.
+    of the iterative solvers.  ``symmetric``: whether L and M are symmetric, when the caller knows
+    (None: checked, which costs a transposed copy of each); ``amg``: the pyamg hierarchy
+    (:data:`AMG_HIERARCHIES`; None: Ruge–Stüben for a symmetric system, else smoothed aggregation).
+    ``L`` and ``mass`` are kept, not copied, when they are CSR matrices already.
+    Results keep the input's shape, dtype and device.
     """
 
     def __init__(
@@ -509,6 +513,8 @@ class SparseLinearPart(LinearPart):
         mass: Any = None,
         solver: str = "auto",
         tol: float = 1e-10,
+        symmetric: bool | None = None,
+        amg: str | None = None,
     ) -> None:
         self.L = sp.csr_matrix(L)
         self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
@@ -526,7 +532,9 @@ class SparseLinearPart(LinearPart):
         self.solver = _check_solver(solver)
         self.tol = tol
         self.n = n
-        self.symmetric = _is_symmetric(self.L) and (
+        self.amg = amg
+        # checking costs a transposed copy of each matrix: a caller that knows says so
+        self.symmetric = bool(symmetric) if symmetric is not None else _is_symmetric(self.L) and (
             self.mass is None or _is_symmetric(self.mass)
         )
         self._cpu_cache: OrderedDict[float, _ScipySolver] = OrderedDict()
@@ -590,7 +598,7 @@ class SparseLinearPart(LinearPart):
         solver = self._cpu_cache.get(alpha)
         if solver is None:
             kind = _pick_kind(self.solver, self.n)
-            solver = _ScipySolver(self._shifted(alpha), kind, self.symmetric, self.tol)
+            solver = _ScipySolver(self._shifted(alpha), kind, self.symmetric, self.tol, self.amg)
             self._cpu_cache[alpha] = solver
             if len(self._cpu_cache) > _CACHE_SIZE:
                 self._cpu_cache.popitem(last=False)
