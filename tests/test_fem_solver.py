@@ -212,3 +212,23 @@ def test_time_dependent_solves_eliminate_in_place_at_the_discretization_toleranc
                          solver="direct").run().errors()["u"]["rel_l2"]
     assert abs(err - direct) < 1e-2 * direct
     assert err < 2e-3
+
+
+def test_cpu_runs_use_one_intra_op_thread_and_restore_the_count(monkeypatch) -> None:
+    import symop_fem.method as fem
+
+    inner = fem.FEMProgram._run
+    seen = []
+
+    def recording(self, device, progress):
+        seen.append(torch.get_num_threads())
+        return inner(self, device, progress)
+
+    monkeypatch.setattr(fem.FEMProgram, "_run", recording)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        symop.lower(symop.parse(POISSON), method="fem", n=8).run()
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
