@@ -1,6 +1,6 @@
 """Every method's CUDA path: its correctness against the CPU result, and its throughput, in one run.
 
-    python benchmarks/gpu.py [--budget SECONDS] [--only fd fem pinn pino hypino]
+    python benchmarks/gpu.py [--budget SECONDS] [--only fd fem pinn pino hypino ranks]
 
 Sections (each skipped with a line when the time left is too short, each failure reported and the
 run going on; the whole run stays within ``--budget`` seconds, 480 by default, set-up included):
@@ -19,6 +19,12 @@ run going on; the whole run stays within ``--budget`` seconds, 480 by default, s
   454, 157 and 13.6 it/s at d = 10⁴, 10⁵, 10⁶).
 * **pino**, **hypino**: the first training loss on the CPU and on CUDA for the same seed; training
   steps per second on CUDA (difference of two runs of different lengths).
+* **ranks** (several GPUs, for a machine that has them): with ``torch.cuda.device_count() >= 2``,
+  fd (explicit Euler, periodic heat at 4096², float64, eager) and pinn (heat.pde, Adam, float64)
+  launched under ``torchrun --nproc_per_node R`` for R = 1, 2 and min(GPUs, 4) (NCCL, each
+  process on the GPU of its local rank); each split run is checked against the one-process
+  result (fd's field, pinn's loss history) and timed per step (difference of two runs).  With
+  fewer than 2 GPUs it prints one line saying it skips.
 
 Without CUDA it prints one line and exits with status 0.  Paste its output into
 ``benchmarks/RESULTS.md`` with the command.
@@ -236,11 +242,122 @@ def operator_section(clock: Clock, method: str, text: str, options: dict) -> Non
         print(f"  {1 / per:.1f} training steps/s on CUDA ({per * 1e3:.2f} ms per step; {options or 'default sizes'})")
 
 
+RANKS_WORKER = """
+import json, sys, time, torch
+import symop
+from symop.training import distributed
+cfg, out = json.loads(sys.argv[1]), sys.argv[2]
+device = cfg["device"]
+info = distributed(device)  # NCCL on CUDA, each process on the GPU of its local rank; gloo on the CPU
+procs = info if info.is_distributed else None
+walls, result = [], {}
+for steps in [cfg["steps"][0], *cfg["steps"]]:  # the first run warms up (imports, allocator, kernels)
+    if cfg["method"] == "fd":
+        text = open(cfg["file"]).read().replace("T_END", repr(cfg["dt"] * steps))
+        sol = symop.solve(symop.parse(text), "fd", device=device, processes=procs, **cfg["options"])
+        walls.append(sol.wall_time)
+        result["u"] = torch.as_tensor(sol.fields["u"]) if info.is_main else None
+        result["split"] = torch.tensor(sol.info.get("layout", {}).get("processes", 1))
+    else:
+        sol = symop.solve(cfg["file"], "pinn", device=device, processes=procs, steps=steps, **cfg["options"])
+        walls.append(sol.info["train_time"])
+        result["split"] = torch.tensor(sol.info.get("processes", 1))
+        result["losses"] = torch.tensor([v for _, v in sol.info["history"]], dtype=torch.float64)
+if info.is_main:
+    result.update(walls=torch.tensor(walls, dtype=torch.float64))
+    torch.save(result, out)
+"""
+
+RANKS_HEAT = HEAT.replace("time t in [0, {T}]", "time t in [0, T_END]")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (torchrun's rendezvous)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch(ranks: int, worker: Path, cfg: dict, out: Path, timeout: float) -> dict:
+    """Rank 0's result of ``worker`` on ``ranks`` processes (plain python for 1, torchrun otherwise)."""
+    import json
+    import subprocess
+
+    head = [sys.executable] if ranks == 1 else [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                                               str(ranks), "--master_port", str(free_port())]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(head + [str(worker), json.dumps(cfg), str(out)], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode:
+        raise RuntimeError(f"{ranks} process(es) failed: {proc.stderr.strip().splitlines()[-1][:200]}")
+    return torch.load(out, weights_only=True)
+
+
+def section_ranks(clock: Clock, device: str = "cuda", n: int = 4096, steps: tuple[int, int] = (20, 120),
+                  points: int = 12288, width: int = 128) -> None:
+    """fd and pinn split over several GPUs (torchrun, NCCL) against one process: the result and the time per step.
+
+    ``device="cpu"`` runs the same launches on gloo processes (how the section is tested without GPUs).
+    """
+    count = torch.cuda.device_count()
+    if count < 2:
+        print(f"\nseveral GPUs: skipped, {count} CUDA device here (fd and pinn under torchrun need 2 or more)")
+        return
+    top = min(count, 4)
+    counts = sorted({1, 2, top})
+    print(f"\nseveral GPUs (torchrun, {'NCCL' if device == 'cuda' else 'gloo'}; {count} here, up to {top} processes)")
+    text, dt = heat_text(2, n, 1)
+    cases = [
+        ("fd", f"explicit Euler, periodic heat {n}², float64, eager",
+         {"method": "fd", "dt": dt, "steps": list(steps), "device": device,
+          "options": {"n": n, "scheme": "euler", "dt": dt, "dtype": "float64", "compile": False, "save": 0}}),
+        # the point counts are multiples of 2, 3 and 4 (every process gets an equal share of every term)
+        ("pinn", f"heat.pde, Adam, {points} points, width {width}, float64",
+         {"method": "pinn", "file": str(ROOT / "examples" / "heat.pde"), "steps": list(steps), "device": device,
+          "options": {"points": points, "boundary_points": points // 8, "width": width, "depth": 4,
+                      "dtype": "float64", "eval_points": 1200, "lr": 1e-3}}),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        worker = tmp / "worker.py"
+        worker.write_text(RANKS_WORKER)
+        heat = tmp / "heat.pde"
+        heat.write_text(RANKS_HEAT.format(space="x, y", box="x: [0, 1], y: [0, 1]",
+                                          initial="sin(2*pi*x)*sin(2*pi*y)"))
+        print(f"  {'case':<6}{'processes':>10}{'ms/step':>10}{'speed-up':>10}  against one process")
+        for name, label, cfg in cases:
+            cfg.setdefault("file", str(heat))
+            base, reference = None, None
+            for ranks in counts:
+                if not clock.fits(f"{name} on {ranks} GPU(s)", 90):
+                    continue
+                try:
+                    got = launch(ranks, worker, cfg, tmp / f"{name}{ranks}.pt", max(60.0, clock.left() - 10))
+                except Exception as e:  # report and go on
+                    print(f"  {name:<6}{ranks:>10}  failed: {type(e).__name__}: {str(e)[:160]}")
+                    continue
+                if int(got["split"]) != ranks:
+                    print(f"  {name:<6}{ranks:>10}  failed: the run says it ran on {int(got['split'])} process(es)")
+                    continue
+                walls = got["walls"][1:]
+                per = float(walls[1] - walls[0]) / (cfg["steps"][1] - cfg["steps"][0])
+                value = got["u"] if name == "fd" else got["losses"]
+                if reference is None:
+                    base, reference = per, value
+                gap = float((value - reference).abs().max() / reference.abs().max().clamp_min(1e-300))
+                print(f"  {name:<6}{ranks:>10}{per * 1e3:>10.3f}{base / per:>10.2f}  max relative difference "
+                      f"{gap:.1e}{'' if gap <= 1e-9 else '  (more than 1e-9: look at it)'}")
+            print(f"    ({label})")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=float, default=480.0, help="seconds for the whole run (default 480)")
-    ap.add_argument("--only", nargs="+", default=["fd", "fem", "pinn", "pino", "hypino"],
-                    choices=["fd", "fem", "pinn", "pino", "hypino"])
+    ap.add_argument("--only", nargs="+", default=["fd", "fem", "pinn", "pino", "hypino", "ranks"],
+                    choices=["fd", "fem", "pinn", "pino", "hypino", "ranks"])
     args = ap.parse_args(argv)
     if not torch.cuda.is_available():
         print(f"gpu.py: no CUDA device here (torch {torch.__version__}); nothing measured.")
@@ -256,6 +373,7 @@ def main(argv=None) -> int:
         "pinn": lambda: section_pinn(clock),
         "pino": lambda: operator_section(clock, "pino", POISSON1D, {}),
         "hypino": lambda: operator_section(clock, "hypino", SCREENED, {}),
+        "ranks": lambda: section_ranks(clock),
     }
     for name in args.only:
         try:
