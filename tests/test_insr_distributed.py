@@ -66,3 +66,22 @@ def test_uneven_shares_are_refused_with_a_sentence():
         share(Points(X, [(B, B)]), DistInfo(rank=0, world=4))
     problem = symop.load("examples/heat.pde")
     assert plugins.get_discretization("insr").processes(problem, {}) is None  # every option splits
+
+
+@pytest.mark.parametrize("device, backend", [("cpu", "gloo"), ("cuda", "nccl")])
+def test_processes_join_with_nccl_on_their_local_gpu_under_cuda(monkeypatch, device, backend):
+    import torch.distributed as dist
+
+    from symop.training import device_for, distributed
+
+    calls = []
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: calls.append(("init", backend)))
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: calls.append(("gpu", index)))
+    info = distributed(device)
+    assert (info.rank, info.world, info.local_rank) == (3, 4, 1)
+    assert calls == ([("gpu", 1)] if backend == "nccl" else []) + [("init", backend)]
+    assert device_for(device, info) == (torch.device("cuda", 1) if device == "cuda" else torch.device("cpu"))
