@@ -315,8 +315,8 @@ class Discretization(ABC):
         work (fd's grid, pinn's collocation points) overrides this and reads
         :attr:`Program.processes` when it runs.
         """
-        return (f"the method `{self.name}` runs in one process; under torchrun, `symop run` splits fd (explicit "
-                "schemes) and pinn over several processes: run it without torchrun.")
+        return (f"the method `{self.name}` runs in one process; under torchrun, `symop run` splits fd, pinn and "
+                "insr over several processes: run it without torchrun.")
 
 
 # --------------------------------------------------------------- manager
