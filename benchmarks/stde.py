@@ -21,7 +21,8 @@ a PINN step pays.  Methods (float32):
   vectors, vmapped in chunks of at most 256 directions (fewer at large d, to bound memory).
 
 ``jet-for-pytorch`` needs Python >= 3.12: give an interpreter that has it with ``--jet-python``
-(e.g. a venv with ``pip install torch jet-for-pytorch``); the ``jet`` rows run in a subprocess under it
+(e.g. a venv with ``pip install torch==2.13.0 jet-for-pytorch sympy lark pluggy rich numpy scipy``: the
+rows import symop from this repository); the ``jet`` rows run in a subprocess under it
 and are skipped, with a note, when it is missing.
 
 Exact methods whose cost would exceed ``--budget`` seconds are timed on a prefix of the d directions and
@@ -49,7 +50,9 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "plugins"))
+# the repository's symop and plugins, also under an interpreter that has only torch and jet-for-pytorch (--jet-python)
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path[:0] = [ROOT, os.path.join(ROOT, "plugins")]
 
 WIDTH, DEPTH, POINTS, SAMPLES, CHUNK = 128, 4, 256, 16, 256
 # glibc keeps freed memory resident once its mmap threshold has adapted upwards, which would hide the timed run's
