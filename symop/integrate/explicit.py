@@ -150,7 +150,9 @@ def _combine(u: "torch.Tensor", weights: tuple[float, ...], ks: list["torch.Tens
     for w, k in zip(weights, ks):
         if w == 0.0:
             continue
-        if out is not u and out.shape == k.shape and out.dtype == k.dtype:
+        if not isinstance(k, torch.Tensor):  # states that are not tensors (insr's networks) add by their operators
+            out = out + (dt * w) * k
+        elif out is not u and out.shape == k.shape and out.dtype == k.dtype:
             out.add_(k, alpha=dt * w)
         else:
             out = torch.add(out, k, alpha=dt * w)
