@@ -53,6 +53,16 @@ def test_two_processes_fit_every_step_as_one_process_does(tmp_path):
     assert np.array_equal(refit["u"], fields["u"])
 
 
+def test_taylor_mode_derivatives_run_split_too(tmp_path):
+    """STDE evaluates the network inside a torch.func transform, where DDP may not copy buffers in place."""
+    settings = {**SETTINGS, "estimator": "stde", "scheme": "backward-euler", "optimizer": "adam", "lr": 1e-2,
+                "iterations": 2}
+    two, _ = _launch(tmp_path, "out", settings)
+    torch.set_num_threads(1)
+    one = symop.solve("examples/heat.pde", method="insr", **settings)
+    assert np.allclose(one.info["step_losses"], two["info"]["step_losses"], rtol=1e-11, atol=0)
+
+
 def test_uneven_shares_are_refused_with_a_sentence():
     from symop import plugins
     from symop_insr.physics import Points

@@ -90,8 +90,9 @@ class Fitter:
                  info: DistInfo | None = None) -> None:
         self.physics, self.live, self.settings = physics, live, settings
         self.info = info or DistInfo()
-        #: the live network as the loss calls it: ``live`` itself, or wrapped for DDP under several processes
-        self.model = wrap(live, self.info)
+        #: the live network as the loss calls it: ``live`` itself, or wrapped for DDP under several processes;
+        #: its buffers (input encoding, a hard-Dirichlet state's time) are set alike on every process
+        self.model = wrap(live, self.info, broadcast_buffers=False)
         self.records: list[FitRecord] = []
         self.count = 0
         if self.info.is_distributed:

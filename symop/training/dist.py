@@ -86,8 +86,14 @@ def device_for(device: str, info: DistInfo) -> torch.device:
     return torch.device(device)
 
 
-def wrap(model: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
-    """``model`` in DistributedDataParallel when several processes train, else unchanged."""
+def wrap(model: torch.nn.Module, info: DistInfo, broadcast_buffers: bool = True) -> torch.nn.Module:
+    """``model`` in DistributedDataParallel when several processes train, else unchanged.
+
+    ``broadcast_buffers=False`` leaves the buffers alone in every forward pass
+    (they must then be the same on every process by construction): DDP's copy
+    of rank 0's buffers is an in-place write, which a forward pass inside a
+    ``torch.func`` transform (Taylor-mode derivatives) may not make.
+    """
     if not info.is_distributed:
         return model
     from torch.nn.parallel import DistributedDataParallel
@@ -96,7 +102,7 @@ def wrap(model: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
     param = next(model.parameters(), None)
     if param is not None and param.device.type == "cuda":
         devices = [param.device.index]
-    return DistributedDataParallel(model, device_ids=devices)
+    return DistributedDataParallel(model, device_ids=devices, broadcast_buffers=broadcast_buffers)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
