@@ -79,12 +79,15 @@ def test_trackers_of_a_split_run_see_the_whole_grid_on_rank_0(tmp_path):
     assert one.info["stopped"]["step"] == got["stopped"] == 14  # stopped by rank 0's look at the whole field
     assert torch.equal(got["seen"], torch.as_tensor(seen))  # every step, the whole grid's state [1, 13, 13]
     assert got["seen"][0, 1:].tolist() == [1, 13, 13]
-    assert torch.equal(got["fields"]["u"], torch.as_tensor(one.fields["u"]))  # explicit: bit for bit
+    u = torch.as_tensor(one.fields["u"])
+    close = dict(rtol=0, atol=1e-13 * float(u.abs().max()))  # the split step's rounding (test_fd_distributed)
+    assert torch.allclose(got["fields"]["u"], u, **close)
     assert torch.equal(got["times"], torch.as_tensor(one.times)) and len(one.times) == 5  # 0, 4, 8, 12, 14
-    assert torch.equal(got["history"]["u"], torch.as_tensor(one.history["u"]))
+    assert got["history"]["u"].shape == (5, 13, 13)
+    assert torch.allclose(got["history"]["u"], torch.as_tensor(one.history["u"]), **close)
     assert set(got["diagnostics"]) == set(one.diagnostics) >= {"u_l2", "u_max", "step"}
     for name, values in one.diagnostics.items():
-        assert torch.allclose(got["diagnostics"][name], torch.as_tensor(values), rtol=1e-14, atol=0), name
+        assert torch.allclose(got["diagnostics"][name], torch.as_tensor(values), rtol=1e-13, atol=0), name
     assert got["plots"] == [p.name for p in tracked[2].paths] == ["mixed_0000.png", "mixed_0007.png",
                                                                   "mixed_0014.png"]
     assert sorted(p.name for p in (tmp_path / "plots0").iterdir()) == got["plots"]
