@@ -73,6 +73,8 @@ class EagerRHS:
 
     def __init__(self, low: Lowered) -> None:
         self.low = low
+        #: the grid this evaluates on and its boundaries (a block's under several processes: :meth:`localize`)
+        self.shape, self.bsets = tuple(low.shape), low.bsets
         comps = low.comps
         nodes = collect([c.rhs for c in comps], comps)
         #: per component: {(component read, offsets): weight} of the linear part with numeric coefficients
@@ -107,12 +109,25 @@ class EagerRHS:
                      if self.rest_of else None)
         self.padded_reads = sorted({cj for lin in self.linear for (cj, o) in lin if any(o)})
 
+    def localize(self, blocks) -> "EagerRHS":
+        """This right-hand side on this process's block of ``blocks`` (a
+        :class:`symop_fd.distributed.Blocks`): its shape, its boundaries, whose padding exchanges the ghost
+        layers with the neighbouring blocks. Every point then sums the same terms in the same order as one
+        process does, so a split explicit run equals one process's bit for bit."""
+        import copy
+
+        local = copy.copy(self)
+        local.shape, local.bsets = tuple(blocks.shape), blocks.bsets
+        local.rest = blocks.localize(self.rest) if self.rest is not None else None
+        return local
+
     def __call__(self, t, U: torch.Tensor) -> torch.Tensor:
         low = self.low
         parts = list(U.unbind(0))
-        out = torch.empty((len(low.comps), *low.shape), dtype=U.dtype, device=U.device)
-        g, shape = low.grid.ghost, low.shape
-        padded = {cj: low.bsets[cj].pad(parts[cj], t) for cj in self.padded_reads}
+        shape = self.shape
+        out = torch.empty((len(low.comps), *shape), dtype=U.dtype, device=U.device)
+        g = low.grid.ghost
+        padded = {cj: self.bsets[cj].pad(parts[cj], t) for cj in self.padded_reads}
         written = [False] * len(low.comps)
         if self.rest is not None:
             for i, v in zip(self.rest_of, self.rest.outputs(t, parts)):

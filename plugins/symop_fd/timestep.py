@@ -227,8 +227,9 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None,
     u0 = U0 if blocks is None else blocks.state(U0)  # the stepped state (U0 sets the default dt)
     linear = FDLinear if blocks is None else blocks.linear
 
-    # in one process the right-hand side is one eager pass into a [C, *shape] tensor (symop_fd.eager)
-    fast = EagerRHS(low) if blocks is None else None
+    # the right-hand side is one eager pass into a [C, *shape] tensor (symop_fd.eager), on this process's block
+    # under several processes
+    fast = EagerRHS(low) if blocks is None else EagerRHS(low).localize(blocks)
 
     def full(t, U, evaluator=rhs_ev, dirichlet=True):
         tt = low.time_tensor(t) if not isinstance(t, torch.Tensor) else t
