@@ -4,7 +4,8 @@ Times, on the same structured mesh (n x n squares, 2 n^2 triangles):
 
 * symop: geometry (Jacobians, gradients at the quadrature points) + stiffness
   matrix + load vector, through the lowered program (``FEMProgram.residual``,
-  i.e. generated coefficient functions, batched torch einsum, COO -> CSR);
+  i.e. chunks of cells: geometry, generated coefficient functions and batched
+  torch einsums per chunk, then one COO -> CSR);
 * scikit-fem: ``Basis(MeshTri, ElementTriP1())`` + ``asm(laplace, basis)`` +
   the load vector ``asm(LinearForm(f v), basis)``;
 * the solve of the Dirichlet problem with symop's default solver (``auto``:
@@ -67,8 +68,6 @@ def best(fn, repeat: int = 3):
 def main(n: int = 1000) -> None:
     import torch
 
-    from symop_fem.assembly import CellSpace
-
     print(f"machine: nproc={os.cpu_count()}, CPU: {cpu_model()}, torch threads={torch.get_num_threads()}")
     problem = symop.parse(TEXT)
     prog = symop.lower(problem, method="fem", n=n)
@@ -77,8 +76,7 @@ def main(n: int = 1000) -> None:
     print(f"mesh: {n} x {n} squares, {prog.mesh.num_cells} triangles, {N} unknowns (P1)")
 
     def symop_assembly():
-        prog.cells = CellSpace(prog.dofs, 2, 3)  # geometry at the quadrature points
-        return prog.residual(None)  # load vector r0 = -b and stiffness matrix K
+        return prog.residual(None)  # geometry chunk by chunk, load vector r0 = -b and stiffness matrix K
 
     t_sym, (r0, K) = best(symop_assembly)
     print(f"symop      assembly (geometry + stiffness + load): {t_sym:.3f} s   nnz={K.nnz}")
@@ -216,7 +214,6 @@ def solve_only(n: int) -> None:
           f"relative residual {rtol:.1e}")
     Kff = K[f][:, f].tocsr()
     b = -r0[f]
-    del prog.cells  # the assembly's geometry is not needed by the solves
 
     def report(name, seconds, x_free):
         u = np.zeros(prog.dofs.size)

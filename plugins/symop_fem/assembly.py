@@ -50,6 +50,30 @@ def index_dtype(n: int, count: int) -> torch.dtype:
     return torch.int32 if max(n, count) < 2**31 - 1 else torch.int64
 
 
+def triplets(cells: torch.Tensor | np.ndarray, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row and column index of every entry of the element matrices of ``cells`` (E, nb) in an ``n x n``
+    matrix: (E, nb, nb) each, views of one copy of ``cells`` in :func:`index_dtype`."""
+    cells = torch.as_tensor(cells)
+    E, nb = cells.shape
+    cells = cells.to(index_dtype(n, E * nb * nb))
+    return cells[:, :, None].expand(-1, -1, nb), cells[:, None, :].expand(-1, nb, -1)
+
+
+def max_cell_size(points: np.ndarray, cells: np.ndarray, chunk: int = 1 << 16) -> float:
+    """The mesh size ``h = max_K max_{i<j} |p_i - p_j|`` (the longest edge of any simplex), the value of
+    :meth:`symop.model.mesh.Mesh.max_size`, computed chunk by chunk of cells so that the edge vectors
+    stay small (the whole mesh's take ~100 MB at 2 million triangles)."""
+    k = cells.shape[1]
+    h2 = 0.0
+    for start in range(0, cells.shape[0], chunk):
+        p = points[cells[start:start + chunk]]  # (C, k, d)
+        for i in range(k):
+            for j in range(i + 1, k):
+                e = p[:, i] - p[:, j]
+                h2 = max(h2, float(np.einsum("md,md->m", e, e).max()))
+    return float(np.sqrt(h2))
+
+
 def to_csr(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n: int) -> sps.csr_matrix:
     """Sum COO triplets into an ``n x n`` CSR matrix (indices of :func:`index_dtype` are used as given)."""
     A = sps.coo_matrix(
@@ -67,39 +91,48 @@ class CellSpace:
     ``wdet`` (E, Q) quadrature weight times |det J|; ``xq`` (E, Q, d) points.
     """
 
-    def __init__(self, dofs: DofMap, dim: int, qdegree: int) -> None:
+    def __init__(self, dofs: DofMap, dim: int, qdegree: int, geometry: "CellSpace | None" = None) -> None:
+        """The cells of ``dofs`` with a rule exact for degree ``qdegree``; ``geometry``: a space on the
+        same cells whose affine Jacobians (inverses and determinants) are reused instead of recomputed."""
         self.dofs = dofs
         self.dim = dim
         self.element = Lagrange(dim, dofs.degree)
         xi, w = quadrature(dim, qdegree)
         phi, dphi = self.element.eval(xi)
         self.phi = _t(phi)
-        self.cells = torch.as_tensor(dofs.cells)
-        coords = _t(dofs.coords)
+        self.n = dofs.size
+        self._rows = None
         if dofs.curved:  # isoparametric: geometry in the P2 basis
-            Xe = coords[self.cells]  # (E, nb, d)
+            self.cells = torch.as_tensor(dofs.cells)
+            Xe = _t(dofs.coords)[self.cells]  # (E, nb, d)
             J = torch.einsum("eka,qkb->eqab", Xe, _t(dphi))
             self.xq = torch.einsum("eka,qk->eqa", Xe, self.phi)
             dref = _t(dphi)  # (Q, nb, d)
-        else:  # affine: J from the vertices
-            verts = coords[self.cells[:, : dim + 1]]  # (E, d+1, d)
-            J = (verts[:, 1:, :] - verts[:, :1, :]).transpose(1, 2).unsqueeze(1)  # (E,1,d,d)
-            p1 = Lagrange(dim, 1)
-            lam, _ = p1.eval(xi)
-            self.xq = torch.matmul(_t(lam), verts)  # (E, Q, d)
+            det, inv = det_inv(J)  # (E, Q, d, d)
+        else:  # affine: J from the vertices, once per cell
+            if geometry is not None and not geometry.dofs.curved:
+                self.cells, self._verts, det, inv = geometry.cells, geometry._verts, geometry._det, geometry._inv
+            else:
+                self.cells = torch.as_tensor(dofs.cells)
+                self._verts = _t(dofs.coords)[self.cells[:, : dim + 1]]  # (E, d+1, d)
+                J = (self._verts[:, 1:, :] - self._verts[:, :1, :]).transpose(1, 2)  # (E, d, d)
+                det, inv = det_inv(J)
+                self._det, self._inv = det, inv
+            lam, _ = Lagrange(dim, 1).eval(xi)
+            # einsum, not a batched matmul: one GEMM instead of E tiny ones (4x faster at 32768 cells); the
+            # result is a point-major view, which element-wise coefficient functions take as fast
+            self.xq = torch.einsum("qk,eka->eqa", _t(lam), self._verts)  # (E, Q, d)
             dref = _t(dphi)
             if dofs.degree == 1:
-                dref = dref[:1]
-        det, inv = det_inv(J)  # (E, Qg), (E, Qg, d, d)
+                dref = dref[:1]  # P1 gradients are constant on a cell
+            det, inv = det[:, None], inv[:, None]  # (E, 1), (E, 1, d, d)
         # grad_x phi_k = J^{-T} grad_xi phi_k
         if inv.shape[1] != dref.shape[0]:
             inv = inv.expand(-1, dref.shape[0], -1, -1)
-        self.grad = torch.matmul(dref, inv)  # (E, Q, nb, d)
+        self.grad = torch.einsum("qkj,eqjb->eqkb", dref, inv)  # (E, Q, nb, d)
         self.wdet = _t(w)[None, :] * det.abs()  # (E, Q) (broadcast when Qg = 1)
         if self.wdet.shape[1] != len(w):
             self.wdet = self.wdet.expand(-1, len(w)).contiguous()
-        self.n = dofs.size
-        self._rows = None
 
     @property
     def num_cells(self) -> int:
@@ -108,10 +141,7 @@ class CellSpace:
     def triplets(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Row and column index of every entry of the element matrices, (E, nb, nb) each (views)."""
         if self._rows is None:
-            E, nb = self.cells.shape
-            cells = self.cells.to(index_dtype(self.n, E * nb * nb))
-            self._rows = cells[:, :, None].expand(-1, -1, nb)
-            self._cols = cells[:, None, :].expand(-1, nb, -1)
+            self._rows, self._cols = triplets(self.cells, self.n)
         return self._rows, self._cols
 
     # ----------------------------------------------------------- evaluation
@@ -132,6 +162,14 @@ class CellSpace:
         Each coefficient is None, a float / (d, d) array (constant), or a tensor
         broadcastable to (E, Q, [d[, d]]).
         """
+        Ke = self.element_matrices(A, b, c, m)
+        if Ke is None:
+            return sps.csr_matrix((self.n, self.n))
+        r, cidx = self.triplets()
+        return to_csr(r, cidx, Ke, self.n)
+
+    def element_matrices(self, A=None, b=None, c=None, m=None) -> torch.Tensor | None:
+        """The element matrices (E, nb, nb) of :meth:`matrix` (None when every coefficient is None)."""
         E, Q = self.wdet.shape
         G = self.grad
         Ke = None
@@ -169,13 +207,15 @@ class CellSpace:
         if m is not None:
             mq = m if isinstance(m, torch.Tensor) else torch.full((1, 1), float(m), dtype=DTYPE)
             add(torch.einsum("qi,qj,eq->eij", self.phi, self.phi, self.wdet * mq.expand(E, Q)))
-        if Ke is None:
-            return sps.csr_matrix((self.n, self.n))
-        r, cidx = self.triplets()
-        return to_csr(r, cidx, Ke, self.n)
+        return Ke
 
     def vector(self, f=None, flux=None) -> np.ndarray:
         """The vector ``sum_q w |J| [f phi_i + flux . grad phi_i]`` (f (E, Q), flux (E, Q, d))."""
+        Fe = self.element_vectors(f, flux)
+        return np.bincount(self.cells.reshape(-1).numpy(), weights=Fe.reshape(-1).numpy(), minlength=self.n)
+
+    def element_vectors(self, f=None, flux=None) -> torch.Tensor:
+        """The element vectors (E, nb) of :meth:`vector`."""
         E, Q = self.wdet.shape
         Fe = torch.zeros(E, self.cells.shape[1], dtype=DTYPE)
         if f is not None:
@@ -187,7 +227,7 @@ class CellSpace:
                 Fe = Fe + torch.einsum("ea,eka->ek", fw, self.grad[:, 0])
             else:
                 Fe = Fe + torch.einsum("eqa,eqka,eq->ek", flux.expand(E, Q, self.dim), self.grad, self.wdet)
-        return np.bincount(self.cells.reshape(-1).numpy(), weights=Fe.reshape(-1).numpy(), minlength=self.n)
+        return Fe
 
 
 class FacetSpace:
