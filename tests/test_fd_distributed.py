@@ -231,3 +231,42 @@ def test_layouts_split_unevenly_and_refuse_thin_blocks(tmp_path):
     low = Lowered(symop.load(_files(tmp_path)["mixed"]), 16, 4, torch.float64, "cpu")
     with pytest.raises(OptionError, match="closure"):
         make_layout(low, 3, "1x3")  # 17 nodes: the top block has 5 of the 7 its closure reads
+
+
+# ---------------------------------------------------------------- what each process holds of the whole grid
+def _lowered(text: str, n: int):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
+    from symop_fd.lowering import Lowered
+
+    return Lowered(symop.parse(text), n, 2, torch.float64, "cpu")
+
+
+def test_node_coordinates_are_one_broadcastable_array_per_axis():
+    """No whole-grid array of coordinates: axis k's coordinate has the grid's length along k only, and
+    broadcasting them gives the grid's meshes."""
+    low = _lowered(MIXED, 12)
+    mesh = low.grid.mesh()
+    for k, c in enumerate(low.coord_tensors):
+        assert [s > 1 for s in c.shape] == [a == k for a in range(len(low.shape))]
+        assert torch.equal(torch.broadcast_to(c, low.shape), torch.as_tensor(mesh[k], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("blocks", ["2x1", "1x3"])
+def test_each_process_evaluates_the_initial_state_of_its_block_only(blocks):
+    """``initial_state`` with a process's blocks has the block's shape and equals the whole grid's initial
+    state (Dirichlet nodes included) restricted to the block."""
+    from symop_fd.distributed import Blocks, block_index, make_layout
+    from symop_fd.timestep import initial_state
+
+    low = _lowered(MIXED, 20)
+    whole = initial_state(low, 0.0)
+    world = 2 if blocks == "2x1" else 3
+    layout = make_layout(low, world, blocks)
+    for rank in range(world):
+        block = Blocks(low, layout, DistInfo(rank=rank, world=world))
+        mine = initial_state(low, 0.0, block)
+        assert mine.shape[1:] == block.shape and mine.shape[1:] != whole.shape[1:]
+        assert torch.equal(mine, whole[(slice(None), *block_index(layout, rank))])

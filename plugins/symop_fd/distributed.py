@@ -300,7 +300,9 @@ class Blocks:
         self.info = info
         self.index = block_index(layout, info.rank)
         self.bsets = [BlockBoundary(b, layout, info.rank, tag=16 * ci) for ci, b in enumerate(low.bsets)]
-        self.coord_tensors = [c[self.index].contiguous() for c in low.coord_tensors]
+        # the block's part of each broadcastable coordinate (sliced along its own axis only)
+        self.coord_tensors = [c[tuple(s if c.shape[a] > 1 else slice(None) for a, s in enumerate(self.index))]
+                              .contiguous() for c in low.coord_tensors]
         self.shape = tuple(s.stop - s.start for s in self.index)
 
     def localize(self, evaluator):
@@ -312,6 +314,16 @@ class Blocks:
         local.coord_tensors = self.coord_tensors
         local.shape = self.shape
         return local
+
+    def maxima(self, values: list[torch.Tensor]) -> list[float]:
+        """Each of ``values`` (scalars of this block) maximised over every process (one all_reduce)."""
+        import torch.distributed as dist
+
+        if not values:
+            return []
+        both = torch.stack([v.detach().double() for v in values]).to(reduce_device(values[0]))
+        dist.all_reduce(both, op=dist.ReduceOp.MAX)
+        return [float(v) for v in both]
 
     def state(self, U: torch.Tensor) -> torch.Tensor:
         """This block of a whole-grid state ``[C, *shape]``."""

@@ -224,7 +224,11 @@ class Lowered:
 
         self.grid = build_grid(problem, n, ghost)
         self.shape = self.grid.shape
-        self.coord_tensors = [torch.as_tensor(m, dtype=dtype, device=device) for m in self.grid.mesh()]
+        # one coordinate per axis, shaped to broadcast against the grid ([n, 1] and [1, m] in 2D): generated code
+        # broadcasts them, and no whole-grid array of coordinates is kept (a block slices its own)
+        axes = self.grid.axes()
+        self.coord_tensors = [torch.as_tensor(np.asarray(ax), dtype=dtype, device=device)
+                              .reshape([-1 if k == a else 1 for k in range(len(axes))]) for a, ax in enumerate(axes)]
         dom = problem.domain
         side_axes = {s: dom.axis_of_side(s) for s in dom.sides} if hasattr(dom, "axis_of_side") else {}
         # axis_of_side may return (axis, sign) with axis an int or a name

@@ -95,7 +95,7 @@ def _closure_factor(m: int, order: int) -> float:
     return _CLOSURE[key]
 
 
-def spectral_estimate(low: Lowered, exprs, U, t) -> tuple[float, float]:
+def spectral_estimate(low: Lowered, exprs, U, t, blocks=None) -> tuple[float, float]:
     """(real, imaginary) bounds of the spectrum of dF/du from the node coefficients.
 
     Each term ``c * D u`` adds ``max|c|`` times the largest symbol of the stencil
@@ -106,20 +106,27 @@ def spectral_estimate(low: Lowered, exprs, U, t) -> tuple[float, float]:
     operator ``c^2 lap``) contributes ``sqrt(|A|)`` (about ``2c/h`` per axis) to
     the imaginary bound, not ``|A|`` to the real one: the step follows the CFL
     condition ``dt ~ h/c`` of the hyperbolic equation instead of a diffusion ``h^2``.
+
+    With ``blocks`` ``U`` is this process's block, and each ``max|c|`` is taken over every block.
     """
     parts = low.jacobian_parts(exprs)
     nodes, _mats, ev, keys = parts
     if ev is None:
         return 0.0, 0.0
+    if blocks is not None:
+        ev = blocks.localize(ev)
     coeffs = ev(low.time_tensor(t), U)
+    peaks = [c.abs().max() for c in coeffs]
+    if blocks is not None:
+        peaks = blocks.maxima(peaks)
     aligned = len(exprs) == len(low.comps)
     pairs = {c.velocity_of: ci for ci, c in enumerate(low.comps) if c.velocity_of is not None} if aligned else {}
     velocity = {v: m for m, v in pairs.items()}
     re = im = 0.0
     wave: dict[int, float] = {}  # velocity component -> |A| of its field's spatial operator
-    for (ci, k), c in zip(keys, coeffs):
+    for (ci, k), peak in zip(keys, peaks):
         cj, mi = multi_index(nodes[k], low.comps, low.coords)
-        size = float(c.abs().max()) * _symbol_max(mi, low.grid.h, low.order, low.grid.periodic)
+        size = float(peak) * _symbol_max(mi, low.grid.h, low.order, low.grid.periodic)
         if pairs.get(ci) == cj and not any(mi):
             continue  # u' = v: the coupling inside the block
         if velocity.get(ci) == cj:
@@ -132,14 +139,16 @@ def spectral_estimate(low: Lowered, exprs, U, t) -> tuple[float, float]:
     return re, im
 
 
-def default_dt(low: Lowered, scheme: str, exprs, U, t0: float, t1: float) -> float:
+def default_dt(low: Lowered, scheme: str, exprs, U, t0: float, t1: float, blocks=None) -> float:
+    """The time step fd takes when none is given: from the stability interval of ``scheme`` and the
+    spectral bounds of the right-hand side at ``U`` (this process's block with ``blocks``)."""
     span = t1 - t0
     explicit = explicit_scheme(scheme)
     if explicit is None or not exprs:
-        re, im = spectral_estimate(low, exprs, U, t0) if exprs else (0.0, 0.0)
+        re, im = spectral_estimate(low, exprs, U, t0, blocks) if exprs else (0.0, 0.0)
         limit = 2.5 / max(re + im, 1e-300) if exprs else span
         return min(span / 20.0, max(limit, min(low.grid.h)) if exprs else span / 20.0)
-    re, im = spectral_estimate(low, exprs, U, t0)
+    re, im = spectral_estimate(low, exprs, U, t0, blocks)
     if explicit.stability is None:
         raise OptionError(f"the scheme `{scheme}` declares no stability interval, so fd cannot choose "
                           "a time step for it; give one with the option dt.")
@@ -196,17 +205,24 @@ def _coefficient_exprs(exprs, low):
     return out
 
 
-def initial_state(low: Lowered, t0: float) -> torch.Tensor:
-    """The state ``[C, *shape]`` at ``t0``: every component's initial value, Dirichlet nodes set to the data."""
+def initial_state(low: Lowered, t0: float, blocks=None) -> torch.Tensor:
+    """The state ``[C, *shape]`` at ``t0``: every component's initial value, Dirichlet nodes set to the data.
+
+    With ``blocks`` (a :class:`symop_fd.distributed.Blocks`) the state of this process's block only: a split
+    run never holds the whole grid's initial state.
+    """
     from symop.codegen import generate
 
-    U0 = torch.zeros((len(low.comps), *low.shape), dtype=low.dtype, device=low.device)
+    shape = low.shape if blocks is None else blocks.shape
+    coords = low.coord_tensors if blocks is None else blocks.coord_tensors
+    bsets = low.bsets if blocks is None else blocks.bsets
+    U0 = torch.zeros((len(low.comps), *shape), dtype=low.dtype, device=low.device)
     for ci, c in enumerate(low.comps):
         if c.initial is None:
             raise OptionError(f"the problem needs an `initial {c.name} = ...` line for a time-dependent solve.")
         fn = generate(c.initial, [*low.coords, low.t], name="initial")
-        U0[ci] = torch.broadcast_to(fn(*low.coord_tensors, low.time_tensor(t0)), low.shape)
-        low.bsets[ci].set_dirichlet(U0[ci], low.time_tensor(t0), rate=False)
+        U0[ci] = torch.broadcast_to(fn(*coords, low.time_tensor(t0)), shape)
+        bsets[ci].set_dirichlet(U0[ci], low.time_tensor(t0), rate=False)
     return U0
 
 
@@ -220,11 +236,11 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None,
     """
     problem = low.problem
     t0, t1 = float(problem.time.start), float(problem.time.end)
-    U0 = initial_state(low, t0)
+    U0 = initial_state(low, t0, blocks)  # this process's block under several processes
 
     rhs_ev = low.rhs if blocks is None else blocks.localize(low.rhs)
     bsets = low.bsets if blocks is None else blocks.bsets
-    u0 = U0 if blocks is None else blocks.state(U0)  # the stepped state (U0 sets the default dt)
+    u0 = U0  # the stepped state (it also sets the default dt)
     linear = FDLinear if blocks is None else blocks.linear
 
     # the right-hand side is one eager pass into a [C, *shape] tensor (symop_fd.eager), on this process's block
@@ -336,7 +352,7 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None,
         dt_scheme = "heun"
     dt = options.get("dt")
     if dt is None:
-        dt = default_dt(low, dt_scheme if dt_exprs else "implicit", dt_exprs, U0, t0, t1)
+        dt = default_dt(low, dt_scheme if dt_exprs else "implicit", dt_exprs, U0, t0, t1, blocks)
         if dt_exprs and split == "none" and not explicit_scheme(scheme):
             dt = min(dt, (t1 - t0) / 20)
     info["dt_default"] = options.get("dt") is None
