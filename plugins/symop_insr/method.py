@@ -70,11 +70,11 @@ class INSRProgram(Program):
                               "derivatives of derivatives that only the autograd engine takes; use estimator: "
                               "autograd, or a one-stage scheme (euler, backward-euler, crank-nicolson, midpoint).")
         self.hard = hard_fields(problem) if o["hard"] else {}
-        if getattr(get_optimizer(o["optimizer"]), "residuals", False):
-            raise OptionError(f"the optimizer `{o['optimizer']}` steps on the residuals of the loss term by term, "
-                              "which insr's step losses do not give yet; use one of "
-                              + ", ".join(n for n in optimizer_names() if not getattr(get_optimizer(n), "residuals",
-                                                                                      False)) + ".")
+        if o["optimizer"] == "kfac":
+            raise OptionError("kfac takes its Kronecker factors from Taylor-mode copies of symop's MLP evaluated on "
+                              "a physics loss's own terms, and insr's network encodes its inputs (and wraps hard "
+                              "Dirichlet data) while its step loss is a scheme's update; use engd, its Gauss–Newton "
+                              "step with the exact Jacobian.")
         physics = self.physics("cpu")
         if o["advection"] == "semi-lagrangian":
             if physics.groups_present(("reaction",)):
@@ -185,7 +185,7 @@ class INSRProgram(Program):
         from symop.training import progress_bar
         from .network import SteppedField
         from .state import Snapshot
-        from .steps import FitSettings, Fitter
+        from .steps import FitSettings, Fitter, value_rows
 
         from symop.training import DistInfo, device_for
 
@@ -198,8 +198,10 @@ class INSRProgram(Program):
             device = str(device_for(device, procs))
         physics = self.physics(device)
         live = self.network(physics).to(device=device, dtype=physics.loss.dtype)
-        lr = o["lr"] if o["lr"] is not None else 1.0 if o["optimizer"] == "lbfgs" else 1e-3
-        settings = FitSettings(o["iterations"], o["optimizer"], lr, o["lr_decay"], o["tol"], points=o["points"],
+        gauss_newton = get_optimizer(o["optimizer"]).residuals  # its line search picks the step: no decay
+        lr = o["lr"] if o["lr"] is not None else 1.0 if o["optimizer"] == "lbfgs" or gauss_newton else 1e-3
+        decay = 1.0 if gauss_newton else o["lr_decay"]
+        settings = FitSettings(o["iterations"], o["optimizer"], lr, decay, o["tol"], points=o["points"],
                                resample=o["resample"], boundary_points=o["boundary_points"], seed=o["seed"])
         fitter = Fitter(physics, live, settings, procs)
         model = fitter.model  # the live network as the loss calls it
@@ -213,7 +215,7 @@ class INSRProgram(Program):
                           loss=float("nan")) as update:
             if not nets:
                 state = fitter.fit(None, t0, lambda p: model(p.X) - physics.initial(p.X), o["initial_iterations"],
-                                   label="insr initial fit")
+                                   label="insr initial fit", live_rows=value_rows)
                 self._keep(folder, 0, t0, state, fitter.records, nets, times, losses, iterations, procs)
                 update(1, t=t0, loss=losses[-1])
             state = Snapshot(nets[-1])
@@ -349,12 +351,13 @@ class INSR(Discretization):
                    "takes up to 20 iterations)", minimum=1),
             Option("initial_iterations", int, 100, "optimizer steps of the fit to the initial data", minimum=1),
             Option("tol", float, 0.0, "stop a step's fit when its loss falls below this (0: never early)", minimum=0),
-            Option("optimizer", str, "lbfgs", "a registered optimizer (adam needs far more iterations)",
-                   optimizer_names()),
-            Option("lr", float, None, "learning rate (default: 1 for lbfgs, 1e-3 for the others)", minimum=0,
-                   exclusive=True),
-            Option("lr_decay", float, 0.1, "final learning rate / initial within each step's fit", minimum=0,
-                   exclusive=True),
+            Option("optimizer", str, "lbfgs", "a registered optimizer (adam needs far more iterations; engd: "
+                   "Gauss-Newton steps on the step's residuals and their exact Jacobian, a line search, one "
+                   "process; kfac is refused)", optimizer_names()),
+            Option("lr", float, None, "learning rate (default: 1 for lbfgs, and for engd, its largest step; 1e-3 "
+                   "for the others)", minimum=0, exclusive=True),
+            Option("lr_decay", float, 0.1, "final learning rate / initial within each step's fit (not for engd, "
+                   "whose line search picks each step)", minimum=0, exclusive=True),
             Option("points", int, 1024, "interior points per iteration", minimum=1),
             Option("resample", bool, True, "fresh points every optimizer step (false: one set per time step's fit)"),
             Option("boundary_points", int, 256, "points per boundary condition per iteration", minimum=1),

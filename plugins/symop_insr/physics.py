@@ -103,21 +103,31 @@ class StepPhysics:
         col = torch.full((X.shape[0], 1), float(t), dtype=X.dtype, device=X.device)
         return torch.cat([X[:, : self.dim], col], dim=1)
 
-    def rate(self, t: float, state: State, X: torch.Tensor, groups: Sequence[str] = GROUPS) -> torch.Tensor:
+    def rate(self, t: float, state: State, X: torch.Tensor, groups: Sequence[str] = GROUPS,
+             engine=None) -> torch.Tensor:
         """:math:`F(t, s)` (only ``groups`` of it) at the points ``X``, ``(N, components)``, differentiable in ``X``.
 
         With the autograd engine ``X`` must require gradients; the derivatives
         are taken with ``create_graph`` so that a rate of a rate (a Runge–Kutta
-        stage) is differentiated exactly.
+        stage) is differentiated exactly.  ``engine`` replaces the loss's
+        derivative engine (the functional one of :mod:`symop.nn.linearise`
+        evaluates a rate at one point inside ``torch.func`` transforms).
         """
         fns = self._compile(tuple(groups))
         Xt = self.with_time(X, t)
-        ev = self.loss.engine.evaluation(state, Xt, self.layout, None, True)
+        ev = (engine or self.loss.engine).evaluation(state, Xt, self.layout, None, True)
         cols = []
         for fn in fns:
             nodes = {name: ev.node(node) for name, node in fn.nodes.items()}
             cols.append(self.loss.call(fn, Xt, nodes))
         return torch.stack(cols, dim=1)
+
+    def pointwise(self, groups: Sequence[str] = GROUPS) -> bool:
+        """Whether every derivative node of :math:`F` (its ``groups``) is one of a state component, so that a
+        rate is evaluated at one point by the functional engine alone (no node of a known function, which the
+        engines differentiate by autograd outside any transform)."""
+        return all(_of_components(node, self.layout) for fn in self._compile(tuple(groups))
+                   for node in fn.nodes.values())
 
     # ------------------------------------------------------------ initial data
     def _initial_functions(self) -> list:
@@ -144,6 +154,19 @@ class StepPhysics:
             out[term.name] = term.weight * (r * r).mean()
         return out
 
+    def boundary_residual(self, model, term, X: torch.Tensor, normals: torch.Tensor | None,
+                          engine=None) -> torch.Tensor:
+        """The residual of the boundary ``term`` at ``X`` (time column set) by ``engine`` (default the loss's),
+        the unweighted one that :meth:`boundary` squares."""
+        if engine is None:
+            return self.loss.residual(model, term, X, normals)
+        ev = engine.evaluation(model, X, self.loss.layout, normals, True)
+        return self.loss.call(term.fn, X, ev.nodes(term.fn.nodes))
+
+    def pointwise_term(self, term) -> bool:
+        """Whether every derivative node of the boundary ``term`` is one of a field (see :meth:`pointwise`)."""
+        return all(_of_components(node, self.loss.layout) for node in term.fn.nodes.values())
+
     # ------------------------------------------------------------ points
     def sample(self, rng: np.random.Generator, interior: int, boundary: int) -> Points:
         """Fresh interior points and boundary points (with normals) for every boundary term."""
@@ -169,3 +192,9 @@ class StepPhysics:
     def groups_present(self, groups: Iterable[str]) -> bool:
         """Whether any field's right-hand side has a term in ``groups``."""
         return any(analysis.split(self.problem, f).part(g) != 0 for f in self.fields for g in groups)
+
+
+def _of_components(node: sp.Expr, layout: Layout) -> bool:
+    """Whether ``node`` (a field, or a derivative of one) involves a component of ``layout``."""
+    return any(isinstance(a, sp.core.function.AppliedUndef) and a.func.__name__ in layout.fields
+               for a in node.atoms(sp.core.function.AppliedUndef))

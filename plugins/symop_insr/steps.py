@@ -20,7 +20,13 @@ that a sub-flow of a splitting takes), the residual at fresh points
 The loss of the step is the mean of the squared residual over points and
 components plus the boundary terms of :math:`v` at the step's end time; it is
 minimised by the shared loop (:func:`symop.training.optimize`) with any
-registered optimizer, and stops early when it falls below a tolerance.  Each
+registered optimizer, and stops early when it falls below a tolerance.  For the
+Gauss–Newton optimizers (``engd``) the loss also gives its weighted residual
+vector and the exact Jacobian (:class:`StepLoss`): each scheme names the part
+of its residual that depends on the new network (its value for the explicit,
+semi-Lagrangian and initial fits; :math:`v - \theta\Delta t F(v)` for the theta
+family; :math:`v - \Delta t F((u + v)/2)` for the midpoint rule), whose rows
+are differentiated point by point.  Each
 stepper is a :class:`symop.integrate.Stepper` whose state is a network
 snapshot, so :class:`~symop.integrate.LieSplitting` and
 :class:`~symop.integrate.StrangSplitting` combine them as they are.
@@ -44,8 +50,8 @@ from symop.training import DistInfo, Phase, Schedule, optimize, wrap
 from .physics import Points, StepPhysics
 from .state import Combination, Live, Rate, Snapshot, State
 
-__all__ = ["ExplicitFit", "Fitter", "FitSettings", "Identity", "MidpointFit", "SemiLagrangian", "ThetaFit",
-           "share", "velocity_of"]
+__all__ = ["ExplicitFit", "Fitter", "FitSettings", "Identity", "LiveRows", "MidpointFit", "SemiLagrangian",
+           "StepLoss", "ThetaFit", "share", "value_rows", "velocity_of"]
 
 
 @dataclass(frozen=True)
@@ -111,9 +117,17 @@ class Fitter:
         return points
 
     def fit(self, start: Snapshot | None, time: float, residual: Callable[[Points], torch.Tensor],
-            iterations: int | None = None, label: str = "insr step") -> Snapshot:
+            iterations: int | None = None, label: str = "insr step", live_rows: LiveRows | None = None
+            ) -> Snapshot:
         """Train the live network from ``start``'s weights on ``mean(residual**2)`` plus the boundary
-        terms at ``time``; the fitted network as a snapshot."""
+        terms at ``time``; the fitted network as a snapshot.
+
+        ``live_rows(state, X, engine)``, when given, is the part of ``residual``
+        that depends on the live network (``residual = live_rows(live) - b``
+        with ``b`` free of it), evaluated on any state by ``engine``, point by
+        point: Gauss–Newton optimizers then take the Jacobian of the step's rows
+        through it (:class:`StepLoss`).
+        """
         s = self.settings
         if start is not None:
             self.live.load_state_dict(start.module.state_dict())
@@ -122,13 +136,7 @@ class Fitter:
         index = self.count
         self.count += 1
         steps = s.iterations if iterations is None else iterations
-
-        def value(points: Points) -> dict[str, torch.Tensor]:
-            r = residual(points)
-            terms = {"step": (r * r).mean()}
-            terms.update(self.physics.boundary(self.model, time, points))
-            return terms
-
+        value = StepLoss(self, time, residual, live_rows)
         until = (lambda record: record.loss < s.tol) if s.tol > 0 else None
         phases = [Phase(steps, s.optimizer, s.lr, Schedule("exponential", s.lr_decay), dict(s.options))]
         result = optimize(self.model, value, phases, batch=lambda k: self.batch(index, k), info=self.info,
@@ -136,6 +144,79 @@ class Fitter:
         self.records.append(FitRecord(time, result.final_loss, len(result.losses),
                                       dict(result.terms[-1]) if result.terms else {}))
         return Snapshot(self.live)
+
+
+#: ``live_rows(state, X, engine) -> (N, C)``: the rows of a step residual that depend on the live network
+LiveRows = Callable[[State, torch.Tensor, Any], torch.Tensor]
+
+
+class StepLoss:
+    r"""The loss of one fit, :math:`\mathrm{mean}(r_{step}^2) + \sum_b w_b\,\mathrm{mean}(r_b^2)`, and its linearisation.
+
+    ``loss(points)`` gives the terms (``step`` and each boundary condition's,
+    weighted); :meth:`linearise` the stacked weighted residual
+    :math:`r = (r_{step}/\sqrt{NC},\ \sqrt{w_b/N_b}\, r_b)`, so that the loss is
+    :math:`|r|^2`, and its Jacobian with respect to the live network's parameters
+    (``model.parameters()`` order), which the Gauss–Newton optimizers of
+    :mod:`symop.training.curvature` (``engd``) step on.
+    """
+
+    def __init__(self, fitter: Fitter, time: float, residual: Callable[[Points], torch.Tensor],
+                 live_rows: LiveRows | None = None) -> None:
+        self.fitter, self.time, self.residual, self.live_rows = fitter, float(time), residual, live_rows
+
+    def __call__(self, points: Points) -> dict[str, torch.Tensor]:
+        r = self.residual(points)
+        terms = {"step": (r * r).mean()}
+        terms.update(self.fitter.physics.boundary(self.fitter.model, self.time, points))
+        return terms
+
+    def linearise(self, points: Points):
+        """The weighted residuals of every term at ``points`` and their Jacobian (a
+        :class:`~symop.nn.linearise.Linearisation`).
+
+        The values are those the loss squares (the same evaluation).  The
+        Jacobian's rows come point by point (:func:`symop.nn.jacobian.pointwise_jacobian`)
+        with the live network's derivatives in the inputs by the functional
+        engine: the step's through ``live_rows``, a boundary term's through its
+        generated residual; where a residual has no such form (a node of a known
+        function, or no ``live_rows``), by batched reverse mode through the
+        evaluated residual (:func:`symop.nn.jacobian.batched_jacobian`).  The
+        derivatives are exact: with the STDE estimator the loss is an estimate
+        and the Jacobian that of the exact residual.
+        """
+        from symop.nn.jacobian import batched_jacobian, pointwise_jacobian
+        from symop.nn.linearise import FunctionalEngine, Linearisation
+
+        model, physics = self.fitter.model, self.fitter.physics
+        params = list(model.parameters())
+        engine = FunctionalEngine()
+        with torch.enable_grad():
+            r = self.residual(points)
+        r = r.reshape(r.shape[0], -1)
+        scale = 1.0 / r.numel() ** 0.5
+        rows, jacs, counts = [scale * r.detach().reshape(-1)], [], [("step", r.numel())]
+        if self.live_rows is not None:
+            live_rows = self.live_rows
+            _, J = pointwise_jacobian(lambda net, x: live_rows(Live(net), x, engine), model, points.X)
+            jacs.append(scale * J.reshape(r.numel(), -1))
+        else:
+            jacs.append(batched_jacobian(scale * r, params))
+        for term, (Xb, normals) in zip(physics.boundary_terms, points.boundary):
+            Xt = physics.with_time(Xb, self.time)
+            with torch.enable_grad():
+                rb = physics.boundary_residual(model, term, Xt, normals).reshape(-1)
+            scale = (term.weight / Xb.shape[0]) ** 0.5
+            rows.append(scale * rb.detach())
+            if physics.pointwise_term(term):
+                _, J = pointwise_jacobian(lambda net, x, n, term=term: physics.boundary_residual(net, term, x, n,
+                                                                                                  engine),
+                                          model, Xt, normals)
+                jacs.append(scale * J.reshape(rb.shape[0], -1))
+            else:
+                jacs.append(batched_jacobian(scale * rb, params))
+            counts.append((term.name, rb.shape[0]))
+        return Linearisation(torch.cat(rows), torch.cat(jacs), tuple(counts))
 
 
 def share(points: Points, info: DistInfo) -> Points:
@@ -171,10 +252,20 @@ class _Fitted(Stepper):
     def residual(self, t: float, u: Snapshot, dt: float, live: Live, points: Points) -> torch.Tensor:
         raise NotImplementedError
 
+    def live_rows(self, t: float, u: Snapshot, dt: float) -> LiveRows | None:
+        """The part of :meth:`residual` that depends on the new state, ``(state, X, engine) -> (N, C)``, for
+        the Jacobian of Gauss–Newton fits (``None``: only through the evaluated residual)."""
+        return None
+
     def step(self, t: float, u: Snapshot, dt: float) -> Snapshot:
         live = Live(self.fitter.model)
         return self.fitter.fit(u, t + dt, lambda points: self.residual(t, u, dt, live, points),
-                               label=f"insr {self.name}")
+                               label=f"insr {self.name}", live_rows=self.live_rows(t, u, dt))
+
+
+def value_rows(state: State, X: torch.Tensor, engine: Any = None) -> torch.Tensor:
+    """The rows of a residual ``v(X) - target``: the new state's value."""
+    return state(X)
 
 
 class ExplicitFit(_Fitted):
@@ -185,6 +276,9 @@ class ExplicitFit(_Fitted):
         with torch.enable_grad():
             goal = target(points.X).detach()
         return live(points.X) - goal
+
+    def live_rows(self, t, u, dt):
+        return value_rows
 
 
 class ThetaFit(_Fitted):
@@ -203,6 +297,18 @@ class ThetaFit(_Fitted):
             r = r - (self.theta * dt) * self.physics.rate(t + dt, live, X, self.groups)
         return r
 
+    def live_rows(self, t, u, dt):
+        if self.theta == 0.0:
+            return value_rows
+        if not self.physics.pointwise(self.groups):
+            return None
+        c = self.theta * dt
+
+        def rows(v: State, X: torch.Tensor, engine: Any = None) -> torch.Tensor:
+            return v(X) - c * self.physics.rate(t + dt, v, X, self.groups, engine)
+
+        return rows
+
 
 class MidpointFit(_Fitted):
     """The implicit midpoint rule: :math:`v - u - \\Delta t F(t + \\Delta t/2, (u + v)/2)`."""
@@ -211,6 +317,16 @@ class MidpointFit(_Fitted):
         X = points.X
         mid = Combination(((0.5, u), (0.5, live)))
         return live(X) - u(X).detach() - dt * self.physics.rate(t + 0.5 * dt, mid, X, self.groups)
+
+    def live_rows(self, t, u, dt):
+        if not self.physics.pointwise(self.groups):
+            return None
+
+        def rows(v: State, X: torch.Tensor, engine: Any = None) -> torch.Tensor:
+            mid = Combination(((0.5, u), (0.5, v)))
+            return v(X) - dt * self.physics.rate(t + 0.5 * dt, mid, X, self.groups, engine)
+
+        return rows
 
 
 class Identity(Stepper):
@@ -294,4 +410,6 @@ class SemiLagrangian(Stepper):
                 goal = torch.stack([u(self._foot(u, X, t, dt, k))[:, k] for k in range(len(self.velocity))], dim=1)
             return live(X)[:, : len(self.velocity)] - goal
 
-        return self.fitter.fit(u, t + dt, residual, label="insr semi-lagrangian")
+        fields = len(self.velocity)
+        return self.fitter.fit(u, t + dt, residual, label="insr semi-lagrangian",
+                               live_rows=lambda v, X, engine=None: v(X)[:, :fields])
