@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import symop
-from symop.errors import MethodError
+from symop.errors import MethodError, OptionError
 from symop.mms import manufacture, random_solution
 from symop.nn import make_engine
 from symop_hypino import dataset, store
@@ -168,6 +168,19 @@ def test_finetuning_takes_gauss_newton_steps(trained, family):
                       points=64, boundary_points=32, eval_points=100)
     losses = sol.info["finetune_losses"]
     assert len(losses) == 3 and losses[-1] < losses[0]
+
+
+def test_finetuning_with_kfac_steps_one_generated_network_and_refuses_a_sum(trained, family):
+    """kfac takes Kronecker factors of the generated MLP itself (no refinement); a refined sum is refused."""
+    _, path = trained
+    p = symop.load(family)
+    member = manufacture(p, {"u": random_solution(p, 8, modes=2, max_frequency=1)["u"]})
+    sol = symop.solve(member, method="hypino", model=str(path), refine=0, finetune=3, finetune_optimizer="kfac",
+                      points=64, boundary_points=32, eval_points=100)
+    losses = sol.info["finetune_losses"]
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    with pytest.raises(OptionError, match="sum of networks"):
+        symop.solve(member, method="hypino", model=str(path), refine=1, finetune=3, finetune_optimizer="kfac")
 
 
 def test_user_errors_read_as_sentences(trained, family, tmp_path):

@@ -6,7 +6,8 @@ r"""Fine-tuning a generated solution as an ordinary PINN.
 :math:`w_i` folded into its last layer), so that the ``pinn`` method's own
 physics loss (:class:`symop.nn.PhysicsLoss`) trains it.
 :func:`finetune` runs a registered optimizer (Adam at a constant rate by
-default; ``engd``'s Gauss–Newton steps with their line search) on that loss
+default; ``engd``'s Gauss–Newton steps with their line search; ``kfac`` on a
+single generated MLP without Fourier features) on that loss
 with fresh collocation points every step, in the shared loop
 (:func:`symop.training.optimize`), and calls back every ``every`` steps (the
 benchmark measures the error there).
@@ -35,8 +36,9 @@ class Sum(nn.Module):
         return sum(net(x) for net in self.nets)
 
 
-def as_module(ensemble: Ensemble) -> Sum:
-    """The ensemble as trainable :class:`~symop.nn.MLP`\\ s (same function)."""
+def as_module(ensemble: Ensemble) -> nn.Module:
+    """The ensemble as trainable :class:`~symop.nn.MLP`\\ s (same function): the one MLP itself when there
+    is one term (no refinement), which ``kfac`` takes Kronecker factors of, else their :class:`Sum`."""
     cfg = ensemble.hyper.config
     target = ensemble.hyper.target
     lo, hi = ensemble.lo.double(), ensemble.hi.double()
@@ -54,6 +56,8 @@ def as_module(ensemble: Ensemble) -> Sum:
             mlp.last.weight.mul_(w)
             mlp.last.bias.mul_(w)
         nets.append(mlp)
+    if len(nets) == 1:
+        return nets[0].to(ensemble.lo.dtype)
     return Sum(nets).to(ensemble.lo.dtype)
 
 

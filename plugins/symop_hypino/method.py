@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from symop.errors import OptionError
 from symop.plugins import Discretization, Option, Program, Refinement, TrainingReport
 from symop.training import optimizer_names
 
@@ -35,7 +36,8 @@ OPTIONS = (
     Option("finetune", int, 0, "Adam steps fine-tuning the generated solution with the pinn loss (0: none)", minimum=0),
     Option("finetune_lr", float, 1e-3, "learning rate of fine-tuning", minimum=0, exclusive=True),
     Option("finetune_optimizer", str, "adam", "optimizer of fine-tuning (engd: Gauss-Newton on the pinn residuals "
-           "with a line search; see `symop plugins pinn` for what each costs)", optimizer_names()),
+           "with a line search; kfac: with refine 0 and no Fourier features; see `symop plugins pinn` for what each "
+           "costs)", optimizer_names()),
     Option("strict", bool, True, "refuse a model trained for another family (compared by structure, not name)"),
     Option("points", int, 512, "interior collocation points per instance", minimum=1),
     Option("boundary_points", int, 256, "boundary (and initial) collocation points per instance", minimum=1),
@@ -93,6 +95,14 @@ class HyPINOProgram(Program):
         self.problem, self.options = problem, dict(options)
         self.hyper, self.spec, self.data = store.load(self.options["model"])
         store.check(self.data, problem, self.options["model"], self.options["strict"])
+        o = self.options
+        if o["finetune"] > 0 and o["finetune_optimizer"] == "kfac":
+            if o["refine"] > 0:
+                raise OptionError("kfac takes Kronecker factors of one network, and with refine the generated "
+                                  "solution is a sum of networks; fine-tune it with engd, or set refine to 0.")
+            if int(self.hyper.config.fourier) > 0:
+                raise OptionError("kfac does not take Kronecker factors through Fourier features, and this model "
+                                  "generates networks with them; fine-tune with engd.")
         self.form = linear_form(problem)
         self.source = (f"# hypino: hypernetwork ({self.data['config']}) -> PINN weights\n"
                        + "\n".join(f"# c{k} = {c}" for k, c in enumerate(self.form.coefficients))
