@@ -146,3 +146,46 @@ def test_p1_amg_preconditions_with_direct_interpolation_and_falls_back(monkeypat
     sol = symop.lower(symop.parse(POISSON), method="fem", n=40, solver="amg").run()
     assert shared == ["ruge-stuben"] and calls[-1] == "classical"
     assert sol.errors()["u"]["l2"] == pytest.approx(direct, rel=1e-3)
+
+
+def test_element_scatter_sums_like_coo(monkeypatch) -> None:
+    """Chunks of element matrices through ElementScatter give the COO sum of all of them, exact zeros
+    dropped, cells without a matrix counted as zero."""
+    from symop_fem.assembly import ElementScatter, to_csr, triplets
+
+    rng = np.random.default_rng(2)
+    n, nb = 30, 3
+    cells = rng.integers(0, n, size=(50, nb))
+    Ke = torch.as_tensor(rng.standard_normal((50, nb, nb)))
+    Ke[:, 0, 1] = 0.0
+    Ke[40:] = 0.0  # the last chunk adds nothing
+    scatter = ElementScatter(cells, n)
+    for start in range(0, 40, 13):
+        scatter.add(start, torch.as_tensor(cells[start:min(start + 13, 40)]), Ke[start:min(start + 13, 40)])
+    A = scatter.tocsr()
+    B = to_csr(*triplets(cells, n), Ke, n)
+    assert abs(A - B).max() < 1e-13 and A.nnz == B.nnz
+    assert np.all(A.data != 0.0)
+
+
+def test_v_cycle_and_cg_are_pyamgs_and_scipys() -> None:
+    """The V-cycle applies what pyamg's preconditioner applies (to the last bit), and the CG loop stops at
+    SciPy's tolerance with SciPy's solution."""
+    import pyamg
+    import scipy.sparse.linalg as spla
+
+    from symop_fem.method import VCycle, preconditioned_cg
+
+    prog = _lowered(POISSON, n=60)
+    _, J = prog.residual(None)
+    prog._eliminate(J, 1.0)
+    b = np.random.default_rng(3).standard_normal(J.shape[0])
+    b[prog.dir_dofs] = 0.0
+    ml = pyamg.ruge_stuben_solver(J, interpolation="direct")
+    assert len(ml.levels) > 2
+    assert np.array_equal(VCycle(ml).matvec(b), ml.aspreconditioner(cycle="V").matvec(b))
+    x = preconditioned_cg(J, b, VCycle(ml), 1e-9)
+    y, info = spla.cg(J, b, rtol=1e-9, atol=0.0, M=ml.aspreconditioner(cycle="V"))
+    assert info == 0
+    assert np.linalg.norm(b - J @ x) <= 1e-9 * np.linalg.norm(b)
+    assert np.abs(x - y).max() <= 1e-6 * np.abs(y).max()

@@ -74,6 +74,63 @@ def max_cell_size(points: np.ndarray, cells: np.ndarray, chunk: int = 1 << 16) -
     return float(np.sqrt(h2))
 
 
+class ElementScatter:
+    """An ``n x n`` CSR matrix summed from element matrices that arrive chunk by chunk of cells.
+
+    The diagonal entries are summed into one length-``n`` vector as they arrive and the off-diagonal
+    ones are written, chunk by chunk, into one array of COO triplets (with their row and column
+    indices, made once at the end); the CSR matrix comes from those and the diagonal: ``n + E nb (nb-1)``
+    triplets instead of the ``E nb^2`` of the element matrices (13 against 18 million for P1 at 2
+    million triangles), and no copy of the element matrices or of their indices.
+    """
+
+    def __init__(self, cells: np.ndarray, n: int) -> None:
+        E, nb = cells.shape
+        self.n = n
+        self.cells = cells
+        pairs = [i * nb + j for i in range(nb) for j in range(nb) if i != j]
+        self._off = torch.tensor(pairs, dtype=torch.int64)  # positions in a flattened element matrix
+        self._k = len(pairs)
+        size = E * self._k + n
+        self._itype = np.int32 if index_dtype(n, size) == torch.int32 else np.int64
+        self.vals = np.empty(size)
+        self._written = np.zeros(E, dtype=bool)
+        self.diagonal = torch.zeros(n, dtype=DTYPE)
+
+    def add(self, start: int, cells: torch.Tensor, Ke: torch.Tensor) -> None:
+        """Add the element matrices ``Ke`` (C, nb, nb) of the cells ``start .. start + C`` (their dofs
+        ``cells`` (C, nb))."""
+        C, nb = cells.shape
+        self.diagonal.index_add_(0, cells.reshape(-1), torch.diagonal(Ke, dim1=1, dim2=2).reshape(-1))
+        out = torch.from_numpy(self.vals[start * self._k:(start + C) * self._k]).view(C, self._k)
+        torch.index_select(Ke.reshape(C, nb * nb), 1, self._off, out=out)
+        self._written[start:start + C] = True
+
+    def tocsr(self, chunk: int = 1 << 16) -> sps.csr_matrix:
+        """The summed matrix, exact zeros (cancellations, and the pairs no cell couples) removed."""
+        E, nb = self.cells.shape
+        n, k = self.n, self._k
+        vals = self.vals.reshape(-1)
+        vals[: E * k].reshape(E, k)[~self._written] = 0.0  # cells no chunk gave a matrix to
+        vals[E * k:] = self.diagonal.numpy()
+        rows = np.empty(E * k + n, dtype=self._itype)
+        cols = np.empty(E * k + n, dtype=self._itype)
+        i = self._off.numpy() // nb
+        j = self._off.numpy() % nb
+        for s in range(0, E, chunk):  # the off-diagonal entries' indices, in cache-sized pieces
+            part = self.cells[s:s + chunk]
+            rows[s * k:(s + len(part)) * k].reshape(-1, k)[:] = part[:, i]
+            cols[s * k:(s + len(part)) * k].reshape(-1, k)[:] = part[:, j]
+        rows[E * k:] = np.arange(n)
+        cols[E * k:] = np.arange(n)
+        A = sps.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
+        del rows, cols
+        self.vals = None
+        A.sum_duplicates()
+        A.eliminate_zeros()
+        return A
+
+
 def to_csr(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n: int) -> sps.csr_matrix:
     """Sum COO triplets into an ``n x n`` CSR matrix (indices of :func:`index_dtype` are used as given)."""
     A = sps.coo_matrix(
