@@ -202,7 +202,8 @@ class INSRProgram(Program):
         lr = o["lr"] if o["lr"] is not None else 1.0 if o["optimizer"] == "lbfgs" or gauss_newton else 1e-3
         decay = 1.0 if gauss_newton else o["lr_decay"]
         settings = FitSettings(o["iterations"], o["optimizer"], lr, decay, o["tol"], points=o["points"],
-                               resample=o["resample"], boundary_points=o["boundary_points"], seed=o["seed"])
+                               resample=o["resample"], boundary_points=o["boundary_points"], seed=o["seed"],
+                               options={"damping": o["damping"]} if o["optimizer"] == "engd" else {})
         fitter = Fitter(physics, live, settings, procs)
         model = fitter.model  # the live network as the loss calls it
         stepper = self.stepper(fitter)
@@ -358,6 +359,8 @@ class INSR(Discretization):
                    "for the others)", minimum=0, exclusive=True),
             Option("lr_decay", float, 0.1, "final learning rate / initial within each step's fit (not for engd, "
                    "whose line search picks each step)", minimum=0, exclusive=True),
+            Option("damping", float, 1e-6, "engd's damping, relative to the mean diagonal of J J^T (its floor: "
+                   "less fits each iteration's points and not the next's)", minimum=0),
             Option("points", int, 1024, "interior points per iteration", minimum=1),
             Option("resample", bool, True, "fresh points every optimizer step (false: one set per time step's fit)"),
             Option("boundary_points", int, 256, "points per boundary condition per iteration", minimum=1),
