@@ -880,8 +880,7 @@ class FEMProgram(Program):
         import sympy as sp
         import torch
 
-        from .assembly import CellSpace, DTYPE
-
+        from .assembly import CellSpace, DTYPE, gather
         from .dofs import DofMap
 
         out: dict[str, dict[str, float]] = {}
@@ -902,7 +901,7 @@ class FEMProgram(Program):
                 part = DofMap(self.dofs.degree, self.dofs.num_vertices, cells[start:start + chunk],
                               self.dofs.coords, curved=self.dofs.curved)
                 cs = CellSpace(part, d, 2 * (p + 1))
-                uq = values[cs.cells] @ cs.phi.T  # (E, Q)
+                uq = gather(values, cs.cells) @ cs.phi.T  # (E, Q)
                 ue = ker_u(self._args(cs.xq, t or 0.0))["u"]
                 ue = ue if isinstance(ue, torch.Tensor) else torch.full_like(uq, float(ue))
                 uq -= ue
