@@ -62,6 +62,19 @@ class Constrained(nn.Module):
         self.lift = lift
         self.inputs, self.outputs = net.inputs, net.outputs
 
+    def around(self, inner: nn.Module) -> "Constrained":
+        """The same transform around another inner network with ``net``'s parameters (a recorder of its jets).
+
+        Gauss–Newton curvature (:mod:`symop.nn.kfac`) evaluates the residuals
+        through a network that records each layer's Taylor-mode copies; the
+        transform has no parameters of its own, so those copies are all the
+        Jacobian needs.
+        """
+        out = Constrained(inner, self.output_scale, self.dim, radius=self.radius if self.hard else None,
+                          lift=self.lift)
+        out.center, out.mask = self.center, self.mask
+        return out
+
     # ------------------------------------------------------------ values
     def _offset(self, x: torch.Tensor) -> torch.Tensor:
         """``x - c`` in the spatial columns, 0 in the time column."""

@@ -25,7 +25,7 @@ def _optimizer_help() -> str:
 
 #: options of the Gauss-Newton optimizers, passed to their phase (damping only when given)
 CURVATURE_OPTIONS = {"engd": ("damping", "solver", "line_search", "momentum"),
-                     "kfac": ("damping", "line_search", "momentum")}
+                     "kfac": ("damping",)}
 
 OPTIONS = (
     Option("width", int, 64, "neurons per hidden layer", minimum=1),
@@ -40,16 +40,17 @@ OPTIONS = (
     Option("optimizer", str, "adam", _optimizer_help(), optimizer_names()),
     Option("warmup", int, 0, "Adam steps before the optimizer, when it is not adam (a schedule that switches)",
            minimum=0),
-    Option("resample", bool, True, "draw fresh collocation points every step (off: the points of step 0 throughout, "
-           "as Gauss-Newton methods usually train)"),
+    Option("resample", bool, True, "draw fresh collocation points every step (off: the points of step 0 throughout; "
+           "engd then interpolates them once they are fewer than its parameters)"),
     Option("damping", float, None, "engd, kfac: damping of the Gauss-Newton matrix relative to its mean diagonal "
            "(default: engd 1e-10, kfac 1e-8, its square root on each Kronecker factor)", minimum=0),
     Option("solver", str, "auto", "engd: dense (P x P system), woodbury (M x M, for fewer residuals M than "
            "parameters P), auto: the smaller", SOLVERS),
-    Option("line_search", str, "grid", "engd, kfac: grid (step 2^-k, k < 20, lowest loss), backtracking (halve from 1 "
-           "until the loss falls), none (step lr)", LINE_SEARCHES),
-    Option("momentum", float, 0.0, "engd, kfac: fraction of the previous direction added (SPRING's momentum for "
-           "engd; 0: none)", minimum=0,
+    Option("line_search", str, "grid", "engd: grid (step 2^-k, k < 20, lowest loss), backtracking (halve from 1 "
+           "until the loss falls), none (step lr); kfac takes its step and momentum from the Gauss-Newton model",
+           LINE_SEARCHES),
+    Option("momentum", float, 0.0, "engd: fraction of the previous direction added (SPRING's momentum; 0: none)",
+           minimum=0,
            maximum=0.999),
     Option("points", int, 1024, "interior collocation points per step", minimum=1),
     Option("boundary_points", int, 256, "points per boundary or initial condition per step", minimum=1),
@@ -100,9 +101,9 @@ class PINNProgram(Program):
         self.source = ""
         self.hard = hard_fields(problem) if self.options.get("hard") else ()
         o = self.options
-        if o.get("optimizer") == "kfac" and (self.hard or o.get("output_scale", 1.0) != 1.0 or o.get("fourier", 0)):
-            raise OptionError("kfac takes its Kronecker factors from a plain MLP: leave hard off, output_scale at 1 and "
-                              "fourier at 0, or use engd.")
+        if o.get("optimizer") == "kfac" and o.get("fourier", 0):
+            raise OptionError("kfac takes its Kronecker factors from an MLP without Fourier features: leave fourier "
+                              "at 0, or use engd.")
         loss = self._loss("cpu")
         self.source = "\n".join(t.fn.source for t in loss.terms)
 

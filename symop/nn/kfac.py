@@ -34,7 +34,7 @@ STDE engine's exact polarized partials and an exact collapsed Laplacian, and the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -47,7 +47,8 @@ from .engines import StdeEngine
 from .network import MLP
 from .taylor import activation_derivatives, compose
 
-__all__ = ["Factors", "Recorder", "copies", "exact_copies", "jacobian", "kronecker", "kfac_unsupported"]
+__all__ = ["ExactJets", "Factors", "Recorder", "copies", "estimate_engine", "exact_copies", "jacobian", "kronecker",
+           "kfac_unsupported"]
 
 
 @dataclass
@@ -58,16 +59,67 @@ class Factors:
     A: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     #: group -> per layer ``B`` ``(out, out)``
     B: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    #: the weighted residuals ``r`` ``(M,)`` the factors were taken at
+    residual: torch.Tensor | None = None
+    #: :math:`J^\top r` (half the loss gradient), flattened in ``model.parameters()`` order
+    gradient: torch.Tensor | None = None
+    #: ``v (P,) -> J v (M,)``, the Jacobian applied to a vector through the recorded copies (no new pass)
+    jvp: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+
+def _inner(model: nn.Module) -> MLP | None:
+    """The MLP whose layers hold all of ``model``'s parameters: ``model`` itself, or the ``net`` of a wrapper
+    with a method ``around(inner)`` (the same output transform around another network, without parameters of
+    its own, such as pinn's hard Dirichlet constraint); ``None`` otherwise."""
+    if isinstance(model, MLP):
+        return model
+    inner = getattr(model, "net", None)
+    if isinstance(inner, MLP) and callable(getattr(model, "around", None)) and \
+            [id(p) for p in model.parameters()] == [id(p) for p in inner.parameters()]:
+        return inner
+    return None
 
 
 def kfac_unsupported(model: nn.Module) -> str | None:
     """Why ``kfac`` cannot take Kronecker factors of ``model`` (``None`` when it can)."""
-    if not isinstance(model, MLP):
-        return ("kfac takes its Kronecker factors from symop's plain MLP, and this network is wrapped (hard Dirichlet "
-                "data or an output scale); leave hard off and output_scale at 1, or use engd")
-    if model.fourier > 0:
+    inner = _inner(model)
+    if inner is None:
+        return "kfac takes its Kronecker factors from symop's MLP (alone or inside pinn's output transform); use engd"
+    if inner.fourier > 0:
         return "kfac does not take Kronecker factors through Fourier features; set fourier to 0, or use engd"
     return None
+
+
+class ExactJets(StdeEngine):
+    r"""The STDE engine with its Laplacian taken along every coordinate direction: exact, not sampled.
+
+    :math:`\Delta u = \sum_{i \le d} \partial^2_{e_i} u`, one collapsed jet of ``d``
+    directions (a model's own ``laplacian`` gets the ``d`` directions and
+    ``samples = 1``); the partials are STDE's exact polarized jets.
+    """
+
+    def laplacian(self, ev, k: int) -> torch.Tensor:
+        key = ("lap",)
+        if key not in ev.cache:
+            d, X = ev.layout.dim, ev.X
+            eye = torch.eye(X.shape[-1], dtype=X.dtype, device=X.device)[:d]
+            model = ev.model
+            if hasattr(model, "laplacian") and getattr(model, "dim", None) == d:
+                ev.cache[key] = model.laplacian(X, eye, 1)
+            else:
+                ev.cache[key] = model.jet2_sum(X, eye)[2]
+        return ev.cache[key][:, k]
+
+
+def estimate_engine(loss, seed: int | None) -> StdeEngine:
+    """The engine whose residuals the curvature linearises: for a stochastic (STDE) loss with the step's
+    ``seed`` its own engine reseeded, so that the residuals are the very estimates the loss squares (same
+    directions, the Jacobian that of the estimate, unbiased for the exact one's); otherwise exact jets."""
+    engine = loss.engine
+    if seed is not None and getattr(engine, "stochastic", False) and isinstance(engine, StdeEngine):
+        engine.reseed(seed, loss.device)
+        return engine
+    return ExactJets(samples=1, seed=0)
 
 
 def _dense(directions, D: int, dtype, device) -> torch.Tensor:
@@ -171,24 +223,26 @@ class Recorder(nn.Module):
         return self._value(x)[1], f1, f2[:, 0]
 
     def laplacian(self, x: torch.Tensor, directions, samples: int) -> torch.Tensor:
-        """The exact Laplacian in the first ``dim`` inputs (collapsed jets along every coordinate direction)."""
-        eye = torch.eye(x.shape[-1], dtype=x.dtype, device=x.device)[: self.dim]
-        return self.jet2_sum(x, eye)[2]
+        r""":math:`\frac1S \sum_s \partial^2_{v_s} f` along the ``samples`` directions given (collapsed jets): the
+        STDE estimate, or with the ``d`` coordinate directions and ``samples = 1`` (:class:`ExactJets`) exact."""
+        return self.jet2_sum(x, directions)[2] / samples
 
 
-def copies(loss, model: MLP, batch: Sequence[tuple[torch.Tensor, torch.Tensor | None]]):
+def copies(loss, model: nn.Module, batch: Sequence[tuple[torch.Tensor, torch.Tensor | None]],
+           engine: StdeEngine | None = None):
     """Per term: ``(term, r, [[(a_tilde, g), ...] per layer])``, ``r`` the weighted residuals ``(N,)`` (detached),
     ``g = ∂r_n/∂z_{n,s}`` ``(N, S, out)`` of every recorded copy (one reverse pass per term; ``None`` where ``r``
-    does not depend on the copy)."""
+    does not depend on the copy).  ``engine``: :func:`estimate_engine`'s (default: exact jets)."""
     why = kfac_unsupported(model)
     if why is not None:
         raise OptionError(why[:1].upper() + why[1:] + ".")
-    rec = Recorder(model, loss.dim)
-    engine = StdeEngine(samples=1, seed=0)  # exact polarized partials; the recorder's Laplacian is exact
+    rec = Recorder(_inner(model), loss.dim)
+    evaluated = rec if isinstance(model, MLP) else model.around(rec)
+    engine = engine if engine is not None else ExactJets(samples=1, seed=0)
     for term, (X, normals) in zip(loss.terms, batch):
         rec.clear()
         with torch.enable_grad():
-            r = _residual(loss, engine, rec, term, X.detach(), normals)
+            r = _residual(loss, engine, evaluated, term, X.detach(), normals)
             r = r * (term.weight / X.shape[0]) ** 0.5
             outs = [z for layer in rec.records for _, z in layer]
             grads = list(torch.autograd.grad(r.sum(), outs, allow_unused=True)) if r.requires_grad else \
@@ -206,11 +260,13 @@ def exact_copies(loss) -> bool:
                    for term in loss.terms for node in term.fn.nodes.values())
 
 
-def jacobian(loss, model: MLP, batch) -> tuple[torch.Tensor, torch.Tensor, tuple[tuple[str, int], ...]]:
-    r"""The weighted residuals and their exact Jacobian from the copies, :math:`J_n = \sum_s g_{n,s}\tilde a_{n,s}^\top`
-    per layer (columns in ``model.parameters()`` order): one reverse pass per term instead of one per point."""
+def jacobian(loss, model: nn.Module, batch, engine: StdeEngine | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, tuple[tuple[str, int], ...]]:
+    r"""The weighted residuals and their Jacobian from the copies, :math:`J_n = \sum_s g_{n,s}\tilde a_{n,s}^\top`
+    per layer (columns in ``model.parameters()`` order): one reverse pass per term instead of one per point.
+    Exact, or with a stochastic ``engine`` (:func:`estimate_engine`) that of its estimated residuals."""
     rows, jacs, counts = [], [], []
-    for term, r, per_layer, layers in copies(loss, model, batch):
+    for term, r, per_layer, layers in copies(loss, model, batch, engine):
         n = r.shape[0]
         cols = []
         for layer, pairs in zip(layers, per_layer):
@@ -225,7 +281,8 @@ def jacobian(loss, model: MLP, batch) -> tuple[torch.Tensor, torch.Tensor, tuple
     return torch.cat(rows), torch.cat(jacs), tuple(counts)
 
 
-def kronecker(loss, model: MLP, batch: Sequence[tuple[torch.Tensor, torch.Tensor | None]]) -> Factors:
+def kronecker(loss, model: nn.Module, batch: Sequence[tuple[torch.Tensor, torch.Tensor | None]],
+              engine: StdeEngine | None = None) -> Factors:
     """The KFAC-expand factors of ``loss`` (a :class:`~symop.nn.loss.PhysicsLoss`) for ``model`` at ``batch``.
 
     Rows are weighted as in :func:`~symop.nn.linearise.linearise`
@@ -235,18 +292,51 @@ def kronecker(loss, model: MLP, batch: Sequence[tuple[torch.Tensor, torch.Tensor
     factors = Factors()
     rows: dict[str, int] = {}
     layers = []
-    for term, r, per_layer, layers in copies(loss, model, batch):
+    kept: list[list[list[tuple[torch.Tensor, torch.Tensor]]]] = []  # per term, per layer, (a, g) with g
+    residuals = []
+    grads: list[torch.Tensor] | None = None
+    for term, r, per_layer, layers in copies(loss, model, batch, engine):
         group = "interior" if term.kind == "interior" else "boundary"
         As = factors.A.setdefault(group, [0.0] * len(layers))
         Bs = factors.B.setdefault(group, [0.0] * len(layers))
+        if grads is None:
+            grads = [torch.zeros(layer.out_features, layer.in_features + 1, dtype=r.dtype, device=r.device)
+                     for layer in layers]
+        kept.append([])
         for l, pairs in enumerate(per_layer):
+            kept[-1].append([])
             for a, g in pairs:
                 a2 = a.reshape(-1, a.shape[-1])
                 As[l] = As[l] + a2.T @ a2
                 if g is not None:
                     g2 = g.reshape(-1, g.shape[-1])
                     Bs[l] = Bs[l] + g2.T @ g2
+                    a = a.expand(r.shape[0], *a.shape[1:])
+                    grads[l] += torch.einsum("nso,nsi->oi", g * r[:, None, None], a)
+                    kept[-1][-1].append((a, g))
+        residuals.append(r)
         rows[group] = rows.get(group, 0) + r.shape[0]
+    if residuals:
+        factors.residual = torch.cat(residuals)
+        factors.gradient = torch.cat([part for M in grads for part in (M[:, :-1].reshape(-1), M[:, -1])])
+        shapes = [(layer.out_features, layer.in_features) for layer in layers]
+
+        def jvp(v: torch.Tensor) -> torch.Tensor:
+            mats, k = [], 0
+            for out, inp in shapes:
+                W, b = v[k:k + out * inp].reshape(out, inp), v[k + out * inp:k + out * inp + out]
+                mats.append(torch.cat([W, b[:, None]], dim=1))
+                k += out * inp + out
+            parts = []
+            for term_pairs, r in zip(kept, residuals):
+                Jv = torch.zeros_like(r)
+                for V, pairs in zip(mats, term_pairs):
+                    for a, g in pairs:
+                        Jv = Jv + ((a @ V.T) * g).sum((1, 2))
+                parts.append(Jv)
+            return torch.cat(parts)
+
+        factors.jvp = jvp
     for group in factors.A:
         factors.A[group] = [A / rows[group] if isinstance(A, torch.Tensor) else
                             torch.zeros(layer.in_features + 1, layer.in_features + 1, dtype=loss.dtype)

@@ -107,23 +107,26 @@ def _depends_on_fields(node: sp.Expr, fields: Mapping[str, int]) -> bool:
 
 
 def linearise(loss, model: torch.nn.Module, batch: Sequence[tuple[torch.Tensor, torch.Tensor | None]],
-              params: Sequence[torch.Tensor] | None = None, jacobian: bool = True, chunk: int = 512
-              ) -> Linearisation:
+              params: Sequence[torch.Tensor] | None = None, jacobian: bool = True, chunk: int = 512,
+              seed: int | None = None) -> Linearisation:
     """The weighted residual vector of ``loss`` (a :class:`~symop.nn.loss.PhysicsLoss`) at ``batch``, and its Jacobian.
 
     ``params`` are the parameters the Jacobian's columns belong to (default: all
     of ``model``'s, in ``model.parameters()`` order); the rows come ``chunk``
-    points at a time, so memory stays bounded for large batches.
+    points at a time, so memory stays bounded for large batches.  With a
+    stochastic (STDE) loss and the ``seed`` its evaluation is reseeded with,
+    the residuals of symop's MLP (alone or in pinn's output transform) are the
+    loss's own estimates, and the Jacobian theirs (:func:`symop.nn.kfac.estimate_engine`).
     """
     named = dict(model.named_parameters())
     by_id = {id(p): name for name, p in named.items()}
     own = list(model.parameters())
     params = own if params is None else list(params)
     if jacobian and [id(p) for p in params] == [id(p) for p in own]:
-        from .kfac import exact_copies, jacobian as from_copies, kfac_unsupported
+        from .kfac import estimate_engine, exact_copies, jacobian as from_copies, kfac_unsupported
 
         if kfac_unsupported(model) is None and exact_copies(loss):  # symop's MLP: one reverse pass per term
-            r, J, counts = from_copies(loss, model, batch)
+            r, J, counts = from_copies(loss, model, batch, estimate_engine(loss, seed))
             return Linearisation(r, J, counts)
     names = [by_id[id(p)] for p in params]
     theta = {n: p.detach() for n, p in zip(names, params)}

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import torch
 
-from .kfac import Factors, kronecker
+from .kfac import Factors, estimate_engine, kronecker
 from .linearise import Linearisation, linearise
 from .loss import PhysicsLoss
 
@@ -43,9 +43,9 @@ def objective(model: Callable[[torch.Tensor], torch.Tensor], loss: PhysicsLoss
             return loss(model, points)
 
         def linearise(self, data: tuple[list, int]) -> Linearisation:
-            return linearise(loss, model, data[0])
+            return linearise(loss, model, data[0], seed=data[1])
 
         def kronecker(self, data: tuple[list, int]) -> Factors:
-            return kronecker(loss, model, data[0])
+            return kronecker(loss, model, data[0], estimate_engine(loss, data[1]))
 
     return batch, Value()

@@ -43,8 +43,8 @@ import torch
 
 from symop.errors import OptionError, SolveError
 
-__all__ = ["ENGD", "KFAC", "ResidualClosure", "gauss_newton_direction", "inverse_kronecker_sum", "LINE_SEARCHES",
-           "SOLVERS"]
+__all__ = ["ENGD", "KFAC", "KFAC_STEPS", "ResidualClosure", "apply_kronecker_basis", "gauss_newton_direction",
+           "inverse_kronecker_sum", "kronecker_basis", "LINE_SEARCHES", "SOLVERS"]
 
 from .choices import LINE_SEARCHES, SOLVERS  # noqa: E402 - plain data, read without torch
 
@@ -280,34 +280,48 @@ def inverse_kronecker_sum(X: torch.Tensor, pairs: Sequence[tuple[torch.Tensor, t
     return Pb @ ((Pb.T @ X @ Pa) / (lb[:, None] * la[None, :] + 1)) @ Pa.T
 
 
+KFAC_STEPS = ("model", "search")
+
+
 class KFAC(torch.optim.Optimizer):
-    r"""KFAC for PINNs: the Gauss–Newton step with each layer's block replaced by Kronecker factors, then a line search.
+    r"""KFAC for PINNs: the Gauss–Newton step with each layer's block replaced by Kronecker factors.
 
     Each linear layer's block of the Gauss–Newton matrix is approximated by
     :math:`B_\Omega \otimes A_\Omega + B_\partial \otimes A_\partial` (interior
     terms; boundary, initial and periodic terms), the factors from
     :func:`symop.nn.kfac.kronecker` averaged over steps with weight ``ema`` (0:
-    the step's own); each factor is damped by the square root of ``damping``
-    times its mean diagonal, and the sum is
-    inverted exactly (:func:`inverse_kronecker_sum`).  The direction is that
-    inverse applied to :math:`J^\top r`, half the loss gradient; the step length
-    comes from the same line searches as :class:`ENGD`, and ``momentum`` adds
-    that fraction of the previous direction.  A step costs a gradient, one pass
-    of Taylor-mode jets with one reverse pass per term, eigendecompositions of
-    the factors (``width + 1`` square) and the line search's loss evaluations.
+    the step's own) and refreshed every ``update`` steps (their inverse is kept in
+    between); each factor is damped by the square root of ``damping`` times its
+    mean diagonal, and the sum is inverted exactly (:func:`inverse_kronecker_sum`).
+    The direction is :math:`d = K^{-1} J^\top r`, :math:`J^\top r` half the loss gradient.
+
+    ``step`` ``model`` (Martens & Grosse 2015; Dangel et al. 2024): the update is
+    :math:`\delta = -\alpha d + \mu\,\delta_{prev}` with :math:`(\alpha, \mu)`
+    minimising the Gauss–Newton model :math:`|r + J\delta|^2` exactly, a 2 x 2
+    system from the products :math:`J d` and :math:`J \delta_{prev}` (taken through
+    the recorded copies, no further pass); the update is halved, up to ``grid``
+    times, while it raises the loss.  ``step`` ``search``: the step length from the
+    line searches of :class:`ENGD`, with ``momentum`` that fraction of the previous
+    direction added.  A step costs one pass of Taylor-mode jets with one reverse
+    pass per term (residuals, gradient, factors and Jacobian products together),
+    eigendecompositions of the factors (``width + 1`` square) every ``update``
+    steps, and one loss evaluation (``model``) or the line search's.
     """
 
     def __init__(self, params, lr: float = 1.0, damping: float = 1e-8, ema: float = 0.0, line_search: str = "grid",
-                 grid: int = 20, momentum: float = 0.0, adapt: bool = True) -> None:
+                 grid: int = 20, momentum: float = 0.0, adapt: bool = True, step: str = "model",
+                 update: int = 1) -> None:
         if line_search not in LINE_SEARCHES:
             raise OptionError(f"there is no line search `{line_search}`; the line searches are "
                               f"{', '.join(LINE_SEARCHES)}.")
-        if not damping > 0 or not 0 <= ema < 1 or not 0 <= momentum < 1 or int(grid) < 1:
-            raise OptionError("kfac needs damping > 0, 0 <= ema < 1, 0 <= momentum < 1 and a grid of at least one "
-                              "point.")
+        if step not in KFAC_STEPS:
+            raise OptionError(f"kfac has no step `{step}`; its steps are {', '.join(KFAC_STEPS)}.")
+        if not damping > 0 or not 0 <= ema < 1 or not 0 <= momentum < 1 or int(grid) < 1 or int(update) < 1:
+            raise OptionError("kfac needs damping > 0, 0 <= ema < 1, 0 <= momentum < 1, a grid of at least one "
+                              "point and an update interval of at least one step.")
         super().__init__(params, dict(lr=lr, damping=float(damping), ema=float(ema), line_search=line_search,
                                       grid=int(grid), momentum=float(momentum), adapt=bool(adapt),
-                                      current=float(damping)))
+                                      current=float(damping), step=step, update=int(update)))
 
     @property
     def _params(self) -> list[torch.nn.Parameter]:
@@ -315,15 +329,21 @@ class KFAC(torch.optim.Optimizer):
 
     _move = ENGD._move
 
-    def _factors(self, closure: ResidualClosure) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Per layer, the ``(A, B)`` of each group, averaged over steps (kept in the state of the layer's weight)."""
-        factors = closure.kronecker()
+    def _factors(self, factors) -> list[list[tuple[torch.Tensor, torch.Tensor]]] | None:
+        """Per layer, the ``(A, B)`` of each group, averaged over steps (kept in the state of the layer's weight);
+        ``None`` when this step keeps the inverse of an earlier one (``update``)."""
         params = self._params
         layers = len(params) // 2
         groups = sorted(factors.A)
         if len(params) != 2 * layers or any(len(factors.A[g]) != layers for g in groups):
             raise OptionError("kfac needs the parameters of an MLP, a weight and a bias per layer, in order.")
-        beta = self.param_groups[0]["ema"]
+        group = self.param_groups[0]
+        first = self.state[params[0]]
+        count = int(first.get("factor_steps", torch.tensor(0.0)))
+        first["factor_steps"] = torch.tensor(float(count + 1))
+        if count % group["update"] and "inverse_0" in first:
+            return None
+        beta = group["ema"]
         out = []
         for l in range(layers):
             state = self.state[params[2 * l]]
@@ -338,34 +358,107 @@ class KFAC(torch.optim.Optimizer):
             out.append(pairs)
         return out
 
+    def _inverses(self, layers, lam: float) -> list:
+        """Per layer the damped factors' eigenbases (:func:`kronecker_basis`), kept in the state between updates."""
+        params = self._params
+        out = []
+        for l in range(len(params) // 2):
+            state = self.state[params[2 * l]]
+            if layers is not None:
+                damped = [(_damp(A, lam ** 0.5), _damp(B, lam ** 0.5)) for A, B in layers[l]]
+                state["inverse"] = kronecker_basis(damped)
+                self.state[params[0]]["inverse_0"] = torch.tensor(1.0)
+            out.append(state["inverse"])
+        return out
+
     def step(self, closure: ResidualClosure | None = None):  # type: ignore[override]
         """One KFAC step; returns the loss where it ended (the closure's ``last`` holds its terms)."""
         group, start, start_last = _begin(self, closure, "kfac")
-        grad = closure.gradient() / 2  # J^T r
-        layers = self._factors(closure)
-        lam = group["current"]
+        factors = closure.kronecker()
+        grad = factors.gradient if factors.gradient is not None else closure.gradient() / 2  # J^T r
+        bases = self._inverses(self._factors(factors), group["current"])
         parts, k = [], 0
-        for l, pairs in enumerate(layers):
+        for l, basis in enumerate(bases):
             W, b = self._params[2 * l], self._params[2 * l + 1]
             gW = grad[k:k + W.numel()].reshape(W.shape)
             gb = grad[k + W.numel():k + W.numel() + b.numel()]
             k += W.numel() + b.numel()
-            X = torch.cat([gW, gb[:, None]], dim=1)
-            damped = [(_damp(A, lam ** 0.5), _damp(B, lam ** 0.5)) for A, B in pairs]
-            Y = inverse_kronecker_sum(X, damped)
+            Y = apply_kronecker_basis(torch.cat([gW, gb[:, None]], dim=1), basis)
             parts += [Y[:, :-1].reshape(-1), Y[:, -1]]
         d = torch.cat(parts)
+        if not torch.isfinite(d).all():
+            raise SolveError("the kfac direction is not finite; raise `damping`, or warm up with adam (`warmup`).")
+        if group["step"] == "model" and factors.jvp is not None:
+            self._model_step(closure, factors, grad, d, group, start, start_last)
+            return closure.last[0].detach()
         if group["momentum"]:
             previous = ENGD._flat_state(self, "direction")
             if previous is not None:
                 d = d + group["momentum"] * previous
-        if not torch.isfinite(d).all():
-            raise SolveError("the kfac direction is not finite; raise `damping`, or warm up with adam (`warmup`).")
         best_eta = _line_search(self, closure, d, group, start, start_last)
         _adapt(group, best_eta)
         if group["momentum"]:
             ENGD._set_state(self, "direction", d * (1.0 if best_eta else 0.0))
         return closure.last[0].detach()
+
+    def _model_step(self, closure: ResidualClosure, factors, h: torch.Tensor, d: torch.Tensor, group: dict,
+                    start, start_last) -> None:
+        """Move by the update minimising the Gauss–Newton model over ``-d`` and the previous update (halved while
+        it raises the loss); the update taken is kept for the next step."""
+        Jd = factors.jvp(d)
+        previous = ENGD._flat_state(self, "update")
+        dd, hd = float(Jd @ Jd), float(h @ d)
+        if previous is not None and bool(previous.any()):
+            Jp = factors.jvp(previous)
+            dp, pp, hp = float(Jd @ Jp), float(Jp @ Jp), float(h @ previous)
+            # minimise 2 h.delta + |J delta|^2 over delta = -a d + m p:  [[dd, -dp], [-dp, pp]] (a, m) = (hd, -hp)
+            M = torch.tensor([[dd, -dp], [-dp, pp]], dtype=torch.float64)
+            M += 1e-12 * torch.diag(M.diagonal().abs() + torch.finfo(torch.float64).tiny)
+            a, m = torch.linalg.solve(M, torch.tensor([hd, -hp], dtype=torch.float64)).tolist()
+            delta = -a * d + m * previous
+        else:
+            delta = -(hd / max(dd, torch.finfo(d.dtype).tiny)) * d
+        delta = delta * group["lr"]
+        base = [p.detach().clone() for p in self._params]
+        best, best_last, taken = float(start), start_last, torch.zeros_like(d)
+        for _ in range(group["grid"]):
+            self._move(base, -delta, 1.0)
+            value = float(closure())
+            if value < best:
+                best, best_last, taken = value, closure.last, delta
+                break
+            delta = delta / 2
+        self._move(base, -taken, 1.0)
+        closure.last = best_last
+        _adapt(group, 1.0 if taken.any() else 0.0)
+        ENGD._set_state(self, "update", taken)
+
+
+def kronecker_basis(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]):
+    r"""What :func:`inverse_kronecker_sum` needs of one or two damped pairs ``(A, B)``, to apply it many times:
+    ``(P_A, λ_A, P_B, λ_B, c)`` with :math:`Y = P_B [(P_B^\top X P_A) / (\lambda_B \lambda_A^\top + c)] P_A^\top`."""
+    if len(pairs) == 1:
+        (A, B), = pairs
+        la, Pa = torch.linalg.eigh(A)
+        lb, Pb = torch.linalg.eigh(B)
+        return Pa, la, Pb, lb, 0.0
+    (A1, B1), (A2, B2) = pairs
+
+    def basis(M1: torch.Tensor, M2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        L = torch.linalg.cholesky(M2)
+        Li = torch.linalg.solve_triangular(L, torch.eye(L.shape[0], dtype=L.dtype, device=L.device), upper=False)
+        lam, U = torch.linalg.eigh(Li @ M1 @ Li.T)
+        return lam, Li.T @ U
+
+    la, Pa = basis(A1, A2)
+    lb, Pb = basis(B1, B2)
+    return Pa, la, Pb, lb, 1.0
+
+
+def apply_kronecker_basis(X: torch.Tensor, basis) -> torch.Tensor:
+    """``Y`` of :func:`inverse_kronecker_sum` from a :func:`kronecker_basis`."""
+    Pa, la, Pb, lb, c = basis
+    return Pb @ ((Pb.T @ X @ Pa) / (lb[:, None] * la[None, :] + c)) @ Pa.T
 
 
 def _damp(M: torch.Tensor, rel: float) -> torch.Tensor:

@@ -186,7 +186,8 @@ class Schedule:
 register_optimizer(OptimizerSpec(
     "kfac", _kfac, residuals=True,
     description="KFAC for PINNs: Gauss-Newton with each layer's block as a sum of two Kronecker products (interior; "
-                "boundary and initial), from Taylor-mode jets, with a line search (options: damping, ema, "
-                "line_search, grid, momentum, adapt)",
-    cost="one gradient, one Taylor-mode pass with a reverse pass per term, eigendecompositions of (width+1)-square "
-         "factors, and up to `grid` loss evaluations"))
+                "boundary and initial), from Taylor-mode jets, the step and momentum minimising the Gauss-Newton "
+                "model (options: damping, ema, update, step, line_search, grid, momentum, adapt)",
+    cost="one Taylor-mode pass with a reverse pass per term (residuals, gradient, factors and Jacobian products "
+         "together), eigendecompositions of (width+1)-square factors every `update` (1) steps, and one loss "
+         "evaluation (more when the step is halved)"))
