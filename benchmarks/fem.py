@@ -184,16 +184,19 @@ def whole_run(n: int, threads: list[int], repeat: int, cold_bytecode: bool = Fal
         for nt in threads:
             best: dict = {}
             outs = {}
+            cpus: dict = {}
             for _ in range(repeat):
                 for name, cmd in (("symop", sym), *baselines.items()):
                     cpu, wall, peak, out = _child(cmd, nt, pycache)
                     outs[name] = out
+                    cpus.setdefault(name, []).append(cpu)
                     if name not in best or cpu < best[name][0]:
                         best[name] = (cpu, wall, peak)
             js = json.loads(outs["symop"])
             e_sym = js["errors"]["u"]
             c1, w1, m1 = best["symop"]
-            print(f"threads={nt}  (best CPU of {repeat})")
+            print(f"threads={nt}  (best CPU of {repeat}; every run's CPU: "
+                  + "; ".join(f"{name} " + " ".join(f"{c:.2f}" for c in cs) for name, cs in cpus.items()) + ")")
             print(f"  symop run  CPU {c1:7.2f} s  wall {w1:7.2f} s  peak {m1:7.0f} MiB  L2 {e_sym['l2']:.6e}  "
                   f"H1 {e_sym['h1']:.6e}  solver {js['info'].get('solver')}  timing "
                   + ", ".join(f"{k} {v:.2f}" for k, v in js["info"]["timing"].items()))
