@@ -189,3 +189,30 @@ def test_v_cycle_and_cg_are_pyamgs_and_scipys() -> None:
     assert info == 0
     assert np.linalg.norm(b - J @ x) <= 1e-9 * np.linalg.norm(b)
     assert np.abs(x - y).max() <= 1e-6 * np.abs(y).max()
+
+
+def test_chunks_run_on_one_intra_op_thread_and_restore_the_count(monkeypatch) -> None:
+    """Called directly (not through run()), the chunked residual, mass matrix and norms still put torch on one
+    thread (tens of small operations per chunk: more threads cost 20x on busy cores) and restore the count."""
+    import symop_fem.assembly as assembly
+
+    seen = []
+    real = assembly.CellSpace
+
+    class Recording(real):
+        def __init__(self, dofs, dim, qdegree, geometry=None):
+            seen.append(torch.get_num_threads())
+            super().__init__(dofs, dim, qdegree, geometry)
+
+    monkeypatch.setattr(assembly, "CellSpace", Recording)
+    prog = _lowered(POISSON, n=8)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _, J = prog.residual(None)
+        prog.mass()
+        prog.norms(np.zeros(prog.size), None)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

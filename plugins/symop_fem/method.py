@@ -322,24 +322,26 @@ class FEMProgram(Program):
 
         The cells go through in chunks (:meth:`cell_spaces`): each chunk's coefficients, element vectors
         and element matrices are computed on it and summed into each block's vector and
-        :class:`~symop_fem.assembly.ElementScatter`, which makes the CSR matrix at the end."""
+        :class:`~symop_fem.assembly.ElementScatter`, which makes the CSR matrix at the end.  torch runs
+        them on one intra-op thread (:func:`~symop_fem.assembly.one_thread`)."""
         import numpy as np
         import scipy.sparse as sps
         import torch
 
-        from .assembly import DTYPE
+        from .assembly import DTYPE, one_thread
 
         m = len(self.names)
         n = self.dofs.size
         Fs = [torch.zeros(n, dtype=DTYPE) for _ in range(m)]
         Ks: list[list[Any]] = [[None] * m for _ in range(m)]
-        for start, cs in self.cell_spaces():
-            if u is None:
-                values = None
-            else:
-                values = [cs.values(torch.as_tensor(self.dof_values(u, a), dtype=DTYPE)) for a in range(m)]
-            args = self._args(cs.xq, t, values)
-            self._chunk(start, cs, args, u is None, jacobian, Fs, Ks)
+        with one_thread():
+            for start, cs in self.cell_spaces():
+                if u is None:
+                    values = None
+                else:
+                    values = [cs.values(torch.as_tensor(self.dof_values(u, a), dtype=DTYPE)) for a in range(m)]
+                args = self._args(cs.xq, t, values)
+                self._chunk(start, cs, args, u is None, jacobian, Fs, Ks)
         Rs = [F.numpy() for F in Fs]
         blocks: list[list[Any]] = [[None] * m for _ in range(m)]
         if jacobian:
@@ -417,11 +419,12 @@ class FEMProgram(Program):
         """The block-diagonal mass matrix: one P1/P2 mass matrix per field."""
         import scipy.sparse as sps
 
-        from .assembly import ElementScatter
+        from .assembly import ElementScatter, one_thread
 
         scatter = ElementScatter(self.dofs.cells, self.dofs.size)
-        for start, cs in self.cell_spaces():
-            scatter.add(start, cs.cells, cs.element_matrices(m=1.0))
+        with one_thread():
+            for start, cs in self.cell_spaces():
+                scatter.add(start, cs.cells, cs.element_matrices(m=1.0))
         M = self._restrict(scatter.tocsr())
         return M if len(self.names) == 1 else sps.block_diag([M] * len(self.names), format="csr")
 
@@ -874,8 +877,16 @@ class FEMProgram(Program):
         :math:`|\nabla(u - u_h)|^2` with one exact for degree ``2p``: what the quadrature misses is
         of higher order in h than the error itself (a rule one degree lower misses a fixed
         fraction, about 2% of the L2 error of P1).  The cells go through in chunks, so memory stays
-        bounded by the chunk, not the mesh.
+        bounded by the chunk, not the mesh; torch runs them on one intra-op thread
+        (:func:`~symop_fem.assembly.one_thread`).
         """
+        from .assembly import one_thread
+
+        with one_thread():
+            return self._norms(u, t)
+
+    def _norms(self, u: np.ndarray, t: float | None) -> dict[str, dict[str, float]]:
+        """:meth:`norms`, on torch's current threads."""
         import numpy as np
         import sympy as sp
         import torch
