@@ -26,9 +26,14 @@ layer.
 :func:`kronecker` computes them with a recording network (:class:`Recorder`)
 that evaluates the jets layer by layer and keeps each layer's input copies and
 outputs; the residuals come from the loss's generated functions through the
-STDE engine's exact polarized partials and an exact collapsed Laplacian, and the
-:math:`g` are one reverse pass per term.  It supports symop's
-:class:`~symop.nn.network.MLP` without Fourier features.
+STDE engine's exact polarized partials and a collapsed Laplacian, exact
+(:class:`ExactJets`) or, for a stochastic loss, along the loss's own sampled
+directions (:func:`estimate_engine`), and the :math:`g` are one reverse pass per
+term.  The same copies give :math:`J^\top r` and Jacobian-vector products
+:math:`J v` (:class:`Factors`).  It supports symop's
+:class:`~symop.nn.network.MLP` without Fourier features, alone or inside an
+output transform without parameters of its own that offers ``around`` (pinn's
+hard Dirichlet constraint and output scale).
 """
 
 from __future__ import annotations

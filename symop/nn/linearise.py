@@ -22,11 +22,14 @@ transform) the Jacobian comes instead from the Taylor-mode copies of every layer
 (:func:`symop.nn.kfac.jacobian`): one reverse pass per term, the rows assembled
 as :math:`\sum_s g_{n,s} \tilde a_{n,s}^\top`, exact as well and much cheaper.
 
-The derivatives are exact (the Hessian trace for a Laplacian) whatever the
-loss's engine: with the STDE engine the loss is a stochastic estimate and the
-curvature is that of the exact residual.  In ``d`` input dimensions a derivative
-of order ``k`` costs a tensor of ``d^k`` entries per point, so this suits the
-moderate dimensions where Gauss–Newton matrices are affordable anyway.
+With the STDE engine and the step's seed, the rows from the copies are the
+loss's own estimates (the same sampled directions: :math:`|r|^2` is the loss)
+and the Jacobian is that of the estimate, unbiased for the exact one and of a
+cost flat in the dimension; wrapped networks (pinn's hard constraint) are
+linearised the same way.  Otherwise the derivatives are exact (the Hessian trace
+for a Laplacian): in ``d`` input dimensions the per-point path computes a
+derivative of order ``k`` as a tensor of ``d^k`` entries, which suits moderate
+dimensions only.
 """
 
 from __future__ import annotations
