@@ -254,6 +254,16 @@ def _adapt(group: dict, eta: float) -> None:
             group["current"] = min(max(group["current"], 1e-12) * 10, 1.0)
 
 
+def _joint_basis(M1: torch.Tensor, M2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The generalised eigenpairs of ``(M1, M2)``: :math:`\lambda` and :math:`P = L^{-\top} U` with
+    :math:`M_2 = L L^\top` and :math:`L^{-1} M_1 L^{-\top} = U \Lambda U^\top`, so that
+    :math:`P^\top M_1 P = \Lambda` and :math:`P^\top M_2 P = I`."""
+    L = torch.linalg.cholesky(M2)
+    Li = torch.linalg.solve_triangular(L, torch.eye(L.shape[0], dtype=L.dtype, device=L.device), upper=False)
+    lam, U = torch.linalg.eigh(Li @ M1 @ Li.T)
+    return lam, Li.T @ U
+
+
 def inverse_kronecker_sum(X: torch.Tensor, pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     r"""``Y`` with :math:`\sum_g (B_g \otimes A_g)\,\mathrm{vec}(Y) = \mathrm{vec}(X)` (row-major ``vec``), exactly.
 
@@ -269,14 +279,8 @@ def inverse_kronecker_sum(X: torch.Tensor, pairs: Sequence[tuple[torch.Tensor, t
         return torch.cholesky_solve(torch.cholesky_solve(X.T, torch.linalg.cholesky(A)).T, torch.linalg.cholesky(B))
     (A1, B1), (A2, B2) = pairs
 
-    def basis(M1: torch.Tensor, M2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        L = torch.linalg.cholesky(M2)
-        Li = torch.linalg.solve_triangular(L, torch.eye(L.shape[0], dtype=L.dtype, device=L.device), upper=False)
-        lam, U = torch.linalg.eigh(Li @ M1 @ Li.T)
-        return lam, Li.T @ U
-
-    la, Pa = basis(A1, A2)
-    lb, Pb = basis(B1, B2)
+    la, Pa = _joint_basis(A1, A2)
+    lb, Pb = _joint_basis(B1, B2)
     return Pb @ ((Pb.T @ X @ Pa) / (lb[:, None] * la[None, :] + 1)) @ Pa.T
 
 
@@ -444,14 +448,8 @@ def kronecker_basis(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]):
         return Pa, la, Pb, lb, 0.0
     (A1, B1), (A2, B2) = pairs
 
-    def basis(M1: torch.Tensor, M2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        L = torch.linalg.cholesky(M2)
-        Li = torch.linalg.solve_triangular(L, torch.eye(L.shape[0], dtype=L.dtype, device=L.device), upper=False)
-        lam, U = torch.linalg.eigh(Li @ M1 @ Li.T)
-        return lam, Li.T @ U
-
-    la, Pa = basis(A1, A2)
-    lb, Pb = basis(B1, B2)
+    la, Pa = _joint_basis(A1, A2)
+    lb, Pb = _joint_basis(B1, B2)
     return Pa, la, Pb, lb, 1.0
 
 
