@@ -12,7 +12,8 @@ import torch
 import symop
 from symop.nn import PhysicsLoss, make_engine
 from symop.plugins import get_discretization, resolve_options
-from symop_pinn.method import OPTIONS, HardConstraintError
+from symop.nn.hard import HardConstraintError
+from symop_pinn.method import OPTIONS
 from symop.training import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,7 +219,7 @@ def test_hard_constraint_satisfies_dirichlet_data_exactly():
 
 
 def test_hard_constraint_needs_a_ball_with_dirichlet_data():
-    with pytest.raises(HardConstraintError, match="ball or a disk"):
+    with pytest.raises(HardConstraintError, match="disks and balls"):
         _solve(str(EXAMPLES / "poisson.pde"), hard=True, steps=1)
     neumann = BALL5.replace("boundary all: u = 0", "boundary all: dn(u) = -2")
     with pytest.raises(HardConstraintError, match="Dirichlet condition"):

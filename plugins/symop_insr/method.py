@@ -55,7 +55,7 @@ class INSRProgram(Program):
     """A problem lowered for INSR: its step physics and the stepper the options ask for."""
 
     def __init__(self, problem, options: Mapping[str, Any]) -> None:
-        from .hard import hard_fields
+        from symop.nn.hard import dirichlet_fields
 
         self.problem = problem
         self.options = dict(options)
@@ -69,7 +69,7 @@ class INSRProgram(Program):
             raise OptionError(f"the scheme {o['scheme']} evaluates the right-hand side of its own stages, which needs "
                               "derivatives of derivatives that only the autograd engine takes; use estimator: "
                               "autograd, or a one-stage scheme (euler, backward-euler, crank-nicolson, midpoint).")
-        self.hard = hard_fields(problem) if o["hard"] else {}
+        self.hard = dirichlet_fields(problem) if o["hard"] else {}
         if o["optimizer"] == "kfac":
             raise OptionError("kfac takes its Kronecker factors from Taylor-mode copies of symop's MLP evaluated on "
                               "a physics loss's own terms, and insr's network encodes its inputs (and wraps hard "
@@ -117,7 +117,9 @@ class INSRProgram(Program):
         import numpy as np
         import torch
 
-        from .hard import HardDirichlet, side_factors
+        from symop.nn.hard import side_factors
+
+        from .hard import HardDirichlet
         from .network import SpatialNet
 
         o = self.options

@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from symop.nn import MLP
+from symop.nn.hard import ball_factor
 from symop.nn.taylor import generic_jet
 
 
@@ -87,7 +88,7 @@ class Constrained(nn.Module):
         m = self.mask.to(x.dtype)
         if not self.hard:
             return torch.ones(x.shape[0], self.outputs, dtype=x.dtype, device=x.device)
-        p = 1 - ((x[:, : self.dim] - self.center.to(x.dtype)) ** 2).sum(-1, keepdim=True) / self.radius**2
+        p = ball_factor(x[:, : self.dim], self.center, self.radius)[:, None]
         return m * p + (1 - m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

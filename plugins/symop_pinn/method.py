@@ -72,26 +72,12 @@ OPTIONS = (
 )
 
 
-class HardConstraintError(OptionError):
-    """``hard: true`` was asked for a problem where it does not apply."""
-
-
 def hard_fields(problem) -> tuple[str, ...]:
-    """Fields with a Dirichlet condition on every side of a ball or disk (what ``hard`` can impose)."""
-    domain = problem.domain
-    if domain.kind not in ("ball", "disk"):
-        raise HardConstraintError(
-            f"the option hard imposes Dirichlet data on a ball or a disk, and this domain is a {domain.kind}; "
-            "leave hard off.")
-    out = []
-    for bc in problem.boundary:
-        whole = bc.parts in (("all",), ()) or set(bc.parts) >= set(domain.sides)
-        if bc.kind == "dirichlet" and whole and bc.field not in out:
-            out.append(bc.field)
-    if not out:
-        raise HardConstraintError("the option hard needs a Dirichlet condition on the whole boundary "
-                                  "(`boundary all: u = g`), and this problem has none; leave hard off.")
-    return tuple(out)
+    """Fields with a Dirichlet condition on the whole boundary of a ball or disk (what ``hard`` can impose);
+    a :class:`~symop.nn.hard.HardConstraintError` (a sentence) otherwise."""
+    from symop.nn.hard import dirichlet_fields
+
+    return tuple(dirichlet_fields(problem, ("disk", "ball")))
 
 
 class PINNProgram(Program):
