@@ -174,7 +174,7 @@ def test_v_cycle_and_cg_are_pyamgs_and_scipys() -> None:
     import pyamg
     import scipy.sparse.linalg as spla
 
-    from symop_fem.method import VCycle, preconditioned_cg
+    from symop.integrate.linear import VCycle, preconditioned_cg
 
     prog = _lowered(POISSON, n=60)
     _, J = prog.residual(None)
