@@ -276,14 +276,21 @@ class BlockStepper(Stepper):
 
     def max_abs(self, u: torch.Tensor) -> float:
         """max|u| over all processes; NaN when any process has a NaN."""
-        import torch.distributed as dist
-
         local = u.detach().abs().max() if u.numel() else torch.zeros((), dtype=u.dtype, device=u.device)
         nan = torch.isnan(local)
-        both = torch.stack([torch.where(nan, torch.zeros_like(local), local).double(),
-                            nan.double()]).to(reduce_device(u))
-        dist.all_reduce(both, op=dist.ReduceOp.MAX)
-        return float("nan") if both[1] > 0 else float(both[0])
+        peak, any_nan = all_max([torch.where(nan, torch.zeros_like(local), local), nan])
+        return float("nan") if any_nan > 0 else peak
+
+
+def all_max(values: list[torch.Tensor]) -> list[float]:
+    """Each of ``values`` (scalars of this process) maximised over every process, in one all_reduce."""
+    import torch.distributed as dist
+
+    if not values:
+        return []
+    stacked = torch.stack([v.detach().double() for v in values]).to(reduce_device(values[0]))
+    dist.all_reduce(stacked, op=dist.ReduceOp.MAX)
+    return [float(v) for v in stacked]
 
 
 def block_index(layout: Layout, rank: int) -> tuple[slice, ...]:
@@ -314,16 +321,6 @@ class Blocks:
         local.coord_tensors = self.coord_tensors
         local.shape = self.shape
         return local
-
-    def maxima(self, values: list[torch.Tensor]) -> list[float]:
-        """Each of ``values`` (scalars of this block) maximised over every process (one all_reduce)."""
-        import torch.distributed as dist
-
-        if not values:
-            return []
-        both = torch.stack([v.detach().double() for v in values]).to(reduce_device(values[0]))
-        dist.all_reduce(both, op=dist.ReduceOp.MAX)
-        return [float(v) for v in both]
 
     def state(self, U: torch.Tensor) -> torch.Tensor:
         """This block of a whole-grid state ``[C, *shape]``."""

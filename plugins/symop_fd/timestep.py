@@ -118,7 +118,9 @@ def spectral_estimate(low: Lowered, exprs, U, t, blocks=None) -> tuple[float, fl
     coeffs = ev(low.time_tensor(t), U)
     peaks = [c.abs().max() for c in coeffs]
     if blocks is not None:
-        peaks = blocks.maxima(peaks)
+        from .distributed import all_max
+
+        peaks = all_max(peaks)
     aligned = len(exprs) == len(low.comps)
     pairs = {c.velocity_of: ci for ci, c in enumerate(low.comps) if c.velocity_of is not None} if aligned else {}
     velocity = {v: m for m, v in pairs.items()}
