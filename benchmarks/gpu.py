@@ -37,6 +37,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -95,8 +96,63 @@ class Clock:
         return True
 
 
-def sync() -> None:
-    torch.cuda.synchronize()
+@dataclass(frozen=True)
+class Plan:
+    """What one run measures and where: the GPU run's sizes (the defaults) or the CPU rehearsal's.
+
+    ``device`` is the device compared against the CPU reference and timed; the rehearsal puts
+    ``cpu`` there, so that every line of every section runs without a GPU (the comparisons are
+    then CPU against CPU, and the times are not GPU figures).
+    """
+
+    device: str = "cuda"
+    #: fd throughput: (dimension, cells per side, the two run lengths whose difference is timed)
+    fd_cases: tuple[tuple[int, int, tuple[int, int]], ...] = ((2, 4096, (20, 220)), (3, 256, (20, 220)))
+    #: fem: cells per side of the unit square (P1: (cells + 1)² unknowns)
+    fem_cells: int = 1000
+    #: pinn: the dimension of the correctness check; throughput: (dimension, the two run lengths)
+    pinn_check: int = 100
+    pinn_cases: tuple[tuple[int, tuple[int, int]], ...] = ((10_000, (20, 120)), (100_000, (10, 60)),
+                                                           (1_000_000, (5, 25)))
+    #: pino and hypino: samples of the correctness check and of the timed runs, the two run lengths
+    operator_samples: tuple[int, int] = (16, 64)
+    operator_steps: tuple[int, int] = (20, 120)
+    #: several processes: fd's cells per side, the two run lengths, pinn's points and width, and the
+    #: number of processes where they are not GPUs (None: one per GPU, up to 4)
+    ranks: dict = field(default_factory=lambda: {"n": 4096, "steps": (20, 120), "points": 12288, "width": 128})
+    processes: int | None = None
+
+    @property
+    def rehearsal(self) -> bool:
+        return self.device == "cpu"
+
+    @property
+    def where(self) -> str:
+        """The timed device in words."""
+        return "the CPU (rehearsal)" if self.rehearsal else "CUDA"
+
+
+#: the CPU rehearsal: every section's code at sizes a laptop runs in a minute or two
+REHEARSAL = Plan(device="cpu", fd_cases=((2, 64, (20, 220)), (3, 16, (20, 220))), fem_cells=100, pinn_check=100,
+                 pinn_cases=((100, (2, 4)), (1000, (2, 4))), operator_samples=(4, 8), operator_steps=(2, 4),
+                 ranks={"n": 64, "steps": (2, 4), "points": 96, "width": 8}, processes=2)
+
+
+def sync(device: str = "cuda") -> None:
+    """Wait for ``device``'s queued kernels (nothing to wait for on the CPU)."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def per_step(first: float, second: float, steps: tuple[int, int]) -> float | None:
+    """Seconds per step from the times of two runs of ``steps[0]`` and ``steps[1]`` steps (set-up cancels);
+    None when the longer run was not the slower one: the difference is below the timing noise."""
+    per = (second - first) / (steps[1] - steps[0])
+    return per if per > 0 else None
+
+
+#: printed in place of a rate whose two runs did not resolve a time per step
+UNRESOLVED = "not resolved (the longer run was not slower: timing noise exceeds the steps' time)"
 
 
 def heat_text(dim: int, n: int, steps: int) -> tuple[str, float]:
@@ -120,7 +176,7 @@ def fd_step_time(dim: int, n: int, dtype: str, compile: bool, steps: tuple[int, 
 
     def mark(k: int, total: int, t: float) -> None:
         if k in steps:
-            sync()
+            sync(device)
             stamps[k] = time.perf_counter()
 
     run_evolution(low, program.options, mark)  # warm-up: compilation, allocator
@@ -128,12 +184,14 @@ def fd_step_time(dim: int, n: int, dtype: str, compile: bool, steps: tuple[int, 
     return (stamps[steps[1]] - stamps[steps[0]]) / (steps[1] - steps[0])
 
 
-def section_fd(clock: Clock) -> None:
+def section_fd(clock: Clock, plan: Plan = Plan()) -> None:
+    """fd on ``plan.device`` against the CPU, and its explicit Euler step's throughput there."""
     import numpy as np
 
     import symop
 
     print("\nfd")
+    dev = plan.device
     if clock.fits("fd correctness", 20):
         text, dt = heat_text(2, 64, 200)
         problem = symop.parse(text)
@@ -141,27 +199,27 @@ def section_fd(clock: Clock) -> None:
                                   (symop.load(ROOT / "examples" / "heat.pde"), dict(n=32), "heat.pde 32² (its solve line)")):
             cpu = symop.solve(prob, "fd", compile=False, **opts)
             for compile in (False, True):
-                gpu = symop.solve(prob, "fd", device="cuda", compile=compile, **opts)
+                gpu = symop.solve(prob, "fd", device=dev, compile=compile, **opts)
                 diff = float(np.abs(np.asarray(cpu.fields["u"]) - np.asarray(gpu.fields["u"])).max())
-                print(f"  correctness {label}: max |cuda {'compiled' if compile else 'eager'} - cpu eager| = "
+                print(f"  correctness {label}: max |{dev} {'compiled' if compile else 'eager'} - cpu eager| = "
                       f"{diff:.2e} (float64)")
-    cases = [(2, 4096, (20, 220)), (3, 256, (20, 220))]
     print(f"  {'grid':<8}{'dtype':<9}{'eager s/step':>14}{'compiled s/step':>17}{'eager pts/s':>14}{'compiled pts/s':>16}")
-    for dim, n, steps in cases:
+    for dim, n, steps in plan.fd_cases:
         for dtype in ("float32", "float64"):
             if not clock.fits(f"fd {n}^{dim} {dtype}", 40):
                 continue
             points = n**dim
             try:
-                eager = fd_step_time(dim, n, dtype, False, steps, "cuda")
-                comp = fd_step_time(dim, n, dtype, True, steps, "cuda")
+                eager = fd_step_time(dim, n, dtype, False, steps, dev)
+                comp = fd_step_time(dim, n, dtype, True, steps, dev)
             except Exception as e:  # report and go on: one case must not hide the others
                 print(f"  {n}^{dim} {dtype}: failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
                 continue
             print(f"  {f'{n}^{dim}':<8}{dtype:<9}{eager:>14.3e}{comp:>17.3e}{points / eager:>14.3e}{points / comp:>16.3e}")
 
 
-def section_fem(clock: Clock) -> None:
+def section_fem(clock: Clock, plan: Plan = Plan()) -> None:
+    """P1 Poisson solved on the CPU and with its solve on ``plan.device``: the difference and the times."""
     import numpy as np
 
     import symop
@@ -169,24 +227,26 @@ def section_fem(clock: Clock) -> None:
     print("\nfem")
     if not clock.fits("fem", 90):
         return
+    dev = plan.device
     problem = symop.load(ROOT / "examples" / "poisson.pde")
-    h = 1 / 1000  # P1 on the unit square: 1001² = 1,002,001 unknowns
-    out = {}
-    for device in ("cpu", "cuda"):
+    h = 1 / plan.fem_cells  # P1 on the unit square: 1001² = 1,002,001 unknowns on the GPU run
+    out = []
+    for device in ("cpu", dev):
         start = time.perf_counter()
         sol = symop.solve(problem, "fem", h=h, degree=1, device=device)
-        out[device] = (sol, time.perf_counter() - start)
-    (a, ta), (b, tb) = out["cpu"], out["cuda"]
+        out.append((sol, time.perf_counter() - start))
+    (a, ta), (b, tb) = out
     diff = float(np.abs(np.asarray(a.fields["u"]) - np.asarray(b.fields["u"])).max())
     err_a = a.errors()["u"]["rel_l2"]
     err_b = b.errors()["u"]["rel_l2"]
     size = np.asarray(a.fields["u"]).size
-    print(f"  P1 Poisson, {size:,} nodal values: solve on the CPU {ta:.2f} s, with the solve on CUDA {tb:.2f} s "
-          f"(assembly on the CPU in both); max |cuda - cpu| = {diff:.2e}; rel L2 error cpu {err_a:.2e}, cuda {err_b:.2e}")
-    for name, sol in (("cpu", a), ("cuda", b)):
-        timing = {k: v for k, v in (sol.info or {}).items() if "time" in k or "iter" in k}
-        if timing:
-            print(f"    {name}: {timing}")
+    print(f"  P1 Poisson, {size:,} nodal values: solve on the CPU {ta:.2f} s, with the solve on {plan.where} "
+          f"{tb:.2f} s (assembly on the CPU in both); max |{dev} - cpu| = {diff:.2e}; rel L2 error cpu {err_a:.2e}, "
+          f"{dev} {err_b:.2e}")
+    for name, sol in (("cpu", a), (dev, b)):
+        info = sol.info or {}  # fem keeps its phases' seconds under "timing"
+        phases = ", ".join(f"{k} {v:.3f} s" for k, v in (info.get("timing") or {}).items())
+        print(f"    {name}: solver {info.get('solver', '?')}; {phases or 'no phase times recorded'}")
 
 
 def sine_gordon(d: int) -> str:
@@ -195,51 +255,63 @@ def sine_gordon(d: int) -> str:
             .replace("output_scale: 100,", f"output_scale: {d},"))  # the solution grows like d
 
 
-def section_pinn(clock: Clock) -> None:
+def section_pinn(clock: Clock, plan: Plan = Plan()) -> None:
+    """pinn (STDE) on ``plan.device`` against the CPU, and its training steps per second there."""
     import symop
 
     print("\npinn (STDE, Sine–Gordon on the unit ball)")
+    dev = plan.device
     if clock.fits("pinn correctness", 30):
-        problem = symop.parse(sine_gordon(100))
-        runs = {dev: symop.solve(problem, "pinn", device=dev, steps=1, seed=0) for dev in ("cpu", "cuda")}
-        la, lb = (runs[d].info.get("final_loss") for d in ("cpu", "cuda"))
-        print(f"  correctness d = 100: loss after 1 step cpu {la:.6e}, cuda {lb:.6e}, relative difference "
+        d = plan.pinn_check
+        problem = symop.parse(sine_gordon(d))
+        la, lb = (symop.solve(problem, "pinn", device=device, steps=1, seed=0).info.get("final_loss")
+                  for device in ("cpu", dev))
+        print(f"  correctness d = {d}: loss after 1 step cpu {la:.6e}, {dev} {lb:.6e}, relative difference "
               f"{abs(la - lb) / max(abs(la), 1e-30):.1e} (float32)")
-    for d, steps in ((10_000, (20, 120)), (100_000, (10, 60)), (1_000_000, (5, 25))):
+    for d, steps in plan.pinn_cases:
         if not clock.fits(f"pinn d = {d:,}", 60):
             continue
         try:
             problem = symop.parse(sine_gordon(d))
-            times = [symop.solve(problem, "pinn", device="cuda", steps=s, seed=0).info["train_time"] for s in steps]
-            per = (times[1] - times[0]) / (steps[1] - steps[0])
-            print(f"  d = {d:>9,}: {1 / per:8.1f} training steps/s ({per * 1e3:.2f} ms per step)")
+            # the first run warms up (kernels and work space for this width of input, the allocator) and is not
+            # timed: a cold first run made the shorter of the two timed runs the slower one
+            times = [symop.solve(problem, "pinn", device=dev, steps=s, seed=0).info["train_time"]
+                     for s in (steps[0], *steps)][1:]
+            per = per_step(*times, steps)
+            print(f"  d = {d:>9,}: " + (UNRESOLVED if per is None else
+                                        f"{1 / per:8.1f} training steps/s ({per * 1e3:.2f} ms per step)"))
         except Exception as e:
             print(f"  d = {d:,}: failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
 
 
-def operator_section(clock: Clock, method: str, text: str, options: dict) -> None:
+def operator_section(clock: Clock, method: str, text: str, options: dict, plan: Plan = Plan()) -> None:
+    """A neural operator's first training loss on the CPU and on ``plan.device``, and its steps per second there."""
     import symop
 
     print(f"\n{method}")
     if not clock.fits(method, 90):
         return
+    dev = plan.device
+    check, timed = plan.operator_samples
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{method}.pde"
         path.write_text(text)
         problem = symop.load(path)
-        first = {}
-        for dev in ("cpu", "cuda"):
-            rep = symop.train(problem, method, samples=16, output=Path(tmp) / f"{dev}.pt", device=dev, seed=0,
-                              steps=2, **options)
-            first[dev] = rep.losses[0]
-        a, b = first["cpu"], first["cuda"]
-        print(f"  correctness: first training loss cpu {a:.6e}, cuda {b:.6e}, relative difference "
+        first = []
+        for i, device in enumerate(("cpu", dev)):
+            rep = symop.train(problem, method, samples=check, output=Path(tmp) / f"check{i}.pt", device=device,
+                              seed=0, steps=2, **options)
+            first.append(rep.losses[0])
+        a, b = first
+        print(f"  correctness: first training loss cpu {a:.6e}, {dev} {b:.6e}, relative difference "
               f"{abs(a - b) / max(abs(a), 1e-30):.1e}")
-        steps = (20, 120)
-        walls = [symop.train(problem, method, samples=64, output=Path(tmp) / f"s{s}.pt", device="cuda", seed=0,
-                             steps=s, **options).wall_time for s in steps]
-        per = (walls[1] - walls[0]) / (steps[1] - steps[0])
-        print(f"  {1 / per:.1f} training steps/s on CUDA ({per * 1e3:.2f} ms per step; {options or 'default sizes'})")
+        steps = plan.operator_steps
+        # a warm-up run of the shorter length first, not timed (the check above trained on fewer samples)
+        walls = [symop.train(problem, method, samples=timed, output=Path(tmp) / f"s{k}.pt", device=dev, seed=0,
+                             steps=s, **options).wall_time for k, s in enumerate((steps[0], *steps))][1:]
+        per = per_step(*walls, steps)
+        rate = UNRESOLVED if per is None else f"{1 / per:.1f} training steps/s on {plan.where} ({per * 1e3:.2f} ms per step"
+        print(f"  {rate}; {options or 'default sizes'}, {timed} samples{')' if per is not None else ''}")
 
 
 RANKS_WORKER = """
@@ -292,23 +364,31 @@ def launch(ranks: int, worker: Path, cfg: dict, out: Path, timeout: float) -> di
     proc = subprocess.run(head + [str(worker), json.dumps(cfg), str(out)], env=env, capture_output=True, text=True,
                           timeout=timeout)
     if proc.returncode:
-        raise RuntimeError(f"{ranks} process(es) failed: {proc.stderr.strip().splitlines()[-1][:200]}")
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}, nothing on stderr"])[-1]
+        raise RuntimeError(f"{ranks} process(es) failed: {last[:200]}")
     return torch.load(out, weights_only=True)
 
 
 def section_ranks(clock: Clock, device: str = "cuda", n: int = 4096, steps: tuple[int, int] = (20, 120),
-                  points: int = 12288, width: int = 128) -> None:
+                  points: int = 12288, width: int = 128, processes: int | None = None) -> None:
     """fd and pinn split over several GPUs (torchrun, NCCL) against one process: the result and the time per step.
 
-    ``device="cpu"`` runs the same launches on gloo processes (how the section is tested without GPUs).
+    ``device="cpu"`` runs the same launches on gloo CPU processes (the rehearsal, and how the section is
+    tested without GPUs), up to ``processes`` of them (default 2); on CUDA one process per GPU, up to 4.
     """
-    count = torch.cuda.device_count()
+    cuda = device.startswith("cuda")
+    count = torch.cuda.device_count() if cuda else (processes or 2)
     if count < 2:
-        print(f"\nseveral GPUs: skipped, {count} CUDA device here (fd and pinn under torchrun need 2 or more)")
+        what = f"{count} CUDA device here" if cuda else f"{count} process asked for"
+        print(f"\nseveral GPUs: skipped, {what} (fd and pinn under torchrun need 2 or more)")
         return
     top = min(count, 4)
     counts = sorted({1, 2, top})
-    print(f"\nseveral GPUs (torchrun, {'NCCL' if device == 'cuda' else 'gloo'}; {count} here, up to {top} processes)")
+    if cuda:
+        print(f"\nseveral GPUs (torchrun, NCCL; {count} here, up to {top} processes)")
+    else:
+        print(f"\nseveral processes, CPU rehearsal (torchrun, gloo on CPU processes standing in for GPUs; "
+              f"up to {top} processes)")
     text, dt = heat_text(2, n, 1)
     cases = [
         ("fd", f"explicit Euler, periodic heat {n}², float64, eager",
@@ -330,9 +410,9 @@ def section_ranks(clock: Clock, device: str = "cuda", n: int = 4096, steps: tupl
         print(f"  {'case':<6}{'processes':>10}{'ms/step':>10}{'speed-up':>10}  against one process")
         for name, label, cfg in cases:
             cfg.setdefault("file", str(heat))
-            base, reference = None, None
+            base, reference, unresolved = None, None, False
             for ranks in counts:
-                if not clock.fits(f"{name} on {ranks} GPU(s)", 90):
+                if not clock.fits(f"{name} on {ranks} {'GPU(s)' if cuda else 'process(es)'}", 90):
                     continue
                 try:
                     got = launch(ranks, worker, cfg, tmp / f"{name}{ranks}.pt", max(60.0, clock.left() - 10))
@@ -343,44 +423,60 @@ def section_ranks(clock: Clock, device: str = "cuda", n: int = 4096, steps: tupl
                     print(f"  {name:<6}{ranks:>10}  failed: the run says it ran on {int(got['split'])} process(es)")
                     continue
                 walls = got["walls"][1:]
-                per = float(walls[1] - walls[0]) / (cfg["steps"][1] - cfg["steps"][0])
+                per = per_step(float(walls[0]), float(walls[1]), tuple(cfg["steps"]))
                 value = got["u"] if name == "fd" else got["losses"]
                 if reference is None:
                     base, reference = per, value
                 gap = float((value - reference).abs().max() / reference.abs().max().clamp_min(1e-300))
-                print(f"  {name:<6}{ranks:>10}{per * 1e3:>10.3f}{base / per:>10.2f}  max relative difference "
+                ms = f"{per * 1e3:>10.3f}" if per is not None else f"{'-':>10}"
+                ratio = f"{base / per:>10.2f}" if per is not None and base is not None else f"{'-':>10}"
+                unresolved = unresolved or per is None
+                print(f"  {name:<6}{ranks:>10}{ms}{ratio}  max relative difference "
                       f"{gap:.1e}{'' if gap <= 1e-9 else '  (more than 1e-9: look at it)'}")
             print(f"    ({label})")
+            if unresolved:
+                print(f"    (-: time per step {UNRESOLVED})")
 
 
 def main(argv=None) -> int:
+    """Run the sections asked for; status 0 (a section's failure is printed as its result)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", type=float, default=480.0, help="seconds for the whole run (default 480)")
     ap.add_argument("--only", nargs="+", default=["fd", "fem", "pinn", "pino", "hypino", "ranks"],
                     choices=["fd", "fem", "pinn", "pino", "hypino", "ranks"])
+    ap.add_argument("--rehearse", action="store_true",
+                    help="run every section with the CPU standing in for CUDA, at tiny sizes (no GPU figures)")
     args = ap.parse_args(argv)
-    if not torch.cuda.is_available():
+    plan = REHEARSAL if args.rehearse else Plan()
+    if not plan.rehearsal and not torch.cuda.is_available():
         print(f"gpu.py: no CUDA device here (torch {torch.__version__}); nothing measured.")
         return 0
     clock = Clock(args.budget)
     sys.path.insert(0, str(ROOT / "plugins"))
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"GPU {torch.cuda.get_device_name()}; torch {torch.__version__} (CUDA {torch.version.cuda}); "
-          f"{os.cpu_count()} CPUs; load average {load}; budget {args.budget:.0f} s")
+    if plan.rehearsal:
+        print(f"CPU REHEARSAL (--rehearse), not GPU figures: the CPU stands in for CUDA at tiny sizes, so every "
+              f"comparison below is CPU against CPU and every time is a CPU time; torch {torch.__version__}; "
+              f"{os.cpu_count()} CPUs; load average {load}; budget {args.budget:.0f} s")
+    else:
+        print(f"GPU {torch.cuda.get_device_name()}; torch {torch.__version__} (CUDA {torch.version.cuda}); "
+              f"{os.cpu_count()} CPUs; load average {load}; budget {args.budget:.0f} s")
     sections = {
-        "fd": lambda: section_fd(clock),
-        "fem": lambda: section_fem(clock),
-        "pinn": lambda: section_pinn(clock),
-        "pino": lambda: operator_section(clock, "pino", POISSON1D, {}),
-        "hypino": lambda: operator_section(clock, "hypino", SCREENED, {}),
-        "ranks": lambda: section_ranks(clock),
+        "fd": lambda: section_fd(clock, plan),
+        "fem": lambda: section_fem(clock, plan),
+        "pinn": lambda: section_pinn(clock, plan),
+        "pino": lambda: operator_section(clock, "pino", POISSON1D, {}, plan),
+        "hypino": lambda: operator_section(clock, "hypino", SCREENED, {}, plan),
+        "ranks": lambda: section_ranks(clock, plan.device, processes=plan.processes, **plan.ranks),
     }
     for name in args.only:
         try:
             sections[name]()
         except Exception as e:  # one method's failure is a result too
             print(f"  {name}: failed: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}")
-    print(f"\ntotal {time.perf_counter() - clock.start:.0f} s")
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"\ntotal {time.perf_counter() - clock.start:.0f} s; load average {load}"
+          + ("; CPU rehearsal, no GPU figures" if plan.rehearsal else ""))
     return 0
 
 
