@@ -117,6 +117,17 @@ def test_encoding_marks_geometry_and_boundary_kinds():
     assert float(im[8].sum()) > 0 and float(im[10].sum()) == 0  # Dirichlet everywhere, no Neumann
 
 
+def test_a_batch_stays_on_the_device_of_its_instances(family):
+    """Every tensor of a collated batch is on the instances' device ("meta" stands in for CUDA: a tensor made
+    without a device would land on the CPU, as the labelled flags once did)."""
+    from symop_hypino.encoding import collate
+
+    instances = dataset.build(symop.load(family), 3, 0, SPEC, labelled=0.5)
+    collate(instances)  # the images, computed from the values (meta tensors have none), travel with them
+    batch = collate([i.to("meta") for i in instances])
+    assert {k: v.device.type for k, v in batch.items()} == {k: "meta" for k in batch}
+
+
 # ----------------------------------------------------------------- training and solving
 def test_training_loss_falls_and_zero_shot_error_falls(trained, family):
     report, path = trained

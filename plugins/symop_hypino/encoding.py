@@ -294,7 +294,7 @@ def collate(instances: list[Instance]) -> dict[str, torch.Tensor]:
             i.cached_image = image(i)
     out["image"] = torch.stack([i.cached_image for i in instances])
     out["scale"] = torch.stack([i.scale for i in instances])
-    out["labelled"] = torch.tensor([i.u is not None for i in instances], dtype=out["f"].dtype)
+    out["labelled"] = torch.tensor([i.u is not None for i in instances], dtype=out["f"].dtype, device=out["f"].device)
     out["u"] = torch.stack([i.u if i.u is not None else torch.zeros_like(i.f) for i in instances])
     out["ub"] = torch.stack([i.ub if i.ub is not None else torch.zeros_like(i.g) for i in instances])
     return out
