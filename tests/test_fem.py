@@ -394,6 +394,20 @@ def test_solution_geometry_and_p2_dofs():
     assert sol.errors()["u"]["max"] < 1e-3
 
 
+def test_the_solver_record_names_the_device_solver():
+    """info["solver"] names what solves: SciPy's choice on the CPU, torch's Jacobi-preconditioned CG on CUDA
+    (which takes every system there, whatever `solver` resolved to), not an AMG that never ran."""
+    problem = symop.load("examples/poisson.pde")
+    assert symop.solve(problem, method="fem", h=0.25).info["solver"] == "direct"
+    program = symop.lower(problem, "fem", h=0.25)
+    program.device = "cpu"
+    assert program.solver_record("amg", 1e-8) == "amg (relative residual 1.0e-08)"
+    program.device = "cuda"
+    for solver in ("amg", "direct"):
+        assert program.solver_record(solver, 1e-8) == "Jacobi-preconditioned CG on cuda (relative residual 1.0e-08)"
+    assert program.solver_record("gmres", 1e-8).startswith("Jacobi-preconditioned BiCGSTAB on cuda")
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_solves_match_the_cpu():
@@ -403,6 +417,7 @@ def test_cuda_solves_match_the_cpu():
         cpu = symop.solve(problem, method="fem", **opts)
         gpu = symop.solve(problem, method="fem", device="cuda", **opts)
         assert gpu.device == "cuda"
+        assert problem.time is not None or "CG on cuda" in gpu.info["solver"]
         assert np.allclose(gpu.fields["u"], cpu.fields["u"], atol=1e-7)
     nonlinear = symop.parse(HEAT1D.replace("equation dt(u) = 0.25*d(u, x, 2)",
                                            "equation dt(u) = 0.25*d(u, x, 2) - u^2 + exact(u)^2"))
