@@ -1,6 +1,6 @@
 """Every method's CUDA path: its correctness against the CPU result, and its throughput, in one run.
 
-    python benchmarks/gpu.py [--budget SECONDS] [--only fd fem pinn pino hypino ranks]
+    python benchmarks/gpu.py [--budget SECONDS] [--only fd fem pinn pino hypino ranks] [--rehearse]
 
 Sections (each skipped with a line when the time left is too short, each failure reported and the
 run going on; the whole run stays within ``--budget`` seconds, 480 by default, set-up included):
@@ -16,9 +16,11 @@ run going on; the whole run stays within ``--budget`` seconds, 480 by default, s
 * **pinn**: the loss at step 0 on the CPU and on CUDA for the same seed (Sine–Gordon on the unit
   ball, the STDE paper's problem, d = 100); training steps per second with STDE at d = 10⁴, 10⁵,
   10⁶ (100 points, 16 directions, width 128, depth 4; the paper's JAX figures on an A100:
-  454, 157 and 13.6 it/s at d = 10⁴, 10⁵, 10⁶).
+  454, 157 and 13.6 it/s at d = 10⁴, 10⁵, 10⁶), from the training times of two runs of different
+  lengths after an untimed warm-up run.
 * **pino**, **hypino**: the first training loss on the CPU and on CUDA for the same seed; training
-  steps per second on CUDA (difference of two runs of different lengths).
+  steps per second on CUDA (difference of two runs of different lengths, after a warm-up run).
+  A difference that is not positive prints as "not resolved" rather than a negative rate.
 * **ranks** (several GPUs, for a machine that has them): with ``torch.cuda.device_count() >= 2``,
   fd (explicit Euler, periodic heat at 4096², float64, eager) and pinn (heat.pde, Adam, float64)
   launched under ``torchrun --nproc_per_node R`` for R = 1, 2 and min(GPUs, 4) (NCCL, each
@@ -28,6 +30,17 @@ run going on; the whole run stays within ``--budget`` seconds, 480 by default, s
 
 Without CUDA it prints one line and exits with status 0.  Paste its output into
 ``benchmarks/RESULTS.md`` with the command.
+
+``--rehearse`` runs every section with the CPU standing in for CUDA (the device compared against the
+CPU reference is ``cpu``, and there is nothing to synchronise), at tiny sizes: fd at 64² and 16³, fem
+at 101² = 10,201 unknowns, pinn at d = 100 and 1000, pino and hypino on 8 samples for a few steps,
+and the several-GPU section on 2 gloo CPU processes.  Every line of every section runs except the
+CUDA calls themselves; its output says it is a CPU rehearsal, and its times are CPU times, not GPU
+figures.  ``tests/test_gpu_script.py`` runs it (fem alone in the fast suite, all of it as a slow test).
+
+Status: rehearsed on the CPU (2 shared cores, load average about 3, torch 2.13 CPU): every section
+printed its result lines, no section failed, the CPU-against-CPU comparisons agreed to 0 (fd's
+compiled against eager step: 1.1e-15), in about 30-50 s.  It has still not run on a GPU.
 """
 
 from __future__ import annotations
