@@ -15,7 +15,7 @@ from torch import nn
 from symop.errors import OptionError
 from symop.nn import ACTIVATIONS  # the activations an MLP (and its Taylor-mode jets) supports; declared light
 
-from .taylor import mlp_jet, mlp_jet2_sum
+from .taylor import mlp_input_jet, mlp_input_jet2_sum, mlp_jet, mlp_jet2_sum
 
 __all__ = ["ACTIVATIONS", "MLP", "activate"]
 
@@ -78,3 +78,13 @@ class MLP(nn.Module):
         """Collapsed 2-jet (sum of the second coefficients), and with ``center`` the radial derivative
         ``(x - center)·∇`` over the first ``dim`` inputs; see :func:`symop.nn.taylor.mlp_jet2_sum`."""
         return mlp_jet2_sum(self, x, directions, center, dim)
+
+    def input_jet(self, h):
+        """Taylor-mode jet along the curve whose input jet is ``h`` (an encoding of the points in front of the
+        network); see :func:`symop.nn.taylor.mlp_input_jet`."""
+        return mlp_input_jet(self, h)
+
+    def input_jet2_sum(self, h0: torch.Tensor, h1: torch.Tensor, h2: torch.Tensor | None):
+        """Collapsed 2-jet from an input jet (the second coefficients summed over the curves); see
+        :func:`symop.nn.taylor.mlp_input_jet2_sum`."""
+        return mlp_input_jet2_sum(self, h0, h1, h2)

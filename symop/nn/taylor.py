@@ -25,6 +25,12 @@ Directions are either a dense tensor ``(S, D)`` shared by all points, a dense
 tensor ``(N, S, D)`` per point, or a *sparse* pair ``(index, scale)`` meaning
 ``scale * e_index`` (``index`` of shape ``(S,)`` or ``(N, S)``), which the
 first layer turns into a column gather instead of a matrix product.
+
+A network whose input is itself a function of the points (an encoding of
+them) is differentiated along the curve that the encoding makes of the line:
+:func:`mlp_input_jet` and :func:`mlp_input_jet2_sum` take the jet of the MLP's
+input instead of directions, and :func:`leibniz` multiplies two jets (an
+output transform :math:`\varphi N`).
 """
 
 from __future__ import annotations
@@ -41,9 +47,13 @@ __all__ = [
     "Jet",
     "activation_derivatives",
     "compose",
+    "dense_directions",
     "elementwise",
     "generic_jet",
+    "leibniz",
     "linear",
+    "mlp_input_jet",
+    "mlp_input_jet2_sum",
     "mlp_jet",
     "mlp_jet2_sum",
 ]
@@ -329,3 +339,90 @@ def mlp_jet2_sum(net, x: torch.Tensor, directions, center: torch.Tensor | None =
     x1 = x1 @ W.T
     out = (net.last(x0), x1.expand(x0.shape[0], *x1.shape[1:]), x2 @ W.T)
     return out if center is None else (*out, xr @ W.T)
+
+
+def dense_directions(directions, D: int, dtype, device) -> torch.Tensor:
+    """Directions as a dense ``(S, D)`` or ``(N, S, D)`` tensor (a sparse pair ``(index, scale)`` made dense)."""
+    if isinstance(directions, tuple):
+        index, scale = directions
+        v = torch.zeros(*index.shape, D, dtype=dtype, device=device)
+        v.scatter_(-1, index[..., None], 1.0)
+        scale = torch.as_tensor(scale, dtype=dtype, device=device)
+        if scale.dim() > index.dim():
+            scale = scale[..., 0]
+        return v * scale.expand(index.shape)[..., None]
+    return directions.to(dtype)
+
+
+def leibniz(f: Jet, g: Jet) -> Jet:
+    r"""The jet of the product :math:`f g` from the jets of both (derivatives, not Taylor coefficients):
+    :math:`(fg)_k = \sum_{j \le k} \binom{k}{j} f_j\, g_{k-j}` (``None`` entries are zero)."""
+    out: Jet = []
+    for k in range(min(len(f), len(g))):
+        terms = []
+        for j in range(k + 1):
+            t = _mul(f[j], g[k - j])
+            terms.append(t if t is None or j in (0, k) else math.comb(k, j) * t)
+        out.append(_add(*terms))
+    return out
+
+
+def _fourier_jet(net, jet: Jet) -> Jet:
+    """The random Fourier features ``[sin(2π B h), cos(2π B h)]`` of an input jet ``h`` (Faà di Bruno)."""
+    order = len(jet) - 1
+    B = 2 * math.pi * net.B
+    z = [None if c is None else c @ B.T for c in jet]
+    zs = compose(activation_derivatives("sin", z[0], order), z)
+    zc = compose(activation_derivatives("cos", z[0], order), z)
+    return [None if a is None else torch.cat(torch.broadcast_tensors(a, b), dim=-1) for a, b in zip(zs, zc)]
+
+
+def mlp_input_jet(net, h: Jet) -> Jet:
+    """The jet of ``net`` along a curve whose input jet is ``h``: ``[h_0 (N, inputs), h_1, ..., h_k]``, each
+    ``h_j`` ``(N, S, inputs)`` or ``(S, inputs)`` or ``None`` (zero).
+
+    :func:`mlp_jet` is the straight line ``h = [x, v, 0, ...]``; an encoding of
+    the points (a circle for a periodic axis) gives curved ones.  Returns
+    ``[f_0 (N, 1, outputs), f_1, ..., f_k (N, S, outputs)]``.
+    """
+    order = len(h) - 1
+    if order > MAX_ORDER:
+        raise MethodError(f"Taylor-mode derivatives of order {order} are not supported (at most {MAX_ORDER}); "
+                          "use `--set estimator=autograd`.")
+    inv = 1.0 / net.scale
+    jet: Jet = [((h[0] - net.shift) * inv)[:, None, :]] + [None if c is None else c * inv for c in h[1:]]
+    if net.fourier > 0:
+        jet = _fourier_jet(net, jet)
+    for layer in net.hidden:
+        jet = elementwise(net.activation, linear(layer, jet))
+    jet = linear(net.last, jet)
+    n = jet[0].shape[0]
+    s = max((c.shape[-2] for c in jet[1:] if c is not None), default=1)
+    shape = (n, s, jet[0].shape[-1])
+    return [jet[0]] + [torch.zeros(shape, dtype=jet[0].dtype, device=jet[0].device) if c is None else c.expand(shape)
+                       for c in jet[1:]]
+
+
+def mlp_input_jet2_sum(net, h0: torch.Tensor, h1: torch.Tensor, h2: torch.Tensor | None):
+    r"""Collapsed 2-jet of ``net`` along the curves of an input jet: ``h0 (N, inputs)``, first coefficients
+    ``h1 (N, S, inputs)`` (or ``(S, inputs)``) and the sum of the second ones over the ``S`` curves
+    ``h2 (N, inputs)`` (``None``: straight lines).  Returns ``f0 (N, out)``, ``f1 (N, S, out)`` and
+    :math:`\sum_s f_{2,s}` ``(N, out)``, as :func:`mlp_jet2_sum` does for straight lines."""
+    inv = 1.0 / net.scale
+    x0, x1 = (h0 - net.shift) * inv, h1 * inv
+    x1 = x1[None] if x1.dim() == 2 else x1
+    x2 = None if h2 is None else h2 * inv
+    if net.fourier > 0:
+        B = 2 * math.pi * net.B
+        z0, z1, z2 = x0 @ B.T, x1 @ B.T, None if x2 is None else x2 @ B.T
+        s0, s1, s2, _ = _collapsed_activation("sin", z0, z1, z2)
+        c0, c1, c2, _ = _collapsed_activation("cos", z0, z1, z2)
+        x0, x1, x2 = torch.cat([s0, c0], -1), torch.cat(torch.broadcast_tensors(s1, c1), -1), torch.cat([s2, c2], -1)
+    for layer in net.hidden:
+        W = layer.weight
+        x0, x1, x2 = layer(x0), x1 @ W.T, None if x2 is None else x2 @ W.T
+        x0, x1, x2, _ = _collapsed_activation(net.activation, x0, x1, x2)
+    W = net.last.weight
+    f2 = torch.zeros(x0.shape[0], W.shape[0], dtype=x0.dtype, device=x0.device) if x2 is None else x2 @ W.T
+    x1 = x1 @ W.T
+    return net.last(x0), x1.expand(x0.shape[0], *x1.shape[1:]), f2
