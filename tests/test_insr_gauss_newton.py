@@ -106,7 +106,8 @@ def test_engd_fits_a_step_far_below_adam_in_the_same_iterations():
     assert all(e < 0.05 * a for e, a in zip(losses["engd"], losses["adam"])) and losses["engd"][-1] < 1e-2, losses
 
 
-def test_kfac_is_refused_with_a_sentence_and_engd_is_not():
-    with pytest.raises(OptionError, match="kfac.*use engd"):
-        program(optimizer="kfac")
-    program(optimizer="engd")
+def test_kfac_is_refused_only_with_fourier_features_and_engd_is_not():
+    with pytest.raises(OptionError, match="kfac.*Fourier features.*use engd"):
+        program(optimizer="kfac", fourier=4)
+    program(optimizer="kfac")
+    program(optimizer="engd", fourier=4)

@@ -70,11 +70,11 @@ class INSRProgram(Program):
                               "derivatives of derivatives that only the autograd engine takes; use estimator: "
                               "autograd, or a one-stage scheme (euler, backward-euler, crank-nicolson, midpoint).")
         self.hard = dirichlet_fields(problem) if o["hard"] else {}
-        if o["optimizer"] == "kfac":
-            raise OptionError("kfac takes its Kronecker factors from Taylor-mode copies of symop's MLP evaluated on "
-                              "a physics loss's own terms, and insr's network encodes its inputs (and wraps hard "
-                              "Dirichlet data) while its step loss is a scheme's update; use engd, its Gauss–Newton "
-                              "step with the exact Jacobian.")
+        if o["optimizer"] == "kfac" and o["fourier"] > 0:
+            raise OptionError("kfac takes its Kronecker factors from the layers of an MLP without Fourier features; "
+                              "leave fourier at 0, or use engd.")
+        if o["optimizer"] == "kfac" and not o["damping"] > 0:
+            raise OptionError("kfac inverts damped Kronecker factors and needs damping above 0 (1e-6 by default).")
         physics = self.physics("cpu")
         if o["advection"] == "semi-lagrangian":
             if physics.groups_present(("reaction",)):
@@ -205,7 +205,7 @@ class INSRProgram(Program):
         decay = 1.0 if gauss_newton else o["lr_decay"]
         settings = FitSettings(o["iterations"], o["optimizer"], lr, decay, o["tol"], points=o["points"],
                                resample=o["resample"], boundary_points=o["boundary_points"], seed=o["seed"],
-                               options={"damping": o["damping"]} if o["optimizer"] == "engd" else {})
+                               options={"damping": o["damping"]} if gauss_newton else {})
         fitter = Fitter(physics, live, settings, procs)
         model = fitter.model  # the live network as the loss calls it
         stepper = self.stepper(fitter)
@@ -356,13 +356,20 @@ class INSR(Discretization):
             Option("tol", float, 0.0, "stop a step's fit when its loss falls below this (0: never early)", minimum=0),
             Option("optimizer", str, "lbfgs", "a registered optimizer (adam needs far more iterations; engd: "
                    "Gauss-Newton steps on the step's residuals and their exact Jacobian, a line search, one "
-                   "process; kfac is refused)", optimizer_names()),
-            Option("lr", float, None, "learning rate (default: 1 for lbfgs, and for engd, its largest step; 1e-3 "
-                   "for the others)", minimum=0, exclusive=True),
-            Option("lr_decay", float, 0.1, "final learning rate / initial within each step's fit (not for engd, "
-                   "whose line search picks each step)", minimum=0, exclusive=True),
+                   "process, per iteration the M x P Jacobian point by point and a min(M, P) solve; kfac: "
+                   "Gauss-Newton with each layer's block two Kronecker factors (the step's rows, the boundary "
+                   "terms) from Taylor-mode jets through the encoding and the hard transform, per iteration one "
+                   "jet pass with a reverse pass per term and state component, (width+1)-square "
+                   "eigendecompositions and a loss evaluation or more: on 2D heat at the default size 14x "
+                   "cheaper per iteration than engd's, but it needs several times the iterations, and does "
+                   "better with resample false; no Fourier features)", optimizer_names()),
+            Option("lr", float, None, "learning rate (default: 1 for lbfgs, and for engd and kfac, their largest "
+                   "step; 1e-3 for the others)", minimum=0, exclusive=True),
+            Option("lr_decay", float, 0.1, "final learning rate / initial within each step's fit (not for engd or "
+                   "kfac, whose line search or Gauss-Newton model picks each step)", minimum=0, exclusive=True),
             Option("damping", float, 1e-6, "engd's damping, relative to the mean diagonal of J J^T (its floor: "
-                   "less fits each iteration's points and not the next's)", minimum=0),
+                   "less fits each iteration's points and not the next's); kfac's, its square root on each "
+                   "Kronecker factor relative to the factor's mean diagonal (kfac needs it above 0)", minimum=0),
             Option("points", int, 1024, "interior points per iteration", minimum=1),
             Option("resample", bool, True, "fresh points every optimizer step (false: one set per time step's fit)"),
             Option("boundary_points", int, 256, "points per boundary condition per iteration", minimum=1),

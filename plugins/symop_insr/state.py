@@ -14,7 +14,10 @@ that it ignores), so that
 
 Every one of them is differentiable in the points, so a rate of a combination
 (the stages of an explicit Runge–Kutta method) is evaluated exactly like a
-rate of a network.
+rate of a network.  They also give Taylor-mode jets (``jet``, ``jet2_sum``, as
+:mod:`symop.nn.stde` reads them): a network's own where it has them, a
+combination's the same combination of its states' jets, any other state's by
+nested forward mode.
 """
 
 from __future__ import annotations
@@ -44,6 +47,17 @@ class State:
 
     __rmul__ = __mul__
 
+    def jet(self, X: torch.Tensor, directions, order: int) -> list[torch.Tensor]:
+        """``[f_0 (N, 1, C), f_1, ..., f_order (N, S, C)]`` along ``directions`` (:func:`symop.nn.stde.jet`)."""
+        from symop.nn.taylor import generic_jet
+
+        return generic_jet(self, X, directions, order, X.shape[-1])
+
+    def jet2_sum(self, X: torch.Tensor, directions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(f_0 (N, C), f_1 (N, S, C), sum_s f_2 (N, C))`` along ``directions``."""
+        f = self.jet(X, directions, 2)
+        return f[0][:, 0], f[1], f[2].sum(1)
+
 
 class Snapshot(State):
     """A frozen copy of ``module`` (no parameter takes gradients): one stored time step."""
@@ -55,6 +69,16 @@ class Snapshot(State):
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
         return self.module(X)
+
+    def jet(self, X: torch.Tensor, directions, order: int) -> list[torch.Tensor]:
+        from symop.nn import stde
+
+        return stde.jet(self.module, X, directions, order)
+
+    def jet2_sum(self, X: torch.Tensor, directions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        from symop.nn import stde
+
+        return stde.jet2_sum(self.module, X, directions)
 
     @property
     def floats(self) -> int:
@@ -70,6 +94,8 @@ class Live(State):
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
         return self.module(X)
+
+    jet, jet2_sum = Snapshot.jet, Snapshot.jet2_sum
 
 
 class Combination(State):
@@ -94,6 +120,26 @@ class Combination(State):
         if out is None:
             return self.terms[0][1](X) * 0.0
         return out
+
+    def jet(self, X: torch.Tensor, directions, order: int) -> list[torch.Tensor]:
+        out = None
+        for c, s in self.terms:
+            if c == 0.0:
+                continue
+            f = [c * fj for fj in s.jet(X, directions, order)]
+            out = f if out is None else [a + b for a, b in zip(out, f)]
+        return [0.0 * fj for fj in self.terms[0][1].jet(X, directions, order)] if out is None else out
+
+    def jet2_sum(self, X: torch.Tensor, directions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = None
+        for c, s in self.terms:
+            if c == 0.0:
+                continue
+            f = [c * fj for fj in s.jet2_sum(X, directions)]
+            out = f if out is None else [a + b for a, b in zip(out, f)]
+        if out is None:
+            out = [0.0 * fj for fj in self.terms[0][1].jet2_sum(X, directions)]
+        return tuple(out)
 
 
 class Rate(State):

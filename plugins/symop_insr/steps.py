@@ -26,7 +26,12 @@ vector and the exact Jacobian (:class:`StepLoss`): each scheme names the part
 of its residual that depends on the new network (its value for the explicit,
 semi-Lagrangian and initial fits; :math:`v - \theta\Delta t F(v)` for the theta
 family; :math:`v - \Delta t F((u + v)/2)` for the midpoint rule), whose rows
-are differentiated point by point.  Each
+are differentiated point by point.  For ``kfac`` the same rows are evaluated
+once more by Taylor-mode jets through a recorder of the network's layers
+(:mod:`symop.nn.kfac`; the encoding and the hard-Dirichlet transform in front
+of and behind it, :class:`StepLoss.kronecker`): the step's rows are one group
+of Kronecker factors (the interior's, as a pinn's equation), the boundary
+terms the other.  Each
 stepper is a :class:`symop.integrate.Stepper` whose state is a network
 snapshot, so :class:`~symop.integrate.LieSplitting` and
 :class:`~symop.integrate.StrangSplitting` combine them as they are.
@@ -50,7 +55,7 @@ from symop.training import DistInfo, Phase, Schedule, optimize, wrap
 from .physics import Points, StepPhysics
 from .state import Combination, Live, Rate, Snapshot, State
 
-__all__ = ["ExplicitFit", "Fitter", "FitSettings", "Identity", "LiveRows", "MidpointFit", "SemiLagrangian",
+__all__ = ["ExplicitFit", "Fitter", "FitSettings", "Identity", "LiveRows", "MidpointFit", "Rows", "SemiLagrangian",
            "StepLoss", "ThetaFit", "share", "value_rows", "velocity_of"]
 
 
@@ -150,6 +155,23 @@ class Fitter:
 LiveRows = Callable[[State, torch.Tensor, Any], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class Rows:
+    """Live rows (:data:`LiveRows`) that the functional engine may not evaluate point by point.
+
+    ``pointwise`` false (a node of a known function, which the engines
+    differentiate by autograd outside any transform): engd then takes the
+    step's Jacobian by reverse mode through the evaluated residual, while kfac's
+    Taylor-mode jets evaluate the rows as they are.
+    """
+
+    fn: LiveRows
+    pointwise: bool = True
+
+    def __call__(self, state: State, X: torch.Tensor, engine: Any = None) -> torch.Tensor:
+        return self.fn(state, X, engine)
+
+
 class StepLoss:
     r"""The loss of one fit, :math:`\mathrm{mean}(r_{step}^2) + \sum_b w_b\,\mathrm{mean}(r_b^2)`, and its linearisation.
 
@@ -196,7 +218,7 @@ class StepLoss:
         r = r.reshape(r.shape[0], -1)
         scale = 1.0 / r.numel() ** 0.5
         rows, jacs, counts = [scale * r.detach().reshape(-1)], [], [("step", r.numel())]
-        if self.live_rows is not None:
+        if self.live_rows is not None and getattr(self.live_rows, "pointwise", True):
             live_rows = self.live_rows
             _, J = pointwise_jacobian(lambda net, x: live_rows(Live(net), x, engine), model, points.X)
             jacs.append(scale * J.reshape(r.numel(), -1))
@@ -217,6 +239,47 @@ class StepLoss:
                 jacs.append(batched_jacobian(scale * rb, params))
             counts.append((term.name, rb.shape[0]))
         return Linearisation(torch.cat(rows), torch.cat(jacs), tuple(counts))
+
+    def row_terms(self, points: Points) -> list:
+        """The step's terms at ``points`` as :class:`~symop.nn.kfac.RowTerm` s, weighted as :meth:`linearise`
+        weighs them: the step's live rows (group ``interior``) with the values the loss squares, then every
+        boundary term's residual (group ``boundary``), each evaluated by exact Taylor-mode jets on whatever
+        network it is given (the live one with its MLP recorded)."""
+        from symop.nn.kfac import ExactJets, RowTerm
+
+        if self.live_rows is None:
+            raise OptionError("kfac takes its Kronecker factors from the part of a step's residual that depends on "
+                              "the network, and this fit does not give it; use engd.")
+        physics = self.fitter.physics
+        engine = ExactJets(samples=1, seed=0)
+        with torch.enable_grad():
+            r = self.residual(points)
+        r = r.reshape(r.shape[0], -1).detach()
+        scale = 1.0 / r.numel() ** 0.5
+        X, live_rows = points.X.detach(), self.live_rows
+        terms = [RowTerm("step", "interior", lambda net: scale * live_rows(Live(net), X, engine).reshape(r.shape),
+                         scale * r)]
+        for term, (Xb, normals) in zip(physics.boundary_terms, points.boundary):
+            def rows(net, term=term, Xt=physics.with_time(Xb, self.time).detach(), normals=normals,
+                     weight=(term.weight / Xb.shape[0]) ** 0.5) -> torch.Tensor:
+                return weight * physics.boundary_residual(net, term, Xt, normals, engine).reshape(-1)
+
+            terms.append(RowTerm(term.name, "boundary", rows))
+        return terms
+
+    def kronecker(self, points: Points):
+        r"""The Kronecker factors of the step's Gauss–Newton matrix, with :math:`J^\top r` and Jacobian products
+        (a :class:`~symop.nn.kfac.Factors`), for ``kfac``.
+
+        The rows are :meth:`row_terms`', differentiated through the copies of
+        the live network's layers (:func:`symop.nn.kfac.terms_kronecker`); a
+        state of ``C`` components has ``C`` rows per point, one reverse pass
+        each.  As for engd, with the STDE estimator the values are the loss's
+        estimates and the Jacobian that of the exact rows.
+        """
+        from symop.nn.kfac import terms_kronecker
+
+        return terms_kronecker(self.fitter.model, self.row_terms(points), self.fitter.physics.dim)
 
 
 def share(points: Points, info: DistInfo) -> Points:
@@ -300,14 +363,12 @@ class ThetaFit(_Fitted):
     def live_rows(self, t, u, dt):
         if self.theta == 0.0:
             return value_rows
-        if not self.physics.pointwise(self.groups):
-            return None
         c = self.theta * dt
 
         def rows(v: State, X: torch.Tensor, engine: Any = None) -> torch.Tensor:
             return v(X) - c * self.physics.rate(t + dt, v, X, self.groups, engine)
 
-        return rows
+        return Rows(rows, self.physics.pointwise(self.groups))
 
 
 class MidpointFit(_Fitted):
@@ -319,14 +380,11 @@ class MidpointFit(_Fitted):
         return live(X) - u(X).detach() - dt * self.physics.rate(t + 0.5 * dt, mid, X, self.groups)
 
     def live_rows(self, t, u, dt):
-        if not self.physics.pointwise(self.groups):
-            return None
-
         def rows(v: State, X: torch.Tensor, engine: Any = None) -> torch.Tensor:
             mid = Combination(((0.5, u), (0.5, v)))
             return v(X) - dt * self.physics.rate(t + 0.5 * dt, mid, X, self.groups, engine)
 
-        return rows
+        return Rows(rows, self.physics.pointwise(self.groups))
 
 
 class Identity(Stepper):
