@@ -20,6 +20,15 @@ too).  Part (3) grows fd's grid until it matches insr's error at the end.
 
 Run: ``python benchmarks/insr.py`` (the full run to t = 12, about 2-3 minutes on
 one core), ``--t-end 3`` for a shorter one.
+
+``--case heat`` compares the optimizers of the step fits instead, on
+``examples/heat.pde`` (2D heat, every boundary kind, a known solution): dt =
+0.05, a 16 × 2 network (``--heat-net``), 256 interior and 64 points per
+boundary condition per iteration (``--heat-points``), float64, each of
+``--runs`` (``OPT[:ITERATIONS[:INITIAL[:fixed]]]``, default 5 and 50
+iterations, ``fixed``: one set of points per fit) one after the other on one
+thread: relative L2 and max error at t = 0.5 on 2000 points, the fits' final
+losses, and the process CPU time of each run with the load average.
 """
 
 from __future__ import annotations
@@ -99,6 +108,33 @@ def allen_cahn(args) -> None:
     print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
 
 
+def heat_optimizers(args) -> None:
+    """(3) The optimizers of the step fits on examples/heat.pde, one run each (see the module docstring)."""
+    problem = symop.load(os.path.join(os.path.dirname(__file__), "..", "examples", "heat.pde"))
+    print(f"{'optimizer':<10} {'iter':>4} {'init':>4} {'points':>6} {'rel_l2':>10} {'max err':>9}  "
+          f"{'fit losses (initial, step 1, last)':<28} {'CPU s':>6} {'per iter ms':>11}  load average")
+    width, depth = (int(v) for v in args.heat_net.split("x"))
+    points, boundary_points = (int(v) for v in args.heat_points.split(":"))
+    print(f"{width} x {depth} network, {points} + {boundary_points} points per boundary condition per iteration")
+    for run in args.runs.split(","):
+        name, *rest = run.split(":")
+        iterations = int(rest[0]) if rest else 5
+        initial = int(rest[1]) if len(rest) > 1 else 50
+        fixed = len(rest) > 2 and rest[2] == "fixed"
+        began = time.process_time()
+        s = symop.solve(problem, "insr", progress=False, optimizer=name, dt=0.05, width=width, depth=depth,
+                        points=points, boundary_points=boundary_points, iterations=iterations,
+                        initial_iterations=initial, dtype="float64", eval_points=2000, resample=not fixed,
+                        **({"lr": 1e-2} if name in ("adam", "soap") else {}))
+        cpu = time.process_time() - began
+        err = s.errors()["u"]
+        losses = s.info["step_losses"]
+        total = sum(s.info["step_iterations"])
+        print(f"{name:<10} {iterations:>4} {initial:>4} {'fixed' if fixed else 'fresh':>6} {err['rel_l2']:10.3e} "
+              f"{err['max']:9.2e}  {losses[0]:.1e}, {losses[1]:.1e}, {losses[-1]:.1e}       {cpu:6.1f} "
+              f"{1e3 * cpu / total:11.1f}  {' '.join(open('/proc/loadavg').read().split()[:3])}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--t-end", type=float, default=12.0)
@@ -116,14 +152,22 @@ def main() -> None:
     parser.add_argument("--fd-order", type=int, default=4, help="the fd stencil order compared (the other is listed)")
     parser.add_argument("--every", type=float, default=1.0)
     parser.add_argument("--plot", default="")
-    parser.add_argument("--case", default="pulse", choices=("pulse", "allen-cahn"),
-                        help="(1) the advected pulse, or (2) Allen-Cahn in 2D with Strang splitting")
+    parser.add_argument("--case", default="pulse", choices=("pulse", "allen-cahn", "heat"),
+                        help="(1) the advected pulse, (2) Allen-Cahn in 2D with Strang splitting, or (3) the step "
+                             "fits' optimizers on 2D heat")
+    parser.add_argument("--runs", default="kfac,engd,lbfgs",
+                        help="--case heat: OPT[:ITERATIONS[:INITIAL[:fixed]]], comma-separated")
+    parser.add_argument("--heat-net", default="16x2", help="--case heat: WIDTHxDEPTH")
+    parser.add_argument("--heat-points", default="256:64", help="--case heat: INTERIOR:PER_BOUNDARY_CONDITION")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; torch {torch.__version__} "
           f"({torch.get_num_threads()} threads); load average {open('/proc/loadavg').read().split()[:3]}")
     if args.case == "allen-cahn":
         allen_cahn(args)
+        return
+    if args.case == "heat":
+        heat_optimizers(args)
         return
     problem = symop.parse(TEXT.format(t_end=args.t_end))
     options = dict(dt=args.dt, width=args.width, depth=args.depth, iterations=args.iterations,

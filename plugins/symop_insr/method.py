@@ -360,7 +360,7 @@ class INSR(Discretization):
                    "Gauss-Newton with each layer's block two Kronecker factors (the step's rows, the boundary "
                    "terms) from Taylor-mode jets through the encoding and the hard transform, per iteration one "
                    "jet pass with a reverse pass per term and state component, (width+1)-square "
-                   "eigendecompositions and a loss evaluation or more: on 2D heat at the default size 14x "
+                   "eigendecompositions and a loss evaluation or more: on 2D heat at the default size 15x "
                    "cheaper per iteration than engd's, but it needs several times the iterations, and does "
                    "better with resample false; no Fourier features)", optimizer_names()),
             Option("lr", float, None, "learning rate (default: 1 for lbfgs, and for engd and kfac, their largest "
