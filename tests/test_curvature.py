@@ -448,3 +448,21 @@ def test_kfac_factors_are_averaged_and_their_inverse_kept_between_updates(tmp_pa
     A = opt.state[params[0]]["A_interior"]
     assert torch.allclose(A, 0.5 * seen[0] + 0.5 * seen[2], atol=1e-12)  # steps 0 and 2 took factors, step 1 not
     assert inverses[1] is inverses[0] and inverses[2] is not inverses[1]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("optimizer", ["engd", "kfac"])
+def test_gauss_newton_optimizers_train_on_cuda_as_on_the_cpu(tmp_path, optimizer):
+    """--device cuda: the Gauss–Newton steps (Jacobians, Kronecker factors, solves) stay on the device and give
+    the CPU's losses (float64)."""
+    path = tmp_path / "p.pde"
+    path.write_text(POISSON)
+    problem = symop.load(path)
+    opts = dict(method="pinn", optimizer=optimizer, steps=6, width=8, depth=2, points=64, boundary_points=32,
+                dtype="float64", seed=0, resample=False, eval_points=50)
+    cpu = symop.solve(problem, **opts)
+    gpu = symop.solve(problem, device="cuda", **opts)
+    a = [v for _, v in cpu.info["history"]]
+    b = [v for _, v in gpu.info["history"]]
+    assert len(a) == len(b) and a == pytest.approx(b, rel=1e-6)

@@ -441,10 +441,12 @@ def terms_kronecker(model: nn.Module, terms: Sequence[RowTerm], dim: int | None 
         factors.jvp = jvp
     for group in factors.A:
         factors.A[group] = [A / rows[group] if isinstance(A, torch.Tensor) else
-                            torch.zeros(layer.in_features + 1, layer.in_features + 1, dtype=dtype)
+                            torch.zeros(layer.in_features + 1, layer.in_features + 1, dtype=dtype,
+                                        device=layer.weight.device)
                             for A, layer in zip(factors.A[group], layers)]
         factors.B[group] = [B if isinstance(B, torch.Tensor) else
-                            torch.zeros(layer.out_features, layer.out_features, dtype=dtype)
+                            torch.zeros(layer.out_features, layer.out_features, dtype=dtype,
+                                        device=layer.weight.device)
                             for B, layer in zip(factors.B[group], layers)]
     return factors
 
