@@ -16,38 +16,21 @@ import torch
 
 import symop
 from symop.errors import OptionError
-from symop.plugins import discretizations, resolve_options
+
+from insr_steps import program as insr_program
+from insr_steps import step_loss as insr_step_loss
 
 TEXT = ("space x\ntime t in [0, 1]\ndomain interval(x: [0, 1])\nfield u\nequation dt(u) = d(u, x, 2) - u^3/2\n"
         "boundary left: u = 0\nboundary right: dx(u) + 2*u = -pi*exp(-pi^2*t)\ninitial u = sin(pi*x)\n")
 
 
 def program(text: str = TEXT, **options):
-    from symop_insr.method import INSRProgram
-
-    method = discretizations()["insr"]
-    return INSRProgram(symop.parse(text), resolve_options("insr", method.options, {"dtype": "float64", **options}))
+    return insr_program(text, **options)
 
 
 def step_loss(scheme: str):
     """The loss object of one ``scheme`` step from a perturbed state, its fitter and its points."""
-    from symop_insr.state import Snapshot
-    from symop_insr.steps import Fitter, FitSettings, StepLoss
-
-    prog = program(scheme=scheme, width=5, depth=2, boundary_weight=3.0)
-    physics = prog.physics("cpu")
-    live = prog.network(physics).double()
-    fitter = Fitter(physics, live, FitSettings(points=10, boundary_points=3, seed=2))
-    u = Snapshot(live)
-    with torch.no_grad():
-        torch.manual_seed(0)
-        for p in live.parameters():
-            p.add_(0.3 * torch.randn_like(p))
-    caught = {}
-    fitter.fit = lambda start, time, residual, iterations=None, label="", live_rows=None: caught.setdefault(
-        "loss", StepLoss(fitter, time, residual, live_rows))
-    prog.stepper(fitter).step(0.1, u, 0.05)
-    return caught["loss"], fitter, fitter.batch(0, 0)
+    return insr_step_loss(TEXT, scheme, boundary_points=3)
 
 
 def reference_rows(loss, fitter, points) -> tuple[torch.Tensor, torch.Tensor]:

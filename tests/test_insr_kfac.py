@@ -14,7 +14,9 @@ import torch
 
 import symop
 from symop.errors import OptionError
-from symop.plugins import discretizations, resolve_options
+from symop.plugins import discretizations
+
+from insr_steps import program, step_loss
 
 #: heat with a cubic reaction, a Dirichlet and a Robin side (exact solution exp(-pi^2 t) sin(pi x) without the cubic)
 HEAT = ("space x\ntime t in [0, 1]\ndomain interval(x: [0, 1])\nfield u\nequation dt(u) = d(u, x, 2) - u^3/2\n"
@@ -36,33 +38,6 @@ VALUES = ("space x, y\ntime t in [0, 1]\ndomain box(x: [0, 1], y: [0, 2])\nfield
           "initial u = sin(2*pi*x) + y\n")
 
 
-def program(text: str, **options):
-    from symop_insr.method import INSRProgram
-
-    method = discretizations()["insr"]
-    return INSRProgram(symop.parse(text), resolve_options("insr", method.options, {"dtype": "float64", **options}))
-
-
-def step_loss(text: str, scheme: str, depth: int = 2, **options):
-    """The loss of one ``scheme`` step from a perturbed state, its fitter and its points."""
-    from symop_insr.state import Snapshot
-    from symop_insr.steps import Fitter, FitSettings, StepLoss
-
-    prog = program(text, scheme=scheme, width=5, boundary_weight=3.0, **options)
-    prog.options["depth"] = depth
-    physics = prog.physics("cpu")
-    live = prog.network(physics).double()
-    fitter = Fitter(physics, live, FitSettings(points=10, boundary_points=4, seed=2))
-    u = Snapshot(live)
-    with torch.no_grad():
-        torch.manual_seed(0)
-        for p in live.parameters():
-            p.add_(0.3 * torch.randn_like(p))
-    caught = {}
-    fitter.fit = lambda start, time, residual, iterations=None, label="", live_rows=None: caught.setdefault(
-        "loss", StepLoss(fitter, time, residual, live_rows))
-    prog.stepper(fitter).step(0.1, u, 0.05)
-    return caught["loss"], fitter, fitter.batch(0, 0)
 
 
 # ------------------------------------------------------------------ jets
