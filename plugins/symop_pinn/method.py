@@ -166,7 +166,7 @@ class PINNProgram(Program):
 
         from symop.solution import PointCloud, Solution
         from symop.training import device_for, wrap
-        from symop_pinn.train import train
+        from symop_pinn.train import intra_op_threads, train, training_threads
 
         o = self.options
         procs = self.processes if self.processes is not None and self.processes.is_distributed else None
@@ -178,10 +178,13 @@ class PINNProgram(Program):
         options = {k: o[k] for k in CURVATURE_OPTIONS.get(spec.name, ()) if o[k] is not None}
         # under torchrun: DDP averages the gradients of the processes' shards of the points
         trained = wrap(model, procs) if procs is not None else model
-        info = train(trained, loss, steps=o["steps"], lr=o["lr"], lr_decay=o["lr_decay"], lbfgs=o["lbfgs"],
-                     checkpoint=o["checkpoint"], progress=progress and (procs is None or procs.is_main),
-                     optimizer=o["optimizer"], warmup=o["warmup"], options=options, resample=o["resample"],
-                     info=procs)
+        # small steps train on one CPU thread (training_threads says why); Gauss-Newton's dense solves keep them
+        threads = None if spec.residuals else training_threads(o["points"], o["width"], loss.dim, device)
+        with intra_op_threads(threads):
+            info = train(trained, loss, steps=o["steps"], lr=o["lr"], lr_decay=o["lr_decay"], lbfgs=o["lbfgs"],
+                         checkpoint=o["checkpoint"], progress=progress and (procs is None or procs.is_main),
+                         optimizer=o["optimizer"], warmup=o["warmup"], options=options, resample=o["resample"],
+                         info=procs)
         pts = self.problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
         X = pts
         if self.problem.time is not None:
@@ -193,7 +196,8 @@ class PINNProgram(Program):
                        fields=fields, time=self.problem.time.end if self.problem.time else None, device=device,
                        info={"final_loss": info["final_loss"], "train_time": info["train_time"],
                              "history": info["history"][-20:], "parameters": sum(p.numel() for p in model.parameters()),
-                             **({"processes": procs.world} if procs is not None else {})},
+                             **({"processes": procs.world} if procs is not None else {}),
+                             **({"threads": threads} if threads is not None else {})},
                        network=model)  # s(points, t) evaluates the network
         return sol
 
