@@ -17,12 +17,22 @@ in a fresh process (import, set-up, compilation when the default compiles,
 1000 steps at 256²), twice, the first with an empty compile cache, against a
 fresh py-pde process; wall time and CPU time (the process and its children).
 
-    python benchmarks/fd.py [--quick] [--no-cold] [--no-eager] [--no-torch] [--cpu-time]
+    python benchmarks/fd.py [--quick] [--no-cold] [--no-eager] [--no-torch] [--cpu-time] [--threads N]
 
 ``--cpu-time`` runs both codes on one thread and measures process CPU time
 instead of wall time: on a machine shared with other jobs the wall time of a
 multi-threaded step mostly measures the scheduler, the CPU time of a
 single-threaded one still measures the code (up to cache and memory contention).
+``--threads N`` gives symop's torch N intra-op threads and py-pde's numba N
+threads (``NUMBA_NUM_THREADS``, set before numba is imported) and also measures
+process CPU time (all threads together); a second table gives the wall time of
+the same runs, since CPU time alone hides a speed-up from threads and counts
+workers that spin-wait.  ``--cpu-time`` is ``--threads 1``.  fd's default still
+chooses its own threads inside (an eager run below 2^20 points steps on one).
+
+The cold runs are always a user's default: fresh processes with the environment
+this script was started with (``--threads`` does not reach them), so torch and
+numba take their own thread counts there; the header line says which.
 """
 
 from __future__ import annotations
@@ -64,8 +74,26 @@ initial v = 0.25*exp(-100*((x - 1.25)^2 + (y - 1.25)^2))
 """
 
 
-#: the clock of the timed runs; ``--cpu-time`` swaps in ``time.process_time``
-CLOCK = time.perf_counter
+#: the clock of the tables' first columns: wall time, or process CPU time with ``--cpu-time`` / ``--threads``
+CPU_CLOCK = False
+#: the environment this script was started with: what the cold runs get (a user's default)
+USER_ENV = dict(os.environ)
+
+
+def clocks() -> tuple[float, float]:
+    """(process CPU time, wall time) now, in seconds."""
+    return time.process_time(), time.perf_counter()
+
+
+def best_per_step(pairs: list[tuple[tuple[float, float], tuple[float, float]]], count: int) -> tuple[float, float]:
+    """(CPU, wall) seconds per step: the smallest difference over repeats of ``(start, end)`` clock pairs, each
+    clock on its own, divided by the ``count`` steps between them."""
+    return (min((b[0] - a[0]) / count for a, b in pairs), min((b[1] - a[1]) / count for a, b in pairs))
+
+
+def main_clock(pair: tuple[float, float]) -> float:
+    """The time the tables lead with: CPU with ``--cpu-time`` / ``--threads``, else wall."""
+    return pair[0] if CPU_CLOCK else pair[1]
 
 
 def heat_dt(n: int) -> float:
@@ -77,8 +105,9 @@ def step_dt(kind: str, n: int) -> float:
     return heat_dt(n) if kind == "heat" else (256 / n) ** 2
 
 
-def symop_step(kind: str, n: int, steps: tuple[int, int], repeats: int, compile: bool | None) -> float:
-    """Seconds per step of ``symop.lower(..., "fd", scheme="euler")`` through the fd time stepper.
+def symop_step(kind: str, n: int, steps: tuple[int, int], repeats: int,
+               compile: bool | None) -> tuple[float, float]:
+    """(CPU, wall) seconds per step of ``symop.lower(..., "fd", scheme="euler")`` through the fd time stepper.
 
     ``compile=None`` leaves fd's default to choose (it compiles for these runs when they are long enough).
     """
@@ -93,18 +122,18 @@ def symop_step(kind: str, n: int, steps: tuple[int, int], repeats: int, compile:
     extra = {} if compile is None else {"compile": compile}
     program = symop.lower(problem, "fd", n=n, scheme="euler", dt=dt, **extra)
     low = program.lowered("cpu")
-    stamps: dict[int, float] = {}
+    stamps: dict[int, tuple[float, float]] = {}
 
     def mark(k: int, total: int, t: float) -> None:
         if k in steps:
-            stamps[k] = CLOCK()
+            stamps[k] = clocks()
 
     run_evolution(low, program.options, mark)  # warm-up: compilation
-    best = np.inf
+    pairs = []
     for _ in range(repeats):
         run_evolution(low, program.options, mark)
-        best = min(best, (stamps[steps[1]] - stamps[steps[0]]) / (steps[1] - steps[0]))
-    return best
+        pairs.append((stamps[steps[0]], stamps[steps[1]]))
+    return best_per_step(pairs, steps[1] - steps[0])
 
 
 def pypde_problem(kind: str, n: int):
@@ -130,25 +159,28 @@ def pypde_solve(eq, state, dt: float, count: int) -> None:
              scheme="euler", adaptive=False, backend="numba")
 
 
-def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int, backend: str = "numba") -> float:
-    """Seconds per step of one compiled py-pde Euler stepper: runs of ``steps[0]`` and ``steps[1]`` steps."""
+def pypde_step(kind: str, n: int, steps: tuple[int, int], repeats: int,
+               backend: str = "numba") -> tuple[float, float]:
+    """(CPU, wall) seconds per step of one compiled py-pde Euler stepper: runs of ``steps[0]`` and ``steps[1]``
+    steps."""
     import pde
 
     state, eq, dt = pypde_problem(kind, n)
     stepper = pde.EulerSolver(eq, backend=backend, adaptive=False).make_stepper(state, dt=dt)
     stepper(state.copy(), 0.0, dt * steps[0])  # warm-up: numba or torch.compile compilation
 
-    def run(count: int) -> float:
+    def run(count: int) -> tuple[float, float]:
         s = state.copy()
-        start = CLOCK()
+        start = clocks()
         stepper(s, 0.0, dt * count)
-        return CLOCK() - start
+        end = clocks()
+        return end[0] - start[0], end[1] - start[1]
 
-    best = np.inf
+    pairs = []
     for _ in range(repeats):
         a, b = run(steps[0]), run(steps[1])
-        best = min(best, (b - a) / (steps[1] - steps[0]))
-    return best
+        pairs.append(((0.0, 0.0), (b[0] - a[0], b[1] - a[1])))
+    return best_per_step(pairs, steps[1] - steps[0])
 
 
 def ms(seconds: float) -> str:
@@ -214,7 +246,7 @@ def cold(kind: str, n: int, steps: int, options: str, cache: str) -> tuple[tuple
     dt = step_dt(kind, n)
     text = (HEAT if kind == "heat" else GRAY_SCOTT).format(T=repr(dt * steps))
     text += f"\nsolve fd(n: {n}, scheme: euler, dt: {dt!r}, save: 0{options})\n"
-    env = {k: v for k, v in os.environ.items() if k not in ("TORCHINDUCTOR_CACHE_DIR", "SYMOP_COMPILE")}
+    env = {k: v for k, v in USER_ENV.items() if k not in ("TORCHINDUCTOR_CACHE_DIR", "SYMOP_COMPILE")}
     env["SYMOP_CACHE_DIR"] = cache
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, f"{kind}.pde")
@@ -230,18 +262,22 @@ def cold_pypde(kind: str, n: int, steps: int) -> tuple[float, float]:
     """A cold py-pde (numba) run of the same problem: (wall, CPU) seconds."""
     here = os.path.dirname(os.path.abspath(__file__))
     return timed_process([sys.executable, "-c", COLD_PYPDE.format(here=here, kind=kind, n=n, steps=steps)],
-                         dict(os.environ))
+                         dict(USER_ENV))
 
 
 
 def main() -> None:
-    global CLOCK
+    global CPU_CLOCK
     quick = "--quick" in sys.argv
-    if "--cpu-time" in sys.argv:
-        os.environ["NUMBA_NUM_THREADS"] = "1"  # before py-pde imports numba
-        torch.set_num_threads(1)
-        CLOCK = time.process_time
-        print("clock: process CPU time, one thread for symop and py-pde")
+    threads = 1 if "--cpu-time" in sys.argv else None
+    if "--threads" in sys.argv:
+        threads = int(sys.argv[sys.argv.index("--threads") + 1])
+    if threads is not None:
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)  # before py-pde imports numba
+        torch.set_num_threads(threads)
+        CPU_CLOCK = True
+        print(f"clock: process CPU time (all threads; wall time in a second table), {threads} thread(s) for symop's "
+              f"torch and py-pde's numba")
     reps = 2 if quick else 5
     print(f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}; "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads); load average "
@@ -252,22 +288,25 @@ def main() -> None:
     torch_baseline = "--no-torch" not in sys.argv
     print(f"\n{'case':<17}{'symop eager':>13}{'symop compiled':>16}{'default':>10}{'py-pde numba':>14}"
           f"{'py-pde torch':>14}{'default/numba':>15}{'default/torch':>15}")
-    rows = {}
+    rows, walls = {}, []
     from symop_fd.timestep import worth_compiling
     import symop
 
     for kind, n, steps in cases:
         k = "heat" if kind == "heat" else "gs"
-        eager = float("nan") if "--no-eager" in sys.argv else symop_step(k, n, steps, reps, compile=False)
-        comp = symop_step(k, n, steps, reps, compile=True)
+        nan = (float("nan"), float("nan"))
+        eager2 = nan if "--no-eager" in sys.argv else symop_step(k, n, steps, reps, compile=False)
+        comp2 = symop_step(k, n, steps, reps, compile=True)
         # what fd's default does with the longer run (same check as run_evolution)
         text = (HEAT if k == "heat" else GRAY_SCOTT).format(T="1")
         low = symop.lower(symop.parse(text), "fd", n=n, scheme="euler").lowered("cpu")
         default_compiles = worth_compiling(low, "euler", steps[1])
-        default = comp if default_compiles else eager
-        ref = pypde_step(k, n, steps, reps)
-        ref_torch = pypde_step(k, n, steps, reps, backend="torch") if torch_baseline else float("nan")
+        default2 = comp2 if default_compiles else eager2
+        ref2 = pypde_step(k, n, steps, reps)
+        ref_torch2 = pypde_step(k, n, steps, reps, backend="torch") if torch_baseline else nan
+        eager, comp, default, ref, ref_torch = map(main_clock, (eager2, comp2, default2, ref2, ref_torch2))
         rows[(kind, n)] = comp
+        walls.append((kind, n, eager2[1], comp2[1], default_compiles, ref2[1], ref_torch2[1]))
 
         def per_point(v: float) -> str:
             return "-" if v != v else f"{v / n**2 * 1e9:.2f}" if v > 0 else "unreliable"
@@ -277,6 +316,13 @@ def main() -> None:
               f"   (ns/point: eager {per_point(eager)}, compiled {per_point(comp)}, py-pde numba {per_point(ref)}, "
               f"torch {per_point(ref_torch)})")
     print("load average after the timed runs: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    if CPU_CLOCK:
+        print("\nwall time per step, same runs (best of the repeats, each clock on its own):")
+        for kind, n, eager, comp, default_compiles, ref, ref_torch in walls:
+            default = comp if default_compiles else eager
+            path = "compiled" if default_compiles else "eager"
+            print(f"{kind + f' {n}²':<17}{ms(eager):>13}{ms(comp):>16}{path:>10}"
+                  f"{ms(ref):>14}{ms(ref_torch):>14}{ratio(default, ref):>15}{ratio(default, ref_torch):>15}")
     bw = bandwidth()
     bound = 16 * 1024**2 / bw
     print(f"\nmemory bandwidth (large copy, read+write): {bw / 1e9:.1f} GB/s; "
@@ -287,8 +333,10 @@ def main() -> None:
     import tempfile
 
     print("\ncold runs: `symop run FILE` in a fresh process (import, set-up, compilation if any, 1000 Euler steps "
-          "at 256²), twice with one compile cache that is empty before the first; py-pde numba in a fresh process. "
-          "wall / CPU (process and children) seconds:")
+          "at 256²), twice with one compile cache that is empty before the first; py-pde numba in a fresh process; "
+          "the environment this script started with (threads: "
+          + ", ".join(f"{v}={USER_ENV.get(v, 'unset')}" for v in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"))
+          + f", {len(os.sched_getaffinity(0))} cores). wall / CPU (process and children) seconds:")
     for kind in ("heat", "gs"):
         wp, cp = cold_pypde(kind, 256, 1000)
         print(f"  {kind:<5} py-pde numba         {wp:6.2f} / {cp:6.2f}")

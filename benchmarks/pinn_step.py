@@ -1,12 +1,19 @@
 """Cost of one PINN training step as the dimension grows: Sine–Gordon on the unit ball (the STDE paper's problem).
 
-    python benchmarks/pinn_step.py [--dims 100 1000 10000] [--profile] [--rows 12]
+    python benchmarks/pinn_step.py [--dims 100 1000 10000] [--threads N] [--as-set] [--profile] [--rows 12]
 
 One step is what ``symop run`` repeats: fresh collocation points, the STDE loss
 (``lap(u) + sin(u) - f`` with 16 sparse directions, a hard ball constraint),
-``backward()`` and an Adam update, on ``examples/highdim/sine_gordon_ball_<d>.pde``
-(width 128, depth 4, 100 points, float32).  Process CPU time on one thread, the best
-of 4 runs of 10 steps after 3 warm-up steps; ratios against the first d.
+``backward()`` and an Adam update (symop's: ``make_optimizer("adam", ...)``), on
+``examples/highdim/sine_gordon_ball_<d>.pde`` (width 128, depth 4, 100 points,
+float32).  Process CPU time (all threads together) with ``--threads`` torch intra-op
+threads (default 1; 0: torch's own default), the best of 4 runs of 10 steps after 3
+warm-up steps; ratios against the first d.  The wall time of the same runs is printed
+beside it (the best run by wall time on its own): with more than one thread CPU time
+hides a speed-up and counts workers that spin-wait.  The steps run on the threads
+``symop run`` trains with (pinn's rule, ``symop_pinn.train.training_threads``: one
+intra-op thread on the CPU for steps as small as these); ``--as-set`` keeps the
+``--threads`` count instead.
 
 ``--profile`` adds, per d, the operators that take the most CPU time in 5 steps
 (``torch.profiler``), grouped by input shape: which of them grow with d shows what
@@ -27,16 +34,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pinn_step(d: int):
-    """``step(k)``: one training step of the d-dimensional example, and the problem's source text."""
+    """``step(k)``: one training step of the d-dimensional example, the problem's source text, and the
+    intra-op thread count ``symop run`` trains it with (None: torch's setting)."""
     import symop
     from symop.nn import objective
+    from symop.training import OptimizerSetup, make_optimizer
+    from symop_pinn.train import training_threads
 
     problem = symop.load(ROOT / "examples" / "highdim" / f"sine_gordon_ball_{d}.pde")
     program = symop.lower(problem, "pinn")
     loss = program._loss("cpu")
     model = program.network(loss).to(dtype=loss.dtype)
     batch, value = objective(model, loss)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    opt = make_optimizer("adam", OptimizerSetup(list(model.parameters()), 1e-3))  # the Adam `symop run` makes
 
     def step(k: int) -> None:
         opt.zero_grad()
@@ -44,20 +54,23 @@ def pinn_step(d: int):
         total.backward()
         opt.step()
 
-    return step, program.source
+    o = program.options
+    return step, program.source, training_threads(o["points"], o["width"], loss.dim, "cpu")
 
 
-def timed(step, reps: int = 4, count: int = 10) -> float:
-    """CPU seconds per step: the best of ``reps`` runs of ``count`` steps after 3 warm-up steps."""
+def timed(step, reps: int = 4, count: int = 10) -> tuple[float, float]:
+    """(CPU, wall) seconds per step: the best of ``reps`` runs of ``count`` steps after 3 warm-up steps, each
+    clock's best on its own."""
     for k in range(3):
         step(k)
-    best = float("inf")
+    cpu = wall = float("inf")
     for r in range(reps):
-        start = time.process_time()
+        c0, w0 = time.process_time(), time.perf_counter()
         for k in range(count):
             step(3 + r * count + k)
-        best = min(best, (time.process_time() - start) / count)
-    return best
+        cpu = min(cpu, (time.process_time() - c0) / count)
+        wall = min(wall, (time.perf_counter() - w0) / count)
+    return cpu, wall
 
 
 def main(argv=None) -> None:
@@ -65,16 +78,28 @@ def main(argv=None) -> None:
     ap.add_argument("--dims", type=int, nargs="+", default=[100, 1000, 10000])
     ap.add_argument("--profile", action="store_true", help="the operators that take the most time, per d")
     ap.add_argument("--rows", type=int, default=12)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
+    ap.add_argument("--as-set", action="store_true", help="time on --threads, not on the threads pinn trains with")
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, 1 thread, CPU time; load average "
-          + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    n = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {n} thread{'s' if n > 1 else ''}, CPU time (wall time beside it); "
+          f"load average " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    from symop_pinn.train import intra_op_threads
+
     base = None
     for d in args.dims:
-        step, _ = pinn_step(d)
-        per = timed(step)
-        base = base or per
-        print(f"d = {d:>6}: {per * 1e3:7.1f} ms per training step ({per / base:.2f}x d = {args.dims[0]})", flush=True)
+        step, _, threads = pinn_step(d)
+        if args.as_set:
+            threads = None
+        with intra_op_threads(threads):
+            per, wall = timed(step)
+        base = base or (per, wall)
+        used = f"{threads or n} thread{'s' if (threads or n) > 1 else ''}, " + ("as set" if threads is None else
+                                                                                 "pinn's rule")
+        print(f"d = {d:>6}: {per * 1e3:7.1f} ms per training step ({per / base[0]:.2f}x d = {args.dims[0]}); "
+              f"wall {wall * 1e3:7.1f} ms ({wall / base[1]:.2f}x); {used}", flush=True)
         if args.profile:
             from torch.profiler import ProfilerActivity, profile
 

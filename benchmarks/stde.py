@@ -27,7 +27,10 @@ and are skipped, with a note, when it is missing.
 
 Exact methods whose cost would exceed ``--budget`` seconds are timed on a prefix of the d directions and
 extrapolated linearly (marked ``~``); their memory is extrapolated linearly from two prefixes (the graph kept
-by ``create_graph`` grows with every direction).  Times are the best of ``--reps`` runs (1 for exact).
+by ``create_graph`` grows with every direction).  Times are wall times, the best of ``--reps`` runs (1 for
+exact); the process CPU time of the same runs (all ``--threads`` together) is kept too, and the target lines
+give the ratios by both clocks (on a shared machine with more than one thread, wall time measures the
+scheduler as well; CPU time hides a speed-up from threads and counts workers that spin-wait).
 Peak memory: on CPU the process peak RSS (``VmHWM``, reset through ``/proc/self/clear_refs`` after the warm-up;
 ``ru_maxrss`` where that is not possible) above the resident size after building the network and points *and*
 warming the library up by one call on the same points (so that one-off allocations, such as loading kernels or
@@ -212,23 +215,26 @@ def measure(method: str, d: int, device: str, budget: float, reps: int, threads:
             if per * d > budget:
                 limit = max(2 * probe, int(budget / per))
                 limit = min(limit, d)
-        times = []
+        times, cpu_times = [], []
         out = None
         for _ in range(1 if exact else reps):
             g = torch.Generator(device=device).manual_seed(0)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = run(x, g, limit)
             sync()
             times.append(time.perf_counter() - t0)
-        elapsed = min(times)
+            cpu_times.append(time.process_time() - c0)
+        elapsed, elapsed_cpu = min(times), min(cpu_times)
         mem = peak()
         extrap = False
         if limit is not None and limit < d:
             elapsed *= d / limit
+            elapsed_cpu *= d / limit
             (m1, p1), (m2, p2) = mems[0], (limit, mem)
             mem = p1 + (p2 - p1) * (d - m1) / max(m2 - m1, 1)
             extrap = True
-    row = {"method": method, "d": d, "mode": mode, "time_s": elapsed, "peak_mb": mem, "extrapolated": extrap,
+    row = {"method": method, "d": d, "mode": mode, "time_s": elapsed, "cpu_s": elapsed_cpu, "peak_mb": mem,
+           "extrapolated": extrap,
            "directions": SAMPLES if not exact else d, "value_checksum": float(out.double().abs().mean())}
     if method in ("jet", "jet-sparse"):  # same points, same directions: compare with our jets
         from symop.nn import stde
@@ -364,7 +370,9 @@ def main(argv=None) -> None:
                 continue
             a = find(d, "autograd", mode)
             if a is not None:
-                parts.append(f"{mode}: autograd {ratio(a['time_s'], ref['time_s'])} time, "
+                parts.append(f"{mode}: autograd {ratio(a['time_s'], ref['time_s'])} time "
+                             f"({ratio(a['cpu_s'], ref['cpu_s'])} by CPU time: "
+                             f"{a['cpu_s']:.4g} s / {ref['cpu_s']:.4g} s), "
                              f"{ratio(a['peak_mb'], max(ref['peak_mb'], 1.0))} memory")
             for j in ("jet", "jet-sparse"):
                 r = find(d, j, mode)
