@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from machine import cpu_model, load_average  # benchmarks/machine.py: run as python benchmarks/NAME.py
+from machine import cpu_model, load_average, torch_on_one_thread  # benchmarks/machine.py: run as python benchmarks/NAME.py
 
 D = 100
 
@@ -130,10 +130,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120.0, help="CPU seconds per network fit (default 120)")
     parser.add_argument("--widths", default="32x2,128x2", help="networks WIDTHxDEPTH, comma-separated")
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch
-
-    torch.set_num_threads(1)
+    torch = torch_on_one_thread()
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} (1 thread); "
           f"load average {load_average()}")
     rng = np.random.default_rng(0)

@@ -24,3 +24,13 @@ def load_average() -> str:
         return " ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
         return "unknown"
+
+
+def torch_on_one_thread():
+    """torch, imported with one intra-op thread (``OMP_NUM_THREADS=1`` unless the environment sets it): CPU-time
+    figures that other jobs on a shared machine do not distort through spinning worker threads."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    return torch

@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from machine import cpu_model  # benchmarks/machine.py: run as python benchmarks/NAME.py
+from machine import cpu_model, torch_on_one_thread  # benchmarks/machine.py: run as python benchmarks/NAME.py
 
 PROBLEMS = {
     "poisson2d": """problem poisson2d "-lap(u) = 2 pi^2 sin(pi x) sin(pi y) on the unit square"
@@ -212,12 +212,9 @@ def main() -> None:
     parser.add_argument("--optimizers", default="adam,soap,lbfgs,engd,kfac", help="optimizers, comma-separated")
     parser.add_argument("--plot", default="benchmarks/optimizers.png", help="figure of error against time ('' none)")
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch
-
+    torch = torch_on_one_thread()
     import symop
 
-    torch.set_num_threads(1)
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} (1 thread), "
           f"python {platform.python_version()}")
     print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
