@@ -86,7 +86,7 @@ def main(argv=None) -> None:
     n = torch.get_num_threads()
     print(f"torch {torch.__version__}, {n} thread{'s' if n > 1 else ''}, CPU time (wall time beside it); "
           f"load average " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
-    from symop_pinn.train import intra_op_threads
+    from symop.threads import intra_op_threads
 
     base = None
     for d in args.dims:

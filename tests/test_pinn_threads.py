@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 import symop
-from symop_pinn.train import ONE_THREAD_ELEMENTS, intra_op_threads, training_threads
+from symop.threads import intra_op_threads
+from symop_pinn.train import ONE_THREAD_ELEMENTS, training_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,6 +14,7 @@ from symop.errors import OptionError, SymopError
 from symop.model.analysis import splitting_caveat
 from symop.discrete import stencils
 from symop.integrate import EXPLICIT_METHODS, Scheme, get_scheme, integrate, make_stepper, split_order
+from symop.threads import SMALL_WORK_ELEMENTS, intra_op_threads, small_work_threads
 
 from .eager import EagerRHS
 from .lowering import Lowered, collect, linear_terms, multi_index
@@ -378,33 +379,13 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None,
 #: heat steps at 256² on 2 threads took 1.5-1.7x the wall time and 2-2.5x the CPU time of 1 thread at load
 #: average 0.5, and 8-20x both at load 4-7, where the workers spin-wait for a descheduled peer.  The compiled
 #: step keeps every thread.
-EAGER_THREAD_POINTS = 2**20
+EAGER_THREAD_POINTS = SMALL_WORK_ELEMENTS
 
 
 def eager_threads(low: Lowered) -> int | None:
     """The intra-op thread count of an eager run on ``low``: 1 on the CPU below
     :data:`EAGER_THREAD_POINTS` points, else None (torch's setting stays)."""
-    if not str(low.device).startswith("cpu") or int(np.prod(low.shape)) >= EAGER_THREAD_POINTS:
-        return None
-    return 1 if torch.get_num_threads() > 1 else None
-
-
-class intra_op_threads:
-    """``with intra_op_threads(n):`` torch's intra-op thread count is ``n`` inside (None: unchanged),
-    restored on the way out."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n = n
-        self.before = 0
-
-    def __enter__(self) -> None:
-        if self.n is not None:
-            self.before = torch.get_num_threads()
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc) -> None:
-        if self.n is not None:
-            torch.set_num_threads(self.before)
+    return small_work_threads(int(np.prod(low.shape)), low.device)
 
 
 #: below this many point-stage evaluations (steps x stages x grid points) a default run steps eagerly on the

@@ -9,15 +9,13 @@ element (Q axis of size 1); isoparametric P2 evaluates it at every point.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
-
 import numpy as np
 import scipy.sparse as sps
 import torch
 
 from .dofs import DofMap
 from symop.discrete.elements import Lagrange, quadrature
+from symop.threads import intra_op_threads
 
 DTYPE = torch.float64
 
@@ -26,8 +24,7 @@ def _t(a) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(a), dtype=DTYPE)
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
+def one_thread():
     """torch's intra-op threads set to 1 for the block and restored after.
 
     The chunked assembly and error norms run tens of small operations per chunk of cells, each an
@@ -35,15 +32,7 @@ def one_thread() -> Iterator[None]:
     unknowns took 11-13 s with two threads and 0.5-0.8 s with one (the worker waits for a time slice at
     every region).
     """
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
+    return intra_op_threads(1)
 
 
 def gather(a: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

@@ -957,17 +957,10 @@ class FEMProgram(Program):
         between SciPy's single-threaded solves) runs on one intra-op thread.  At 10^6 P1 unknowns on 2 shared
         cores two threads raised the whole run's CPU time from 6.7 to 10.5 s and its wall time from 12.4 to
         17.3 s (benchmarks/RESULTS.md, fem): torch's OpenMP workers spin-wait between those operations."""
-        import torch
+        from symop.threads import intra_op_threads
 
-        single = not str(device).startswith("cuda") and torch.get_num_threads() > 1
-        before = torch.get_num_threads()
-        if single:
-            torch.set_num_threads(1)
-        try:
+        with intra_op_threads(None if str(device).startswith("cuda") else 1):
             return self._run(device, progress)
-        finally:
-            if single:
-                torch.set_num_threads(before)
 
     def _run(self, device: str, progress: bool):
         import numpy as np

@@ -166,7 +166,8 @@ class PINNProgram(Program):
 
         from symop.solution import PointCloud, Solution
         from symop.training import device_for, wrap
-        from symop_pinn.train import intra_op_threads, train, training_threads
+        from symop.threads import intra_op_threads
+        from symop_pinn.train import train, training_threads
 
         o = self.options
         procs = self.processes if self.processes is not None and self.processes.is_distributed else None

@@ -14,11 +14,11 @@ iterations as one step on the points of the last step.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from symop.errors import OptionError
 from symop.nn import objective
+from symop.threads import SMALL_WORK_ELEMENTS, small_work_threads
 from symop.training import Checkpoint, DistInfo, Phase, Schedule, StepRecord, get_optimizer, optimize
 
 #: below this many elements in a step's widest layer input (collocation points x max(width, d)) pinn trains on
@@ -29,34 +29,13 @@ from symop.training import Checkpoint, DistInfo, Phase, Schedule, StepRecord, ge
 #: spinning while its peer waited for a time slice; with OMP_WAIT_POLICY=passive two threads took the one
 #: thread's time, so the second thread bought nothing at these sizes.  The same bound as fd's eager steps
 #: (2^20 grid points); larger steps keep torch's threads.
-ONE_THREAD_ELEMENTS = 2**20
+ONE_THREAD_ELEMENTS = SMALL_WORK_ELEMENTS
 
 
 def training_threads(points: int, width: int, dim: int, device: Any = "cpu") -> int | None:
     """The intra-op thread count pinn trains with: 1 on the CPU when ``points * max(width, dim)`` is below
     :data:`ONE_THREAD_ELEMENTS` and torch has more than one thread, else None (torch's setting stays)."""
-    import torch
-
-    if not str(device).startswith("cpu") or points * max(width, dim) >= ONE_THREAD_ELEMENTS:
-        return None
-    return 1 if torch.get_num_threads() > 1 else None
-
-
-@contextmanager
-def intra_op_threads(n: int | None) -> Iterator[None]:
-    """``with intra_op_threads(n):`` torch's intra-op thread count is ``n`` inside (None: unchanged), restored
-    on the way out."""
-    import torch
-
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return small_work_threads(points * max(width, dim), device)
 
 
 def phases_for(optimizer: str = "adam", steps: int = 2000, lr: float = 1e-3, lr_decay: float = 0.1,
