@@ -17,8 +17,9 @@ builder constructs the model's dataclasses (``Problem``, domains), while the
 model never reads text — manufactured solutions included, which take SymPy
 expressions.  So the order, as the code is:
 
-0. foundation: ``symop.errors`` and ``symop.lazy`` (packages that import their
-   submodules on first use);
+0. foundation: ``symop.errors``, ``symop.lazy`` (packages that import their
+   submodules on first use) and ``symop.threads`` (torch's intra-op threads
+   around small CPU work);
 1. model: ``symop.model`` (problem, domains, mesh, analysis, operators,
    family) and ``symop.mms`` (manufactured solutions are symbolic model work);
 2. language: ``symop.lang`` (grammar, converter, builder, one-line expressions)
@@ -53,6 +54,7 @@ PLUGINS = ROOT / "plugins"
 LAYERS: dict[str, int] = {
     "symop.errors": 0,
     "symop.lazy": 0,
+    "symop.threads": 0,
     "symop.model": 1,
     "symop.mms": 1,
     "symop.lang": 2,
