@@ -125,7 +125,6 @@ def test_p1_amg_preconditions_with_direct_interpolation_and_falls_back(monkeypat
     import pyamg
 
     import symop.integrate.linear as linear
-    import symop_fem.method as fem
 
     calls = []
     real = pyamg.ruge_stuben_solver
@@ -139,12 +138,13 @@ def test_p1_amg_preconditions_with_direct_interpolation_and_falls_back(monkeypat
     sol = symop.lower(symop.parse(POISSON), method="fem", n=40, solver="amg").run()
     assert calls == ["direct"]
     assert sol.errors()["u"]["l2"] == pytest.approx(direct, rel=1e-3)
-    monkeypatch.setattr(fem, "_ruge_stuben_direct_cg", lambda A, b, tol: None)  # as if it missed the tolerance
+    # as if CG with direct interpolation missed the tolerance
+    monkeypatch.setattr(linear, "preconditioned_cg", lambda A, b, M, tol, maxiter=1000: np.zeros_like(b))
     shared = []
     monkeypatch.setattr(linear._ScipySolver, "_hierarchy",
                         lambda self, name, real=linear._ScipySolver._hierarchy: (shared.append(name), real(self, name)))
     sol = symop.lower(symop.parse(POISSON), method="fem", n=40, solver="amg").run()
-    assert shared == ["ruge-stuben"] and calls[-1] == "classical"
+    assert shared == ["ruge-stuben-direct", "ruge-stuben"] and calls[-2:] == ["direct", "classical"]
     assert sol.errors()["u"]["l2"] == pytest.approx(direct, rel=1e-3)
 
 

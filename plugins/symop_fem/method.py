@@ -481,11 +481,10 @@ class FEMProgram(Program):
         if self.device.startswith("cuda"):
             x = solve_sparse(A, b, solver=solver, device=self.device, tol=tol, symmetric=self.symmetric)
             return x.detach().cpu().numpy().astype(np.float64, copy=False)
-        if solver == "amg" and self.amg_hierarchy() == "ruge-stuben":
-            x = _ruge_stuben_direct_cg(A, b, tol)
-            if x is not None:
-                return x
-        return solve_sparse(A, b, solver=solver, tol=tol, symmetric=self.symmetric, amg=self.amg_hierarchy())
+        amg = self.amg_hierarchy()
+        if solver == "amg" and amg == "ruge-stuben":  # P1: direct interpolation first (AMG_HIERARCHIES)
+            amg = "ruge-stuben-direct"
+        return solve_sparse(A, b, solver=solver, tol=tol, symmetric=self.symmetric, amg=amg)
 
     def solver_record(self, solver: str, tol: float) -> str:
         """What ``info["solver"]`` says: the resolved ``solver`` and its relative residual on the CPU; on CUDA,
@@ -1010,27 +1009,6 @@ class FEMProgram(Program):
             dofs={name: self.dof_values(u, a) for a, name in enumerate(self.names)} if p2 else None,
             dof_history=dof_history,
         )
-
-
-def _ruge_stuben_direct_cg(A: sps.csr_matrix, b: np.ndarray, tol: float) -> np.ndarray | None:
-    """CG on the symmetric ``A x = b`` to the relative residual ``tol``, preconditioned by a V-cycle of
-    Ruge–Stüben AMG with direct interpolation (pyamg's ``interpolation="direct"``); None if it misses
-    ``10 tol`` (then the shared solver takes over: classical interpolation, then smoothed aggregation).
-
-    On P1 matrices (M-matrices on the meshes here) direct interpolation gives the hierarchy of classical
-    interpolation's size for less setup: at 10^6 unknowns (Poisson, unit square) the same 6 CG iterations
-    and errors, with the setup at 0.44-0.52 s of CPU instead of 0.69-0.72 s (one thread)."""
-    import numpy as np
-    import pyamg
-
-    from symop.integrate.linear import VCycle, norm, preconditioned_cg
-
-    bnorm = norm(b)
-    if bnorm == 0.0:
-        return np.zeros_like(b)
-    x = preconditioned_cg(A, b, VCycle(pyamg.ruge_stuben_solver(A, interpolation="direct")), tol)
-    res = norm(b - A @ x) / bnorm
-    return x if np.isfinite(res) and res <= 10 * tol else None
 
 
 def _time_orders_reason(problem, forms: list[WeakForm]) -> str | None:

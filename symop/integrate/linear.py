@@ -34,7 +34,7 @@ from .explicit import IntegratorError
 #: "cg" / "gmres": that Krylov method with the pyamg preconditioner; "auto": see below.
 SOLVERS = ("auto", "direct", "amg", "cg", "gmres")
 #: the pyamg hierarchies the iterative solvers precondition with
-AMG_HIERARCHIES = ("ruge-stuben", "smoothed-aggregation")
+AMG_HIERARCHIES = ("ruge-stuben", "ruge-stuben-direct", "smoothed-aggregation")
 #: "auto" picks the direct solver below this many unknowns, AMG above.
 AUTO_DIRECT_LIMIT = 200_000
 _CACHE_SIZE = 4
@@ -365,6 +365,10 @@ def preconditioned_cg(A, b: np.ndarray, M, tol: float, maxiter: int = 1000) -> n
     return x
 
 
+#: the hierarchy an AMG solve turns to when Krylov misses the tolerance with the one before
+_FALLBACK = {"ruge-stuben-direct": "ruge-stuben", "ruge-stuben": "smoothed-aggregation"}
+
+
 class _ScipySolver:
     """A factorized / preconditioned solver for one fixed sparse matrix.
 
@@ -379,6 +383,12 @@ class _ScipySolver:
     with smoothed aggregation, which is also what a nonsymmetric A gets (and
     what suits P2, whose positive off-diagonal entries classical AMG handles
     poorly: 112 CG iterations against 33 on P2 Poisson with 83 000 unknowns).
+    ``"ruge-stuben-direct"`` is Ruge–Stüben with direct interpolation, applied by
+    :class:`VCycle` in :func:`preconditioned_cg`: on P1 matrices the hierarchy of
+    classical interpolation's size for less setup (at 10^6 unknowns on Poisson the
+    same 6 CG iterations, the setup 0.44-0.52 s of CPU instead of 0.69-0.72 s); if
+    CG misses ``10 tol`` with it, classical Ruge–Stüben takes over, then smoothed
+    aggregation (:data:`_FALLBACK`).
     ``A`` is used as given (a CSR matrix is not copied).
     """
 
@@ -406,6 +416,10 @@ class _ScipySolver:
         """Build the pyamg hierarchy ``name`` and its V-cycle preconditioner."""
         import pyamg
 
+        if name == "ruge-stuben-direct":
+            self.hierarchy = name
+            self.prec = VCycle(pyamg.ruge_stuben_solver(self.A, interpolation="direct"))
+            return
         if name == "ruge-stuben":
             ml = pyamg.ruge_stuben_solver(self.A)
         else:
@@ -416,13 +430,13 @@ class _ScipySolver:
         self.prec = ml.aspreconditioner(cycle="V")
 
     def solve(self, b: np.ndarray) -> np.ndarray:
-        if self.kind == "direct" or self.hierarchy != "ruge-stuben":
-            return self._solve(b)
-        try:
-            return self._solve(b)
-        except SolveError:  # classical AMG did not do it: smoothed aggregation from now on
-            self._hierarchy("smoothed-aggregation")
-            return self._solve(b)
+        while True:
+            try:
+                return self._solve(b)
+            except SolveError:  # this hierarchy did not do it: the next one (_FALLBACK) from now on
+                if self.kind == "direct" or self.hierarchy not in _FALLBACK:
+                    raise
+                self._hierarchy(_FALLBACK[self.hierarchy])
 
     def _solve(self, b: np.ndarray) -> np.ndarray:
         if np.iscomplexobj(b) and not np.iscomplexobj(self.A.data):
@@ -439,6 +453,13 @@ class _ScipySolver:
         if bnorm == 0:
             return np.zeros_like(b)
         maxiter = 1000
+        if self.hierarchy == "ruge-stuben-direct":
+            x = preconditioned_cg(self.A, b, self.prec, self.tol, maxiter)
+            res = norm(b - self.A @ x) / bnorm
+            if not (np.isfinite(res) and res <= 10 * self.tol):
+                raise SolveError(f"CG preconditioned by Ruge–Stüben AMG with direct interpolation reached the "
+                                 f"relative residual {res:.3g}, tolerance {self.tol:.3g}")
+            return x
         x = None
         res = np.inf
         use_cg = self.kind == "cg" or (self.kind == "amg" and self.symmetric)
