@@ -218,6 +218,17 @@ def test_hard_constraint_satisfies_dirichlet_data_exactly():
     assert float(on_sphere.abs().max()) < 1e-5 and float(inside.abs().max()) > 1e-3
 
 
+def test_hard_constraint_takes_nonzero_dirichlet_data_on_the_boundary():
+    """u = g + (1 - |x - c|^2/R^2) s N: on the circle the network's value is the Dirichlet data g itself."""
+    p = symop.parse('problem d "disk"\nspace x, y\ndomain disk(center: (0.5, 0), radius: 2)\nfield u\n'
+                    'equation -lap(u) = 1\nboundary all: u = x^2 + y\n')
+    prog = get_discretization("pinn").lower(p, resolve_options("pinn", OPTIONS, {"hard": "true", "dtype": "float64"}))
+    model = prog.network(prog._loss("cpu")).double()
+    pts, _ = p.domain.sample_boundary("boundary", 20, seed=0)
+    on_circle = model(torch.as_tensor(pts, dtype=torch.float64))[:, 0].detach().numpy()
+    np.testing.assert_allclose(on_circle, pts[:, 0] ** 2 + pts[:, 1], atol=1e-12)
+
+
 def test_hard_constraint_needs_a_ball_with_dirichlet_data():
     with pytest.raises(HardConstraintError, match="disks and balls"):
         _solve(str(EXAMPLES / "poisson.pde"), hard=True, steps=1)

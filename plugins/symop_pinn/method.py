@@ -72,12 +72,13 @@ OPTIONS = (
 )
 
 
-def hard_fields(problem) -> tuple[str, ...]:
-    """Fields with a Dirichlet condition on the whole boundary of a ball or disk (what ``hard`` can impose);
-    a :class:`~symop.nn.hard.HardConstraintError` (a sentence) otherwise."""
+def hard_fields(problem) -> dict:
+    """Field -> (its Dirichlet expression, its sides) for the fields with a Dirichlet condition on the whole
+    boundary of a ball or disk (what ``hard`` can impose); a :class:`~symop.nn.hard.HardConstraintError` (a
+    sentence) otherwise."""
     from symop.nn.hard import dirichlet_fields
 
-    return tuple(dirichlet_fields(problem, ("disk", "ball")))
+    return dirichlet_fields(problem, ("disk", "ball"))
 
 
 class PINNProgram(Program):
@@ -85,7 +86,8 @@ class PINNProgram(Program):
         self.problem = problem
         self.options = dict(options)
         self.source = ""
-        self.hard = hard_fields(problem) if self.options.get("hard") else ()
+        self.hard_data = hard_fields(problem) if self.options.get("hard") else {}
+        self.hard = tuple(self.hard_data)
         o = self.options
         if o.get("optimizer") == "kfac" and o.get("fourier", 0):
             raise OptionError("kfac takes its Kronecker factors from an MLP without Fourier features: leave fourier "
@@ -143,11 +145,10 @@ class PINNProgram(Program):
         names = self.problem.field_names
         mask = [1.0 if n in self.hard else 0.0 for n in names]
         values = {}
-        for bc in self.problem.boundary:
-            if bc.field in self.hard and bc.kind == "dirichlet" and bc.field not in values:
-                g = self.problem.numeric(bc.value / bc.alpha)
-                if g != 0:
-                    values[bc.field] = loss._aux(g)
+        for field, (expr, _) in self.hard_data.items():
+            g = self.problem.numeric(expr)
+            if g != 0:
+                values[field] = loss._aux(g)
         lift = None
         if values:
             def lift(X, values=values, names=names):
