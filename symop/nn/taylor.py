@@ -330,15 +330,25 @@ def mlp_jet2_sum(net, x: torch.Tensor, directions, center: torch.Tensor | None =
         xr = None if center is None else _radial_first(lin, Ws, x, net.shift, center, dim, zero_offset)
         x0, x1, x2, xr = _collapsed_activation(net.activation, x0, x1, None, xr)
         layers = list(net.hidden)[1:]
+    f0, f1, f2, fr = _collapsed_layers(net, layers, x0, x1, x2, xr)
+    return (f0, f1, f2) if center is None else (f0, f1, f2, fr)
+
+
+def _collapsed_layers(net, layers, x0: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor | None,
+                      xr: torch.Tensor | None = None):
+    """The collapsed 2-jet (and the radial tangent ``xr``) through ``layers`` with ``net``'s activation, then
+    ``net.last``: ``(f0 (N, out), f1 (N, S, out), sum_s f2 (N, out), fr (N, out) or None)``; ``x2`` None is a
+    zero second coefficient."""
     for layer in layers:
         W = layer.weight
-        x0, x1, x2 = layer(x0), x1 @ W.T, x2 @ W.T
+        x0, x1 = layer(x0), x1 @ W.T
+        x2 = None if x2 is None else x2 @ W.T
         xr = None if xr is None else xr @ W.T
         x0, x1, x2, xr = _collapsed_activation(net.activation, x0, x1, x2, xr)
     W = net.last.weight
     x1 = x1 @ W.T
-    out = (net.last(x0), x1.expand(x0.shape[0], *x1.shape[1:]), x2 @ W.T)
-    return out if center is None else (*out, xr @ W.T)
+    f2 = torch.zeros(x0.shape[0], W.shape[0], dtype=x0.dtype, device=x0.device) if x2 is None else x2 @ W.T
+    return net.last(x0), x1.expand(x0.shape[0], *x1.shape[1:]), f2, (None if xr is None else xr @ W.T)
 
 
 def dense_directions(directions, D: int, dtype, device) -> torch.Tensor:
@@ -418,11 +428,4 @@ def mlp_input_jet2_sum(net, h0: torch.Tensor, h1: torch.Tensor, h2: torch.Tensor
         s0, s1, s2, _ = _collapsed_activation("sin", z0, z1, z2)
         c0, c1, c2, _ = _collapsed_activation("cos", z0, z1, z2)
         x0, x1, x2 = torch.cat([s0, c0], -1), torch.cat(torch.broadcast_tensors(s1, c1), -1), torch.cat([s2, c2], -1)
-    for layer in net.hidden:
-        W = layer.weight
-        x0, x1, x2 = layer(x0), x1 @ W.T, None if x2 is None else x2 @ W.T
-        x0, x1, x2, _ = _collapsed_activation(net.activation, x0, x1, x2)
-    W = net.last.weight
-    f2 = torch.zeros(x0.shape[0], W.shape[0], dtype=x0.dtype, device=x0.device) if x2 is None else x2 @ W.T
-    x1 = x1 @ W.T
-    return net.last(x0), x1.expand(x0.shape[0], *x1.shape[1:]), f2
+    return _collapsed_layers(net, net.hidden, x0, x1, x2)[:3]
