@@ -412,17 +412,17 @@ def _kfac_closure(tmp_path, width=8):
 def test_kfac_step_minimises_the_gauss_newton_model_over_direction_and_momentum(tmp_path):
     """The update δ = -a d + m δ_prev solves the 2 x 2 model |r + Jδ|² (then halved while the loss rises): the
     unhalved update 2^k δ leaves r + J 2^k δ orthogonal to Jδ and to Jδ_prev."""
-    from symop.training.curvature import ENGD, KFAC
+    from symop.training.curvature import KFAC
 
     model, loss, value, data, params, closure = _kfac_closure(tmp_path)
     opt = KFAC(params)
     for k in range(4):
         lin = value.linearise(data)
-        previous = ENGD._flat_state(opt, "update") if k else None
+        previous = opt._flat_state("update") if k else None
         before = float(closure())
         closure.last = None
         opt.step(closure)
-        delta = ENGD._flat_state(opt, "update")
+        delta = opt._flat_state("update")
         assert float(closure.last[0]) < before and bool(delta.any())
         Jd = lin.jacobian @ delta
         scale = -float(lin.residual @ Jd) / float(Jd @ Jd)  # the best multiple of δ: 2^(halvings)

@@ -145,7 +145,35 @@ def _solve(A: torch.Tensor, lam: float, b: torch.Tensor) -> torch.Tensor:
     return V @ (inv * (V.T @ b))
 
 
-class ENGD(torch.optim.Optimizer):
+class _GaussNewton(torch.optim.Optimizer):
+    """What ENGD and KFAC share: their one group's parameters as one flat vector, for the state they keep per
+    step (``_flat_state``, ``_set_state``) and for moving the parameters along a direction (``_move``)."""
+
+    @property
+    def _params(self) -> list[torch.nn.Parameter]:
+        return self.param_groups[0]["params"]
+
+    def _flat_state(self, key: str) -> torch.Tensor | None:
+        parts = [self.state[p].get(key) for p in self._params]
+        if any(v is None for v in parts):
+            return None
+        return torch.cat([v.reshape(-1) for v in parts])
+
+    def _set_state(self, key: str, flat: torch.Tensor) -> None:
+        k = 0
+        for p in self._params:
+            self.state[p][key] = flat[k:k + p.numel()].reshape(p.shape).clone()
+            k += p.numel()
+
+    def _move(self, base: list[torch.Tensor], d: torch.Tensor, eta: float) -> None:
+        k = 0
+        with torch.no_grad():
+            for p, b in zip(self._params, base):
+                p.copy_(b - eta * d[k:k + p.numel()].reshape(p.shape))
+                k += p.numel()
+
+
+class ENGD(_GaussNewton):
     """Energy natural gradient descent: a damped Gauss–Newton step on the residuals plus a line search.
 
     Options: ``damping`` (relative, see the module docstring), ``solver``
@@ -170,29 +198,6 @@ class ENGD(torch.optim.Optimizer):
                                       current=float(damping)))
         if len(self.param_groups) != 1:
             raise OptionError("engd takes a single group of parameters.")
-
-    @property
-    def _params(self) -> list[torch.nn.Parameter]:
-        return self.param_groups[0]["params"]
-
-    def _flat_state(self, key: str) -> torch.Tensor | None:
-        parts = [self.state[p].get(key) for p in self._params]
-        if any(v is None for v in parts):
-            return None
-        return torch.cat([v.reshape(-1) for v in parts])
-
-    def _set_state(self, key: str, flat: torch.Tensor) -> None:
-        k = 0
-        for p in self._params:
-            self.state[p][key] = flat[k:k + p.numel()].reshape(p.shape).clone()
-            k += p.numel()
-
-    def _move(self, base: list[torch.Tensor], d: torch.Tensor, eta: float) -> None:
-        k = 0
-        with torch.no_grad():
-            for p, b in zip(self._params, base):
-                p.copy_(b - eta * d[k:k + p.numel()].reshape(p.shape))
-                k += p.numel()
 
     def step(self, closure: ResidualClosure | None = None):  # type: ignore[override]
         """One Gauss–Newton step; returns the loss where it ended (the closure's ``last`` holds its terms)."""
@@ -287,7 +292,7 @@ def inverse_kronecker_sum(X: torch.Tensor, pairs: Sequence[tuple[torch.Tensor, t
 KFAC_STEPS = ("model", "search")
 
 
-class KFAC(torch.optim.Optimizer):
+class KFAC(_GaussNewton):
     r"""KFAC for PINNs: the Gauss–Newton step with each layer's block replaced by Kronecker factors.
 
     Each linear layer's block of the Gauss–Newton matrix is approximated by
@@ -326,12 +331,6 @@ class KFAC(torch.optim.Optimizer):
         super().__init__(params, dict(lr=lr, damping=float(damping), ema=float(ema), line_search=line_search,
                                       grid=int(grid), momentum=float(momentum), adapt=bool(adapt),
                                       current=float(damping), step=step, update=int(update)))
-
-    @property
-    def _params(self) -> list[torch.nn.Parameter]:
-        return self.param_groups[0]["params"]
-
-    _move = ENGD._move
 
     def _factors(self, factors) -> list[list[tuple[torch.Tensor, torch.Tensor]]] | None:
         """Per layer, the ``(A, B)`` of each group, averaged over steps (kept in the state of the layer's weight);
@@ -396,13 +395,13 @@ class KFAC(torch.optim.Optimizer):
             self._model_step(closure, factors, grad, d, group, start, start_last)
             return closure.last[0].detach()
         if group["momentum"]:
-            previous = ENGD._flat_state(self, "direction")
+            previous = self._flat_state("direction")
             if previous is not None:
                 d = d + group["momentum"] * previous
         best_eta = _line_search(self, closure, d, group, start, start_last)
         _adapt(group, best_eta)
         if group["momentum"]:
-            ENGD._set_state(self, "direction", d * (1.0 if best_eta else 0.0))
+            self._set_state("direction", d * (1.0 if best_eta else 0.0))
         return closure.last[0].detach()
 
     def _model_step(self, closure: ResidualClosure, factors, h: torch.Tensor, d: torch.Tensor, group: dict,
@@ -410,7 +409,7 @@ class KFAC(torch.optim.Optimizer):
         """Move by the update minimising the Gauss–Newton model over ``-d`` and the previous update (halved while
         it raises the loss); the update taken is kept for the next step."""
         Jd = factors.jvp(d)
-        previous = ENGD._flat_state(self, "update")
+        previous = self._flat_state("update")
         dd, hd = float(Jd @ Jd), float(h @ d)
         if previous is not None and bool(previous.any()):
             Jp = factors.jvp(previous)
@@ -435,7 +434,7 @@ class KFAC(torch.optim.Optimizer):
         self._move(base, -taken, 1.0)
         closure.last = best_last
         _adapt(group, 1.0 if taken.any() else 0.0)
-        ENGD._set_state(self, "update", taken)
+        self._set_state("update", taken)
 
 
 def kronecker_basis(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]):
