@@ -48,13 +48,14 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 
 import torch
+
+from machine import cpu_model, load_average  # benchmarks/machine.py: run as python benchmarks/NAME.py
 
 # the repository's symop and plugins, also under an interpreter that has only torch and jet-for-pytorch (--jet-python)
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -250,16 +251,7 @@ def measure(method: str, d: int, device: str, budget: float, reps: int, threads:
 
 
 def machine(device: str) -> str:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    text = f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}; torch {torch.__version__}"
+    text = f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}; torch {torch.__version__}"
     if device.startswith("cuda"):
         text += f"; GPU {torch.cuda.get_device_name()}"
     return text
@@ -276,13 +268,6 @@ def jet_interpreter(path: str | None) -> tuple[str | None, str]:
         return None, f"note: `{path}` cannot import jet-for-pytorch; the jet rows are skipped."
     return None, ("note: jet-for-pytorch is not importable here (it needs Python >= 3.12); the jet rows are "
                   "skipped. Give an interpreter that has it with --jet-python PATH.")
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def ratio(a: float, b: float) -> str:
