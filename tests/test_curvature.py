@@ -466,3 +466,23 @@ def test_gauss_newton_optimizers_train_on_cuda_as_on_the_cpu(tmp_path, optimizer
     a = [v for _, v in cpu.info["history"]]
     b = [v for _, v in gpu.info["history"]]
     assert len(a) == len(b) and a == pytest.approx(b, rel=1e-6)
+
+
+def test_pinn_passes_ema_to_kfac_and_bounds_it(tmp_path, monkeypatch):
+    """`ema` reaches kfac's running average of the factors; left out, kfac keeps each step's own (0)."""
+    from symop.training.curvature import KFAC
+
+    seen = []
+    real = KFAC.__init__
+    monkeypatch.setattr(KFAC, "__init__", lambda self, params, **kw: seen.append(kw.get("ema")) or
+                        real(self, params, **kw))
+    path = tmp_path / "p.pde"
+    path.write_text(POISSON)
+    problem = symop.load(path)
+    small = dict(method="pinn", optimizer="kfac", steps=2, width=6, depth=2, points=32, boundary_points=16,
+                 dtype="float64")
+    symop.solve(problem, ema=0.9, **small)
+    symop.solve(problem, **small)
+    assert seen == [0.9, None]
+    with pytest.raises(OptionError, match="ema"):
+        symop.solve(problem, ema=1.0, **small)

@@ -25,7 +25,7 @@ def _optimizer_help() -> str:
 
 #: options of the Gauss-Newton optimizers, passed to their phase (damping only when given)
 CURVATURE_OPTIONS = {"engd": ("damping", "solver", "line_search", "momentum"),
-                     "kfac": ("damping",)}
+                     "kfac": ("damping", "ema")}
 
 OPTIONS = (
     Option("width", int, 64, "neurons per hidden layer", minimum=1),
@@ -44,6 +44,9 @@ OPTIONS = (
            "engd then interpolates them once they are fewer than its parameters)"),
     Option("damping", float, None, "engd, kfac: damping of the Gauss-Newton matrix relative to its mean diagonal "
            "(default: engd 1e-10, kfac 1e-8, its square root on each Kronecker factor)", minimum=0),
+    Option("ema", float, None, "kfac: weight of the earlier steps in the running average of the Kronecker "
+           "factors (default 0: each step's own); with fresh points every step, 0.95 averages the curvature over "
+           "about 20 batches instead of fitting each one", minimum=0, maximum=0.999),
     Option("solver", str, "auto", "engd: dense (P x P system), woodbury (M x M, for fewer residuals M than "
            "parameters P), auto: the smaller", SOLVERS),
     Option("line_search", str, "grid", "engd: grid (step 2^-k, k < 20, lowest loss), backtracking (halve from 1 "
