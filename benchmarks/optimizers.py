@@ -28,14 +28,17 @@ Optimizer settings (each its usual set-up for PINNs):
 estimated by STDE (16 sparse directions; the Gauss-Newton Jacobian is that of
 the same estimates).  Adam runs the file's own options (128 x 4, 100 fresh points
 a step, rate 3e-3, float32); engd and kfac draw fresh points every step
-(a fixed set is interpolated).  Not in the default run (``--only ball100``).
+(a fixed set is interpolated), kfac with its factors averaged over steps
+(``ema`` 0.95) and damping 1e-4: with each step's own factors and damping 1e-8
+it ended at 1.7e-2, worse than Adam.  Not in the default run (``--only ball100``).
 
 ``fourhole`` (Poisson on a square with four holes) has no exact solution: its
 reference is a P2 fem solve with h = 0.02, 1e-5 from the h = 0.03 one.  Not in
 the default run (``--only fourhole``).
 
 Usage: ``python benchmarks/optimizers.py [--budget S] [--only poisson2d,heat1d]
-[--optimizers adam,engd] [--plot FILE]``.
+[--optimizers adam,engd] [--set KEY=VALUE ...] [--plot FILE]`` (``--set width=128``:
+that pinn option for every optimizer run, over the settings above).
 """
 
 from __future__ import annotations
@@ -118,7 +121,8 @@ OVERRIDES = {"poisson2d": {"engd": {"points": 1000, "boundary_points": 200}},  #
                          "soap": {"width": 128, "depth": 4, "points": 100, "dtype": "float32"},
                          "lbfgs": {"points": 500},
                          "engd": {"points": 500, "resample": True},
-                         "kfac": {"points": 500, "resample": True}}}
+                         # fresh points: the factors averaged over about 20 batches, and damped more
+                         "kfac": {"points": 500, "resample": True, "ema": 0.95, "damping": 1e-4}}}
 MARKS = (10.0, 30.0, 60.0)
 
 
@@ -185,10 +189,11 @@ def held_out(problem):
     return torch.as_tensor(X, dtype=torch.float64), exact
 
 
-def run(problem, name: str, optimizer: str, budget: float) -> Curve:
+def run(problem, name: str, optimizer: str, budget: float, extra: dict | None = None) -> Curve:
+    """Train ``optimizer`` on ``problem`` for ``budget`` CPU-seconds with its settings (``extra`` over them)."""
     import symop
 
-    settings = {**COMMON, **SETTINGS[optimizer], **OVERRIDES.get(name, {}).get(optimizer, {})}
+    settings = {**COMMON, **SETTINGS[optimizer], **OVERRIDES.get(name, {}).get(optimizer, {}), **(extra or {})}
     X, exact = held_out(problem)
     if optimizer in ("adam", "soap"):  # the rate decays over the steps that fit in the budget
         stamps: list[float] = []
@@ -203,6 +208,17 @@ def run(problem, name: str, optimizer: str, budget: float) -> Curve:
     return curve
 
 
+def _setting(item: str) -> tuple[str, object]:
+    """``KEY=VALUE`` as a pinn option: the value as a number or a boolean where it reads as one, else a string."""
+    key, _, text = item.partition("=")
+    for kind in (int, float):
+        try:
+            return key, kind(text)
+        except ValueError:
+            pass
+    return key, {"true": True, "false": False}.get(text.lower(), text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=120.0,
@@ -211,6 +227,8 @@ def main() -> None:
                         help=f"problems, comma-separated, of {', '.join(PROBLEMS)}")
     parser.add_argument("--optimizers", default="adam,soap,lbfgs,engd,kfac", help="optimizers, comma-separated")
     parser.add_argument("--plot", default="benchmarks/optimizers.png", help="figure of error against time ('' none)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a pinn option for every optimizer run, over its settings (repeatable)")
     args = parser.parse_args()
     torch = torch_on_one_thread()
     import symop
@@ -220,6 +238,7 @@ def main() -> None:
     print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
     print(f"command: python {' '.join(sys.argv)}")
     optimizers = args.optimizers.split(",")
+    extra = dict(_setting(item) for item in args.set)
     curves: dict[str, dict[str, Curve]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for name in args.only.split(","):
@@ -232,7 +251,7 @@ def main() -> None:
                     print("  soap skipped: pytorch-optimizer is not installed (pip install 'symop[soap]')")
                     continue
                 try:
-                    curve = run(problem, name, opt, args.budget)
+                    curve = run(problem, name, opt, args.budget, extra)
                 except symop.SymopError as err:
                     print(f"  {name:10s} {opt:6s} refused: {err}")
                     continue
