@@ -486,3 +486,17 @@ def test_pinn_passes_ema_to_kfac_and_bounds_it(tmp_path, monkeypatch):
     assert seen == [0.9, None]
     with pytest.raises(OptionError, match="ema"):
         symop.solve(problem, ema=1.0, **small)
+
+
+@pytest.mark.parametrize("given, words", [
+    ({"optimizer": "adam", "ema": 0.9}, "`ema` is an option of kfac, and this run trains with adam"),
+    ({"optimizer": "kfac", "momentum": 0.5}, "`momentum` is an option of engd, and this run trains with kfac"),
+    ({"optimizer": "soap", "damping": 1e-3}, "set optimizer to engd or kfac, or leave damping out"),
+    ({"optimizer": "lbfgs", "solver": "dense"}, "`solver` is an option of engd"),
+])
+def test_gauss_newton_options_are_refused_for_optimizers_that_ignore_them(tmp_path, given, words):
+    """An option pinn would drop for the chosen optimizer is refused up front, with a sentence."""
+    path = tmp_path / "p.pde"
+    path.write_text(POISSON)
+    with pytest.raises(OptionError, match=words):
+        symop.solve(symop.load(path), method="pinn", steps=1, **given)

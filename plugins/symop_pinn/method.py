@@ -84,6 +84,17 @@ def hard_fields(problem) -> dict:
     return dirichlet_fields(problem, ("disk", "ball"))
 
 
+def _refuse_options_of_other_optimizers(o: Mapping[str, Any]) -> None:
+    """Refuse a Gauss-Newton option set away from its default for an optimizer that would not use it."""
+    defaults = {option.name: option.default for option in OPTIONS}
+    takes = CURVATURE_OPTIONS.get(o.get("optimizer"), ())
+    for name in dict.fromkeys(n for names in CURVATURE_OPTIONS.values() for n in names):
+        if name in o and o[name] != defaults[name] and name not in takes:
+            users = [opt for opt, names in CURVATURE_OPTIONS.items() if name in names]
+            raise OptionError(f"`{name}` is an option of {' and '.join(users)}, and this run trains with "
+                              f"{o.get('optimizer')}: set optimizer to {' or '.join(users)}, or leave {name} out.")
+
+
 class PINNProgram(Program):
     def __init__(self, problem, options: Mapping[str, Any]) -> None:
         self.problem = problem
@@ -92,6 +103,7 @@ class PINNProgram(Program):
         self.hard_data = hard_fields(problem) if self.options.get("hard") else {}
         self.hard = tuple(self.hard_data)
         o = self.options
+        _refuse_options_of_other_optimizers(o)
         if o.get("optimizer") == "kfac" and o.get("fourier", 0):
             raise OptionError("kfac takes its Kronecker factors from an MLP without Fourier features: leave fourier "
                               "at 0, or use engd.")
