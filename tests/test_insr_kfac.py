@@ -194,3 +194,17 @@ def test_kfac_takes_every_insr_network_but_fourier_features():
         program(HEAT, optimizer="kfac", damping=0.0)
     help_text = next(o.help for o in discretizations()["insr"].options if o.name == "optimizer")
     assert "kfac: Gauss-Newton" in help_text and "kfac is refused" not in help_text
+
+
+@pytest.mark.parametrize("given, words", [
+    (dict(optimizer="lbfgs", damping=1e-3), "damping is an option of engd and kfac, and this run fits its steps "
+                                            "with lbfgs"),
+    (dict(optimizer="adam", damping=1e-3), "set optimizer to engd or kfac, or leave damping out"),
+    (dict(optimizer="engd", lr_decay=0.01), "engd picks each step's length by itself and takes no lr_decay"),
+    (dict(optimizer="kfac", lr_decay=0.5), "kfac picks each step's length"),
+])
+def test_options_an_optimizer_would_drop_are_refused(given, words):
+    """damping only steers engd and kfac, lr_decay only the others: set for the wrong one, insr says so up front."""
+    with pytest.raises(OptionError, match=words):
+        program(HEAT, **given)
+    program(HEAT, optimizer=given["optimizer"])  # the defaults are taken by every optimizer

@@ -41,6 +41,10 @@ FITS_PER_STEP = 16
 SUBFLOWS = (("diffusion", "source"), ("advection", "reaction"))
 
 
+#: defaults of two options that only some optimizers take (set away from them for another, they are refused)
+DAMPING, LR_DECAY = 1e-6, 0.1
+
+
 def schemes() -> tuple[str, ...]:
     """The ``scheme`` choices: every registered explicit and implicit (theta) scheme, and ``midpoint``."""
     return scheme_names(("explicit", "implicit")) + (MIDPOINT,)
@@ -73,6 +77,13 @@ class INSRProgram(Program):
         if o["optimizer"] == "kfac" and o["fourier"] > 0:
             raise OptionError("kfac takes its Kronecker factors from the layers of an MLP without Fourier features; "
                               "leave fourier at 0, or use engd.")
+        gauss_newton = o["optimizer"] in ("engd", "kfac")
+        if not gauss_newton and o["damping"] != DAMPING:
+            raise OptionError(f"damping is an option of engd and kfac, and this run fits its steps with "
+                              f"{o['optimizer']}: set optimizer to engd or kfac, or leave damping out.")
+        if gauss_newton and o["lr_decay"] != LR_DECAY:
+            raise OptionError(f"{o['optimizer']} picks each step's length by itself and takes no lr_decay; leave "
+                              "lr_decay out, or fit with lbfgs or adam.")
         if o["optimizer"] == "kfac" and not o["damping"] > 0:
             raise OptionError("kfac inverts damped Kronecker factors and needs damping above 0 (1e-6 by default).")
         physics = self.physics("cpu")
@@ -365,9 +376,9 @@ class INSR(Discretization):
                    "better with resample false; no Fourier features)", optimizer_names()),
             Option("lr", float, None, "learning rate (default: 1 for lbfgs, and for engd and kfac, their largest "
                    "step; 1e-3 for the others)", minimum=0, exclusive=True),
-            Option("lr_decay", float, 0.1, "final learning rate / initial within each step's fit (not for engd or "
+            Option("lr_decay", float, LR_DECAY, "final learning rate / initial within each step's fit (not for engd or "
                    "kfac, whose line search or Gauss-Newton model picks each step)", minimum=0, exclusive=True),
-            Option("damping", float, 1e-6, "engd's damping, relative to the mean diagonal of J J^T (its floor: "
+            Option("damping", float, DAMPING, "engd's damping, relative to the mean diagonal of J J^T (its floor: "
                    "less fits each iteration's points and not the next's); kfac's, its square root on each "
                    "Kronecker factor relative to the factor's mean diagonal (kfac needs it above 0)", minimum=0),
             Option("points", int, 1024, "interior points per iteration", minimum=1),
