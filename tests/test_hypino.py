@@ -274,3 +274,14 @@ def test_ddp_with_two_gloo_processes_matches_one_process(family, tmp_path):
     assert np.allclose(a["history"], b["history"], rtol=1e-5)
     for key in a["state"]:
         assert torch.allclose(a["state"][key], b["state"][key], atol=1e-5), key
+
+
+@pytest.mark.parametrize("given, words", [
+    (dict(finetune_optimizer="engd"), "finetune_optimizer steers the finetune stage, which is off"),
+    (dict(finetune_lr=1e-2), "set finetune to its number of steps, or leave finetune_lr out"),
+    (dict(delta_lr=1e-2), "delta_lr steers the delta_steps stage"),
+])
+def test_options_of_a_stage_that_is_off_are_refused(family, tmp_path, given, words):
+    """Fine-tuning and delta-training options do nothing while their stage is off: hypino says so up front."""
+    with pytest.raises(OptionError, match=words):
+        symop.solve(symop.load(family), method="hypino", model=str(tmp_path / "none.pt"), **given)

@@ -85,6 +85,19 @@ def config_of(o: Mapping[str, Any]) -> Config:
                   fourier=int(o["fourier"]), sigma=float(o["sigma"]))
 
 
+#: options that steer a stage, and the option that turns the stage on (a count of steps)
+STAGE_OPTIONS = {"finetune_lr": "finetune", "finetune_optimizer": "finetune", "delta_lr": "delta_steps"}
+
+
+def _refuse_options_of_stages_that_are_off(o: Mapping[str, Any]) -> None:
+    """Refuse an option of fine-tuning or delta training set away from its default while that stage is off."""
+    defaults = {option.name: option.default for option in OPTIONS}
+    for name, stage in STAGE_OPTIONS.items():
+        if o.get(name, defaults[name]) != defaults[name] and not o.get(stage):
+            raise OptionError(f"{name} steers the {stage} stage, which is off ({stage} 0): set {stage} to its "
+                              f"number of steps, or leave {name} out.")
+
+
 class HyPINOProgram(Program):
     """One problem solved by a trained hypernetwork (zero-shot, refined, fine-tuned)."""
 
@@ -93,6 +106,7 @@ class HyPINOProgram(Program):
         from symop_hypino.linear import linear_form
 
         self.problem, self.options = problem, dict(options)
+        _refuse_options_of_stages_that_are_off(self.options)
         self.hyper, self.spec, self.data = store.load(self.options["model"])
         store.check(self.data, problem, self.options["model"], self.options["strict"])
         o = self.options
