@@ -108,6 +108,27 @@ class Command:
 
 # --------------------------------------------------------------- options
 @dataclass(frozen=True)
+class OnlyWith:
+    """The condition under which an option acts: another option, ``option``, has one of ``values`` (with
+    ``exclude``: none of them).  A value given for the option while the condition fails is refused."""
+
+    option: str
+    values: tuple[Any, ...]
+    exclude: bool = False
+
+    def holds(self, value: Any) -> bool:
+        """Whether the other option's ``value`` lets the option act."""
+        return (value in self.values) != self.exclude
+
+    def words(self) -> str:
+        """The condition as words: ``optimizer engd or kfac``, ``fourier other than 0``."""
+        names = [str(v) for v in self.values]
+        if self.exclude:
+            return f"{self.option} other than {' and '.join(names)}"
+        return f"{self.option} {' or '.join(names)}"
+
+
+@dataclass(frozen=True)
 class Option:
     """One option of a discretization: name, type, default, help, choices."""
 
@@ -125,6 +146,8 @@ class Option:
     exclusive: bool = False
     #: the largest value allowed (numbers), ``None`` for no bound
     maximum: float | None = None
+    #: the option acts only under this condition on another option (``None``: always)
+    only_with: OnlyWith | None = None
 
     def convert(self, value: Any, method: str) -> Any:
         """``value`` (possibly a string from the command line) as this option's type."""
@@ -207,7 +230,19 @@ def resolve_options(method: str, declared: Sequence[Option], given: Mapping[str,
                 + hint
             )
         out[key] = table[key].convert(value, method)
+    _refuse_inert(given, table, out)
     return out
+
+
+def _refuse_inert(given: Mapping[str, Any], table: Mapping[str, Option], out: Mapping[str, Any]) -> None:
+    """Refuse an option given a value other than its default where its :class:`OnlyWith` condition fails (it would
+    be dropped without a word)."""
+    for key in given:
+        cond = table[key].only_with
+        if cond is not None and out[key] != table[key].default and cond.option in out \
+                and not cond.holds(out[cond.option]):
+            raise OptionError(f"`{key}` acts only with {cond.words()}, and this run has {cond.option} "
+                              f"{out[cond.option]}: change {cond.option}, or leave {key} out.")
 
 
 # ------------------------------------------------------------- protocol

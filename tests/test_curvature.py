@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 
 import pytest
@@ -11,6 +12,7 @@ from torch import nn
 
 import symop
 from symop.errors import OptionError
+from symop.plugins import discretizations
 from symop.nn import PhysicsLoss, make_engine, objective
 from symop.nn.linearise import linearise
 from symop.training import Checkpoint, Phase, optimize
@@ -489,14 +491,26 @@ def test_pinn_passes_ema_to_kfac_and_bounds_it(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("given, words", [
-    ({"optimizer": "adam", "ema": 0.9}, "`ema` is an option of kfac, and this run trains with adam"),
-    ({"optimizer": "kfac", "momentum": 0.5}, "`momentum` is an option of engd, and this run trains with kfac"),
-    ({"optimizer": "soap", "damping": 1e-3}, "set optimizer to engd or kfac, or leave damping out"),
-    ({"optimizer": "lbfgs", "solver": "dense"}, "`solver` is an option of engd"),
+    ({"optimizer": "adam", "ema": 0.9}, "`ema` acts only with optimizer kfac, and this run has optimizer adam: "
+                                        "change optimizer, or leave ema out."),
+    ({"optimizer": "kfac", "momentum": 0.5}, "`momentum` acts only with optimizer engd, and this run has optimizer "
+                                             "kfac"),
+    ({"optimizer": "soap", "damping": 1e-3}, "`damping` acts only with optimizer engd or kfac"),
+    ({"optimizer": "lbfgs", "solver": "dense"}, "`solver` acts only with optimizer engd"),
+    ({"optimizer": "adam", "warmup": 10}, "`warmup` acts only with optimizer other than adam"),
+    ({"sigma": 2.0}, "`sigma` acts only with fourier other than 0, and this run has fourier 0"),
+    ({"samples": 4}, "`samples` acts only with estimator stde, and this run has estimator autograd"),
+    ({"tangents": "dense"}, "`tangents` acts only with estimator stde"),
+    ({"loss": "product"}, "`loss` acts only with estimator stde"),
 ])
-def test_gauss_newton_options_are_refused_for_optimizers_that_ignore_them(tmp_path, given, words):
-    """An option pinn would drop for the chosen optimizer is refused up front, with a sentence."""
+def test_options_that_would_be_dropped_are_refused(tmp_path, given, words):
+    """An option pinn would drop (its optimizer, engine or Fourier features are not there) is refused up front,
+    with a sentence; the same option where it acts, or given its default, is taken."""
     path = tmp_path / "p.pde"
     path.write_text(POISSON)
-    with pytest.raises(OptionError, match=words):
-        symop.solve(symop.load(path), method="pinn", steps=1, **given)
+    problem = symop.load(path)
+    with pytest.raises(OptionError, match=re.escape(words)):
+        symop.solve(problem, method="pinn", steps=1, **given)
+    defaults = {o.name: o.default for o in discretizations()["pinn"].options}
+    harmless = {k: defaults[k] for k in given if k != "optimizer"}
+    symop.solve(problem, method="pinn", steps=0, eval_points=10, **{**given, **harmless})

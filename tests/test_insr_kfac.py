@@ -8,6 +8,8 @@ against autograd row by row.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -197,14 +199,16 @@ def test_kfac_takes_every_insr_network_but_fourier_features():
 
 
 @pytest.mark.parametrize("given, words", [
-    (dict(optimizer="lbfgs", damping=1e-3), "damping is an option of engd and kfac, and this run fits its steps "
-                                            "with lbfgs"),
-    (dict(optimizer="adam", damping=1e-3), "set optimizer to engd or kfac, or leave damping out"),
-    (dict(optimizer="engd", lr_decay=0.01), "engd picks each step's length by itself and takes no lr_decay"),
-    (dict(optimizer="kfac", lr_decay=0.5), "kfac picks each step's length"),
+    (dict(optimizer="lbfgs", damping=1e-3), "`damping` acts only with optimizer engd or kfac, and this run has "
+                                            "optimizer lbfgs: change optimizer, or leave damping out."),
+    (dict(optimizer="engd", lr_decay=0.01), "`lr_decay` acts only with optimizer other than engd and kfac"),
+    (dict(optimizer="kfac", lr_decay=0.5), "this run has optimizer kfac"),
+    (dict(sigma=2.0), "`sigma` acts only with fourier other than 0"),
+    (dict(samples=4), "`samples` acts only with estimator stde"),
 ])
 def test_options_an_optimizer_would_drop_are_refused(given, words):
-    """damping only steers engd and kfac, lr_decay only the others: set for the wrong one, insr says so up front."""
-    with pytest.raises(OptionError, match=words):
+    """damping only steers engd and kfac, lr_decay only the others, sigma Fourier features, samples STDE: set
+    where it would be dropped, insr says so up front."""
+    with pytest.raises(OptionError, match=re.escape(words)):
         program(HEAT, **given)
-    program(HEAT, optimizer=given["optimizer"])  # the defaults are taken by every optimizer
+    program(HEAT, optimizer=given.get("optimizer", "lbfgs"))  # the defaults are taken by every optimizer

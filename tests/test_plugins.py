@@ -152,6 +152,25 @@ def test_options_are_typed_and_checked():
         resolve_options("fd", declared, {"n": "1.5"})
 
 
+def test_an_option_given_where_it_would_not_act_is_refused():
+    """``only_with``: a value given for an option whose condition fails is refused with a sentence; its default,
+    or the option where the condition holds, is taken."""
+    from symop.plugins import OnlyWith
+
+    declared = (Option("scheme", str, "rk4", "scheme", ("rk4", "theta")),
+                Option("theta", float, 0.5, "implicitness", only_with=OnlyWith("scheme", ("theta",))),
+                Option("fourier", int, 0, "features"),
+                Option("sigma", float, 1.0, "spread", only_with=OnlyWith("fourier", (0,), exclude=True)))
+    with pytest.raises(OptionError, match=r"`theta` acts only with scheme theta, and this run has scheme rk4: "
+                                          r"change scheme, or leave theta out\."):
+        resolve_options("m", declared, {"theta": 1.0})
+    with pytest.raises(OptionError, match="`sigma` acts only with fourier other than 0"):
+        resolve_options("m", declared, {"sigma": 2.0})
+    assert resolve_options("m", declared, {"theta": 0.5, "sigma": 1.0})["theta"] == 0.5  # the defaults: harmless
+    assert resolve_options("m", declared, {"scheme": "theta", "theta": 1.0, "fourier": 4, "sigma": 2.0}) == {
+        "scheme": "theta", "theta": 1.0, "fourier": 4, "sigma": 2.0}
+
+
 def test_no_method_and_no_solve_line_is_a_sentence():
     p = symop.parse("space x\ndomain interval(x: [0, 1])\nfield u\nequation -d(u, x, 2) = 1\nboundary all: u = 0\n")
     with pytest.raises(MethodError, match="no method given and the file has no `solve` line"):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from symop.errors import OptionError
-from symop.plugins import Discretization, Option, Program, Refinement, TrainingReport
+from symop.plugins import Discretization, OnlyWith, Option, Program, Refinement, TrainingReport
 from symop.training import optimizer_names
 
 if TYPE_CHECKING:  # pragma: no cover - the options are read without torch (`symop plugins`)
@@ -32,12 +32,14 @@ OPTIONS = (
     Option("refine", int, 0, "delta-PINN refinement steps after the zero-shot solution", minimum=0),
     Option("delta_steps", int, 0, "Adam steps training each generated delta PINN on its residual problem (0: none)",
            minimum=0),
-    Option("delta_lr", float, 1e-3, "learning rate of delta training", minimum=0, exclusive=True),
+    Option("delta_lr", float, 1e-3, "learning rate of delta training", minimum=0, exclusive=True,
+           only_with=OnlyWith("delta_steps", (0,), exclude=True)),
     Option("finetune", int, 0, "Adam steps fine-tuning the generated solution with the pinn loss (0: none)", minimum=0),
-    Option("finetune_lr", float, 1e-3, "learning rate of fine-tuning", minimum=0, exclusive=True),
+    Option("finetune_lr", float, 1e-3, "learning rate of fine-tuning", minimum=0, exclusive=True,
+           only_with=OnlyWith("finetune", (0,), exclude=True)),
     Option("finetune_optimizer", str, "adam", "optimizer of fine-tuning (engd: Gauss-Newton on the pinn residuals "
            "with a line search; kfac: with refine 0 and no Fourier features; see `symop plugins pinn` for what each "
-           "costs)", optimizer_names()),
+           "costs)", optimizer_names(), only_with=OnlyWith("finetune", (0,), exclude=True)),
     Option("strict", bool, True, "refuse a model trained for another family (compared by structure, not name)"),
     Option("points", int, 512, "interior collocation points per instance", minimum=1),
     Option("boundary_points", int, 256, "boundary (and initial) collocation points per instance", minimum=1),
@@ -85,19 +87,6 @@ def config_of(o: Mapping[str, Any]) -> Config:
                   fourier=int(o["fourier"]), sigma=float(o["sigma"]))
 
 
-#: options that steer a stage, and the option that turns the stage on (a count of steps)
-STAGE_OPTIONS = {"finetune_lr": "finetune", "finetune_optimizer": "finetune", "delta_lr": "delta_steps"}
-
-
-def _refuse_options_of_stages_that_are_off(o: Mapping[str, Any]) -> None:
-    """Refuse an option of fine-tuning or delta training set away from its default while that stage is off."""
-    defaults = {option.name: option.default for option in OPTIONS}
-    for name, stage in STAGE_OPTIONS.items():
-        if o.get(name, defaults[name]) != defaults[name] and not o.get(stage):
-            raise OptionError(f"{name} steers the {stage} stage, which is off ({stage} 0): set {stage} to its "
-                              f"number of steps, or leave {name} out.")
-
-
 class HyPINOProgram(Program):
     """One problem solved by a trained hypernetwork (zero-shot, refined, fine-tuned)."""
 
@@ -106,7 +95,6 @@ class HyPINOProgram(Program):
         from symop_hypino.linear import linear_form
 
         self.problem, self.options = problem, dict(options)
-        _refuse_options_of_stages_that_are_off(self.options)
         self.hyper, self.spec, self.data = store.load(self.options["model"])
         store.check(self.data, problem, self.options["model"], self.options["strict"])
         o = self.options

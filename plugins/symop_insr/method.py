@@ -22,7 +22,7 @@ from symop.errors import OptionError, SymopError
 from symop.integrate import LieSplitting, StrangSplitting, explicit_tableau, get_scheme, scheme_names, split_order
 from symop.model import analysis
 from symop.nn import ACTIVATIONS
-from symop.plugins import Discretization, Option, Program
+from symop.plugins import Discretization, OnlyWith, Option, Program
 from symop.training import get_optimizer, optimizer_names
 
 if TYPE_CHECKING:  # pragma: no cover - the options are read without torch (`symop plugins`)
@@ -41,8 +41,9 @@ FITS_PER_STEP = 16
 SUBFLOWS = (("diffusion", "source"), ("advection", "reaction"))
 
 
-#: defaults of two options that only some optimizers take (set away from them for another, they are refused)
-DAMPING, LR_DECAY = 1e-6, 0.1
+#: the optimizers whose own damping and step lengths insr's `damping` and `lr_decay` are for, and against
+GAUSS_NEWTON = OnlyWith("optimizer", ("engd", "kfac"))
+STDE = OnlyWith("estimator", ("stde",))
 
 
 def schemes() -> tuple[str, ...]:
@@ -77,13 +78,6 @@ class INSRProgram(Program):
         if o["optimizer"] == "kfac" and o["fourier"] > 0:
             raise OptionError("kfac takes its Kronecker factors from the layers of an MLP without Fourier features; "
                               "leave fourier at 0, or use engd.")
-        gauss_newton = o["optimizer"] in ("engd", "kfac")
-        if not gauss_newton and o["damping"] != DAMPING:
-            raise OptionError(f"damping is an option of engd and kfac, and this run fits its steps with "
-                              f"{o['optimizer']}: set optimizer to engd or kfac, or leave damping out.")
-        if gauss_newton and o["lr_decay"] != LR_DECAY:
-            raise OptionError(f"{o['optimizer']} picks each step's length by itself and takes no lr_decay; leave "
-                              "lr_decay out, or fit with lbfgs or adam.")
         if o["optimizer"] == "kfac" and not o["damping"] > 0:
             raise OptionError("kfac inverts damped Kronecker factors and needs damping above 0 (1e-6 by default).")
         physics = self.physics("cpu")
@@ -357,7 +351,8 @@ class INSR(Discretization):
             Option("depth", int, 3, "hidden layers", minimum=1),
             Option("activation", str, "tanh", "activation function", ACTIVATIONS),
             Option("fourier", int, 0, "random Fourier features (0: none)", minimum=0),
-            Option("sigma", float, 1.0, "standard deviation of the Fourier frequencies", minimum=0, exclusive=True),
+            Option("sigma", float, 1.0, "standard deviation of the Fourier frequencies", minimum=0, exclusive=True,
+                   only_with=OnlyWith("fourier", (0,), exclude=True)),
             Option("output_scale", float, 1.0, "multiply the network output by this (about the size of the solution)"),
             Option("hard", bool, False, "impose Dirichlet data exactly: u = g + phi N with phi vanishing on the "
                    "Dirichlet sides of a box or interval, or on the whole boundary of a disk or ball"),
@@ -376,19 +371,22 @@ class INSR(Discretization):
                    "better with resample false; no Fourier features)", optimizer_names()),
             Option("lr", float, None, "learning rate (default: 1 for lbfgs, and for engd and kfac, their largest "
                    "step; 1e-3 for the others)", minimum=0, exclusive=True),
-            Option("lr_decay", float, LR_DECAY, "final learning rate / initial within each step's fit (not for engd or "
-                   "kfac, whose line search or Gauss-Newton model picks each step)", minimum=0, exclusive=True),
-            Option("damping", float, DAMPING, "engd's damping, relative to the mean diagonal of J J^T (its floor: "
+            Option("lr_decay", float, 0.1, "final learning rate / initial within each step's fit (not for engd or "
+                   "kfac, whose line search or Gauss-Newton model picks each step)", minimum=0, exclusive=True,
+                   only_with=OnlyWith("optimizer", GAUSS_NEWTON.values, exclude=True)),
+            Option("damping", float, 1e-6, "engd's damping, relative to the mean diagonal of J J^T (its floor: "
                    "less fits each iteration's points and not the next's); kfac's, its square root on each "
-                   "Kronecker factor relative to the factor's mean diagonal (kfac needs it above 0)", minimum=0),
+                   "Kronecker factor relative to the factor's mean diagonal (kfac needs it above 0)", minimum=0,
+                   only_with=GAUSS_NEWTON),
             Option("points", int, 1024, "interior points per iteration", minimum=1),
             Option("resample", bool, True, "fresh points every optimizer step (false: one set per time step's fit)"),
             Option("boundary_points", int, 256, "points per boundary condition per iteration", minimum=1),
             Option("boundary_weight", float, 1.0, "weight of the boundary terms", minimum=0),
             Option("estimator", str, "autograd", "derivative engine: exact autograd or STDE jets",
                    ("autograd", "stde")),
-            Option("samples", int, 16, "STDE random directions per point", minimum=1),
-            Option("tangents", str, "sparse", "STDE directions: sparse or dense", ("sparse", "dense")),
+            Option("samples", int, 16, "STDE random directions per point", minimum=1, only_with=STDE),
+            Option("tangents", str, "sparse", "STDE directions: sparse or dense", ("sparse", "dense"),
+                   only_with=STDE),
             Option("seed", int, 0, "random seed (network, points)"),
             Option("eval_points", int, 2000, "points where the final state is reported", minimum=1),
             Option("checkpoint", str, "", "folder of one checkpoint per time step; resumed from when it has some",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from symop.errors import OptionError
 from symop.nn import ACTIVATIONS
-from symop.plugins import Discretization, Option, Program, Refinement
+from symop.plugins import Discretization, OnlyWith, Option, Program, Refinement
 from symop.training import OPTIMIZERS, optimizer_names
 from symop.training.choices import LINE_SEARCHES, SOLVERS
 
@@ -27,40 +27,53 @@ def _optimizer_help() -> str:
 CURVATURE_OPTIONS = {"engd": ("damping", "solver", "line_search", "momentum"),
                      "kfac": ("damping", "ema")}
 
+
+def _curvature(name: str) -> OnlyWith:
+    """The condition under which the Gauss-Newton option ``name`` acts: an optimizer that takes it."""
+    return OnlyWith("optimizer", tuple(opt for opt, names in CURVATURE_OPTIONS.items() if name in names))
+
+
+STDE = OnlyWith("estimator", ("stde",))
+
 OPTIONS = (
     Option("width", int, 64, "neurons per hidden layer", minimum=1),
     Option("depth", int, 4, "hidden layers", minimum=1),
     Option("activation", str, "tanh", "activation function", ACTIVATIONS),
     Option("fourier", int, 0, "random Fourier features (0: none)", minimum=0),
-    Option("sigma", float, 1.0, "standard deviation of the Fourier frequencies", minimum=0, exclusive=True),
+    Option("sigma", float, 1.0, "standard deviation of the Fourier frequencies", minimum=0, exclusive=True,
+           only_with=OnlyWith("fourier", (0,), exclude=True)),
     Option("steps", int, 2000, "steps of the optimizer (fresh collocation points each step unless resample is off)",
            minimum=0),
     Option("lr", float, 1e-3, "Adam learning rate (decayed tenfold over the steps)", minimum=0, exclusive=True),
     Option("lbfgs", int, 0, "L-BFGS iterations after Adam (0: none)", minimum=0),
     Option("optimizer", str, "adam", _optimizer_help(), optimizer_names()),
     Option("warmup", int, 0, "Adam steps before the optimizer, when it is not adam (a schedule that switches)",
-           minimum=0),
+           minimum=0, only_with=OnlyWith("optimizer", ("adam",), exclude=True)),
     Option("resample", bool, True, "draw fresh collocation points every step (off: the points of step 0 throughout; "
            "engd then interpolates them once they are fewer than its parameters)"),
     Option("damping", float, None, "engd, kfac: damping of the Gauss-Newton matrix relative to its mean diagonal "
-           "(default: engd 1e-10, kfac 1e-8, its square root on each Kronecker factor)", minimum=0),
+           "(default: engd 1e-10, kfac 1e-8, its square root on each Kronecker factor)", minimum=0,
+           only_with=_curvature("damping")),
     Option("ema", float, None, "kfac: weight of the earlier steps in the running average of the Kronecker "
            "factors (default 0: each step's own); with fresh points every step, 0.95 averages the curvature over "
-           "about 20 batches instead of fitting each one", minimum=0, maximum=0.999),
+           "about 20 batches instead of fitting each one", minimum=0, maximum=0.999,
+           only_with=_curvature("ema")),
     Option("solver", str, "auto", "engd: dense (P x P system), woodbury (M x M, for fewer residuals M than "
-           "parameters P), auto: the smaller", SOLVERS),
+           "parameters P), auto: the smaller", SOLVERS,
+           only_with=_curvature("solver")),
     Option("line_search", str, "grid", "engd: grid (step 2^-k, k < 20, lowest loss), backtracking (halve from 1 "
            "until the loss falls), none (step lr); kfac takes its step and momentum from the Gauss-Newton model",
-           LINE_SEARCHES),
+           LINE_SEARCHES, only_with=_curvature("line_search")),
     Option("momentum", float, 0.0, "engd: fraction of the previous direction added (SPRING's momentum; 0: none)",
-           minimum=0,
-           maximum=0.999),
+           minimum=0, maximum=0.999, only_with=_curvature("momentum")),
     Option("points", int, 1024, "interior collocation points per step", minimum=1),
     Option("boundary_points", int, 256, "points per boundary or initial condition per step", minimum=1),
     Option("estimator", str, "autograd", "derivative engine: exact autograd or STDE jets", ("autograd", "stde")),
-    Option("samples", int, 16, "STDE random directions per point", minimum=1),
-    Option("tangents", str, "sparse", "STDE directions: sqrt(d) e_i (sparse) or Rademacher (dense)", ("sparse", "dense")),
-    Option("loss", str, "mse", "mse, or product: unbiased two-draw product of STDE residuals", ("mse", "product")),
+    Option("samples", int, 16, "STDE random directions per point", minimum=1, only_with=STDE),
+    Option("tangents", str, "sparse", "STDE directions: sqrt(d) e_i (sparse) or Rademacher (dense)", ("sparse", "dense"),
+           only_with=STDE),
+    Option("loss", str, "mse", "mse, or product: unbiased two-draw product of STDE residuals", ("mse", "product"),
+           only_with=STDE),
     Option("seed", int, 0, "random seed (network, points, directions)"),
     Option("eval_points", int, 2000, "held-out points where the solution is reported", minimum=1),
     Option("checkpoint", str, "", "checkpoint file; resumed from when it exists", path=True),
@@ -84,17 +97,6 @@ def hard_fields(problem) -> dict:
     return dirichlet_fields(problem, ("disk", "ball"))
 
 
-def _refuse_options_of_other_optimizers(o: Mapping[str, Any]) -> None:
-    """Refuse a Gauss-Newton option set away from its default for an optimizer that would not use it."""
-    defaults = {option.name: option.default for option in OPTIONS}
-    takes = CURVATURE_OPTIONS.get(o.get("optimizer"), ())
-    for name in dict.fromkeys(n for names in CURVATURE_OPTIONS.values() for n in names):
-        if name in o and o[name] != defaults[name] and name not in takes:
-            users = [opt for opt, names in CURVATURE_OPTIONS.items() if name in names]
-            raise OptionError(f"`{name}` is an option of {' and '.join(users)}, and this run trains with "
-                              f"{o.get('optimizer')}: set optimizer to {' or '.join(users)}, or leave {name} out.")
-
-
 class PINNProgram(Program):
     def __init__(self, problem, options: Mapping[str, Any]) -> None:
         self.problem = problem
@@ -103,7 +105,6 @@ class PINNProgram(Program):
         self.hard_data = hard_fields(problem) if self.options.get("hard") else {}
         self.hard = tuple(self.hard_data)
         o = self.options
-        _refuse_options_of_other_optimizers(o)
         if o.get("optimizer") == "kfac" and o.get("fourier", 0):
             raise OptionError("kfac takes its Kronecker factors from an MLP without Fourier features: leave fourier "
                               "at 0, or use engd.")
