@@ -169,7 +169,8 @@ def method_text(disc, width: int = 80) -> str:
             head = f"{o.name}  ({o.type.__name__}, default {o.default!r}" + (
                 f", {o.range_text()}" if o.range_text() else "") + ")"
             out += textwrap.wrap(head, width, initial_indent="  ", subsequent_indent="      ")
-            text = o.help + (f"; one of {', '.join(map(str, o.choices))}" if o.choices else "")
+            text = o.help + (f"; one of {', '.join(map(str, o.choices))}" if o.choices else "") + (
+                f" (acts only with {o.only_with.words()})" if o.only_with else "")
             out += textwrap.wrap(text, width, initial_indent="      ", subsequent_indent="      ",
                                  break_on_hyphens=False)
         return out

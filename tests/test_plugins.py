@@ -171,6 +171,16 @@ def test_an_option_given_where_it_would_not_act_is_refused():
         "scheme": "theta", "theta": 1.0, "fourier": 4, "sigma": 2.0}
 
 
+
+def test_plugins_method_says_when_an_option_acts():
+    from symop.cli import method_text
+    from symop.plugins import get_discretization
+
+    text = " ".join(method_text(get_discretization("pinn"), width=1000).split())
+    assert "standard deviation of the Fourier frequencies (acts only with fourier other than 0)" in text
+    assert "(acts only with optimizer kfac)" in text and "(acts only with estimator stde)" in text
+
+
 def test_no_method_and_no_solve_line_is_a_sentence():
     p = symop.parse("space x\ndomain interval(x: [0, 1])\nfield u\nequation -d(u, x, 2) = 1\nboundary all: u = 0\n")
     with pytest.raises(MethodError, match="no method given and the file has no `solve` line"):

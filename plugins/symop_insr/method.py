@@ -41,7 +41,7 @@ FITS_PER_STEP = 16
 SUBFLOWS = (("diffusion", "source"), ("advection", "reaction"))
 
 
-#: the optimizers whose own damping and step lengths insr's `damping` and `lr_decay` are for, and against
+#: `damping` acts only with these optimizers, `lr_decay` only with the others (their line search picks each step)
 GAUSS_NEWTON = OnlyWith("optimizer", ("engd", "kfac"))
 STDE = OnlyWith("estimator", ("stde",))
 
