@@ -38,7 +38,9 @@ the default run (``--only fourhole``).
 
 Usage: ``python benchmarks/optimizers.py [--budget S] [--only poisson2d,heat1d]
 [--optimizers adam,engd] [--set KEY=VALUE ...] [--plot FILE]`` (``--set width=128``:
-that pinn option for every optimizer run, over the settings above).
+that pinn option for every optimizer run, over the settings above; an optimizer
+that would not use the option, ``--set ema=0.95`` for adam, refuses it and the
+run goes on with the next).
 """
 
 from __future__ import annotations
