@@ -170,7 +170,8 @@ def method_text(disc, width: int = 80) -> str:
                 f", {o.range_text()}" if o.range_text() else "") + ")"
             out += textwrap.wrap(head, width, initial_indent="  ", subsequent_indent="      ")
             text = o.help + (f"; one of {', '.join(map(str, o.choices))}" if o.choices else "") + (
-                f" (acts only with {o.only_with.words()})" if o.only_with else "")
+                f" (acts only with {o.only_with.words()})" if o.only_with else "") + (
+                " (time-dependent problems only)" if o.time_dependent else "")
             out += textwrap.wrap(text, width, initial_indent="      ", subsequent_indent="      ",
                                  break_on_hyphens=False)
         return out

@@ -148,6 +148,8 @@ class Option:
     maximum: float | None = None
     #: the option acts only under this condition on another option (``None``: always)
     only_with: OnlyWith | None = None
+    #: the option acts only on a time-dependent problem (a time scheme, a time step, snapshots)
+    time_dependent: bool = False
 
     def convert(self, value: Any, method: str) -> Any:
         """``value`` (possibly a string from the command line) as this option's type."""
@@ -243,6 +245,18 @@ def _refuse_inert(given: Mapping[str, Any], table: Mapping[str, Option], out: Ma
                 and not cond.holds(out[cond.option]):
             raise OptionError(f"`{key}` acts only with {cond.words()}, and this run has {cond.option} "
                               f"{out[cond.option]}: change {cond.option}, or leave {key} out.")
+
+
+def refuse_time_options(problem: "Problem", declared: Sequence[Option], given: Mapping[str, Any],
+                        resolved: Mapping[str, Any]) -> None:
+    """Refuse an option that acts only in time (:attr:`Option.time_dependent`), given a value other than its
+    default, for a steady problem: it would be dropped without a word."""
+    if not problem.is_steady:
+        return
+    for o in declared:
+        if o.time_dependent and o.name in given and resolved[o.name] != o.default:
+            raise OptionError(f"`{o.name}` acts only on a time-dependent problem, and `{problem.name}` is steady "
+                              f"(it has no time): leave {o.name} out.")
 
 
 # ------------------------------------------------------------- protocol
@@ -498,6 +512,7 @@ def lower(problem: "Problem", method: str, options: Mapping[str, Any] | None = N
     if reason:
         raise MethodError(reason if reason.endswith(".") else reason + ".")
     resolved = resolve_options(method, disc.options, options or {})
+    refuse_time_options(problem, disc.options, options or {}, resolved)
     several = processes is not None and processes.is_distributed
     if several and (reason := disc.processes(problem, resolved)):
         raise MethodError(f"{reason[0].upper()}{reason[1:]}" + ("" if reason.endswith(".") else "."))

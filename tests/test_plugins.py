@@ -193,3 +193,20 @@ def test_symop_never_imports_a_builtin_plugin():
         text = path.read_text()
         for name in ("symop_fd", "symop_fem", "symop_pinn"):
             assert f"import {name}" not in text and f"from {name}" not in text, f"{path} imports {name}"
+
+
+@pytest.mark.parametrize("method, given", [("fd", {"scheme": "euler"}), ("fd", {"dt": 0.1}), ("fd", {"save": 3}),
+                                           ("fd", {"split": "lie"}), ("fem", {"scheme": "backward-euler"}),
+                                           ("fem", {"dt": 0.1})])
+def test_time_options_are_refused_for_a_steady_problem(method, given):
+    """A time scheme, step or snapshot count on a problem without time would be dropped: refused with a sentence,
+    and taken on a time-dependent one."""
+    name = next(iter(given))
+    with pytest.raises(OptionError, match=rf"`{name}` acts only on a time-dependent problem, and `poisson` "
+                                          rf"is steady \(it has no time\): leave {name} out\."):
+        symop.lower(symop.load("examples/poisson.pde"), method, **given)
+    symop.lower(symop.load("examples/heat.pde"), method, **given)
+    from symop.cli import method_text
+    from symop.plugins import get_discretization
+
+    assert "(time-dependent problems only)" in method_text(get_discretization(method), width=1000)

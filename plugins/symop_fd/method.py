@@ -141,11 +141,14 @@ class FiniteDifferences(Discretization):
         return (
             Option("n", int, 32, "cells per axis", minimum=1),
             Option("order", int, 2, "accuracy order of the central stencils", (2, 4)),
-            Option("scheme", str, "rk4", "time scheme", scheme_names()),
-            Option("split", str, "none", "operator splitting: implicit diffusion vs explicit rest", SPLITS),
-            Option("dt", float, None, "time step (default: from the stability limit)", minimum=0, exclusive=True),
+            Option("scheme", str, "rk4", "time scheme", scheme_names(), time_dependent=True),
+            Option("split", str, "none", "operator splitting: implicit diffusion vs explicit rest", SPLITS,
+                   time_dependent=True),
+            Option("dt", float, None, "time step (default: from the stability limit)", minimum=0, exclusive=True,
+                   time_dependent=True),
             Option("save", int, None, "snapshots kept from t0 to the end: N equally spaced times; default 21 "
-                   "of the steps, about equally spaced (fewer past 256 MiB); 0: the final state only", minimum=0),
+                   "of the steps, about equally spaced (fewer past 256 MiB); 0: the final state only", minimum=0,
+                   time_dependent=True),
             Option("dtype", str, "float64", "floating point type", ("float32", "float64")),
             Option("compile", bool, None, "compile each explicit step (all stages and the update) into one "
                    "inductor function, cached by the problem's structure in memory and on disk; unset: compile "

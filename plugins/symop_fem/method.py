@@ -1052,13 +1052,16 @@ class FiniteElements(Discretization):
             Option("solver", str, "auto", "linear solver: direct (sparse LU), amg (CG/GMRES + pyamg), auto "
                    "(AMG-CG for symmetric 2D/3D systems from 20,000 unknowns, to a residual tied to h^(p+1); "
                    "LU below)", SOLVERS),
-            Option("scheme", str, "crank-nicolson", "time scheme", scheme_names("implicit")),
-            Option("dt", float, None, "time step (default: 1/100 of the time interval)", minimum=0, exclusive=True),
-            Option("split", str, "none", "nonlinear terms: none (IMEX) or Lie/Strang splitting", SPLITS),
+            Option("scheme", str, "crank-nicolson", "time scheme", scheme_names("implicit"), time_dependent=True),
+            Option("dt", float, None, "time step (default: 1/100 of the time interval)", minimum=0, exclusive=True,
+                   time_dependent=True),
+            Option("split", str, "none", "nonlinear terms: none (IMEX) or Lie/Strang splitting", SPLITS,
+                   time_dependent=True),
             Option("tol", float, 1e-10, "Newton tolerance (relative step)", minimum=0, exclusive=True),
             Option("maxit", int, 30, "maximum Newton iterations", minimum=1),
             Option("save", int, None, "snapshots kept from t0 to the end: N equally spaced times; default 21 "
-                   "of the steps, about equally spaced (fewer past 256 MiB); 0: the final state only", minimum=0),
+                   "of the steps, about equally spaced (fewer past 256 MiB); 0: the final state only", minimum=0,
+                   time_dependent=True),
         )
 
     def accepts(self, problem) -> str | None:
