@@ -264,3 +264,17 @@ def test_cuda_matches_cpu():
     assert np.allclose(a.fields["u"], b.fields["u"], atol=1e-8)
     p = symop.solve(symop.load("examples/poisson.pde"), "fd", n=16, device="cuda")
     assert p.errors()["u"]["rel_l2"] < 5e-3
+
+
+def test_a_solver_for_explicit_unsplit_steps_is_refused():
+    """Explicit steps without splitting solve no linear system: a `solver` there would be dropped, so it is
+    refused; implicit, IMEX or split steps and steady problems take it."""
+    heat = symop.load("examples/heat.pde")
+    with pytest.raises(symop.SymopError, match=r"`solver` picks the linear solver of steady problems and of "
+                                               r"implicit or split time steps, and this run steps explicitly with "
+                                               r"rk4: choose an implicit scheme or a split, or leave solver out\."):
+        symop.lower(heat, "fd", scheme="rk4", solver="cg")
+    for options in ({"scheme": "rk4", "split": "lie"}, {"scheme": "backward-euler"}, {"scheme": "imex-euler"}):
+        symop.lower(heat, "fd", solver="cg", **options)
+    symop.lower(symop.load("examples/poisson.pde"), "fd", solver="cg")
+    symop.lower(heat, "fd", scheme="rk4")

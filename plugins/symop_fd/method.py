@@ -6,7 +6,20 @@ import time
 from typing import Any, Mapping
 
 from symop.integrate import EXPLICIT_METHODS, SPLITS, scheme_names
+from symop.errors import OptionError
 from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
+
+
+def _refuse_unused_solver(problem, options: Mapping[str, Any]) -> None:
+    """Refuse a linear ``solver`` chosen for a run that solves no linear system: explicit, unsplit time steps."""
+    from symop.integrate import get_scheme
+
+    scheme = options.get("scheme") or "rk4"
+    if (options.get("solver") or "auto") != "auto" and not problem.is_steady \
+            and (options.get("split") or "none") == "none" and get_scheme(scheme).kind == "explicit":
+        raise OptionError(f"`solver` picks the linear solver of steady problems and of implicit or split time "
+                          f"steps, and this run steps explicitly with {scheme}: choose an implicit scheme or a "
+                          f"split, or leave solver out.")
 
 
 class FDProgram(Program):
@@ -155,7 +168,9 @@ class FiniteDifferences(Discretization):
                    "when the run repays it (steps x stages x grid points >= 2^27 on the CPU) and torch can, "
                    "unless the environment sets SYMOP_COMPILE=0; true: always; false: never; with implicit "
                    "schemes or splitting, true wraps the right-hand side in torch.compile"),
-            Option("solver", str, "auto", "sparse linear solver", ("auto", "direct", "amg", "cg", "gmres")),
+            Option("solver", str, "auto", "sparse linear solver of steady problems and of implicit, IMEX or split "
+                   "time steps (refused for explicit unsplit steps, which solve no system)",
+                   ("auto", "direct", "amg", "cg", "gmres")),
             Option("blocks", str, "auto", "under torchrun: processes per axis, e.g. 2x1 (their product is the "
                    "number of processes); auto: the longest axes split first"),
         )
@@ -181,6 +196,7 @@ class FiniteDifferences(Discretization):
         return None
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
+        _refuse_unused_solver(problem, options)
         check_memory(problem, options)
         return FDProgram(problem, options)
 
