@@ -215,8 +215,10 @@ class Option:
             raise OptionError(f"{where} must be at most {self.maximum:g}, not {value:g}.")
 
 
-def resolve_options(method: str, declared: Sequence[Option], given: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults of ``declared`` updated by ``given``, each value checked and converted."""
+def resolve_options(method: str, declared: Sequence[Option], given: Mapping[str, Any],
+                    problem: "Problem | None" = None) -> dict[str, Any]:
+    """Defaults of ``declared`` updated by ``given``, each value checked and converted; a value given where it
+    would not act (:attr:`Option.only_with`, and with ``problem`` :attr:`Option.time_dependent`) is refused."""
     import difflib
 
     table = {o.name: o for o in declared}
@@ -232,31 +234,25 @@ def resolve_options(method: str, declared: Sequence[Option], given: Mapping[str,
                 + hint
             )
         out[key] = table[key].convert(value, method)
-    _refuse_inert(given, table, out)
+    _refuse_inert(given, table, out, problem)
     return out
 
 
-def _refuse_inert(given: Mapping[str, Any], table: Mapping[str, Option], out: Mapping[str, Any]) -> None:
-    """Refuse an option given a value other than its default where its :class:`OnlyWith` condition fails (it would
-    be dropped without a word)."""
+def _refuse_inert(given: Mapping[str, Any], table: Mapping[str, Option], out: Mapping[str, Any],
+                  problem: "Problem | None") -> None:
+    """Refuse an option given a value other than its default where it would be dropped without a word: its
+    :class:`OnlyWith` condition fails, or it acts only in time and ``problem`` is steady."""
     for key in given:
-        cond = table[key].only_with
-        if cond is not None and out[key] != table[key].default and cond.option in out \
-                and not cond.holds(out[cond.option]):
+        option = table[key]
+        if out[key] == option.default:
+            continue
+        cond = option.only_with
+        if cond is not None and cond.option in out and not cond.holds(out[cond.option]):
             raise OptionError(f"`{key}` acts only with {cond.words()}, and this run has {cond.option} "
                               f"{out[cond.option]}: change {cond.option}, or leave {key} out.")
-
-
-def refuse_time_options(problem: "Problem", declared: Sequence[Option], given: Mapping[str, Any],
-                        resolved: Mapping[str, Any]) -> None:
-    """Refuse an option that acts only in time (:attr:`Option.time_dependent`), given a value other than its
-    default, for a steady problem: it would be dropped without a word."""
-    if not problem.is_steady:
-        return
-    for o in declared:
-        if o.time_dependent and o.name in given and resolved[o.name] != o.default:
-            raise OptionError(f"`{o.name}` acts only on a time-dependent problem, and `{problem.name}` is steady "
-                              f"(it has no time): leave {o.name} out.")
+        if option.time_dependent and problem is not None and problem.is_steady:
+            raise OptionError(f"`{key}` acts only on a time-dependent problem, and `{problem.name}` is steady "
+                              f"(it has no time): leave {key} out.")
 
 
 # ------------------------------------------------------------- protocol
@@ -511,8 +507,7 @@ def lower(problem: "Problem", method: str, options: Mapping[str, Any] | None = N
     reason = disc.accepts(problem)
     if reason:
         raise MethodError(reason if reason.endswith(".") else reason + ".")
-    resolved = resolve_options(method, disc.options, options or {})
-    refuse_time_options(problem, disc.options, options or {}, resolved)
+    resolved = resolve_options(method, disc.options, options or {}, problem)
     several = processes is not None and processes.is_distributed
     if several and (reason := disc.processes(problem, resolved)):
         raise MethodError(f"{reason[0].upper()}{reason[1:]}" + ("" if reason.endswith(".") else "."))
