@@ -110,36 +110,25 @@ class Combination(State):
                 flat.append((float(c), s))
         self.terms = tuple(flat)
 
-    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+    def _sum(self, part: Callable[[State], Sequence[torch.Tensor]]) -> list[torch.Tensor]:
+        """:math:`\sum_i c_i` ``part(s_i)`` entry by entry, the terms with :math:`c_i = 0` skipped (all of them
+        zero: ``part`` of the first state times 0)."""
         out = None
         for c, s in self.terms:
             if c == 0.0:
                 continue
-            v = c * s(X)
-            out = v if out is None else out + v
-        if out is None:
-            return self.terms[0][1](X) * 0.0
-        return out
+            f = [c * fj for fj in part(s)]
+            out = f if out is None else [a + b for a, b in zip(out, f)]
+        return [0.0 * fj for fj in part(self.terms[0][1])] if out is None else out
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        return self._sum(lambda s: [s(X)])[0]
 
     def jet(self, X: torch.Tensor, directions, order: int) -> list[torch.Tensor]:
-        out = None
-        for c, s in self.terms:
-            if c == 0.0:
-                continue
-            f = [c * fj for fj in s.jet(X, directions, order)]
-            out = f if out is None else [a + b for a, b in zip(out, f)]
-        return [0.0 * fj for fj in self.terms[0][1].jet(X, directions, order)] if out is None else out
+        return self._sum(lambda s: s.jet(X, directions, order))
 
     def jet2_sum(self, X: torch.Tensor, directions) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = None
-        for c, s in self.terms:
-            if c == 0.0:
-                continue
-            f = [c * fj for fj in s.jet2_sum(X, directions)]
-            out = f if out is None else [a + b for a, b in zip(out, f)]
-        if out is None:
-            out = [0.0 * fj for fj in self.terms[0][1].jet2_sum(X, directions)]
-        return tuple(out)
+        return tuple(self._sum(lambda s: s.jet2_sum(X, directions)))
 
 
 class Rate(State):
