@@ -65,15 +65,19 @@ class HardDirichlet(nn.Module):
                 cols.append(p)
         return torch.stack(cols, dim=1)
 
+    def data(self, x: torch.Tensor) -> torch.Tensor | None:
+        """``(N, C)``: each component's Dirichlet data at the stored time (0 where it has none); None when no
+        component has any."""
+        if all(fn is None for fn in self.lift):
+            return None
+        Xt = torch.cat([x, self.time.to(x.dtype).expand(x.shape[0], 1)], dim=1)
+        return torch.stack([torch.zeros_like(x[:, 0]) if fn is None else fn(Xt)[:, 0] for fn in self.lift], dim=1)
+
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         x = X[..., : self.dim]
         out = self.phi(x) * self.net(X)
-        lifts = [fn for fn in self.lift if fn is not None]
-        if lifts:
-            Xt = torch.cat([x, self.time.to(x.dtype).expand(x.shape[0], 1)], dim=1)
-            cols = [torch.zeros_like(x[:, 0]) if fn is None else fn(Xt)[:, 0] for fn in self.lift]
-            out = out + torch.stack(cols, dim=1)
-        return out
+        G = self.data(x)
+        return out if G is None else out + G
 
     def around(self, inner: nn.Module) -> "HardDirichlet":
         """The same transform around the spatial network's :meth:`~symop_insr.network.SpatialNet.around`
@@ -85,11 +89,8 @@ class HardDirichlet(nn.Module):
     def _known(self, X: torch.Tensor) -> torch.Tensor:
         """``(N, 2C)``: the factor of every component, then its Dirichlet data (0 where there is none)."""
         x = X[..., : self.dim]
-        cols = [torch.zeros_like(x[:, 0])] * len(self.lift)
-        if any(fn is not None for fn in self.lift):
-            Xt = torch.cat([x, self.time.to(x.dtype).expand(x.shape[0], 1)], dim=1)
-            cols = [torch.zeros_like(x[:, 0]) if fn is None else fn(Xt)[:, 0] for fn in self.lift]
-        return torch.cat([self.phi(x), torch.stack(cols, dim=1)], dim=1)
+        phi, G = self.phi(x), self.data(x)
+        return torch.cat([phi, torch.zeros_like(phi) if G is None else G], dim=1)
 
     def _known_jet(self, X: torch.Tensor, directions, order: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The jets of :math:`\\varphi` and :math:`G` along ``directions``, each ``[(N, 1, C), (N, S, C), ...]``."""
