@@ -254,6 +254,16 @@ def _collapsed_activation(name: str, x0: torch.Tensor, x1: torch.Tensor, x2: tor
     return g[0], y1, y2, (None if xr is None else g[1] * xr)
 
 
+def _collapsed_fourier(z0: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor | None, zr: torch.Tensor | None = None):
+    """Random Fourier features ``[sin z, cos z]`` on a collapsed 2-jet of ``z = 2π B h`` (``z2`` the summed second
+    coefficients, None for zero; ``zr`` a radial tangent or None): the features' ``(x0, x1, Σ x2, xr)``."""
+    s0, s1, s2, sr = _collapsed_activation("sin", z0, z1, z2, zr)
+    c0, c1, c2, cr = _collapsed_activation("cos", z0, z1, z2, zr)
+    return (torch.cat([s0, c0], dim=-1), torch.cat(torch.broadcast_tensors(s1, c1), dim=-1),
+            torch.cat([s2.expand_as(s0), c2.expand_as(c0)], dim=-1),
+            None if zr is None else torch.cat([sr, cr], dim=-1))
+
+
 def _plain_normalisation(net) -> tuple[bool, bool]:
     """(shift is zero, scale is one) for ``net``'s input normalisation, cached until a buffer changes.
 
@@ -310,12 +320,7 @@ def mlp_jet2_sum(net, x: torch.Tensor, directions, center: torch.Tensor | None =
         z0, z1 = h0 @ B.T, _first_layer_tangent(B, tangent)
         z1 = z1[None] if z1.dim() == 2 else z1
         zr = None if center is None else _radial_first(z0, B * inv, x, net.shift, center, dim, zero_offset)
-        s0, s1, s2, sr = _collapsed_activation("sin", z0, z1, None, zr)
-        c0, c1, c2, cr = _collapsed_activation("cos", z0, z1, None, zr)
-        x0 = torch.cat([s0, c0], dim=-1)
-        x1 = torch.cat(torch.broadcast_tensors(s1, c1), dim=-1)
-        x2 = torch.cat([s2.expand_as(s0), c2.expand_as(c0)], dim=-1)
-        xr = None if center is None else torch.cat([sr, cr], dim=-1)
+        x0, x1, x2, xr = _collapsed_fourier(z0, z1, None, zr)
         layers = list(net.hidden)
     else:
         first = net.hidden[0]
@@ -424,8 +429,5 @@ def mlp_input_jet2_sum(net, h0: torch.Tensor, h1: torch.Tensor, h2: torch.Tensor
     x2 = None if h2 is None else h2 * inv
     if net.fourier > 0:
         B = 2 * math.pi * net.B
-        z0, z1, z2 = x0 @ B.T, x1 @ B.T, None if x2 is None else x2 @ B.T
-        s0, s1, s2, _ = _collapsed_activation("sin", z0, z1, z2)
-        c0, c1, c2, _ = _collapsed_activation("cos", z0, z1, z2)
-        x0, x1, x2 = torch.cat([s0, c0], -1), torch.cat(torch.broadcast_tensors(s1, c1), -1), torch.cat([s2, c2], -1)
+        x0, x1, x2, _ = _collapsed_fourier(x0 @ B.T, x1 @ B.T, None if x2 is None else x2 @ B.T)
     return _collapsed_layers(net, net.hidden, x0, x1, x2)[:3]
