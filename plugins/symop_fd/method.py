@@ -12,11 +12,11 @@ from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
 
 def _refuse_unused_solver(problem, options: Mapping[str, Any]) -> None:
     """Refuse a linear ``solver`` chosen for a run that solves no linear system: explicit, unsplit time steps."""
-    from symop.integrate import get_scheme
+    from .timestep import explicit_scheme
 
     scheme = options.get("scheme") or "rk4"
     if (options.get("solver") or "auto") != "auto" and not problem.is_steady \
-            and (options.get("split") or "none") == "none" and get_scheme(scheme).kind == "explicit":
+            and (options.get("split") or "none") == "none" and explicit_scheme(scheme) is not None:
         raise OptionError(f"`solver` picks the linear solver of steady problems and of implicit or split time "
                           f"steps, and this run steps explicitly with {scheme}: choose an implicit scheme or a "
                           f"split, or leave solver out.")
