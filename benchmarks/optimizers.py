@@ -210,17 +210,6 @@ def run(problem, name: str, optimizer: str, budget: float, extra: dict | None = 
     return curve
 
 
-def _setting(item: str) -> tuple[str, object]:
-    """``KEY=VALUE`` as a pinn option: the value as a number or a boolean where it reads as one, else a string."""
-    key, _, text = item.partition("=")
-    for kind in (int, float):
-        try:
-            return key, kind(text)
-        except ValueError:
-            pass
-    return key, {"true": True, "false": False}.get(text.lower(), text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=120.0,
@@ -240,7 +229,7 @@ def main() -> None:
     print(f"load average at start: {open('/proc/loadavg').read().split()[:3]}")
     print(f"command: python {' '.join(sys.argv)}")
     optimizers = args.optimizers.split(",")
-    extra = dict(_setting(item) for item in args.set)
+    extra = dict(item.split("=", 1) for item in args.set)  # strings, converted by pinn as from `symop run --set`
     curves: dict[str, dict[str, Curve]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for name in args.only.split(","):
