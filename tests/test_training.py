@@ -142,6 +142,20 @@ def test_a_checkpoint_of_other_training_is_refused(tmp_path: Path):
         optimize(model, _loss(model), [Phase(4)], batch=_batch, checkpoint=Checkpoint(path, resume=True))
 
 
+def test_a_checkpoint_of_another_network_is_refused_with_a_sentence(tmp_path: Path):
+    path = tmp_path / "run.ckpt"
+    model = _model()
+    optimize(model, _loss(model), [Phase(2, "adam")], batch=_batch, checkpoint=Checkpoint(path))
+    torch.manual_seed(0)
+    wider = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1)).double()
+    with pytest.raises(CheckpointError, match="`0.weight` is 8 x 2 there and 16 x 2 here.*delete it, or run"):
+        optimize(wider, _loss(wider), [Phase(4, "adam")], batch=_batch, checkpoint=Checkpoint(path, resume=True))
+    deeper = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 8), torch.nn.Tanh(),
+                                 torch.nn.Linear(8, 1)).double()
+    with pytest.raises(CheckpointError, match="parameters `4.weight` missing, `4.bias` missing"):
+        optimize(deeper, _loss(deeper), [Phase(4, "adam")], batch=_batch, checkpoint=Checkpoint(path, resume=True))
+
+
 def test_schedules_are_closed_forms():
     assert Schedule().factor(5, 10) == 1.0
     assert Schedule("exponential", 0.1).factor(10, 10) == pytest.approx(0.1)

@@ -338,6 +338,28 @@ def _resume(checkpoint: Checkpoint, net: torch.nn.Module, phases: Sequence[Phase
     if index < len(phases) and phases[index].optimizer != name:
         raise CheckpointError(f"the checkpoint `{path}` was written while training with `{name}`, but this run "
                               f"trains with `{phases[index].optimizer}` there; delete it or train as before.")
+    mismatch = _mismatch(net.state_dict(), state["model"])
+    if mismatch:
+        raise CheckpointError(f"the checkpoint `{path}` holds another network than this run trains ({mismatch}): it "
+                              "was written with other network options or for another problem; delete it, or run "
+                              "with the options it was written with.")
     net.load_state_dict(state["model"])
     return {"step": int(state["step"]), "phase": index, "optimizer": state["optimizer"],
             "losses": [float(v) for v in state["losses"]], "terms": [dict(t) for t in state["terms"]]}
+
+
+def _mismatch(mine: dict[str, torch.Tensor], theirs: Any) -> str:
+    """How the saved state ``theirs`` differs from ``mine`` in names or shapes, in words; empty when it fits."""
+    if not isinstance(theirs, dict):
+        return "no network state"
+    missing = [k for k in mine if k not in theirs]
+    extra = [k for k in theirs if k not in mine]
+    if missing or extra:
+        return "parameters " + ", ".join(f"`{k}` {'missing' if k in missing else 'not expected'}"
+                                         for k in (missing + extra)[:3])
+    for key, value in mine.items():
+        other = theirs[key]
+        if tuple(getattr(other, "shape", ())) != tuple(value.shape):
+            shape = lambda t: " x ".join(map(str, tuple(getattr(t, "shape", ())))) or "a scalar"  # noqa: E731
+            return f"`{key}` is {shape(other)} there and {shape(value)} here"
+    return ""
