@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from symop import plugins as _plugins
-from symop.errors import MethodError
+from symop.errors import MethodError, OptionError
 from symop.lang import builder as _builder
 from symop.model.problem import Problem
 
@@ -72,6 +72,15 @@ def method_and_options(problem: Problem, method: str | None, options: Mapping[st
         merged = _paths_beside_file(problem, method, merged)
     merged.update(options)
     return method, merged
+
+
+def refuse_checkpoint(options: Mapping[str, Any], study: str) -> None:
+    """Refuse a ``checkpoint`` option in ``study`` (a sentence's subject: "a convergence study solves each level"),
+    which solves several times with the same options: every solve would resume from the file the one before
+    wrote, another level's or another problem's training, instead of starting afresh."""
+    if options.get("checkpoint"):
+        raise OptionError(f"{study} afresh, but `checkpoint` would resume each from the training the one before "
+                          "saved there: leave checkpoint out.")
 
 
 def _paths_beside_file(problem: Problem, method: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -239,6 +239,7 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
     solves the problems on Dask workers; the rows keep the suite's order, so
     results.json is the serial run's but for the times.
     """
+    from symop.api import refuse_checkpoint
     from symop.plugins import get_discretization
     from symop.sweep import run_tasks
 
@@ -247,6 +248,7 @@ def run(directory: str | Path, method: str, settings: Mapping[str, Any] | None =
     names = {o.name for o in disc.options}
     base = {k: v for k, v in suite.data.get("options", {}).items() if k in names}
     base.update(settings or {})
+    refuse_checkpoint(base, "a benchmark suite solves each problem")
     # the suite's `n` is cells per axis; each method says what that is on each domain (Discretization.resolution)
     cells = suite.data.get("options", {}).get("n") if "n" not in (settings or {}) else None
     tasks = [_Task(suite.directory, entry, method, base, cells, expect_order,

@@ -216,7 +216,7 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     (:class:`symop.sweep.Workers`) solves the levels side by side on Dask
     workers; the study is the serial one but for the times.
     """
-    from symop.api import load, method_and_options
+    from symop.api import load, method_and_options, refuse_checkpoint
     from symop.plugins import get_discretization
     from symop.sweep import run_tasks
 
@@ -237,6 +237,7 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     elif base:
         given.update(base)
     method, merged = method_and_options(problem, method, given)
+    refuse_checkpoint(merged, "a convergence study solves each level")
     disc = get_discretization(method)
     reason = disc.accepts(problem)
     if reason:

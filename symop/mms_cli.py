@@ -204,6 +204,12 @@ def compare_plan(problem, methods: list[str], installed: Mapping[str, Any],
         names = known.get(m, set())
         budget = {k: v for k, v in COMPARE_BUDGETS.get(m, {}).items() if k in names and k not in per[m]}
         chosen[m] = {**budget, **{k: v for k, v in common.items() if k in names or k in problem.params}, **per[m]}
+    sharing = [m for m in methods if chosen[m].get("checkpoint")]
+    for i, m in enumerate(sharing):  # one file (or folder) resumed by two methods would hold the other's training
+        twin = next((o for o in sharing[i + 1:] if str(chosen[o]["checkpoint"]) == str(chosen[m]["checkpoint"])), None)
+        if twin is not None:
+            raise SymopError(f"{m} and {twin} would share the checkpoint `{chosen[m]['checkpoint']}`, each resuming "
+                             f"the other's training; give each its own with `--set {m}:checkpoint=...`.")
     budgets = {m: {k: chosen[m][k] for k in COMPARE_BUDGETS.get(m, {}) if k in chosen[m]} for m in methods
                if m in known and m in COMPARE_BUDGETS}
     return chosen, budgets

@@ -231,3 +231,29 @@ def test_device_cuda_is_refused_before_torch_loads():
     heavy, proc = heavy_modules("run", "examples/heat.pde", "--device", "cuda")
     assert "--device cuda was asked for" in proc.stderr
     assert heavy == []
+
+
+def test_studies_refuse_a_checkpoint_that_every_solve_would_resume(tmp_path, capsys):
+    """A convergence study, a suite and two compared methods would resume one another's training from one file."""
+    pytest.importorskip("symop_pinn")
+    pytest.importorskip("symop_insr")
+    import symop
+    from symop import bench
+    from symop.converge import converge
+    from symop.errors import OptionError, SymopError
+    from symop.mms_cli import compare_plan
+    from symop.plugins import discretizations
+
+    ckpt = str(tmp_path / "run.pt")
+    with pytest.raises(OptionError, match="a convergence study solves each level afresh.*leave checkpoint out"):
+        converge(POISSON, "pinn", levels=2, options={"checkpoint": ckpt, "steps": 2})
+    assert not (tmp_path / "run.pt").exists()
+    bench.generate("poisson", 2, 1, tmp_path / "suite", domains=["box"], dims=[2])
+    with pytest.raises(OptionError, match="a benchmark suite solves each problem afresh"):
+        bench.run(tmp_path / "suite", "pinn", {"checkpoint": ckpt, "steps": 2})
+    problem = symop.load(POISSON)
+    with pytest.raises(SymopError, match="pinn and insr would share the checkpoint .*`--set pinn:checkpoint=...`"):
+        compare_plan(problem, ["pinn", "insr"], discretizations(), [f"checkpoint={ckpt}"])
+    chosen, _ = compare_plan(problem, ["pinn", "insr"], discretizations(),
+                             [f"pinn:checkpoint={ckpt}", f"insr:checkpoint={tmp_path / 'steps'}"])
+    assert chosen["pinn"]["checkpoint"] == ckpt
