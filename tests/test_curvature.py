@@ -502,6 +502,10 @@ def test_pinn_passes_ema_to_kfac_and_bounds_it(tmp_path, monkeypatch):
     ({"samples": 4}, "`samples` acts only with estimator stde, and this run has estimator autograd"),
     ({"tangents": "dense"}, "`tangents` acts only with estimator stde"),
     ({"loss": "product"}, "`loss` acts only with estimator stde"),
+    ({"optimizer": "engd", "lr": 0.5}, "`lr` is not used by engd, which finds its own step length"),
+    ({"optimizer": "kfac", "lr": 0.5}, "`lr` is not used by kfac"),
+    ({"optimizer": "kfac", "lr_decay": 0.5}, "`lr_decay` decays Adam's and soap's rate, and kfac keeps its step"),
+    ({"optimizer": "lbfgs", "lr_decay": 0.5}, "and lbfgs keeps its step without decay"),
 ])
 def test_options_that_would_be_dropped_are_refused(tmp_path, given, words):
     """An option pinn would drop (its optimizer, engine or Fourier features are not there) is refused up front,
@@ -514,3 +518,5 @@ def test_options_that_would_be_dropped_are_refused(tmp_path, given, words):
     defaults = {o.name: o.default for o in discretizations()["pinn"].options}
     harmless = {k: defaults[k] for k in given if k != "optimizer"}
     symop.solve(problem, method="pinn", steps=0, eval_points=10, **{**given, **harmless})
+    if "lr" in given or "lr_decay" in given:  # with an Adam warm-up the rate and its decay act there
+        symop.solve(problem, method="pinn", steps=0, warmup=1, eval_points=10, **given)

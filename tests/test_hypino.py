@@ -193,6 +193,9 @@ def test_finetuning_with_kfac_steps_one_generated_network_and_refuses_a_sum(trai
     assert len(losses) == 3 and all(np.isfinite(losses))
     with pytest.raises(OptionError, match="sum of networks"):
         symop.solve(member, method="hypino", model=str(path), refine=1, finetune=3, finetune_optimizer="kfac")
+    with pytest.raises(OptionError, match="`finetune_lr` is not used by kfac, which finds its own step length"):
+        symop.solve(member, method="hypino", model=str(path), refine=0, finetune=3, finetune_optimizer="kfac",
+                    finetune_lr=1e-6)
 
 
 def test_user_errors_read_as_sentences(trained, family, tmp_path):

@@ -20,7 +20,7 @@ import torch
 
 import symop
 from problems import LOSS_PROBLEMS, t, x
-from symop.errors import OptionError
+from symop.errors import OptionError, SymopError
 from symop.plugins import discretizations, resolve_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,6 +197,13 @@ def test_the_solution_is_every_step_evaluable_anywhere_with_its_memory(tmp_path)
     assert np.allclose(again(xs, t=0.5), s(xs, t=0.5), rtol=0, atol=1e-12)
     assert np.allclose(again(xs), s(xs), rtol=0, atol=1e-12) and len(list((tmp_path / "steps").iterdir())) == 5
     assert "memory" in s.summary()["info"]
+    # a folder of another dt or scheme is refused, not mixed into this run's steps
+    with pytest.raises(SymopError, match="holds step 1 at time 0.25, but step 1 of this run is at time 0.125"):
+        symop.solve(problem, "insr", progress=False, dt=0.125, iterations=3, initial_iterations=5, points=32,
+                    width=8, depth=1, checkpoint=str(tmp_path / "steps"), tol=1e30)
+    with pytest.raises(SymopError, match="written with scheme `midpoint`, but this run uses `heun`"):
+        symop.solve(problem, "insr", progress=False, dt=0.25, scheme="heun", iterations=3, initial_iterations=5,
+                    points=32, width=8, depth=1, checkpoint=str(tmp_path / "steps"), tol=1e30)
 
 
 def test_an_exact_steady_initial_state_stays_put():

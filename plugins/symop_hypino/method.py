@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from symop.errors import OptionError
 from symop.plugins import Discretization, OnlyWith, Option, Program, Refinement, TrainingReport
-from symop.training import optimizer_names
+from symop.training import get_optimizer, optimizer_names
 
 if TYPE_CHECKING:  # pragma: no cover - the options are read without torch (`symop plugins`)
     from symop.solution import Solution
@@ -35,7 +35,8 @@ OPTIONS = (
     Option("delta_lr", float, 1e-3, "learning rate of delta training", minimum=0, exclusive=True,
            only_with=OnlyWith("delta_steps", (0,), exclude=True)),
     Option("finetune", int, 0, "Adam steps fine-tuning the generated solution with the pinn loss (0: none)", minimum=0),
-    Option("finetune_lr", float, 1e-3, "learning rate of fine-tuning", minimum=0, exclusive=True,
+    Option("finetune_lr", float, 1e-3, "learning rate of fine-tuning (adam, soap, lbfgs; engd and kfac find their own "
+           "step)", minimum=0, exclusive=True,
            only_with=OnlyWith("finetune", (0,), exclude=True)),
     Option("finetune_optimizer", str, "adam", "optimizer of fine-tuning (engd: Gauss-Newton on the pinn residuals "
            "with a line search; kfac: with refine 0 and no Fourier features; see `symop plugins pinn` for what each "
@@ -98,6 +99,10 @@ class HyPINOProgram(Program):
         self.hyper, self.spec, self.data = store.load(self.options["model"])
         store.check(self.data, problem, self.options["model"], self.options["strict"])
         o = self.options
+        lr_default = next(option.default for option in OPTIONS if option.name == "finetune_lr")
+        if o["finetune"] > 0 and get_optimizer(o["finetune_optimizer"]).residuals and o["finetune_lr"] != lr_default:
+            raise OptionError(f"`finetune_lr` is not used by {o['finetune_optimizer']}, which finds its own step "
+                              "length: leave finetune_lr out.")
         if o["finetune"] > 0 and o["finetune_optimizer"] == "kfac":
             if o["refine"] > 0:
                 raise OptionError("kfac takes Kronecker factors of one network, and with refine the generated "

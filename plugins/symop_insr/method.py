@@ -218,13 +218,15 @@ class INSRProgram(Program):
         n = step_count(t0, t1, o["dt"] or (t1 - t0) / 100)
         h = (t1 - t0) / n
         folder = Path(o["checkpoint"]) if o["checkpoint"] else None
-        nets, times, losses, iterations = self._resume(folder, live, device, procs)
+        stamps = [t1 if k == n else t0 + k * h for k in range(n + 1)]  # the time each step's state stands for
+        scheme = {"scheme": o["scheme"], "split": o["split"]}
+        nets, times, losses, iterations = self._resume(folder, live, device, procs, stamps, scheme)
         with progress_bar("insr", n + 1, progress and procs.is_main, completed=len(nets), t=t0,
                           loss=float("nan")) as update:
             if not nets:
                 state = fitter.fit(None, t0, lambda p: model(p.X) - physics.initial(p.X), o["initial_iterations"],
                                    label="insr initial fit", live_rows=value_rows)
-                self._keep(folder, 0, t0, state, fitter.records, nets, times, losses, iterations, procs)
+                self._keep(folder, 0, t0, state, fitter.records, nets, times, losses, iterations, procs, scheme)
                 update(1, t=t0, loss=losses[-1])
             state = Snapshot(nets[-1])
             for k in range(len(nets) - 1, n):
@@ -232,8 +234,8 @@ class INSRProgram(Program):
                 fitter.count = FITS_PER_STEP * (k + 1)  # the points of step k's fits, resumed or not
                 first = len(fitter.records)
                 state = stepper.step(t, state, h)
-                self._keep(folder, k + 1, t1 if k + 1 == n else t0 + (k + 1) * h, state, fitter.records[first:],
-                           nets, times, losses, iterations, procs)
+                self._keep(folder, k + 1, stamps[k + 1], state, fitter.records[first:], nets, times, losses,
+                           iterations, procs, scheme)
                 update(k + 2, t=times[-1], loss=losses[-1])
         field = SteppedField(nets, times, physics.dim, len(problem.fields))
         pts = problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
@@ -253,9 +255,10 @@ class INSRProgram(Program):
                         fields={name: out[:, k] for k, name in enumerate(problem.field_names)}, time=t1,
                         device=device, info=info, network=field)
 
-    def _keep(self, folder, k, t, state, records, nets, times, losses, iterations, procs) -> None:
+    def _keep(self, folder, k, t, state, records, nets, times, losses, iterations, procs, scheme) -> None:
         """Store step ``k``: its network, time, the loss of its last fit and the iterations of all its fits
-        (a splitting fits each sub-flow), and write its checkpoint (rank 0 alone under several processes)."""
+        (a splitting fits each sub-flow), and write its checkpoint with the ``scheme`` (and splitting) that made
+        it (rank 0 alone under several processes)."""
         from symop.training import save_checkpoint
 
         loss, count = float(records[-1].loss), sum(int(r.iterations) for r in records)
@@ -265,10 +268,13 @@ class INSRProgram(Program):
         iterations.append(count)
         if folder is not None:
             save_checkpoint(folder / f"step{k:06d}.pt", {"model": state.module.state_dict(), "step": k, "time": t,
-                                                          "loss": loss, "iterations": count}, procs)
+                                                          "loss": loss, "iterations": count, **scheme}, procs)
 
-    def _resume(self, folder, live, device, procs):
+    def _resume(self, folder, live, device, procs, stamps, scheme):
         """The steps already written to the checkpoint folder (consecutive from 0), loaded into copies of ``live``.
+
+        Step ``k`` must stand for the time ``stamps[k]`` and have been made by ``scheme`` (its scheme and
+        splitting): a folder written with another ``dt``, time interval or scheme is refused, not mixed in.
 
         Under several processes rank 0 reads the folder and sends the steps to
         the others (:meth:`_send_resumed`), so that only rank 0 needs to see it.
@@ -282,8 +288,9 @@ class INSRProgram(Program):
         if procs.is_main:
             folder.mkdir(parents=True, exist_ok=True)
         k = 0
-        while procs.is_main and (folder / f"step{k:06d}.pt").exists():
+        while procs.is_main and k < len(stamps) and (folder / f"step{k:06d}.pt").exists():
             data = load_checkpoint(folder / f"step{k:06d}.pt", device)
+            _same_run(folder / f"step{k:06d}.pt", data, k, stamps[k], scheme)
             net = Snapshot(live).module
             try:
                 net.load_state_dict(data["model"])
@@ -448,3 +455,17 @@ class INSR(Discretization):
         """Under torchrun every fit's points are split over the processes and DDP averages the gradients
         (L-BFGS's line search reads the loss averaged over them); every option runs split."""
         return None
+
+
+def _same_run(path, data: dict, k: int, stamp: float, scheme: dict) -> None:
+    """Refuse the checkpoint ``path`` of step ``k`` unless it stands for the time ``stamp`` and was made by
+    ``scheme`` (a checkpoint that does not say its scheme is taken as it is)."""
+    written = float(data.get("time", float("nan")))
+    if not abs(written - stamp) <= 1e-9 * max(1.0, abs(stamp)):
+        raise SymopError(f"the checkpoint `{path}` holds step {k} at time {written:g}, but step {k} of this run is "
+                         f"at time {stamp:g}: the folder was written with another dt or time interval; delete it "
+                         "or run as before.")
+    for key, value in scheme.items():
+        if key in data and str(data[key]) != str(value):
+            raise SymopError(f"the checkpoint `{path}` was written with {key} `{data[key]}`, but this run uses "
+                             f"`{value}`; delete the folder or run as before.")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from symop.errors import OptionError
 from symop.nn import ACTIVATIONS
 from symop.plugins import Discretization, OnlyWith, Option, Program, Refinement
-from symop.training import OPTIMIZERS, optimizer_names
+from symop.training import OPTIMIZERS, get_optimizer, optimizer_names
 from symop.training.choices import LINE_SEARCHES, SOLVERS
 
 if TYPE_CHECKING:  # pragma: no cover - the options are read without torch (`symop plugins`); programs import it
@@ -44,7 +44,8 @@ OPTIONS = (
            only_with=OnlyWith("fourier", (0,), exclude=True)),
     Option("steps", int, 2000, "steps of the optimizer (fresh collocation points each step unless resample is off)",
            minimum=0),
-    Option("lr", float, 1e-3, "Adam learning rate (decayed tenfold over the steps)", minimum=0, exclusive=True),
+    Option("lr", float, 1e-3, "learning rate of adam, soap and lbfgs, and of the Adam warm-up (adam and soap decay "
+           "it by lr_decay over their steps; engd and kfac find their own step)", minimum=0, exclusive=True),
     Option("lbfgs", int, 0, "L-BFGS iterations after Adam (0: none)", minimum=0),
     Option("optimizer", str, "adam", _optimizer_help(), optimizer_names()),
     Option("warmup", int, 0, "Adam steps before the optimizer, when it is not adam (a schedule that switches)",
@@ -62,7 +63,7 @@ OPTIONS = (
            "parameters P), auto: the smaller", SOLVERS,
            only_with=_curvature("solver")),
     Option("line_search", str, "grid", "engd: grid (step 2^-k, k < 20, lowest loss), backtracking (halve from 1 "
-           "until the loss falls), none (step lr); kfac takes its step and momentum from the Gauss-Newton model",
+           "until the loss falls), none (the full Gauss-Newton step); kfac takes its step and momentum from the Gauss-Newton model",
            LINE_SEARCHES, only_with=_curvature("line_search")),
     Option("momentum", float, 0.0, "engd: fraction of the previous direction added (SPRING's momentum; 0: none)",
            minimum=0, maximum=0.999, only_with=_curvature("momentum")),
@@ -83,7 +84,8 @@ OPTIONS = (
     Option("hard", bool, False, "impose Dirichlet data on the whole boundary of a ball or disk exactly: "
            "u = g + (1 - |x-c|^2/R^2) N(x), no boundary loss"),
     Option("output_scale", float, 1.0, "multiply the network output by this (about the size of the solution)"),
-    Option("lr_decay", float, 0.1, "final learning rate / initial (exponential decay over the Adam steps)",
+    Option("lr_decay", float, 0.1, "final learning rate / initial (exponential decay over the adam, soap and "
+           "warm-up steps)",
            minimum=0, exclusive=True),
 )
 
@@ -97,6 +99,23 @@ def hard_fields(problem) -> dict:
     return dirichlet_fields(problem, ("disk", "ball"))
 
 
+def _refuse_unused_rates(o: Mapping[str, Any]) -> None:
+    """Refuse ``lr`` and ``lr_decay`` (given other than their defaults) where no phase of the run would use them:
+    engd and kfac take their step from a line search or the Gauss-Newton model, L-BFGS keeps its rate; with
+    ``warmup`` the Adam warm-up uses both."""
+    optimizer, warmup = o.get("optimizer", "adam"), int(o.get("warmup") or 0)
+    if warmup > 0:
+        return
+    defaults = {option.name: option.default for option in OPTIONS}
+    curvature = get_optimizer(optimizer).residuals
+    if curvature and o.get("lr", defaults["lr"]) != defaults["lr"]:
+        raise OptionError(f"`lr` is not used by {optimizer}, which finds its own step length: leave lr out, or "
+                          "set warmup for an Adam warm-up at that rate.")
+    if (curvature or optimizer == "lbfgs") and o.get("lr_decay", defaults["lr_decay"]) != defaults["lr_decay"]:
+        raise OptionError(f"`lr_decay` decays Adam's and soap's rate, and {optimizer} keeps its step without "
+                          "decay: leave lr_decay out, or set warmup for an Adam warm-up that decays.")
+
+
 class PINNProgram(Program):
     def __init__(self, problem, options: Mapping[str, Any]) -> None:
         self.problem = problem
@@ -108,6 +127,7 @@ class PINNProgram(Program):
         if o.get("optimizer") == "kfac" and o.get("fourier", 0):
             raise OptionError("kfac takes its Kronecker factors from an MLP without Fourier features: leave fourier "
                               "at 0, or use engd.")
+        _refuse_unused_rates(o)
         loss = self._loss("cpu")
         self.source = "\n".join(t.fn.source for t in loss.terms)
 
