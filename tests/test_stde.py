@@ -256,3 +256,51 @@ def test_laplacian_and_value_agree_with_the_separate_evaluations():
     lap, u = stde.laplacian_and_value(model, x, d, 3, "sparse", torch.Generator().manual_seed(2))
     torch.testing.assert_close(u, model(x))
     torch.testing.assert_close(lap, stde.laplacian(model, x, d, 3, "sparse", torch.Generator().manual_seed(2)))
+
+
+NAMED = """problem named "Poisson in named coordinates"
+space x, y
+domain box(x: [0, 1], y: [0, 1])
+field u
+equation -lap(u) = 2*pi^2*sin(pi*x)*sin(pi*y)
+boundary all: u = 0
+exact u = sin(pi*x)*sin(pi*y)
+"""
+
+INDEXED = """problem indexed "Poisson in indexed coordinates"
+param d = 3
+space x[1..d]
+domain ball(dim: d, radius: 1)
+field u
+equation -lap(u) = -2*d
+boundary all: u = sum(i, 1, d, x[i]^2)
+exact u = sum(i, 1, d, x[i]^2)
+"""
+
+
+def test_sampling_options_are_refused_where_stde_samples_nothing(tmp_path):
+    """A Laplacian in named coordinates is expanded into exact second derivatives: STDE's samples, tangents and
+    product loss would change nothing there and are refused (pinn and insr); over indexed coordinates the
+    Laplacian is sampled and they act."""
+    import symop
+    from symop.errors import OptionError
+
+    small = dict(method="pinn", estimator="stde", steps=1, width=6, depth=1, points=16, boundary_points=8,
+                 eval_points=10)
+    named = symop.parse(NAMED)
+    for option in (dict(samples=4), dict(tangents="dense"), dict(loss="product")):
+        name = next(iter(option))
+        with pytest.raises(OptionError, match=f"`{name}` acts only where STDE samples a Laplacian, and `named` "
+                                              f"has none to sample.*leave {name} out"):
+            symop.solve(named, **small, **option)
+    symop.solve(named, **small)  # stde itself stays allowed: its polarized partials are exact
+    indexed = symop.parse(INDEXED)
+    one = symop.solve(indexed, **small, samples=1).info["history"]
+    many = symop.solve(indexed, **small, samples=8).info["history"]
+    assert one != many  # the samples act where a Laplacian is sampled
+    heat = symop.parse(NAMED.replace("space x, y", "space x, y\ntime t in [0, 1]")
+                       .replace("-lap(u) = 2*pi^2*sin(pi*x)*sin(pi*y)", "dt(u) = lap(u)")
+                       .replace("exact u = sin(pi*x)*sin(pi*y)", "initial u = sin(pi*x)*sin(pi*y)"))
+    with pytest.raises(OptionError, match="`samples` acts only where STDE samples a Laplacian"):
+        symop.solve(heat, method="insr", estimator="stde", samples=3, dt=0.5, iterations=1, initial_iterations=1,
+                    width=4, depth=1, points=8, boundary_points=4)

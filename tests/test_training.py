@@ -154,6 +154,9 @@ def test_a_checkpoint_of_another_network_is_refused_with_a_sentence(tmp_path: Pa
                                  torch.nn.Linear(8, 1)).double()
     with pytest.raises(CheckpointError, match="parameters `4.weight` missing, `4.bias` missing"):
         optimize(deeper, _loss(deeper), [Phase(4, "adam")], batch=_batch, checkpoint=Checkpoint(path, resume=True))
+    # fewer steps than the checkpoint holds: a network trained longer than asked is refused, not returned
+    with pytest.raises(CheckpointError, match="saved after 2 steps, more than the 1 this run trains"):
+        optimize(model, _loss(model), [Phase(1, "adam")], batch=_batch, checkpoint=Checkpoint(path, resume=True))
 
 
 def test_schedules_are_closed_forms():

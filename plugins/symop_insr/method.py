@@ -81,6 +81,7 @@ class INSRProgram(Program):
         if o["optimizer"] == "kfac" and not o["damping"] > 0:
             raise OptionError("kfac inverts damped Kronecker factors and needs damping above 0 (1e-6 by default).")
         physics = self.physics("cpu")
+        physics.loss.refuse_unused_sampling(o, {option.name: option.default for option in INSR().options})
         if o["advection"] == "semi-lagrangian":
             if physics.groups_present(("reaction",)):
                 raise OptionError("advection: semi-lagrangian backtracks the advection sub-flow alone, and this "

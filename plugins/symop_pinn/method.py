@@ -127,8 +127,12 @@ class PINNProgram(Program):
         if o.get("optimizer") == "kfac" and o.get("fourier", 0):
             raise OptionError("kfac takes its Kronecker factors from an MLP without Fourier features: leave fourier "
                               "at 0, or use engd.")
+        if o.get("optimizer") == "kfac" and o.get("damping") is not None and not o["damping"] > 0:
+            raise OptionError("kfac inverts damped Kronecker factors and needs damping above 0 (1e-8 by default): "
+                              "leave damping out, or set it above 0.")
         _refuse_unused_rates(o)
         loss = self._loss("cpu")
+        loss.refuse_unused_sampling(o, {option.name: option.default for option in OPTIONS})
         self.source = "\n".join(t.fn.source for t in loss.terms)
 
     def _loss(self, device) -> PhysicsLoss:

@@ -29,6 +29,7 @@ import torch
 from sympy.core.function import AppliedUndef
 
 from symop.codegen import generate
+from symop.errors import OptionError
 from symop.codegen.nodes import collect_nodes
 from symop.model.operators import Laplacian
 from symop.model.problem import Problem
@@ -160,6 +161,30 @@ class PhysicsLoss:
                                    self._generate(lhs - ic.value, f"initial_{j}"), order=ic.order))
 
     # ---------------------------------------------------------------- codegen
+    @property
+    def sampled(self) -> bool:
+        """Whether the engine estimates some node of the loss by sampling: a Laplacian (or biharmonic) under STDE.
+
+        A Laplacian written over named coordinates (``space x, y``) is expanded into exact second derivatives
+        before it reaches the engine; over indexed ones (``space x[1..d]``) it stays one node, which STDE samples.
+        """
+        return bool(getattr(self.engine, "stochastic", False)) and any(
+            isinstance(node, Laplacian) for term in self.terms for node in term.fn.nodes.values())
+
+    def refuse_unused_sampling(self, options: dict[str, Any], defaults: dict[str, Any]) -> None:
+        """Refuse the sampling options among ``samples``, ``tangents`` and ``loss`` that ``options`` sets other
+        than ``defaults`` when the engine samples nothing in this loss (:attr:`sampled`): they would change
+        nothing."""
+        if self.sampled or not getattr(self.engine, "stochastic", False):
+            return
+        given = [name for name in ("samples", "tangents", "loss") if name in options and name in defaults
+                 and options[name] != defaults[name]]
+        if given:
+            raise OptionError(f"`{given[0]}` acts only where STDE samples a Laplacian, and `{self.problem.name}` has "
+                              "none to sample: its derivatives are computed exactly (a Laplacian over named "
+                              "coordinates becomes exact second derivatives; over indexed ones, `space x[1..d]`, "
+                              f"it is sampled): leave {given[0]} out.")
+
     def _generate(self, expr: sp.Expr, name: str):
         return generate(self.problem.numeric(expr), self.base, name=name, constants=self.constants)
 

@@ -201,11 +201,16 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
     result = Result()
     state = _resume(checkpoint, net, phases) if checkpoint is not None else None
     if state is not None:
+        if state["step"] > total_steps:
+            raise CheckpointError(f"the checkpoint `{checkpoint.path}` was saved after {state['step']} steps, more "
+                                  f"than the {total_steps} this run trains, and holds a network trained longer than "
+                                  f"asked: raise the steps to at least {state['step']}, or delete it.")
         result.start_step = state["step"]
         result.losses, result.terms = state["losses"], state["terms"]
     start = time.perf_counter()
+    last = result.losses[-1] if result.losses else math.nan  # a resumed bar shows where the run stands
     with progress_bar(label, total_steps, progress and info.is_main, completed=min(result.start_step, total_steps),
-                      loss=math.nan, terms="") as update:
+                      loss=last, terms="") as update:
         for index, (phase, first) in enumerate(zip(phases, starts)):
             end = first + phase.steps
             if end <= result.start_step or phase.steps <= 0:
