@@ -136,12 +136,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from symop.api import load, lower
+    from symop.api import load, lower, parameter_value, with_params
     from symop.display import describe
 
     problem = load(args.file)
     stage = args.stage or ("code" if args.code else "model")
     if stage == "model":
+        settings = parse_settings(args.set)
+        others = [k for k in settings if k not in problem.params]
+        if others:
+            raise SymopError(f"`--set {others[0]}` is not a parameter of `{problem.name}`, and the problem as "
+                             "mathematics has no method options; add `--code -m METHOD` to see an option's effect.")
+        if settings:
+            problem = with_params(problem, {k: parameter_value(k, v) for k, v in settings.items()})
         print(describe(problem))
         return 0
     program = lower(problem, args.method, **parse_settings(args.set))

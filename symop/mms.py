@@ -255,7 +255,7 @@ def manufacture(problem: Problem, solutions: Mapping[str, Any], *, simplify: boo
 
     exact_out = {name: exact[name] for name in problem.field_names}
     title = problem.title or problem.name
-    return replace(problem, equations=tuple(equations), boundary=tuple(conditions), initial=tuple(initial),
+    return replace(problem, as_read=False, equations=tuple(equations), boundary=tuple(conditions), initial=tuple(initial),
                    exact=exact_out, title=f"{title} (manufactured solution)" if "manufactured" not in title else title)
 
 

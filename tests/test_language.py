@@ -185,3 +185,46 @@ def test_derivative_in_a_summed_coordinate_is_a_positioned_error_not_a_crash():
     with pytest.raises(SymopError) as info:
         symop.parse(text, "mixed.pde")
     assert "mixed.pde:5:39" in str(info.value) and "summation index is not supported" in str(info.value)
+
+
+SHAPED = """problem shaped "Poisson whose dimension is a parameter"
+param d = 4
+param kappa = 2, half = kappa/2
+space x[1..d]
+domain ball(dim: d, radius: 1)
+field u
+equation -kappa*lap(u) = -2*kappa*d + half - 1
+boundary all: u = sum(i, 1, d, x[i]^2)
+exact u = sum(i, 1, d, x[i]^2)
+"""
+
+
+def test_a_parameter_that_shapes_the_problem_is_set_by_reading_the_file_again(tmp_path, capsys):
+    """`d` fixes the space, the domain and a sum as the file is read, and `kappa` another parameter's value:
+    setting either reads the file again with the new value (the space has d coordinates, `half` follows kappa);
+    a parameter used only in expressions is substituted as before; a problem that is not the file's as read
+    (manufactured) refuses a structural change with a sentence instead of mixing dimensions."""
+    from symop.api import split_settings, with_params
+    from symop.cli import main
+    from symop.errors import OptionError
+    from symop.mms import manufacture
+
+    path = tmp_path / "shaped.pde"
+    path.write_text(SHAPED)
+    problem = symop.load(path)
+    assert problem.structural_params == {"d", "kappa"} and problem.dimension == 4
+    five, _ = split_settings(problem, "pinn", {"d": "5"})
+    assert five.dimension == 5 and five.domain.dimension == 5 and five.params["d"] == 5.0
+    assert five.exact["u"].has(five.space.indexed[5]) and not problem.exact["u"].has(problem.space.indexed[5])
+    softer = with_params(problem, {"kappa": 4.0})
+    assert softer.params["kappa"] == 4.0 and softer.params["half"] == 2.0 and softer.dimension == 4
+    with pytest.raises(OptionError, match="the parameter `d` of `shaped` shapes the problem itself"):
+        problem.with_params(d=5)
+    made = manufacture(problem, {"u": problem.exact["u"]})
+    with pytest.raises(OptionError, match="built from another \\(manufactured\\) cannot take it"):
+        with_params(made, {"d": 3.0})
+    assert main(["show", str(path), "--set", "d=6"]) == 0
+    out = capsys.readouterr().out
+    assert "(dimension 6)" in out and "d = 6" in out
+    assert main(["show", str(path), "--set", "n=6"]) != 0
+    assert "`--set n` is not a parameter of `shaped`" in capsys.readouterr().err

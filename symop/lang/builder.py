@@ -42,17 +42,20 @@ from symop.model.problem import (
 
 
 def parse(text: str, filename: str = "<string>", operators: Mapping[str, OperatorSpec] | None = None,
-          domains: Mapping[str, DomainKind] | None = None) -> Problem:
+          domains: Mapping[str, DomainKind] | None = None, params: Mapping[str, float] | None = None) -> Problem:
     """Parse and check equation ``text``; return the :class:`Problem` it states.
 
     ``operators`` and ``domains`` are the plugins' operators and domain kinds,
-    beside the built-in ones.  Raises :class:`~symop.errors.SourceError` (or ``SourceErrors`` when there
+    beside the built-in ones.  ``params`` give parameters values other than the
+    file's (each then fixed, as ``param d = 5`` would be), read as the file is:
+    a dimension, a sum's bounds and the parameters computed from them follow.
+    Raises :class:`~symop.errors.SourceError` (or ``SourceErrors`` when there
     are several) naming file, line and column.
     """
     source = Source(text, filename)
     try:
         tree = parse_tree(text, filename)
-        return Builder(source, operators or {}, domains or {}).build(tree)
+        return Builder(source, operators or {}, domains or {}, dict(params or {})).build(tree)
     except SymopError:
         raise
     except Exception as err:  # last resort: odd input never ends in a traceback
@@ -101,6 +104,8 @@ class Builder:
     operators: Mapping[str, OperatorSpec] = field(default_factory=dict)
     #: domain kinds from plugins, beside the built-in ones of :mod:`symop.model.domains.registry`
     domains: Mapping[str, DomainKind] = field(default_factory=dict)
+    #: parameter values that replace the file's declarations (:func:`parse`'s ``params``)
+    overrides: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.errors = ErrorCollector(self.source)
@@ -167,6 +172,7 @@ class Builder:
         """Evaluate a constant expression to a finite float."""
         conv = self.converter(allow_fields=False, allow_time_derivative=False)
         value = conv.scalar(node)
+        self.scope.mark_structural(value)  # a constant the reading fixes: a dimension, a domain, a parameter
         params = set(self.scope.params.values())
         free = [s for s in value.free_symbols if s not in params]
         if free:
@@ -269,7 +275,9 @@ class Builder:
             tok = decl.children[0]
             name = str(tok)
             try:
-                if decl.data == "param_value":
+                if name in self.overrides:
+                    value = float(self.overrides[name])
+                elif decl.data == "param_value":
                     value = self.numeric(decl.children[1], f"the parameter `{name}`")
                 elif decl.data == "param_range":
                     interval = decl.children[1]
@@ -824,6 +832,7 @@ class Builder:
             source=self.source,
             param_ranges=dict(self.param_ranges),
             param_distributions=dict(self.distributions),
+            structural_params=frozenset(self.scope.structural),
         )
 
 

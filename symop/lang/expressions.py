@@ -71,7 +71,19 @@ class Scope:
     #: work a file may cause is bounded in all, not only per statement
     measured: dict[int, tuple[sp.Basic, int, int]] = field(default_factory=dict, repr=False, compare=False)
     nodes_built: int = 0
+    #: parameters whose values the reading itself used (a dimension, a sum's bounds, an index, another
+    #: parameter's value): changing one means reading the file again, not substituting a symbol
+    structural: set[str] = field(default_factory=set)
     _values: tuple[int, dict] | None = field(default=None, repr=False, compare=False)
+
+    def mark_structural(self, value: Any) -> None:
+        """Record the parameters in ``value`` as :attr:`structural`."""
+        free = getattr(value, "free_symbols", None)
+        if not free:
+            return
+        for name, symbol in self.params.items():
+            if symbol in free:
+                self.structural.add(name)
 
     def param_values_by_symbol(self) -> dict[sp.Basic, float]:
         """Parameter symbol -> value (cached until a parameter is added)."""
@@ -671,7 +683,9 @@ class Converter:
             raise fail(node, f"`{name}` takes {want} arguments, not {len(args)}", OPERATORS.get(name))
 
     def whole_value(self, value: Any) -> int | None:
-        """``value`` (parameters at their values) as an int when it is a whole number, else None."""
+        """``value`` (parameters at their values) as an int when it is a whole number, else None; the parameters
+        in it become structural (:attr:`Scope.structural`)."""
+        self.scope.mark_structural(value)
         f = self.value_of(value)
         if not isinstance(f, float) or not math.isfinite(f) or not f.is_integer():
             return None

@@ -128,7 +128,7 @@ def random_field(problem: "Problem", seed: int, *, modes: int = 3, amplitude: fl
 
     if isinstance(kinds, str):
         kinds = (kinds,)
-    steady = replace(problem, time=None, fields=problem.fields[:1])
+    steady = replace(problem, time=None, fields=problem.fields[:1], as_read=False)
     return random_solution(steady, seed, modes=int(modes), kinds=tuple(kinds), amplitude=float(amplitude),
                            max_frequency=int(frequency))[steady.fields[0].name]
 
