@@ -138,6 +138,17 @@ def test_insr_refuses_up_front_with_a_sentence(text, words):
         symop.solve(symop.parse(text), "insr", progress=False)
 
 
+def test_a_steady_problem_is_sent_to_the_methods_that_accept_it():
+    """insr's refusal of a steady problem names only the methods that would solve it: fd solves an interval, not
+    a disk; fem a disk, not a fourth-order equation."""
+    installed = discretizations()
+    if not {"fd", "fem", "pinn"} <= set(installed):
+        pytest.skip("needs fd, fem and pinn")
+    assert installed["insr"].accepts(symop.parse(STEADY)).endswith("solve it with pinn, fd or fem")
+    disk = "space x, y\ndomain disk(center: (0, 0), radius: 1)\nfield u\nequation -lap(u) = 1\nboundary all: u = 0\n"
+    assert installed["insr"].accepts(symop.parse(disk)).endswith("solve it with pinn or fem")
+
+
 @pytest.mark.parametrize("options, words", [
     ({"advection": "semi-lagrangian"}, "split"),
     ({"estimator": "stde", "scheme": "rk4"}, "autograd"),

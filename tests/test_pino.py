@@ -271,6 +271,11 @@ def test_torchrun_two_processes_match_one(files, poisson):
 def test_errors_read_as_sentences(poisson, files, trained):
     with pytest.raises(SymopError, match="pino solves with a trained model: give one with `--set model="):
         symop.solve(poisson, method="pino")
+    # one problem, not a family: the hint says so, rather than a `symop train` that would refuse it
+    with pytest.raises(SymopError, match="and `single` is one problem \\(no parameter has a range\\): give a "
+                                         "parameter one"):
+        symop.solve(symop.parse("problem single\nspace x\ndomain interval(x: [0, 1])\nfield u\n"
+                                "equation -d(u, x, 2) = 1\nboundary all: u = 0\n"), method="pino")
     heat = symop.load(files["heat"])
     with pytest.raises(SymopError, match="was trained on the family `poisson1d`, which differs from `heat1d`"):
         symop.solve(heat, method="pino", model=str(trained[5].path))

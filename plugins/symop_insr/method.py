@@ -414,7 +414,7 @@ class INSR(Discretization):
 
         if problem.time is None or problem.is_steady:
             return ("insr steps a field in time, and this problem is steady (it has no time derivative); "
-                    "solve it with pinn, fd or fem")
+                    f"solve it with {_steady_methods(problem)}")
         if problem.periodic and not problem.domain.has_grid:
             return "periodic boundaries need a box or an interval"
         why = unsupported(problem)
@@ -470,3 +470,14 @@ def _same_run(path, data: dict, k: int, stamp: float, scheme: dict) -> None:
         if key in data and str(data[key]) != str(value):
             raise SymopError(f"the checkpoint `{path}` was written with {key} `{data[key]}`, but this run uses "
                              f"`{value}`; delete the folder or run as before.")
+
+
+def _steady_methods(problem) -> str:
+    """The installed methods among pinn, fd and fem that accept the steady ``problem``, as words."""
+    from symop.plugins import discretizations
+
+    installed = discretizations()
+    names = [name for name in ("pinn", "fd", "fem") if name in installed and installed[name].accepts(problem) is None]
+    if not names:
+        return "another method (`symop plugins` lists them)"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]

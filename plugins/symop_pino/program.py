@@ -33,6 +33,12 @@ class PINOProgram(Program):
         self.options = dict(options)
         path = self.options.get("model") or ""
         if not path:
+            if not problem.param_distributions:  # one problem: `symop train` would refuse it, so say so now
+                raise NoModelError(f"pino solves with a model trained on a family of problems, and "
+                                   f"`{problem.name}` is one problem (no parameter has a range): give a parameter "
+                                   "one (`param k in [1, 2]`), train with `symop train FILE --method pino "
+                                   "--samples N -o model.pt` and pass `--set model=model.pt`; or solve it with "
+                                   "pinn, fd or fem.")
             raise NoModelError("pino solves with a trained model: give one with `--set model=model.pt` "
                                "(train it with `symop train FILE --method pino --samples N -o model.pt`).")
         self.path = Path(path)
