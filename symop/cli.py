@@ -435,6 +435,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # last resort: a gap in symop's checks ends in a sentence, not a traceback
+        if args.traceback:
+            raise
+        from symop.lang.builder import internal_error_message
+
+        print(internal_error_message(err, "or run this") + "; this is a gap in symop's checks: please report the "
+              "command and its file (add --traceback to see where it happened).", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

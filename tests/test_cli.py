@@ -47,3 +47,26 @@ def test_errors_exit_one_without_traceback(tmp_path, capsys):
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "check" in capsys.readouterr().out
+
+
+def test_an_unexpected_error_ends_in_a_sentence_not_a_traceback(capsys, monkeypatch):
+    """A gap in symop's checks (an exception that is not a SymopError) is reported as a sentence asking for a
+    report; --traceback still shows where it happened."""
+    import pytest
+
+    import symop.cli as cli
+
+    def broken(args):
+        raise RuntimeError("derivative for aten::something is not implemented")
+
+    import dataclasses
+
+    table = cli.command_table()
+    table["check"] = dataclasses.replace(table["check"], run=broken)
+    monkeypatch.setattr(cli, "command_table", lambda: table)
+    assert main(["check", "examples/poisson.pde"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error RuntimeError: derivative for aten::something" in err and "please report" in err
+    assert "Traceback" not in err
+    with pytest.raises(RuntimeError):
+        main(["--traceback", "check", "examples/poisson.pde"])

@@ -589,3 +589,30 @@ def test_vectorized_sums_share_their_function_calls():
     c, s = torch.cos(P), torch.sin(P + torch.cos(P))
     want = (c + s).sum(-1) * (2 * c + s).sum(-1) + (c * c).sum(-1)
     torch.testing.assert_close(fn(P), want)
+
+
+KINK = """problem kink
+space x
+domain interval(x: [0, 1])
+field u
+equation -d(u, x, 2) + d(max(u, 0), x) = 1 + (1 - 2*x)/2
+boundary all: u = 0
+exact u = x*(1 - x)/2
+"""
+
+
+def test_a_derivative_through_a_kink_is_solved_and_a_dirac_delta_is_refused_where_written():
+    """d(max(u, 0), x) = Heaviside(u) u': fd's Newton Jacobian (which differentiates the step once more, a
+    DiracDelta, 0 wherever it exists) solves the quadratic exactly, and pinn trains through the step (its
+    argument detached: torch.heaviside has no gradient); a Dirac delta written by the file is refused at its
+    line and column."""
+    import symop
+    from symop.errors import SourceError
+
+    problem = symop.parse(KINK)
+    assert symop.solve(problem, "fd", n=16).errors()["u"]["rel_l2"] < 1e-10
+    trained = symop.solve(problem, "pinn", steps=3, width=8, depth=1, points=32, boundary_points=4, eval_points=10)
+    assert all(np.isfinite(v).all() for v in trained.fields.values())
+    with pytest.raises(SourceError, match=r"<string>:5:24: error: differentiating `d\(abs\(u\), x, 2\)` in `x` "
+                                          "gives a Dirac delta"):
+        symop.parse(KINK.replace("d(max(u, 0), x)", "d(abs(u), x, 2)"))

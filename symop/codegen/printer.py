@@ -405,9 +405,15 @@ class TorchPrinter(PythonCodePrinter):
         return f"torch.atan2({self._tensor(y)}, {self._tensor(x)})"
 
     def _print_Heaviside(self, expr):
+        # the step's derivative is 0 wherever it has one: the argument detached (torch.heaviside has no gradient)
         arg = expr.args[0]
         h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
-        return f"torch.heaviside({self._print(arg)}, {self._tensor_like(h0)})"
+        return f"torch.heaviside(torch.as_tensor({self._print(arg)}).detach(), {self._tensor_like(h0)})"
+
+    def _print_DiracDelta(self, expr):
+        # only in derivatives symop takes itself (a Newton Jacobian of max(u, 0)): the language refuses one in an
+        # equation; the derivative of a step is 0 wherever it exists, which is what Newton's method uses
+        return f"torch.zeros_like(torch.as_tensor({self._print(expr.args[0])}))"
 
     def _tensor_like(self, expr: sp.Basic) -> str:
         code = self._print(expr)

@@ -738,6 +738,11 @@ class Converter:
                                  f"{limits.count(limits.MAX_NODES)} terms and operations (the limit on the size of "
                                  "an expression)", "a product of many factors grows with every derivative")
             expr = sp.diff(expr, var)
+            if expr.has(sp.DiracDelta):
+                raise fail(node, f"differentiating `{self.quote(node)}` in `{var}` gives a Dirac delta (the derivative "
+                                 "of a jump, from abs, sign, min, max or if), which has no value at a point",
+                           "differentiate the expression without the kink, or write its derivative piecewise "
+                           "with `if`")
             self.bound(node, expr)
         return expr
 
