@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -258,14 +259,8 @@ def test_laplacian_and_value_agree_with_the_separate_evaluations():
     torch.testing.assert_close(lap, stde.laplacian(model, x, d, 3, "sparse", torch.Generator().manual_seed(2)))
 
 
-NAMED = """problem named "Poisson in named coordinates"
-space x, y
-domain box(x: [0, 1], y: [0, 1])
-field u
-equation -lap(u) = 2*pi^2*sin(pi*x)*sin(pi*y)
-boundary all: u = 0
-exact u = sin(pi*x)*sin(pi*y)
-"""
+#: Poisson in named coordinates (x, y): the example the README runs
+NAMED = Path(__file__).resolve().parent.parent / "examples" / "poisson.pde"
 
 INDEXED = """problem indexed "Poisson in indexed coordinates"
 param d = 3
@@ -287,10 +282,10 @@ def test_sampling_options_are_refused_where_stde_samples_nothing(tmp_path):
 
     small = dict(method="pinn", estimator="stde", steps=1, width=6, depth=1, points=16, boundary_points=8,
                  eval_points=10)
-    named = symop.parse(NAMED)
+    named = symop.load(NAMED)
     for option in (dict(samples=4), dict(tangents="dense"), dict(loss="product")):
         name = next(iter(option))
-        with pytest.raises(OptionError, match=f"`{name}` acts only where STDE samples a Laplacian, and `named` "
+        with pytest.raises(OptionError, match=f"`{name}` acts only where STDE samples a Laplacian, and `poisson` "
                                               f"has none to sample.*leave {name} out"):
             symop.solve(named, **small, **option)
     symop.solve(named, **small)  # stde itself stays allowed: its polarized partials are exact
@@ -298,9 +293,10 @@ def test_sampling_options_are_refused_where_stde_samples_nothing(tmp_path):
     one = symop.solve(indexed, **small, samples=1).info["history"]
     many = symop.solve(indexed, **small, samples=8).info["history"]
     assert one != many  # the samples act where a Laplacian is sampled
-    heat = symop.parse(NAMED.replace("space x, y", "space x, y\ntime t in [0, 1]")
+    heat = symop.parse(NAMED.read_text().replace("space x, y", "space x, y\ntime t in [0, 1]")
                        .replace("-lap(u) = 2*pi^2*sin(pi*x)*sin(pi*y)", "dt(u) = lap(u)")
-                       .replace("exact u = sin(pi*x)*sin(pi*y)", "initial u = sin(pi*x)*sin(pi*y)"))
+                       .replace("exact u = sin(pi*x)*sin(pi*y)", "initial u = sin(pi*x)*sin(pi*y)")
+                       .replace("solve fd(n: 64)", ""))
     with pytest.raises(OptionError, match="`samples` acts only where STDE samples a Laplacian"):
         symop.solve(heat, method="insr", estimator="stde", samples=3, dt=0.5, iterations=1, initial_iterations=1,
                     width=4, depth=1, points=8, boundary_points=4)
