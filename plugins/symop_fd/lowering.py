@@ -43,21 +43,78 @@ class Component:
     velocity_of: int | None = None
 
 
+def space_order(problem, name: str) -> int:
+    """The highest spatial derivative of the field ``name`` in the equations (``lap`` counts 2)."""
+    f = problem.field(name)
+    return max([analysis.space_order_in(eq.residual, f.applied, problem.t) for eq in problem.equations] + [0])
+
+
+def _sides(problem, parts) -> tuple[str, ...]:
+    return tuple(problem.domain.sides) if "all" in parts else tuple(parts)
+
+
+def fourth_order_refusal(problem) -> str | None:
+    """Why fd cannot close the sides of a field of fourth order in space, or None.
+
+    fd closes such a side when it holds exactly two conditions, ``u = g0`` and one of
+    the form ``alpha*u + beta*dn(u) = g1`` with beta nonzero (``dn(u) = g1``: clamped):
+    the first fixes the boundary nodes, the second the ghost nodes beyond.  Spatial
+    orders above four are refused on sides that are not periodic.
+    """
+    for f in problem.fields:
+        order = space_order(problem, f.name)
+        if order < 4:
+            continue
+        dom = problem.domain
+        periodic = {s for s in dom.sides if hasattr(dom, "axis_of_side")
+                    and dom.axes[dom.axis_of_side(s)[0]][0] in problem.periodic}
+        per_side: dict[str, list] = {}
+        for bc in problem.conditions_for(f.name):
+            for p in _sides(problem, bc.parts):
+                if p not in periodic:
+                    per_side.setdefault(p, []).append(bc)
+        if order > 4 and per_side:
+            return (f"fd closes non-periodic sides for equations up to fourth order in space; `{f.name}` is of "
+                    f"order {order}: make its directions periodic or use another method.")
+        for side, conds in per_side.items():
+            kinds = sorted(bc.kind for bc in conds)
+            if len(kinds) == 2 and kinds[0] == "dirichlet" and kinds[1] in ("neumann", "robin"):
+                continue
+            names = {"dirichlet": "Dirichlet", "neumann": "Neumann", "robin": "Robin"}
+            if len(kinds) == 1:
+                given = f"only a {names.get(kinds[0], 'general')} condition"
+            elif len(set(kinds)) == 1:
+                given = f"{len(kinds)} {names.get(kinds[0], 'general')} conditions"
+            else:
+                given = " and ".join(f"a {names.get(k, 'general')}" for k in kinds) + " condition"
+            u = f.name
+            return (f"fd solves the fourth-order equation of `{u}` only with two conditions per side, "
+                    f"`{u} = g0` and `dn({u}) = g1` (or a Robin condition `a*{u} + b*dn({u}) = g1`); "
+                    f"side `{side}` has {given}, a combination fd cannot "
+                    "close: give those two conditions there, or use another method.")
+    return None
+
+
 def _side_conditions(problem, name: str, differentiate: bool) -> dict[str, SideCondition]:
     out: dict[str, SideCondition] = {}
+    fourth = space_order(problem, name) >= 4
     for bc in problem.conditions_for(name):
         if bc.kind not in ("dirichlet", "neumann", "robin"):
             raise LoweringError(
                 f"fd handles boundary conditions of the form alpha*u + beta*dn(u) = g; "
                 f"the condition on {', '.join(bc.parts)} for `{name}` is not one."
             )
-        parts = bc.parts
-        if "all" in parts:
-            parts = tuple(problem.domain.sides)
-        for p in parts:
+        for p in _sides(problem, bc.parts):
+            cond = _side_condition(problem, name, bc, p, differentiate)
+            if p in out and fourth:
+                # a clamped side of a fourth-order field: the Dirichlet condition carries the flux one
+                first = out[p]
+                dirichlet, flux = (first, cond) if first.kind == "dirichlet" else (cond, first)
+                out[p] = SideCondition(dirichlet.kind, dirichlet.alpha, dirichlet.beta, dirichlet.value, flux=flux)
+                continue
             if p in out and out[p].kind == "dirichlet":
                 continue  # Dirichlet wins on a side with two conditions
-            out[p] = _side_condition(problem, name, bc, p, differentiate)
+            out[p] = cond
     return out
 
 
@@ -210,6 +267,9 @@ class Lowered:
 
     def __init__(self, problem, n: int, order: int, dtype, device) -> None:
         self.problem = problem
+        refusal = fourth_order_refusal(problem)
+        if refusal is not None:
+            raise LoweringError(refusal)
         self.comps = components(problem)
         self.coords = tuple(problem.space.coords)
         self.t = problem.t

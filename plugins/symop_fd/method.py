@@ -193,7 +193,9 @@ class FiniteDifferences(Discretization):
             if bc.kind not in ("dirichlet", "neumann", "robin"):
                 return (f"fd needs boundary conditions of the form alpha*u + beta*dn(u) = g; the condition on "
                         f"{', '.join(bc.parts)} is not")
-        return None
+        from .lowering import fourth_order_refusal
+
+        return fourth_order_refusal(problem)
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
         _refuse_unused_solver(problem, options)

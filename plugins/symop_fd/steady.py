@@ -37,8 +37,16 @@ def solve_steady(low: Lowered, solver: str = "auto", tol: float = 1e-10, maxiter
     # affine R: the Jacobian coefficients do not depend on the unknowns
     linear = parts[2] is None or not parts[2].fn.nodes
     for it in range(1, maxiter + 1):
-        J = sps.csr_matrix(keep @ low.assemble(parts, None, U) + ident)
-        delta = solve_sparse(J, -R.reshape(-1), solver=solver, tol=min(tol, 1e-12) if solver != "direct" else tol)
+        A = keep @ low.assemble(parts, None, U)
+        # the Dirichlet rows (u - g = 0) scaled to the size of the other rows: next to the h^-4 rows of a fourth-order
+        # operator, rows of size 1 would take O(eps h^-4) errors from the solve (the normwise backward error)
+        diag = np.abs(A.diagonal())[~mask]
+        weight = float(diag.max()) if diag.size and diag.max() > 0 and np.isfinite(diag.max()) else 1.0
+        J = sps.csr_matrix(A + weight * ident)
+        b = -R.reshape(-1)
+        if weight != 1.0 and mask.any():
+            b = torch.where(torch.as_tensor(mask, device=b.device), weight * b, b)
+        delta = solve_sparse(J, b, solver=solver, tol=min(tol, 1e-12) if solver != "direct" else tol)
         U = U + delta.reshape(U.shape)
         R = residual(low, U)
         rel = float(torch.linalg.vector_norm(R)) / scale
