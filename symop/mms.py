@@ -255,8 +255,9 @@ def manufacture(problem: Problem, solutions: Mapping[str, Any], *, simplify: boo
 
     exact_out = {name: exact[name] for name in problem.field_names}
     title = problem.title or problem.name
-    return replace(problem, as_read=False, equations=tuple(equations), boundary=tuple(conditions), initial=tuple(initial),
-                   exact=exact_out, title=f"{title} (manufactured solution)" if "manufactured" not in title else title)
+    return replace(problem, equations=tuple(equations), boundary=tuple(conditions), initial=tuple(initial),
+                   as_read=False, exact=exact_out,
+                   title=f"{title} (manufactured solution)" if "manufactured" not in title else title)
 
 
 def check_exact(problem: Problem, solutions: Mapping[str, Any] | None = None) -> dict[str, sp.Expr]:

@@ -221,7 +221,7 @@ def test_a_parameter_that_shapes_the_problem_is_set_by_reading_the_file_again(tm
     with pytest.raises(OptionError, match="the parameter `d` of `shaped` shapes the problem itself"):
         problem.with_params(d=5)
     made = manufacture(problem, {"u": problem.exact["u"]})
-    with pytest.raises(OptionError, match="built from another \\(manufactured\\) cannot take it"):
+    with pytest.raises(OptionError, match="was built from another \\(manufactured\\), so change `param d`"):
         with_params(made, {"d": 3.0})
     assert main(["show", str(path), "--set", "d=6"]) == 0
     out = capsys.readouterr().out

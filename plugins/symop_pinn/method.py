@@ -63,7 +63,8 @@ OPTIONS = (
            "parameters P), auto: the smaller", SOLVERS,
            only_with=_curvature("solver")),
     Option("line_search", str, "grid", "engd: grid (step 2^-k, k < 20, lowest loss), backtracking (halve from 1 "
-           "until the loss falls), none (the full Gauss-Newton step); kfac takes its step and momentum from the Gauss-Newton model",
+           "until the loss falls), none (the full Gauss-Newton step); kfac takes its step and momentum from the "
+           "Gauss-Newton model",
            LINE_SEARCHES, only_with=_curvature("line_search")),
     Option("momentum", float, 0.0, "engd: fraction of the previous direction added (SPRING's momentum; 0: none)",
            minimum=0, maximum=0.999, only_with=_curvature("momentum")),

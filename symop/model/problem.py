@@ -168,7 +168,7 @@ class Problem:
     #: random parameters (``param k in [a, b]``, ``param k ~ ...``) → :class:`symop.model.family.Distribution`
     param_distributions: Mapping[str, Any] = field(default_factory=dict)
     #: parameters whose values the reading used (a dimension, a sum's bounds, a domain, another parameter's
-    #: value): a new value for one means reading :attr:`source` again (:func:`symop.api.with_settings`)
+    #: value): a new value for one means reading :attr:`source` again (:func:`symop.api.with_params`)
     structural_params: frozenset[str] = frozenset()
     #: whether the problem is what its :attr:`source` states, no more (a manufactured problem is not), so that
     #: reading the source again with other parameter values gives the same problem at those values
@@ -241,11 +241,11 @@ class Problem:
 
             raise OptionError(
                 f"the parameter `{moved[0]}` of `{self.name}` shapes the problem itself (a dimension, a sum's "
-                "bounds, a domain or another parameter's value), fixed when the file was read; a problem "
-                + ("read from a file takes it through `symop.api.split_settings` (`--set`), which reads the file "
-                   "again" if self.as_read and self.source is not None else "built from another (manufactured) "
-                   "cannot take it")
-                + f": change `param {moved[0]}` in the file instead.")
+                "bounds, a domain or another parameter's value), fixed when the file was read: "
+                + ("`symop.api.with_params` (what `--set` uses) reads the file again with the new value, or change "
+                   f"`param {moved[0]}` in the file." if self.as_read and self.source is not None else
+                   f"this problem was built from another (manufactured), so change `param {moved[0]}` in the file "
+                   "it came from instead."))
         new = dict(self.params)
         new.update({k: float(v) for k, v in values.items()})
         # a parameter given a value is no longer random; a random field given a constant has zero derivatives
