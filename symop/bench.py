@@ -198,9 +198,10 @@ def solve_entry(task: _Task) -> dict[str, Any]:
             row.update(status="skipped", reason=reason, rel_l2=None, max=None, time=0.0)
             return row
         opts = dict(task.base)
-        if task.cells is not None:
+        if task.cells is not None:  # the suite's resolution, in the option the given ones refine (fem's h if set)
             opts.pop("n", None)
-            opts = {**disc.resolution(problem, int(task.cells)), **opts}
+            rule = disc.refinement_for(problem, opts)
+            opts = {**({} if rule is None else rule.resolution(problem, int(task.cells))), **opts}
         row["options"] = opts
         sol = solve(problem, task.method, **opts)
         errs = sol.errors()

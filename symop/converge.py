@@ -251,6 +251,8 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     out = run_tasks(solve_level, plans, workers,
                     started=None if starting is None else lambda k: starting(k, plans[k].options),
                     done=None if progress is None else lambda k, lv: progress(k, lv))
+    if all(lv.error for lv in out) and len({lv.error for lv in out}) == 1:  # refused alike: no study to show
+        raise SymopError(f"{method} refused every level of the study: {out[0].error}")
     try:
         accuracy = disc.declared_accuracy(merged)
     except SymopError:  # options no level could run with (each level recorded why)

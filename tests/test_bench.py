@@ -84,3 +84,22 @@ def test_non_box_suite_passes_with_fem(tmp_path):
     bench.generate("poisson", 4, 2, tmp_path, dims=[2], domains=["box-minus-disk", "polygon", "disk"])
     summary = bench.run(tmp_path, "fem")
     assert summary["failed"] == 0 and summary["passed"] == 4, summary["results"]
+
+
+@pytest.mark.skipif(not _has("fem"), reason="the fem method is not installed")
+def test_a_mesh_size_given_to_fem_is_the_one_refined(tmp_path):
+    """fem takes its mesh from n or from h, never both: a suite's n does not override the h a user sets (its
+    order check then refines h, second order for P1), a run given both is refused, and so is a study whose every
+    level fem refuses."""
+    from symop.converge import converge
+    from symop.errors import OptionError, SymopError
+
+    bench.generate("poisson", 1, 3, tmp_path, domains=["box"], dims=[2])
+    summary = bench.run(tmp_path, "fem", {"h": 0.2}, expect_order=2)
+    row = summary["results"][0]
+    assert row["options"] == {"h": 0.2} and row["status"] == "pass" and row["order"] > 1.7, row
+    problem = symop.load(tmp_path / row["file"])
+    with pytest.raises(OptionError, match="give fem's mesh by `n` .* or by `h` .*, not both"):
+        symop.solve(problem, "fem", n=8, h=0.2)
+    with pytest.raises(SymopError, match="fem refused every level of the study: give fem's mesh by `n`"):
+        converge(problem, "fem", levels=2, options={"n": 8, "h": 0.2})

@@ -1082,4 +1082,7 @@ class FiniteElements(Discretization):
         return _time_orders_reason(problem, forms)
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
+        if options.get("n") is not None and options.get("h") is not None:
+            raise OptionError("give fem's mesh by `n` (cells per axis on a box) or by `h` (mesh size), not both: "
+                              "with both, n would decide and h be dropped.")
         return FEMProgram(problem, dict(options))
