@@ -431,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.traceback:
             raise
         print(str(err), file=sys.stderr)
+        _json_error(args, str(err))
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -440,9 +441,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from symop.lang.builder import internal_error_message
 
-        print(internal_error_message(err, "or run this") + "; this is a gap in symop's checks: please report the "
-              "command and its file (add --traceback to see where it happened).", file=sys.stderr)
+        message = (internal_error_message(err, "or run this") + "; this is a gap in symop's checks: please report "
+                   "the command and its file (add --traceback to see where it happened).")
+        print(message, file=sys.stderr)
+        _json_error(args, message)
         return 1
+
+
+def _json_error(args: argparse.Namespace, message: str) -> None:
+    """With ``--json``, the error as the one JSON document on standard output (``{"error": message}``), so that
+    ``json.loads`` of stdout works for a refused run too."""
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps({"error": message}), file=getattr(args, "json_stdout", None) or sys.stdout)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -135,6 +135,14 @@ def _check_outside(solution: "Solution", pts: np.ndarray, outside: str) -> np.nd
     return mask
 
 
+def check_network_time(problem, t: float) -> None:
+    """Refuse a time ``t`` outside ``problem``'s interval: a network trained there has no meaning beyond it
+    (a grid or mesh solution refuses times outside its saved ones the same way)."""
+    t0, t1 = float(problem.time.start), float(problem.time.end)
+    if not min(t0, t1) - 1e-12 <= t <= max(t0, t1) + 1e-12:
+        raise SymopError(f"t = {t:.6g} lies outside the time interval [{t0:.6g}, {t1:.6g}].")
+
+
 def network_values(solution: "Solution", pts: np.ndarray, t: float | None) -> np.ndarray:
     """The network's output ``(N, fields)`` at ``pts`` (and time ``t``), in batches of :data:`BATCH`."""
     import torch
@@ -196,6 +204,8 @@ def evaluate(solution: "Solution", args: tuple[Any, ...], t: float | None, field
             when = solution.time if solution.time is not None else float(problem.time.end)
         if problem.time is None and when is not None:
             raise SymopError(f"the problem `{problem.name}` is steady; evaluate it without t.")
+        if when is not None:
+            check_network_time(problem, when)
         values = np.full((len(pts), len(problem.field_names)), np.nan)
         if mask.any():
             values[mask] = network_values(solution, pts[mask], when)

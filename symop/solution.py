@@ -349,16 +349,14 @@ class Solution:
         neural ones.  The result holds that one state and evaluates like this one."""
         import dataclasses
 
-        from symop.evaluation import network_values, state_at
+        from symop.evaluation import check_network_time, network_values, state_at
 
         if self.problem.time is None:
             raise SymopError(f"the problem `{self.problem.name}` is steady; it has no other time than its own.")
         t = float(t)
         dofs = None
         if self.network is not None:
-            t0, t1 = float(self.problem.time.start), float(self.problem.time.end)
-            if not min(t0, t1) - 1e-12 <= t <= max(t0, t1) + 1e-12:
-                raise SymopError(f"t = {t:.6g} lies outside the time interval [{t0:.6g}, {t1:.6g}].")
+            check_network_time(self.problem, t)
             values = network_values(self, _nodes(self.geometry), t)
             fields = {n: values[:, k] for k, n in enumerate(self.problem.field_names) if n in self.fields}
         else:
@@ -503,7 +501,7 @@ class Solution:
 
         * ``fields.npz``: each field under its name, the coordinates
           (``axis_<k>`` for a grid, ``points`` and ``cells`` otherwise), and
-          ``time``/``times``/``history_<field>`` when present;
+          ``time``/``times``/``history_<field>`` and ``exact_<field>`` when present;
         * VTK: ``<name>.vtu``, binary, for every geometry (a grid as its
           lines, quadrilaterals or hexahedra), with the fields, their exact
           values and errors and the time as ``TimeValue``; ParaView and
@@ -552,6 +550,10 @@ class Solution:
             arrays["times"] = self.times
         for name, hist in (self.history or {}).items():
             arrays[f"history_{name}"] = hist
+        for name in self.fields:  # as the .h5 holds them under /exact
+            exact = self.exact_values(name)
+            if exact is not None:
+                arrays[f"exact_{name}"] = np.asarray(exact)
         np.savez(path, **arrays)
         return path
 
@@ -643,6 +645,10 @@ class Solution:
         if path is None:
             return fig
         path = Path(path)
+        formats = fig.canvas.get_supported_filetypes()
+        if path.suffix and path.suffix.lower().lstrip(".") not in formats:
+            raise SymopError(f"plot() cannot write `{path.name}`: its extension is not a picture format matplotlib "
+                             f"writes; use one of {', '.join('.' + k for k in sorted(formats))}.")
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
         return path
@@ -680,6 +686,11 @@ class Solution:
 
         from symop.output import plotting
 
+        if (not self.history or self.times is None or len(self.times) == 0) and self.network is not None \
+                and self.problem.time is not None:
+            raise SymopError(f"animate() draws the saved snapshots of a grid or mesh, and this {self.method} solution "
+                             "is a network with none saved: draw it at chosen times with s.at(t).plot(...), or "
+                             "evaluate it with s(points, t=...).")
         if not self.history or self.times is None or len(self.times) == 0:
             raise SymopError(
                 "the solution has no history to animate; run a time-dependent problem with saved steps."

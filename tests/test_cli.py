@@ -70,3 +70,27 @@ def test_an_unexpected_error_ends_in_a_sentence_not_a_traceback(capsys, monkeypa
     assert "Traceback" not in err
     with pytest.raises(RuntimeError):
         main(["--traceback", "check", "examples/poisson.pde"])
+
+
+def test_json_of_a_refused_run_is_one_error_document(capsys):
+    """README: `json.loads` of stdout always works with --json, a refusal included."""
+    import json
+
+    assert main(["run", "examples/disk_poisson.pde", "-m", "fd", "--json"]) == 1
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {"error": "fd needs a box domain; this problem's domain is a disk centred at (0, 0) "
+                                            "with radius 1."}
+    assert "fd needs a box domain" in out.err
+
+
+def test_the_documented_module_paths_work_after_a_plain_import():
+    """`symop.mms.random_solution`, `symop.converge.converge`, `symop.api.manufacture` as the README writes them,
+    in a fresh interpreter where nothing else imported them first."""
+    import subprocess
+    import sys
+
+    code = ("import symop; print(symop.mms.random_solution.__name__, symop.converge.converge.__name__, "
+            "symop.api.manufacture.__name__)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["random_solution", "converge", "manufacture"]

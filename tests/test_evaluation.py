@@ -192,6 +192,26 @@ def test_heat_run_keeps_a_time_series_and_at_matches_the_exact_solution():
     assert len(symop.solve(p, method="fd", n=8, save=5).times) == 5
 
 
+@pytest.mark.parametrize("method, options", [
+    ("fd", {"n": 8}),
+    ("pinn", {"steps": 2, "width": 4, "depth": 1, "points": 16, "boundary_points": 4, "eval_points": 10}),
+    ("insr", {"dt": 0.25, "iterations": 1, "initial_iterations": 1, "width": 4, "depth": 1, "points": 16,
+              "boundary_points": 4, "eval_points": 10}),
+])
+def test_every_solution_refuses_a_time_outside_its_interval(method, options):
+    """A network (pinn, insr) evaluated at t = 5 on [0, 0.5] extrapolated without a word where a grid solution
+    refuses; now s(points, t) and s.at(t) refuse alike, whatever the method."""
+    p = symop.load(ROOT / "examples/heat.pde")
+    s = symop.solve(p, method=method, **options)
+    P = interior(p, 5)
+    assert np.isfinite(s(P, t=0.25)).all()
+    for t in (5.0, -1.0):
+        with pytest.raises(SymopError, match=f"t = {t:g} lies outside the (saved times|time interval)"):
+            s(P, t=t)
+        with pytest.raises(SymopError, match="lies outside the"):
+            s.at(t)
+
+
 @pytest.mark.parametrize("method, options", [("fd", {"n": 8, "scheme": "crank-nicolson"}), ("fem", {"n": 4})])
 def test_default_snapshots_lie_on_the_steps(method, options):
     """With a step that does not divide the spacing, the default snapshots are steps of the run
@@ -353,3 +373,20 @@ def test_network_and_grid_solutions_evaluate_on_cuda():
     g = symop.solve(p, method="fd", device="cuda", n=32)
     assert len(g.times) == DEFAULT_SNAPSHOTS
     assert np.abs(g(P[:100], t=0.3) - symop.solve(p, method="fd", n=32)(P[:100], t=0.3)).max() < 1e-12
+
+
+def test_pictures_refuse_what_they_cannot_draw_with_a_sentence(tmp_path):
+    """plot() to an extension matplotlib does not write, and animate() of a network solution (no saved snapshots),
+    end in sentences; fields.npz carries the exact values as the .h5 does."""
+    p = symop.load(ROOT / "examples/heat.pde")
+    fd = symop.solve(p, method="fd", n=8)
+    with pytest.raises(SymopError, match=r"plot\(\) cannot write `u.xyz`: .* use one of .*\.png"):
+        fd.plot(tmp_path / "u.xyz")
+    assert fd.plot(tmp_path / "u").exists() or (tmp_path / "u.png").exists()
+    fd.save(tmp_path / "out")
+    with np.load(tmp_path / "out" / "fields.npz") as saved:
+        np.testing.assert_allclose(saved["exact_u"], fd.exact_values("u"))
+    net = symop.solve(p, method="pinn", steps=2, width=4, depth=1, points=16, boundary_points=4, eval_points=10)
+    with pytest.raises(SymopError, match=r"animate\(\) draws the saved snapshots of a grid or mesh, and this pinn "
+                                         r"solution is a network"):
+        net.animate(tmp_path / "u.gif")
