@@ -346,7 +346,9 @@ class Solution:
     def at(self, t: float) -> "Solution":
         """The solution at time ``t``: interpolated between the saved snapshots (cubic in time,
         :data:`symop.evaluation.TIME_DEGREE`) for grid and mesh methods, the network at ``t`` for
-        neural ones.  The result holds that one state and evaluates like this one."""
+        neural ones.  The result holds that one state and evaluates like this one; its :meth:`errors` are
+        nodal, except at this solution's own time, where the method's measured :attr:`norms` (fem's
+        quadrature L2) are kept, so that ``s.at(s.time).errors() == s.errors()``."""
         import dataclasses
 
         from symop.evaluation import check_network_time, network_values, state_at
@@ -361,8 +363,9 @@ class Solution:
             fields = {n: values[:, k] for k, n in enumerate(self.problem.field_names) if n in self.fields}
         else:
             fields, dofs = state_at(self, t)
+        own = self.time is not None and abs(t - float(self.time)) <= 1e-12 * max(1.0, abs(float(self.time)))
         return dataclasses.replace(self, fields=fields, time=t, times=None, history=None, dofs=dofs,
-                                   dof_history=None, norms=None)
+                                   dof_history=None, norms=self.norms if own else None)
 
     # ------------------------------------------------------------ exact values
     def _time_at(self, time: float | None) -> float | None:

@@ -390,3 +390,13 @@ def test_pictures_refuse_what_they_cannot_draw_with_a_sentence(tmp_path):
     with pytest.raises(SymopError, match=r"animate\(\) draws the saved snapshots of a grid or mesh, and this pinn "
                                          r"solution is a network"):
         net.animate(tmp_path / "u.gif")
+
+
+def test_at_its_own_time_a_solution_keeps_the_methods_error_measures():
+    """fem measures its L2 error by quadrature (Solution.norms); at(t) at the solution's own time keeps it, so
+    the two error reports of one state agree; elsewhere at(t) reports nodal errors."""
+    p = symop.load(ROOT / "examples/heat.pde")
+    s = symop.solve(p, method="fem", n=8)
+    assert s.norms  # the method measured its own errors
+    assert s.at(s.time).errors() == s.errors()
+    assert s.at(0.25).norms is None
