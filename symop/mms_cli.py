@@ -204,6 +204,9 @@ def compare_plan(problem, methods: list[str], installed: Mapping[str, Any],
         names = known.get(m, set())
         budget = {k: v for k, v in COMPARE_BUDGETS.get(m, {}).items() if k in names and k not in per[m]}
         chosen[m] = {**budget, **{k: v for k, v in common.items() if k in names or k in problem.params}, **per[m]}
+        if m in installed:  # typed as the method's options (`"n": 16`, not `"16"`), so --json reports numbers
+            declared = {o.name: o for o in installed[m].options}
+            chosen[m] = {k: declared[k].convert(v, m) if k in declared else v for k, v in chosen[m].items()}
     sharing = [m for m in methods if chosen[m].get("checkpoint")]
     for i, m in enumerate(sharing):  # one file (or folder) resumed by two methods would hold the other's training
         twin = next((o for o in sharing[i + 1:] if str(chosen[o]["checkpoint"]) == str(chosen[m]["checkpoint"])), None)

@@ -57,7 +57,7 @@ def test_compare_json_and_feedback(capsys):
     assert code == 0, err
     data = json.loads(out)
     rows = {row["method"]: row for row in data["rows"]}
-    assert rows["fd"]["rel_l2"] < 0.05 and rows["fd"]["settings"] == {"n": "8"}
+    assert rows["fd"]["rel_l2"] < 0.05 and rows["fd"]["settings"] == {"n": 8}
     assert "not installed" in rows["nosuch"]["note"]
     # what starts, the overall bar and each finished row, on stderr
     assert "[....................] 0/2 fd on poisson (n=8) ..." in err
@@ -88,10 +88,10 @@ def test_compare_plan_gives_neural_methods_their_budget():
 
     problem = symop.load(POISSON)
     chosen, budgets = compare_plan(problem, ["fd", "pinn"], discretizations(), ["n=16"])
-    assert chosen["fd"] == {"n": "16"}  # fd has no budget; pinn has no n
+    assert chosen["fd"] == {"n": 16}  # fd has no budget; pinn has no n
     assert chosen["pinn"] == COMPARE_BUDGETS["pinn"] and budgets == {"pinn": COMPARE_BUDGETS["pinn"]}
     chosen, budgets = compare_plan(problem, ["fd", "pinn"], discretizations(), ["pinn:steps=40"])
-    assert chosen["pinn"]["steps"] == "40" and budgets["pinn"]["steps"] == "40"
+    assert chosen["pinn"]["steps"] == 40 and budgets["pinn"]["steps"] == 40
     assert chosen["pinn"]["points"] == COMPARE_BUDGETS["pinn"]["points"]
 
 
@@ -102,7 +102,7 @@ def test_compare_prints_the_neural_budget(capsys):
                          "--set", "pinn:depth=1", "--set", "pinn:eval_points=16", "--json", "-q")
     assert code == 0, err
     data = json.loads(out)
-    assert data["budgets"] == {"pinn": {"steps": "2", "points": "16", "boundary_points": "8"}}
+    assert data["budgets"] == {"pinn": {"steps": 2, "points": 16, "boundary_points": 8}}
     assert "pinn runs on a short budget: steps=2, points=16, boundary_points=8" in err
 
 
