@@ -136,8 +136,7 @@ def with_params(problem: Problem, params: Mapping[str, float]) -> Problem:
     """``problem`` with parameters set to ``params``: by :meth:`Problem.with_params`, or, when one of them shaped
     the problem as it was read (a dimension, a sum's bounds; :attr:`Problem.structural_params`), by reading its
     source again with those values, so that ``--set d=5`` on ``space x[1..d]`` gives five coordinates."""
-    moved = [k for k in params if k in problem.structural_params and float(params[k]) != float(problem.params[k])]
-    if moved and problem.as_read and problem.source is not None and problem.source.text:
+    if problem.structural_changes(params) and problem.as_read and problem.source is not None and problem.source.text:
         values = {**{k: v for k, v in problem.params.items() if k in problem.structural_params}, **params}
         fixed = {k: float(v) for k, v in values.items() if k in params or k not in problem.param_distributions}
         return _builder.parse(problem.source.text, problem.source.filename, _operators(), _plugins.domains(),

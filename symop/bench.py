@@ -200,8 +200,7 @@ def solve_entry(task: _Task) -> dict[str, Any]:
         opts = dict(task.base)
         if task.cells is not None:  # the suite's resolution, in the option the given ones refine (fem's h if set)
             opts.pop("n", None)
-            rule = disc.refinement_for(problem, opts)
-            opts = {**({} if rule is None else rule.resolution(problem, int(task.cells))), **opts}
+            opts = {**disc.resolution(problem, int(task.cells), opts), **opts}
         row["options"] = opts
         sol = solve(problem, task.method, **opts)
         errs = sol.errors()

@@ -325,9 +325,10 @@ class Discretization(ABC):
                               "cannot refine it.")
         return rule.apply(problem, options, level, what, self.options, self.name)
 
-    def resolution(self, problem: "Problem", cells: int) -> dict[str, Any]:
-        """Options that resolve ``problem`` with about ``cells`` cells per axis ({} for a method with no mesh)."""
-        rule = self.refinement_for(problem, {})
+    def resolution(self, problem: "Problem", cells: int, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Options that resolve ``problem`` with about ``cells`` cells per axis ({} for a method with no mesh), in
+        the option that ``options`` refine (fem's ``h`` when it is among them, else its ``n`` on a box)."""
+        rule = self.refinement_for(problem, options or {})
         return {} if rule is None else rule.resolution(problem, cells)
 
     def declared_accuracy(self, options: Mapping[str, Any]) -> Accuracy | None:

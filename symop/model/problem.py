@@ -222,6 +222,10 @@ class Problem:
         """``expr`` with every parameter replaced by its value."""
         return sp.sympify(expr).xreplace({k: as_number(v) for k, v in self.param_values.items()})
 
+    def structural_changes(self, values: Mapping[str, float]) -> list[str]:
+        """The names among ``values`` that give a :attr:`structural_params` parameter another value."""
+        return [k for k in values if k in self.structural_params and float(values[k]) != float(self.params[k])]
+
     def with_params(self, **values: float) -> "Problem":
         """A copy with some parameter values changed (``--set kappa=0.2``); those become fixed, not random."""
         from dataclasses import replace
@@ -235,7 +239,7 @@ class Problem:
                 + (", ".join(self.params) or "none")
                 + "."
             )
-        moved = [k for k in values if k in self.structural_params and float(values[k]) != float(self.params[k])]
+        moved = self.structural_changes(values)
         if moved:
             from symop.errors import OptionError
 
