@@ -139,8 +139,12 @@ def with_params(problem: Problem, params: Mapping[str, float]) -> Problem:
     if problem.structural_changes(params) and problem.as_read and problem.source is not None and problem.source.text:
         values = {**{k: v for k, v in problem.params.items() if k in problem.structural_params}, **params}
         fixed = {k: float(v) for k, v in values.items() if k in params or k not in problem.param_distributions}
-        return _builder.parse(problem.source.text, problem.source.filename, _operators(), _plugins.domains(),
+        read = _builder.parse(problem.source.text, problem.source.filename, _operators(), _plugins.domains(),
                               params=fixed)
+        # values set by an earlier with_params on a parameter the reading does not fix: set again
+        earlier = {k: v for k, v in problem.params.items() if k not in problem.structural_params and k not in params
+                   and v != problem.read_params.get(k, v)}
+        return read.with_params(**earlier) if earlier else read
     return problem.with_params(**params)
 
 

@@ -218,6 +218,9 @@ def test_a_parameter_that_shapes_the_problem_is_set_by_reading_the_file_again(tm
     assert five.exact["u"].has(five.space.indexed[5]) and not problem.exact["u"].has(problem.space.indexed[5])
     softer = with_params(problem, {"kappa": 4.0})
     assert softer.params["kappa"] == 4.0 and softer.params["half"] == 2.0 and softer.dimension == 4
+    # values set earlier survive a later reading again (in two calls): a structural one, and one substituted
+    both = with_params(with_params(softer, {"half": 7.0}), {"d": 3.0})
+    assert both.dimension == 3 and both.params["kappa"] == 4.0 and both.params["half"] == 7.0
     with pytest.raises(OptionError, match="the parameter `d` of `shaped` shapes the problem itself"):
         problem.with_params(d=5)
     made = manufacture(problem, {"u": problem.exact["u"]})

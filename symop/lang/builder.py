@@ -833,6 +833,7 @@ class Builder:
             param_ranges=dict(self.param_ranges),
             param_distributions=dict(self.distributions),
             structural_params=frozenset(self.scope.structural),
+            read_params=dict(self.scope.param_values),
         )
 
 

@@ -173,6 +173,9 @@ class Problem:
     #: whether the problem is what its :attr:`source` states, no more (a manufactured problem is not), so that
     #: reading the source again with other parameter values gives the same problem at those values
     as_read: bool = True
+    #: the parameter values as the source states them (before any :meth:`with_params`), so that reading the
+    #: source again can tell the values set since from the ones it gives itself
+    read_params: Mapping[str, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ access
     @property
