@@ -194,8 +194,11 @@ def method_text(disc, width: int = 80) -> str:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from symop.plugins import discretizations, get_discretization
+    from symop.plugins import discretizations, get_discretization, plugin_problems
 
+    if getattr(args, "matrix", False) or not getattr(args, "method", None):  # what was left out, and why
+        for problem in plugin_problems():
+            print(f"warning: {problem.message}", file=sys.stderr)
     if getattr(args, "matrix", False):
         from symop import matrix
 
@@ -440,9 +443,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.traceback:
             raise
         from symop.lang.builder import internal_error_message
+        from symop.plugins import plugin_failure
 
-        message = (internal_error_message(err, "or run this") + "; this is a gap in symop's checks: please report "
-                   "the command and its file (add --traceback to see where it happened).")
+        message = plugin_failure(err) or (  # another package's plugin at fault: blame it, not symop
+            internal_error_message(err, "or run this") + "; this is a gap in symop's checks: please report "
+            "the command and its file (add --traceback to see where it happened).")
         print(message, file=sys.stderr)
         _json_error(args, message)
         return 1

@@ -221,16 +221,16 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     from symop.sweep import run_tasks
 
     if refine not in ("space", "time", "both"):
-        raise SymopError(f"--refine takes space, time or both, not `{refine}`")
+        raise SymopError(f"--refine takes space, time or both, not `{refine}`.")
     if levels < 2:
-        raise SymopError("a convergence study needs at least 2 levels")
+        raise SymopError("a convergence study needs at least 2 levels.")
     if not isinstance(problem, Problem):
         problem = load(problem)
     if not problem.exact:
         raise SymopError(f"the problem `{problem.name}` has no exact solution; add `exact` lines "
-                         "(`symop mms` writes them)")
+                         "(`symop mms` writes them).")
     if refine == "time" and problem.time is None:
-        raise SymopError("--refine time needs a time-dependent problem")
+        raise SymopError("--refine time needs a time-dependent problem.")
     given = dict(options or {})
     if isinstance(base, int):
         given["n"] = base
@@ -241,7 +241,7 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     disc = get_discretization(method)
     reason = disc.accepts(problem)
     if reason:
-        raise SymopError(f"{method} cannot solve {problem.name}: {reason}")
+        raise SymopError(f"{method} cannot solve {problem.name}: {reason}" + ("" if reason.endswith(".") else "."))
     plans = []
     for k in range(levels):
         opts = disc.refine(problem, merged, k, refine)

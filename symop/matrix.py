@@ -4,8 +4,12 @@ A cell holds what a method says of a class of :mod:`symop.catalogue` before
 doing any work: ``None`` when it accepts it, else its reason (a sentence).
 ``symop plugins --matrix`` prints it; the README's method matrix is
 :func:`markdown` of it, and a test keeps the two equal.  The test suite
-solves every accepted cell (see ``tests/test_matrix.py``), so a ✓ here is a
-claim that is checked, not only a declaration.
+solves every accepted cell of symop's own methods (see
+``tests/test_matrix.py``), so a ✓ there is a claim that is checked, not only a
+declaration.  Methods of other installed packages are asked too; their ✓ means
+only that their ``accepts`` returned None, and the printed matrix says so.  A
+method whose ``accepts`` fails on a class gets an error cell (``!k``) with the
+sentence that names it, and the other cells are still asked.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ class Cell:
     method: str
     problem: str
     reason: str | None
+    #: asking failed: ``reason`` is the sentence that says how (the method's ``accepts`` raised)
+    failed: bool = False
 
     @property
     def accepted(self) -> bool:
-        return self.reason is None
+        return self.reason is None and not self.failed
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class Matrix:
     methods: tuple[str, ...]
     classes: tuple[ProblemClass, ...]
     cells: dict[tuple[str, str], Cell]
+    #: the methods of other installed packages (their ✓ is their own claim, not checked by symop's tests)
+    third_party: tuple[str, ...] = ()
 
     def cell(self, method: str, problem: str) -> Cell:
         return self.cells[(method, problem)]
@@ -52,9 +60,12 @@ class Matrix:
 
     def to_json(self) -> dict:
         """The matrix as plain data: ``{class: {method: "ok" | reason}}`` plus what each class covers."""
-        return {"methods": list(self.methods),
+        def value(cell: Cell) -> str:
+            return f"error: {cell.reason}" if cell.failed else cell.reason or "ok"
+
+        return {"methods": list(self.methods), "third_party": list(self.third_party),
                 "classes": {c.name: {"covers": c.covers,
-                                     "cells": {m: self.cells[(m, c.name)].reason or "ok" for m in self.methods}}
+                                     "cells": {m: value(self.cells[(m, c.name)]) for m in self.methods}}
                             for c in self.classes}}
 
 
@@ -64,17 +75,25 @@ def _sentence(reason: str) -> str:
 
 
 def build(methods: Iterable[str] | None = None, classes: Sequence[ProblemClass] = CLASSES) -> Matrix:
-    """Ask every method's ``accepts`` about every class (nothing is solved)."""
-    from symop.plugins import discretizations
+    """Ask every method's ``accepts`` about every class (nothing is solved); a method that fails to answer gets
+    an error cell.  A method named in ``methods`` that is not installed raises the sentence that says so."""
+    from symop.plugins import PluginError, catalogue, get_discretization
 
-    found = discretizations()
-    names = tuple(sorted(found) if methods is None else methods)
+    found = catalogue()
+    names = tuple(sorted(found.methods) if methods is None else methods)
+    for m in names:
+        if m not in found.methods:
+            get_discretization(m)  # raises: no such method, or the reason it was left out
     cells = {}
     for c in classes:
         problem = c.problem()
         for m in names:
-            cells[(m, c.name)] = Cell(m, c.name, found[m].accepts(problem))
-    return Matrix(names, tuple(classes), cells)
+            try:
+                cells[(m, c.name)] = Cell(m, c.name, found.refusal(m, problem))
+            except PluginError as err:
+                cells[(m, c.name)] = Cell(m, c.name, str(err), failed=True)
+    third = tuple(m for m in names if m in found.origins and not found.origins[m].builtin)
+    return Matrix(names, tuple(classes), cells, third)
 
 
 def _marks(matrix: Matrix) -> tuple[list[str], dict[tuple[str, str], str]]:
@@ -82,19 +101,32 @@ def _marks(matrix: Matrix) -> tuple[list[str], dict[tuple[str, str], str]]:
     index = {r: k + 1 for k, r in enumerate(notes)}
     marks = {}
     for (m, c), cell in matrix.cells.items():
-        marks[(m, c)] = "✓" if cell.accepted else f"✗{index[_sentence(cell.reason)]}"
+        marks[(m, c)] = "✓" if cell.accepted else f"{'!' if cell.failed else '✗'}{index[_sentence(cell.reason)]}"
     return notes, marks
 
 
+def _failed(matrix: Matrix) -> bool:
+    return any(cell.failed for cell in matrix.cells.values())
+
+
 def markdown(matrix: Matrix) -> str:
-    """The matrix as a Markdown table (✓ accepted, ✗k refused for numbered reason k) with its notes."""
+    """The matrix as a Markdown table (✓ accepted, ✗k refused for numbered reason k, !k asking failed) with its
+    notes; another package's method is marked † in the header, with a line on what its ✓ means."""
     notes, marks = _marks(matrix)
-    lines = ["| problem class | covers | " + " | ".join(f"`{m}`" for m in matrix.methods) + " |",
+    heads = [f"`{m}`" + ("†" if m in matrix.third_party else "") for m in matrix.methods]
+    lines = ["| problem class | covers | " + " | ".join(heads) + " |",
              "|---|---|" + "---|" * len(matrix.methods)]
     for c in matrix.classes:
         lines.append(f"| `{c.name}` | {c.covers} | " + " | ".join(marks[(m, c.name)] for m in matrix.methods) + " |")
     lines.append("")
     lines += [f"{k}. {r}" for k, r in enumerate(notes, 1)]
+    if matrix.third_party or _failed(matrix):
+        lines.append("")
+    if matrix.third_party:
+        lines.append("† a method of another installed package: its ✓ means only that its `accepts` returned None; "
+                     "symop's test suite solves the ✓ cells of symop's own methods.")
+    if _failed(matrix):
+        lines.append("!k: asking the method failed, as note k says.")
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +142,13 @@ def text(matrix: Matrix, width: int = 80) -> str:
     for c in matrix.classes:
         row = c.name.ljust(first) + "".join(marks[(m, c.name)].ljust(w) for m, w in zip(matrix.methods, cols))
         lines.append(row.rstrip())
-    lines += ["", "✓ accepted (the test suite solves it); ✗k refused up front, because:"]
+    if matrix.third_party:
+        accepted = ("✓ accepted (the test suite solves it for symop's own methods; for "
+                    + ", ".join(matrix.third_party) + ", of other packages, ✓ means only that accepts returned None)")
+    else:
+        accepted = "✓ accepted (the test suite solves it)"
+    failed = ", !k failed to answer" if _failed(matrix) else ""
+    lines += [""] + textwrap.wrap(f"{accepted}; ✗k refused up front{failed}, because:", width)
     for k, r in enumerate(notes, 1):
         lines += textwrap.wrap(r, width, initial_indent=f"{k:>3}. ", subsequent_indent="     ")
     covers = "What each class covers: " + "; ".join(f"{c.name}: {c.covers}" for c in matrix.classes)
