@@ -69,9 +69,73 @@ def method_and_options(problem: Problem, method: str | None, options: Mapping[st
         method = spec.method
     merged: dict[str, Any] = dict(spec.options) if spec is not None and spec.method == method else {}
     if merged:
+        check_solve_line(problem, given=options)
         merged = _paths_beside_file(problem, method, merged)
     merged.update(options)
     return method, merged
+
+
+def check_solve_line(problem: Problem, given: Mapping[str, Any] | None = None) -> None:
+    """Check the file's ``solve`` line against the installed method's declared options.
+
+    The method must be installed; each option must be one of its options (or
+    training options, or a parameter of the problem) and take its value.
+    Options in ``given`` (the caller's, which replace the file's) are not
+    checked here.  Without ``given`` the options are also checked together
+    (an option that would not act).  A mistake is a
+    :class:`~symop.errors.SourceError` at the option, or the line, at fault.
+    """
+    spec = problem.solve
+    if spec is None:
+        return
+    from symop.errors import SourceError, SymopError
+    from symop.lang.names import did_you_mean
+
+    def error(position: Any, message: str, hint: str | None = None) -> SourceError:
+        text = message.strip()
+        return SourceError(text[:-1] if text.endswith(".") else text, position or spec.position, hint,
+                           problem.source)
+
+    method = spec.method
+    try:
+        disc = _plugins.get_discretization(method)
+    except _plugins.PluginError as err:
+        raise error(spec.method_position, str(err)) from None
+    except MethodError:
+        names = sorted(_plugins.discretizations())
+        raise error(spec.method_position, f"there is no method `{method}`; the installed methods are "
+                    + (", ".join(names) or "none"), did_you_mean(method, names)) from None
+    table = {o.name: o for o in disc.options}
+    training = {o.name: o for o in disc.train_options}
+    given = dict(given or {})
+    for key, value in spec.options.items():
+        if key in given:
+            continue
+        position = spec.option_positions.get(key)
+        option = table.get(key) or training.get(key)
+        if option is None and key not in problem.params:
+            choices, params = sorted(set(table) | set(training)), sorted(problem.params)
+            raise error(position, f"the method `{method}` has no option `{key}`"
+                        + (f", and the problem has no parameter `{key}`" if params else "")
+                        + "; its options are " + (", ".join(choices) or "none")
+                        + (f"; its parameters are {', '.join(params)}" if params else ""),
+                        did_you_mean(key, choices + params))
+        try:
+            if option is not None:
+                option.convert(value, method)
+            else:
+                parameter_value(key, value)
+        except SymopError as err:
+            raise error(position, str(err)) from None
+    if not given:
+        try:
+            _plugins.resolve_options(method, disc.options, {k: v for k, v in spec.options.items() if k in table},
+                                     problem)
+        except OptionError as err:
+            import re
+
+            named = re.match(r"`(\w+)`", str(err))  # "`dt` acts only on ...": the option it names
+            raise error(spec.option_positions.get(named.group(1)) if named else None, str(err)) from None
 
 
 def refuse_checkpoint(options: Mapping[str, Any], study: str) -> None:

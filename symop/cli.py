@@ -54,13 +54,28 @@ def console():
 
 def parse_settings(items: Sequence[str] | None) -> dict[str, Any]:
     """``["n=128", "split=strang"]`` → ``{"n": "128", "split": "strang"}``."""
+    import re
+
     out: dict[str, Any] = {}
     for item in items or ():
         if "=" not in item:
             raise SymopError(f"--set takes name=value, not `{item}`.")
         key, value = item.split("=", 1)
-        out[key.strip()] = value.strip()
+        value = value.strip()
+        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", value, re.ASCII) and _python_number(value):
+            raise SymopError(f"--set {key.strip()}={value}: write a number with the digits 0-9 only (`1000`, "
+                             "`0.5`, `1e-3`), without `_`, spaces or other characters.")
+        out[key.strip()] = value
     return out
+
+
+def _python_number(text: str) -> bool:
+    """Whether Python reads ``text`` as a finite number, though it is no plain ASCII number (``1_0``, full-width
+    digits)."""
+    try:
+        return float(text) not in (float("inf"), float("-inf")) and float(text) == float(text)
+    except ValueError:
+        return False
 
 
 def emit_json(args: argparse.Namespace, data: Any) -> None:
@@ -116,12 +131,13 @@ def settings_text(settings: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ commands
 def cmd_check(args: argparse.Namespace) -> int:
     """Check every file given: ``FILE: ok (...)`` on stdout, or its errors on stderr; 1 if any failed."""
-    from symop.api import load
+    from symop.api import check_solve_line, load
 
     failed = 0
     for path in args.files:
         try:
             problem = load(path)
+            check_solve_line(problem)  # the method named on the `solve` line is installed and takes its options
         except SymopError as err:
             if getattr(args, "traceback", False):
                 raise

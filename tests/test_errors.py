@@ -76,6 +76,21 @@ CASES = [
      "`dn` (the normal derivative) can only appear in a boundary condition", (4, "dn"), None),
     ("unknown domain", "space x, y\ndomain dsk(center: (0, 0), radius: 1)\nfield u\nequation -lap(u) = 1\n",
      "unknown domain `dsk`", (2, "dsk"), "did you mean `disk`?"),
+    ("second condition for a side", STEADY + "equation -lap(u) = 1\nboundary all: u = 0\nboundary left: u = 1\n",
+     "side `left` already has a condition for `u` (line 5); a field of second order in space takes one condition "
+     "per side", (6, "boundary"), "remove one of the lines"),
+    ("summed index out of range", "param d = 3\nspace x[1..d]\ndomain ball(dim: d, radius: 1)\nfield u\n"
+     "equation -lap(u) = sum(i, 1, d, x[i+1])\nboundary all: u = 0\n",
+     "`x[i+1]` is out of range for i = 3: it is x[4]", (5, "i+1"), "change the bounds"),
+    ("equation without its field", STEADY + "equation 0 = x\nboundary all: u = 0\n",
+     "the equation does not involve any field", (4, "equation"), "equation -lap(u) = 1"),
+    ("extra initial condition", BOX2 + "time t in [0, 1]\nfield u\nequation dt(u) = lap(u)\nboundary all: u = 0\n"
+     "initial u = 0\ninitial dt(u) = 0\n", "`u` is first order in time; it takes one initial condition",
+     (8, "initial"), "remove this line"),
+    ("name declared later", STEADY + "let g = a\nparam a = 1\nequation -lap(u) = g\nboundary all: u = 0\n",
+     "`a` is declared later, at line 5", (4, "a"), "move the declaration up"),
+    ("number times a name", STEADY + "equation -lap(u) = 2x\nboundary all: u = 0\n",
+     "unexpected `x` right after `2`", (4, "x"), "multiply explicitly with `*`: write `2*x`"),
 ]
 
 

@@ -134,7 +134,7 @@ domain box(x: [0, 1], y: [0, 1], z: [0, 1])
 field u
 exact u = sin(x)*exp(y)*cos(z)
 equation -lap(u) = -lap(exact(u))
-boundary all: u = exact(u)
+boundary left, right, bottom, top, back: u = exact(u)
 boundary front: dn(u) = -dz(exact(u))
 """
     sl2, sh1 = slopes(text, 1, [3, 6, 12], key="n")

@@ -5,7 +5,10 @@ Statements are read in two passes: declarations first (``problem``,
 expressions in file order, so each may use the ones above it), then
 everything that refers to them (``domain``, ``exact``, ``equation``,
 ``boundary``, ``initial``, ``solve``).  Every semantic error is collected and
-all are raised together, sorted by position.
+all are raised together, sorted by position.  An error that only follows from
+one already collected (a use of a name whose declaration failed, a ``dt``
+after a failed ``time`` line) is a :class:`~symop.lang.expressions.FollowOnError`
+and is dropped: the first error says what to fix.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sympy as sp
 from lark import Token, Tree
 
 from symop.errors import ErrorCollector, Position, Source, SourceError, SymopError
-from symop.lang.expressions import Converter, OperatorSpec, Scope, fail, position_of
+from symop.lang.expressions import Converter, FollowOnError, OperatorSpec, Scope, fail, position_of
 from symop.lang.names import RESERVED, did_you_mean
 from symop.lang.limits import MAX_DIMENSION, MAX_ERRORS, MAX_FIELD_OPTION, MAX_FILE_NODES, abbreviate, count
 from symop.lang.parser import parse_tree
@@ -52,6 +55,8 @@ def parse(text: str, filename: str = "<string>", operators: Mapping[str, Operato
     Raises :class:`~symop.errors.SourceError` (or ``SourceErrors`` when there
     are several) naming file, line and column.
     """
+    if text.startswith("\ufeff"):  # a byte-order mark that some editors write: not part of the text
+        text = text[1:]
     source = Source(text, filename)
     try:
         tree = parse_tree(text, filename)
@@ -109,10 +114,17 @@ class Builder:
 
     def __post_init__(self) -> None:
         self.errors = ErrorCollector(self.source)
+        #: errors dropped because they follow from one reported (kept to be sure that one was)
+        self.followed: list[FollowOnError] = []
         self.scope = Scope(operators=dict(self.operators))
         self.declared_at: dict[str, Position] = {}
         self.name: str | None = None
+        self.problem_node: Tree | None = None
         self.title = ""
+        #: a `field` line failed (a name taken, no coordinates): errors about missing fields would follow from it
+        self.field_failed = False
+        #: an `initial` line failed: a "missing initial condition" may be the one it states
+        self.initial_failed = False
         self.time: Time | None = None
         self.space: Space | None = None
         self.fields: list[Field] = []
@@ -122,6 +134,8 @@ class Builder:
         self.conditions: list[BoundaryCondition] = []
         self.periodic: list[str] = []
         self.periodic_node: Tree | None = None
+        #: periodic coordinate -> the line that made it periodic
+        self.periodic_at: dict[str, Position] = {}
         self.initial: list[InitialCondition] = []
         self.solve: SolveSpec | None = None
         self.param_ranges: dict[str, tuple[float, float]] = {}
@@ -133,6 +147,7 @@ class Builder:
         first = ("problem_stmt", "space_stmt", "time_stmt", "param_stmt", "let_stmt", "field_stmt")
         order = {"domain_stmt": 0, "exact_stmt": 1, "equation_stmt": 2, "boundary_condition": 3,
                  "boundary_periodic": 3, "initial_stmt": 4, "solve_stmt": 5}
+        self.scope.later = self.declarations(statements)
         for st in statements:
             if st.data in first:
                 self.guard(getattr(self, st.data), st)
@@ -141,6 +156,8 @@ class Builder:
             self.guard(getattr(self, st.data), st)
         self.equation_statements = sum(1 for s in statements if s.data == "equation_stmt")
         self.check_whole(statements)
+        if self.followed and not self.errors.errors:  # never a problem built past a statement that was dropped
+            self.errors.extend(SourceError(e.message, e.position, INTERNAL_HINT) for e in self.followed[:1])
         self.errors.raise_if_any()
         return self.problem()
 
@@ -155,15 +172,60 @@ class Builder:
             return
         try:
             method(node)
+        except FollowOnError as err:
+            self.followed.append(err)
+            self.after_failure(node)  # caused by an error already reported: saying it again would mislead
         except SourceError as err:
             self.errors.extend([err])
+            self.after_failure(node)
         except DomainError as err:
             self.errors.add(str(err), position_of(node))
+            self.after_failure(node)
         except Exception as err:  # last resort: odd input never ends in a traceback
             internal = SourceError(internal_error_message(err, "this statement"), position_of(node), INTERNAL_HINT,
                                    self.source)
             internal.__cause__ = err  # kept for whoever investigates (the fuzzer prints it)
             self.errors.errors.append(internal)
+            self.after_failure(node)
+
+    @staticmethod
+    def declared_names(node: Tree) -> list[Token]:
+        """The name tokens a declaration statement declares (none for other statements)."""
+        if node.data == "space_stmt":
+            return [decl.children[0] for decl in node.children]
+        if node.data in ("time_stmt", "let_stmt"):
+            return [node.children[0]]
+        if node.data == "param_stmt":
+            return [decl.children[0] for decl in node.children]
+        if node.data == "field_stmt":
+            return list(node.children)
+        return []
+
+    def declarations(self, statements: list[Tree]) -> dict[str, Position]:
+        """Every name the file declares -> where it is first declared (for "`a` is declared later")."""
+        out: dict[str, Position] = {}
+        for st in statements:
+            for tok in self.declared_names(st):
+                out.setdefault(str(tok), position_of(tok))
+        return out
+
+    def after_failure(self, node: Tree) -> None:
+        """Record what a failed statement left undeclared, so that its uses are not reported again."""
+        scope = self.scope
+        if node.data == "space_stmt" and self.space is None:
+            scope.failed.add("space")
+            scope.broken.update(str(t) for t in self.declared_names(node))
+        elif node.data == "time_stmt" and self.time is None:
+            scope.failed.add("time")
+        elif node.data == "let_stmt" and str(node.children[0]) not in scope.lets:
+            scope.broken.add(str(node.children[0]))
+        elif node.data == "field_stmt":
+            self.field_failed = True
+            scope.broken.update(str(t) for t in node.children if str(t) not in scope.fields)
+        elif node.data == "exact_stmt" and str(node.children[0]) not in scope.exact:
+            scope.broken.add(f"exact({node.children[0]})")
+        elif node.data == "initial_stmt":
+            self.initial_failed = True  # a missing initial condition may be the one on that line
 
     def converter(self, **flags: Any) -> Converter:
         return Converter(self.scope, source_text=self.source.text, **flags)
@@ -214,6 +276,10 @@ class Builder:
 
     # ----------------------------------------------------------- declarations
     def problem_stmt(self, node: Tree) -> None:
+        if self.problem_node is not None:
+            raise fail(node, f"a second `problem` line; the problem is already named `{self.name}` at line "
+                             f"{position_of(self.problem_node).line}", "keep one `problem` line")
+        self.problem_node = node
         self.name = str(node.children[0])
         if len(node.children) > 1:
             self.title = str(node.children[1])[1:-1]
@@ -258,9 +324,13 @@ class Builder:
             raise fail(node, "a second `time` line")
         tok = node.children[0]
         if not self.declare(tok, "time"):
+            self.scope.failed.add("time")  # that error is reported; the `dt`s further down follow from it
             return
         symbol = sp.Symbol(str(tok), real=True)
         start, end = 0.0, 1.0
+        # declared before its interval is read: a bad interval is one error, not one per `dt` further down
+        self.time = Time(symbol, start, end)
+        self.scope.time = symbol
         if len(node.children) > 1:
             interval = node.children[1]
             start = self.numeric(interval.children[0], "the start time")
@@ -294,9 +364,13 @@ class Builder:
                     if dist.kind == "uniform":
                         self.param_ranges[name] = (dist.args[0], dist.args[1])
                     value = dist.representative
+            except FollowOnError:
+                value = 0.0
+                self.scope.broken.add(name)
             except SourceError as err:
                 self.errors.extend([err])
-                value = 0.0  # declared anyway, so later uses do not cascade into more errors
+                value = 0.0  # declared anyway, and its uses are not reported again
+                self.scope.broken.add(name)
             if self.declare(tok, "parameter"):
                 dist = self.distributions.get(name)
                 if dist is not None and dist.is_field and self.space is not None and not self.space.is_indexed:
@@ -386,9 +460,14 @@ class Builder:
 
     def field_stmt(self, node: Tree) -> None:
         if self.space is None:
+            if "space" in self.scope.failed:
+                raise FollowOnError("the space was not declared", position_of(node))
             raise fail(node, "fields need coordinates: declare `space` before `field`")
         for tok in node.children:
             if not self.declare(tok, "field"):
+                self.field_failed = True
+                if str(tok) not in self.scope.fields:
+                    self.scope.broken.add(str(tok))
                 continue
             fn = sp.Function(str(tok), real=True)
             args = self.space.arguments + ((self.time.symbol,) if self.time else ())
@@ -554,7 +633,7 @@ class Builder:
             raise fail(tok, f"`exact {name}` names no field", did_you_mean(name, self.scope.fields) or "declare the field first")
         if name in self.scope.exact:
             raise fail(tok, f"a second exact solution for `{name}`")
-        value = self.converter(allow_fields=False, allow_time_derivative=False).scalar(expr)
+        value = self.converter(allow_fields=False).scalar(expr)  # dt of a known expression is evaluated
         self.check_finite(expr, value, "the exact solution")
         self.scope.exact[name] = value
 
@@ -563,20 +642,59 @@ class Builder:
         lhs = conv.scalar(node.children[0])
         rhs = conv.scalar(node.children[1])
         self.check_finite(node, lhs - rhs, "the equation")
+        self.check_unknowns(node, conv, lhs - rhs)
         self.equations.append((lhs, rhs, node))
+
+    def check_unknowns(self, node: Tree, conv: Converter, residual: sp.Expr) -> None:
+        """Refuse an equation whose fields, or whose time derivatives, cancel (``0 = x``, ``dt(u) = dt(u) + u``).
+
+        SymPy simplifies ``lhs - rhs`` as it builds it; what the line wrote
+        but the equation lost would otherwise surface later, as a singular
+        matrix blamed on the boundary conditions, or a field that never moves.
+        """
+        present = [f for f in self.fields if residual.has(f.applied) or residual.has(f.function)]
+        if not present:
+            if self.field_failed or not self.fields:
+                raise FollowOnError("no field to involve", position_of(node))  # that error is reported already
+            seen = [f"`{f.name}`" for f in self.fields if f.name in conv.shared.fields_seen]
+            if seen:
+                raise fail(node, "after simplification the equation does not involve any field: the terms in "
+                                 + " and ".join(seen) + " cancel",
+                           "an equation states how a field behaves; check the signs and coefficients")
+            raise fail(node, "the equation does not involve any field",
+                       "an equation states how a field behaves, e.g. `equation -lap(u) = 1`")
+        t = self.time.symbol if self.time is not None else None
+        for f in self.fields:
+            written = conv.shared.time_orders.get(f.name, 0)
+            left = time_order_in(residual, f.applied, t)
+            if left < written:
+                term = _dt_text(f.name, written)
+                rest = f"no time derivative of `{f.name}`" if left == 0 else f"`{_dt_text(f.name, left)}` at most"
+                raise fail(node, f"`{term}` cancels: after simplification the equation has {rest}",
+                           f"write `{term}` on one side only, with a coefficient that is not zero"
+                           + (", or leave it out for a steady equation" if left == 0 else ""))
 
     def boundary_condition(self, node: Tree) -> None:
         side_list, lhs_node, rhs_node = node.children
         sides: list[str] = []
         available = self.domain.sides if self.domain is not None else ()
+        listed: dict[str, Token] = {}
         for tok in side_list.children:
             name = str(tok)
             if name == "all":
+                if "all" in listed or listed:
+                    twice = "`all` twice" if "all" in listed else f"`all`, which includes `{next(iter(listed))}`"
+                    raise fail(tok, f"this line lists {twice}", "list each side once, or write `all` alone")
+                listed["all"] = tok
                 sides.extend(s for s in available if s not in sides)
                 continue
             if self.domain is not None and name not in available:
                 raise fail(tok, f"unknown boundary side `{name}`; the sides of this {self.domain.kind} are " + ", ".join(available),
                            did_you_mean(name, list(available) + ["all"]))
+            if name in listed or "all" in listed:
+                why = "twice" if name in listed else "after `all`, which includes it"
+                raise fail(tok, f"this line lists the side `{name}` {why}", "list each side once")
+            listed[name] = tok
             if name not in sides:
                 sides.append(name)
         conv = self.converter(allow_dn=True, allow_time_derivative=True)
@@ -585,23 +703,37 @@ class Builder:
         self.check_finite(node, lhs - rhs, "the boundary condition")
         present = [f for f in self.fields if (lhs - rhs).has(f.applied) or (lhs - rhs).has(f.function)]
         if not present:
+            if self.field_failed or not self.fields:
+                raise FollowOnError("no field to involve", position_of(node))  # that error is reported already
             raise fail(node, "the boundary condition does not involve any field", "write e.g. `boundary left: u = 0`")
         fld = present[0]
         self.conditions.append(classify_condition(tuple(sides), fld, lhs, rhs, position_of(node)))
 
     def boundary_periodic(self, node: Tree) -> None:
-        names = [str(t) for t in node.children[1:]]
         for tok in node.children[1:]:
             if str(tok) not in self.scope.coords:
                 raise fail(tok, f"unknown coordinate `{tok}`; the coordinates are " + ", ".join(self.scope.coordinate_names))
         if self.domain is not None and not self.domain.has_grid:
             raise fail(node, f"periodic boundaries need a box domain; this problem has a {self.domain.kind}")
-        self.periodic.extend(n for n in names if n not in self.periodic)
+        seen: set[str] = set()
+        for tok in node.children[1:]:
+            name = str(tok)
+            if name in seen:
+                raise fail(tok, f"this line lists `{name}` twice", "list each coordinate once")
+            if name in self.periodic_at:
+                raise fail(tok, f"`{name}` is already periodic (line {self.periodic_at[name].line})",
+                           "remove one of the two declarations")
+            seen.add(name)
+        for tok in node.children[1:]:
+            self.periodic_at[str(tok)] = position_of(node)
+            self.periodic.append(str(tok))
         self.periodic_node = node
 
     def initial_stmt(self, node: Tree) -> None:
         lhs_node, rhs_node = node.children
         if self.time is None:
+            if "time" in self.scope.failed:
+                raise FollowOnError("the time was not declared", position_of(node))
             raise fail(node, "an initial condition in a steady problem", "add a `time t in [0, T]` line, or remove this line")
         lhs = self.converter().scalar(lhs_node)
         order = 0
@@ -614,7 +746,7 @@ class Builder:
         fld = next((f for f in self.fields if f.applied == target), None)
         if fld is None:
             raise fail(lhs_node, "the left side of `initial` must be a field or its time derivative, e.g. `initial u = ...` or `initial dt(u) = ...`")
-        value = self.converter(allow_fields=False, allow_time_derivative=False).scalar(rhs_node)
+        value = self.converter(allow_fields=False).scalar(rhs_node)  # dt of a known expression is evaluated
         try:
             value = value.subs(self.time.symbol, self.time.start)
         except (TypeError, ValueError, ArithmeticError):  # SymPy compares zoo (1/t at t = 0) and refuses
@@ -630,11 +762,16 @@ class Builder:
             raise fail(node, "a second `solve` line")
         method = str(node.children[0])
         options: dict[str, Any] = {}
+        positions: dict[str, Position] = {}
         for opt in node.children[1:]:
             if opt is None:
                 continue
             key = str(opt.children[0])
             value_node = opt.children[1]
+            if key in positions:
+                raise fail(opt.children[0], f"the option `{key}` is given twice (first at column "
+                                            f"{positions[key].column})", "give each option once")
+            positions[key] = position_of(opt)
             word = self.option_word(value_node)
             if word is not None:
                 options[key] = word
@@ -642,7 +779,7 @@ class Builder:
             value = self.numeric(value_node, f"the option `{key}`")
             literal = str(value_node.children[0]) if value_node.data == "number" else ""
             options[key] = int(value) if literal.isdigit() else value
-        self.solve = SolveSpec(method, options, position_of(node))
+        self.solve = SolveSpec(method, options, position_of(node), positions, position_of(node.children[0]))
 
     def option_word(self, node: Tree) -> str | None:
         """An option value written as a bare word (``strang``, ``crank-nicolson``), else None."""
@@ -670,13 +807,19 @@ class Builder:
             self.errors.add("the problem declares no coordinates", end, "add a line such as `space x, y`")
         if self.domain is None and self.space is not None and not any(s.data == "domain_stmt" for s in statements):
             self.errors.add("the problem declares no domain", end, "add a line such as `domain box(x: [0, 1], y: [0, 1])`")
-        if not self.fields:
+        if not self.fields and not self.field_failed:
             self.errors.add("the problem declares no field", end, "add a line such as `field u`")
         if not any(s.data == "equation_stmt" for s in statements) and self.fields:
             self.errors.add("the problem has no equation", end, "add a line such as `equation -lap(u) = 1`")
         self.assign_equations()
+        complete = self.equation_statements == len(self.equations) and not self.field_failed
         if self.time is not None:
-            self.check_initial_conditions()
+            if not self.initial_failed:
+                self.check_initial_conditions()
+            if complete:
+                self.check_extra_initial_conditions()
+        if complete:
+            self.check_conditions_per_side()
         if not self.errors.errors:
             self.check_boundary_coverage()
         if self.periodic and self.domain is not None and self.domain.has_grid:
@@ -704,6 +847,8 @@ class Builder:
                 pending.append((lhs, rhs, node))
         for lhs, rhs, node in pending:
             if not free:
+                if self.field_failed:
+                    continue  # a `field` line failed: that error says what is missing
                 self.errors.add(f"there are more equations ({len(self.equations)}) than fields ({len(self.fields)})",
                                 position_of(node), "declare another field, or remove this equation")
                 continue
@@ -754,6 +899,78 @@ class Builder:
                 self.errors.add(f"{noun} {names} {verb} fewer than two conditions for `{f.name}`, which is of order "
                                 f"{order} in space and needs two on each side", position_of(self.domain_node),
                                 f"add `boundary {listed}: {f.name} = ...` and `boundary {listed}: dn({f.name}) = ...`")
+
+    def space_orders(self) -> dict[str, int]:
+        """Field name -> the highest spatial derivative of it in the equations."""
+        t = self.time.symbol if self.time is not None else None
+        return {f.name: max([space_order_in(eq.residual, f.applied, t) for eq in self.assigned] + [0])
+                for f in self.fields}
+
+    def check_conditions_per_side(self) -> None:
+        """Refuse a condition on a side that already has all it takes for that field.
+
+        A field of spatial order 2 takes one condition per side, of order 4
+        two (``u = 0`` and ``dn(u) = 0``): one per order 2.  An odd order
+        shares its extra condition between the sides, so order 3 (KdV in 1D:
+        ``u = 0`` on both sides, ``dn(u) = 0`` on one) takes at most two on a
+        side; a field of lower order one at most.  Two Dirichlet, or two
+        Neumann, conditions on one side say the same thing twice even where
+        two are taken.  Methods would otherwise keep one of them (fd the
+        first, fem the last) without a word.
+        """
+        orders = self.space_orders()
+        placed: dict[tuple[str, str], list[BoundaryCondition]] = {}
+        for bc in self.conditions:
+            order = orders.get(bc.field, 0)
+            takes = max(1, (order + 1) // 2)
+            full: list[tuple[str, list[BoundaryCondition]]] = []
+            same: list[tuple[str, BoundaryCondition]] = []
+            for side in bc.parts:
+                before = list(placed.get((side, bc.field), []))
+                if len(before) >= takes:
+                    full.append((side, before))
+                else:
+                    same.extend((side, b) for b in before if b.kind == bc.kind and bc.kind in ("dirichlet", "neumann"))
+            if not (full or same):  # a refused line does not count against the lines after it
+                for side in bc.parts:
+                    placed.setdefault((side, bc.field), []).append(bc)
+            field_words = f"a field of {_order_words(order)} in space" if order else "a field without spatial derivatives"
+            count = ("at most " if order % 2 and order > 1 else "") + (
+                "one condition" if takes == 1 else f"{_NUMBERS.get(takes, takes)} conditions")
+            if full:
+                sides = [s for s, _ in full]
+                lines = sorted({b.position.line for _, before in full for b in before if b.position is not None})
+                noun = f"side `{sides[0]}` already has" if len(sides) == 1 else (
+                    "sides " + ", ".join(f"`{s}`" for s in sides) + " already have")
+                what = "a condition" if takes == 1 else f"{_NUMBERS.get(takes, takes)} conditions"
+                at = (f" (line{'s' if len(lines) > 1 else ''} " + ", ".join(map(str, lines)) + ")") if lines else ""
+                self.errors.add(f"{noun} {what} for `{bc.field}`{at}; {field_words} takes {count} per side",
+                                bc.position, "remove one of the lines, or name only the other sides on this one")
+            elif same:
+                side, first = same[0]
+                kind = "Dirichlet" if bc.kind == "dirichlet" else "Neumann"
+                line = f" (line {first.position.line})" if first.position is not None else ""
+                self.errors.add(f"side `{side}` already has a {kind} condition for `{bc.field}`{line}; {field_words} "
+                                f"takes {count} per side, each of another kind",
+                                bc.position, f"e.g. `boundary {side}: {bc.field} = 0` and `boundary {side}: "
+                                             f"dn({bc.field}) = 0`")
+
+    def check_extra_initial_conditions(self) -> None:
+        """Refuse an initial line a field does not take: ``initial dt(u) = 0`` for ``u`` first order in time."""
+        t = self.time.symbol
+        for ic in self.initial:
+            f = next(f for f in self.fields if f.name == ic.field)
+            order = max([time_order_in(eq.residual, f.applied, t) for eq in self.assigned] + [0])
+            if ic.order < max(1, order):  # a field without dt may state its start (symop mms writes one)
+                continue
+            if order == 0:
+                message = (f"`{f.name}` has no time derivative in the equations; it takes at most "
+                           f"`initial {f.name} = ...`")
+            else:
+                takes = "one initial condition" if order == 1 else f"{_NUMBERS.get(order, order)} initial conditions"
+                lines = " and ".join(f"`initial {_dt_text(f.name, k)} = ...`" for k in range(order))
+                message = f"`{f.name}` is {_order_words(order)} in time; it takes {takes} ({lines})"
+            self.errors.add(message, ic.position, "remove this line")
 
     def check_initial_conditions(self) -> None:
         t = self.time.symbol
@@ -835,6 +1052,20 @@ class Builder:
             structural_params=frozenset(self.scope.structural),
             read_params=dict(self.scope.param_values),
         )
+
+
+def _dt_text(name: str, order: int) -> str:
+    """``u``, ``dt(u)`` or ``dt(u, 2)``: the ``order``-th time derivative of ``name`` as the language writes it."""
+    return name if order == 0 else f"dt({name})" if order == 1 else f"dt({name}, {order})"
+
+
+_NUMBERS = {2: "two", 3: "three", 4: "four"}
+_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh", 8: "eighth"}
+
+
+def _order_words(order: int) -> str:
+    """``second order``, ``order 0``: a derivative order as it reads after "of"."""
+    return f"{_ORDINALS[order]} order" if order in _ORDINALS else f"order {order}"
 
 
 def _derived_name(base: str, variables: tuple[sp.Symbol, ...], taken: set[str]) -> str:

@@ -27,12 +27,22 @@ from symop.errors import Position, SourceError
 from symop.lang import limits
 from symop.lang.evaluate import FloatEvaluator, describe
 from symop.lang.names import CONSTANTS, FUNCTIONS, OPERATORS, did_you_mean
+from symop.model.analysis import time_order_in
 from symop.model.operators import Laplacian, NormalDerivative, Partial
 from symop.model.problem import as_number
 
 
 class Vector(tuple):
     """A vector expression: a tuple of SymPy scalars."""
+
+
+class FollowOnError(SourceError):
+    """An error that follows from one already reported (a name whose declaration failed).
+
+    The builder drops it: the first error says what to fix, and the ones it
+    causes further down ("undefined name", "`dt` in a steady problem") would
+    only mislead.
+    """
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,13 @@ class Scope:
     #: parameters whose values the reading itself used (a dimension, a sum's bounds, an index, another
     #: parameter's value): changing one means reading the file again, not substituting a symbol
     structural: set[str] = field(default_factory=set)
+    #: names whose declaration failed with an error already reported (``exact(u)`` for a failed ``exact u``
+    #: line): a use of one is a :class:`FollowOnError`, dropped, instead of a second, misleading error
+    broken: set[str] = field(default_factory=set)
+    #: declarations that failed as a whole (``"space"``, ``"time"``), for the same purpose
+    failed: set[str] = field(default_factory=set)
+    #: every name the file declares -> where, so that a name used above its declaration says so
+    later: dict[str, Position] = field(default_factory=dict)
     _values: tuple[int, dict] | None = field(default=None, repr=False, compare=False)
 
     def mark_structural(self, value: Any) -> None:
@@ -144,6 +161,13 @@ def number(text: str) -> sp.Expr:
     if any(c in text for c in ".eE"):
         return sp.Rational(text)
     return sp.Integer(int(text))
+
+
+def _is_literal_number(node: Tree | Token) -> bool:
+    """Whether ``node`` is a number written out, with or without signs (``2``, ``-1``): an order in ``d``."""
+    while isinstance(node, Tree) and node.data == "signed":
+        node = node.children[1]
+    return isinstance(node, Tree) and node.data == "number"
 
 
 def _chain_group(node: Tree | Token) -> str | None:
@@ -217,6 +241,10 @@ class _Shared:
     sizes: dict[int, tuple[sp.Basic, int, int]] = field(default_factory=dict)
     #: nodes measured for the first time (in this file, where ``sizes`` is the file's memo)
     new_nodes: int = 0
+    #: the fields the statement names (directly or through a ``let``), whether or not they survive simplification
+    fields_seen: set[str] = field(default_factory=set)
+    #: field name -> the highest time derivative of it that a ``dt`` of the statement built
+    time_orders: dict[str, int] = field(default_factory=dict)
 
     def measure(self, expr: sp.Basic) -> tuple[int, int]:
         """(number of nodes, depth) of ``expr``, a shared subexpression counted at every use."""
@@ -303,6 +331,8 @@ class Converter:
     #: the text of the file, so that a message can quote the expression at fault
     source_text: str = ""
     shared: _Shared | None = None
+    #: sum index name -> the whole numbers it runs through (``lo``, ``hi``), to check ``x[i + 1]`` against the space
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.shared is None:
@@ -430,6 +460,8 @@ class Converter:
         s = self.scope
         if name in self.indices:
             return self.indices[name]
+        if name in s.broken:
+            raise FollowOnError(f"`{name}` was not declared", position_of(tok))
         if name in s.coords:
             return s.coords[name]
         if s.time is not None and name == str(s.time):
@@ -440,11 +472,18 @@ class Converter:
             profile = s.let_orders.get(name)
             if profile:
                 self.orders.check(tok, profile, f"`{name}` (which holds derivatives)")
-            return s.lets[name]
+            value = s.lets[name]
+            held = [f for f, applied in s.fields.items() if isinstance(value, sp.Basic) and value.has(applied)]
+            if held and not self.allow_fields:
+                raise fail(tok, f"`{name}` holds the field `{held[0]}`, which cannot appear here",
+                           "exact solutions, initial data and parameters are given in the coordinates, time and parameters only")
+            self.shared.fields_seen.update(held)
+            return value
         if name in s.fields:
             if not self.allow_fields:
                 raise fail(tok, f"the field `{name}` cannot appear here",
                            "exact solutions, initial data and parameters are given in the coordinates, time and parameters only")
+            self.shared.fields_seen.add(name)
             return s.fields[name]
         if s.indexed is not None and name == str(s.indexed):
             raise fail(tok, f"`{name}` is an indexed coordinate; write `{name}[i]` for its i-th component")
@@ -452,7 +491,17 @@ class Converter:
             return CONSTANTS[name]
         if name in FUNCTIONS or name in OPERATORS or name in s.operators:
             raise fail(tok, f"`{name}` is a function and needs arguments", f"write `{name}(...)`")
+        if name in s.later:
+            at, here = s.later[name], position_of(tok)
+            if (at.line, at.column) < (here.line, here.column):
+                raise fail(tok, f"`{name}` is used in its own declaration",
+                           "a value can use only the names declared before it")
+            where = f"at line {at.line}" if at.line != here.line else f"further on this line, at column {at.column}"
+            raise fail(tok, f"`{name}` is declared later, {where}",
+                       "a name can be used only below the line that declares it: move the declaration up")
         if name == "t" and s.time is None:
+            if "time" in s.failed:
+                raise FollowOnError("the time was not declared", position_of(tok))
             raise fail(tok, "undefined name `t`: this problem is steady",
                        "add a `time t in [0, T]` line for a time-dependent problem")
         candidates = list(s.declared()) + list(self.indices) + list(CONSTANTS)
@@ -471,6 +520,8 @@ class Converter:
         if name not in self.scope.fields:
             raise fail(tok, f"`exact({name})` names no field", did_you_mean(name, self.scope.fields))
         if name not in self.scope.exact:
+            if f"exact({name})" in self.scope.broken:
+                raise FollowOnError(f"the exact solution for `{name}` was not declared", position_of(node))
             raise fail(node, f"`exact({name})` is used but no exact solution is declared for `{name}`",
                        f"add a line `exact {name} = ...`")
         return self.scope.exact[name]
@@ -500,7 +551,53 @@ class Converter:
         if free:
             raise fail(index_node, f"the index of `{name}` may only use sum indices and numbers",
                        "write the coordinate inside sum(i, 1, d, ...) and index it with i")
+        self.check_index_range(index_node, name, index)
         return s.indexed[index]
+
+    def check_index_range(self, node: Tree | Token, name: str, index: sp.Expr) -> None:
+        """Refuse an index in sum indices (``x[i + 1]``) that is not a coordinate for every value they take.
+
+        An index ``a*i + b*j + c`` with whole ``a, b, c`` is checked at the corners of the
+        ranges; any other form value by value, where there are few values, and else refused.
+        """
+        symbols = sorted(index.free_symbols, key=str)
+        spans = [self.ranges.get(str(sym)) for sym in symbols]
+        if any(span is None for span in spans) or any(hi < lo for lo, hi in spans):
+            return  # an empty sum takes no value: its body is never evaluated
+        dim = self.scope.dimension
+        values = None
+        try:
+            poly = sp.Poly(index, *symbols)
+        except sp.PolynomialError:
+            poly = None
+        if poly is not None and poly.total_degree() <= 1 and all(c.is_Integer for c in poly.coeffs()):
+            low = {sym: (lo if poly.coeff_monomial(sym) >= 0 else hi) for sym, (lo, hi) in zip(symbols, spans)}
+            high = {sym: (hi if poly.coeff_monomial(sym) >= 0 else lo) for sym, (lo, hi) in zip(symbols, spans)}
+            values = [low, high]
+        else:
+            count = 1
+            for lo, hi in spans:
+                count *= hi - lo + 1
+            size, _ = self.shared.measure(index)
+            if count > limits.MAX_SUM_TERMS * 5 or count * size > limits.MAX_NODES * 20:
+                raise fail(node, f"the index `{self.quote(node, index)}` of `{name}` must be a sum index plus or minus "
+                                 "a whole number here (the sum is too long to check its values one by one)",
+                           f"write e.g. `{name}[{symbols[0]} + 1]`")
+            import itertools
+
+            values = [dict(zip(symbols, combo))
+                      for combo in itertools.product(*(range(lo, hi + 1) for lo, hi in spans))]
+        for point in values:
+            k = index.xreplace({sym: sp.Integer(v) for sym, v in point.items()})
+            at = ", ".join(f"{sym} = {v}" for sym, v in point.items())
+            if not k.is_Integer:
+                raise fail(node, f"`{name}[{self.quote(node, index)}]` is not a coordinate for {at}: the index is "
+                                 f"{limits.abbreviate(k)}, not a whole number",
+                           f"the coordinates are {name}[1] … {name}[{dim}]")
+            if not 1 <= int(k) <= dim:
+                raise fail(node, f"`{name}[{self.quote(node, index)}]` is out of range for {at}: it is "
+                                 f"{name}[{limits.abbreviate(int(k))}], and the coordinates are {name}[1] … "
+                                 f"{name}[{dim}]", "change the bounds of the sum or the index")
 
     # ----------------------------------------------------------- arithmetic
     def rule_binop(self, node: Tree) -> Any:
@@ -695,7 +792,8 @@ class Converter:
         value = self.scalar(node)
         k = self.whole_value(value)
         if k is None or k < 1:
-            raise fail(node, f"{what} must be a whole number of at least 1, not {limits.abbreviate(value)}")
+            raise fail(node, f"{what} must be a positive integer (a whole number of at least 1), not "
+                             f"{limits.abbreviate(value)}", "write e.g. `d(u, x, 2)` or `dt(u, 2)`")
         if limit is not None and k > limit:
             raise fail(node, f"{what} is {limits.abbreviate(k)}; the limit is {limit}")
         return k
@@ -709,13 +807,20 @@ class Converter:
     def op_dt(self, node: Tree, tok: Token, args: list) -> sp.Expr:
         self.expect_args(node, "dt", args, 1, 2)
         if self.scope.time is None:
+            if "time" in self.scope.failed:
+                raise FollowOnError("the time was not declared", position_of(tok))
             raise fail(tok, "`dt` in a steady problem", "add a `time t in [0, T]` line, or remove the time derivative")
         if not self.allow_time_derivative:
             raise fail(tok, "a time derivative cannot appear here")
         order = self.positive_int(args[1], "the order of dt", limits.MAX_DERIVATIVE_ORDER) if len(args) == 2 else 1
         with self.orders.entering(node, "dt", {str(self.scope.time): order}):
             operand = self.scalar(args[0])
-        return self.diff(node, operand, self.scope.time, order)
+        value = self.diff(node, operand, self.scope.time, order)
+        for name, applied in self.scope.fields.items():
+            if operand.has(applied):
+                written = time_order_in(value, applied, self.scope.time)
+                self.shared.time_orders[name] = max(self.shared.time_orders.get(name, 0), written)
+        return value
 
     def _coordinate(self, node: Tree | Token) -> sp.Expr:
         value = self.scalar(node)
@@ -763,7 +868,7 @@ class Converter:
             raise fail(node, "`d` takes an expression and at least one coordinate: d(u, x), d(u, x, 2), d(u, x, y)")
         variables: list[sp.Expr] = []
         for a in args[1:]:
-            is_number = isinstance(a, Tree) and a.data == "number"
+            is_number = _is_literal_number(a)
             if is_number:
                 if not variables:
                     raise fail(a, "the order in `d` comes after the coordinate: d(u, x, 2)")
@@ -877,6 +982,9 @@ class Converter:
         if not (isinstance(index_node, Tree) and index_node.data == "name"):
             raise fail(index_node, "the first argument of `sum` is the index name: sum(i, 1, d, expr)")
         index_name = str(index_node.children[0])
+        if index_name in CONSTANTS:
+            raise fail(index_node, f"`{index_name}` is a built-in constant and cannot be a sum index",
+                       "choose another index name, such as `i`")
         if index_name in self.scope.declared() or index_name in self.indices:
             raise fail(index_node, f"the sum index `{index_name}` is already a name in this problem", "choose another index name")
         bounds = []
@@ -890,10 +998,11 @@ class Converter:
                               f"{limits.count(limits.MAX_SUM_BOUND)} in magnitude")
             bounds.append(k)
         i = sp.Symbol(index_name, integer=True)
-        inner = Converter(self.scope, self.allow_fields, self.allow_dn, self.allow_time_derivative,
-                          {**self.indices, index_name: i}, self.source_text, self.shared)
-        body = inner.scalar(args[3])
         lo, hi = bounds
+        inner = Converter(self.scope, self.allow_fields, self.allow_dn, self.allow_time_derivative,
+                          {**self.indices, index_name: i}, self.source_text, self.shared,
+                          {**self.ranges, index_name: (lo, hi)})
+        body = inner.scalar(args[3])
         if hi < lo:
             return sp.S.Zero
         terms = hi - lo + 1

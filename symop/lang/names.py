@@ -62,8 +62,12 @@ RESERVED = set(CONSTANTS)
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to a misspelt ``name``, or None."""
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    """The closest candidate to a misspelt ``name``, or None; one that differs only in case first (``PI``: ``pi``)."""
+    candidates = list(candidates)
+    folded = [c for c in candidates if c.casefold() == name.casefold() and c != name]
+    if folded:
+        return folded[0]
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 

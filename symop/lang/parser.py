@@ -160,18 +160,79 @@ def _describe_expected(expected: set[str]) -> str:
     return ", ".join(names[:-1]) + (" or " if len(names) > 1 else "") + names[-1]
 
 
+#: characters that look like the language's own, and what to write instead
+LOOKALIKES = {
+    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "\u2217": "*",
+    "\u00f7": "/", "\u2215": "/", "\u00b2": "^2", "\u00b3": "^3", "\u03c0": "pi", "\u2264": "<=", "\u2265": ">=",
+    "\u2260": "!=", "\u201c": '"', "\u201d": '"', "\u00a0": "a plain space", "\u2009": "a plain space",
+    "\uff08": "(", "\uff09": ")", "\uff1d": "=", "\uff0c": ",", "\uff1a": ":",
+}
+
+
+def _unexpected_character(char: str, text: str, line: int, column: int, source: Source) -> SourceError:
+    """The error for a character no token starts with, with the fix where one is likely."""
+    import unicodedata
+
+    pos = Position(line, column)
+    if char == '"':
+        if '"' not in text[column:]:
+            return SourceError("this string is not closed: a title ends with `\"` on the same line", pos,
+                               'add the closing `"`', source)
+        return SourceError("a quoted string can stand only as the title on the `problem` line", pos,
+                           'write `problem name "title"`', source)
+    hint = None
+    name = ""
+    if not char.isascii():
+        name = f" ({unicodedata.name(char, f'U+{ord(char):04X}')})"
+        if char in LOOKALIKES:
+            fix = LOOKALIKES[char]
+            hint = f"use {fix}" if fix.startswith("a ") else f"use `{fix}`"
+        elif unicodedata.category(char) == "Nd":
+            hint = "write numbers with the digits 0-9"
+        else:
+            hint = "equation files are written in ASCII, apart from comments and titles"
+    elif char == "'":
+        hint = ('titles are double-quoted: `problem name "title"`' if text.lstrip().startswith("problem")
+                else 'the language has no single-quoted strings; a title is double-quoted: `problem name "title"`')
+    elif char in "`;{}$@!|&":
+        hint = "the language has no strings, attributes or statements of other languages; see the README for its forms"
+    if char == "=" and text[column - 2 : column] == "!=":
+        hint = "write `if(a == b, 0, 1)` and swap the branches instead of `!=`"
+    return SourceError(f"unexpected character `{char}`{name}", pos, hint, source)
+
+
+def _juxtaposed(tok: Token, prev: Token | None, source: Source) -> tuple[str, str] | None:
+    """The message and hint for two operands side by side (``2x``, ``2(x)``, ``sin x``, ``1e``), or None."""
+    from symop.lang.names import FUNCTIONS, OPERATORS
+
+    if prev is None or tok.type not in ("NAME", "NUMBER", "LPAR"):
+        return None
+    touching = prev.end_pos is not None and prev.end_pos == tok.start_pos
+    if prev.type == "NUMBER" and tok.type == "NAME" and touching and str(tok) in ("e", "E"):
+        return (f"unexpected `{tok}` after the number `{prev}`: an exponent needs digits",
+                f"write e.g. `{prev}e3` or `{prev}e-3`; for {prev} times the constant e, write `{prev}*e`")
+    if prev.type == "NAME" and str(prev) in {**FUNCTIONS, **OPERATORS} and tok.type != "LPAR":
+        return (f"unexpected `{tok}` after the function `{prev}`", f"call with parentheses: write `{prev}({tok})`")
+    if prev.type in ("NUMBER", "RPAR"):
+        left = "(...)" if prev.type == "RPAR" else str(prev)
+        right = "(...)" if tok.type == "LPAR" else str(tok)
+        hint = f"multiply explicitly with `*`: write `{left}*{right}`"
+        first = source.line(tok.line).split("#")[0].split()
+        if first and first[0] in ("space", "time", "domain", "field", "problem", "solve"):
+            return None  # no products on these lines: the grammar's own message is the better one
+        if not touching and first and first[0] == "param":
+            hint += ", or separate two parameters with `,`"
+        return (f"unexpected `{tok}` right after `{left if prev.type == 'NUMBER' else ')'}`", hint)
+    return None
+
+
 def _syntax_error(err: UnexpectedInput, source: Source) -> SourceError:
     line = getattr(err, "line", None) or 1
     column = getattr(err, "column", None) or 1
     if isinstance(err, UnexpectedCharacters):
         text = source.line(line)
         char = text[column - 1] if 0 < column <= len(text) else "?"
-        hint = None
-        if char in "'`;{}$@!|&":
-            hint = "the language has no strings, attributes or statements of other languages; see the README for its forms"
-        if char == "=" and text[column - 2 : column] == "!=":
-            hint = "write `if(a == b, 0, 1)` and swap the branches instead of `!=`"
-        return SourceError(f"unexpected character `{char}`", Position(line, column), hint, source)
+        return _unexpected_character(char, text, line, column, source)
     if isinstance(err, UnexpectedEOF):
         return SourceError(
             "the file ends in the middle of a statement",
@@ -206,6 +267,11 @@ def _syntax_error(err: UnexpectedInput, source: Source) -> SourceError:
         )
     elif first == "space" and value == "..":
         hint = "write an indexed coordinate as `x[1..d]`"
+    else:
+        history = getattr(err, "token_history", None) or []
+        side_by_side = _juxtaposed(tok, history[-1] if history else None, source)
+        if side_by_side is not None:
+            msg, hint = side_by_side
     return SourceError(msg, Position(tok.line, tok.column, max(1, len(value))), hint, source)
 
 

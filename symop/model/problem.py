@@ -142,6 +142,10 @@ class SolveSpec:
     method: str
     options: Mapping[str, Any] = field(default_factory=dict)
     position: Position | None = None
+    #: option name -> where ``name: value`` stands on the line, so that a method's refusal of it points there
+    option_positions: Mapping[str, Position] = field(default_factory=dict, compare=False)
+    #: where the method's name stands
+    method_position: Position | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
