@@ -1,50 +1,28 @@
 """Show a problem back as mathematics (``symop show``).
 
-Fields and their derivatives print as short names (``u``, ``u_xx``,
-``lap(u)``) so an equation reads the way it was written.
+Every expression prints in the equation language itself
+(:func:`symop.writer.expr_text`): ``dt(u)``, ``d(u, x, 2)``, ``lap(u)``,
+``x^2``, ``e``, ``abs``, ``max``, ``if(x < 0.5, 1, 0)``, so an equation reads
+the way it was written and what ``show`` prints can be typed back into a file.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from symop.model.analysis import classify, field_nodes, split
-from symop.model.operators import Laplacian, NormalDerivative, Partial
+from symop.model.analysis import classify, split
 from symop.model.problem import Problem
-
-
-def node_label(node: sp.Expr, problem: Problem) -> str:
-    """A short name for a field node: ``u``, ``u_xx``, ``u_t``, ``lap(u)``, ``dn(u)``."""
-    for f in problem.fields:
-        if node == f.applied:
-            return f.name
-    if isinstance(node, sp.Derivative):
-        inner = node_label(node.expr, problem)
-        suffix = "".join(str(v) * int(c) for v, c in node.variable_count)
-        return f"{inner}_{suffix}"
-    if isinstance(node, Laplacian):
-        return f"lap({node_label(node.args[0], problem)})"
-    if isinstance(node, Partial):
-        idx = ",".join(str(i) for i in node.indices)
-        return f"d({node_label(node.expr, problem)}; {idx})"
-    if isinstance(node, NormalDerivative):
-        return f"dn({node_label(node.args[0], problem)})"
-    return sp.sstr(node)
-
-
-def readable(expr: sp.Expr, problem: Problem) -> sp.Expr:
-    """``expr`` with field nodes replaced by symbols named by :func:`node_label`."""
-    nodes = sorted(field_nodes(expr, problem) | set(expr.atoms(NormalDerivative)),
-                   key=lambda n: -len(str(n)))
-    out = expr
-    for n in nodes:
-        out = out.xreplace({n: sp.Symbol(node_label(n, problem))})
-    return out
+from symop.writer import language_text, number_text
 
 
 def show_expr(expr: sp.Expr, problem: Problem) -> str:
-    """One-line text of ``expr`` in the problem's notation."""
-    return sp.sstr(readable(expr, problem), order="none")
+    """One-line text of ``expr`` in the equation language (SymPy's own text where the language has no form)."""
+    return language_text(expr, problem)
+
+
+def value_text(value: float) -> str:
+    """A parameter's value for reading: to the 15 significant digits a double holds of a decimal, shortest."""
+    return number_text(float(f"{float(value):.15g}"))
 
 
 def describe(problem: Problem) -> str:
@@ -55,16 +33,17 @@ def describe(problem: Problem) -> str:
     sp_names = ", ".join(problem.space.names) if problem.dimension <= 6 else f"{problem.space.names[0]} … {problem.space.names[-1]}"
     lines.append(f"space   {sp_names}  (dimension {problem.dimension})")
     if problem.time:
-        lines.append(f"time    {problem.time.symbol} ∈ [{problem.time.start:g}, {problem.time.end:g}]")
+        lines.append(f"time    {problem.time.symbol} ∈ [{number_text(problem.time.start)}, "
+                     f"{number_text(problem.time.end)}]")
     else:
         lines.append("time    steady")
     lines.append(f"domain  {problem.domain.describe()}; boundary parts: {', '.join(problem.domain.sides)}")
     fixed = {k: v for k, v in problem.params.items() if k not in problem.param_distributions}
     if fixed:
-        lines.append("params  " + ", ".join(f"{k} = {v:g}" for k, v in fixed.items()))
+        lines.append("params  " + ", ".join(f"{k} = {value_text(v)}" for k, v in fixed.items()))
     if problem.param_distributions:
         lines.append("family  " + ", ".join(f"{k} ~ {d.describe()}" for k, d in problem.param_distributions.items())
-                     + "  (solved as one problem at " + ", ".join(f"{k} = {problem.params[k]:g}"
+                     + "  (solved as one problem at " + ", ".join(f"{k} = {value_text(problem.params[k])}"
                                                                  for k in problem.param_distributions) + ")")
     lines.append("fields  " + ", ".join(problem.field_names))
     lines.append("")
@@ -81,11 +60,11 @@ def describe(problem: Problem) -> str:
         lines.append("initial conditions")
         for ic in problem.initial:
             lhs = ic.field if ic.order == 0 else f"dt({ic.field}{', ' + str(ic.order) if ic.order > 1 else ''})"
-            lines.append(f"  {lhs} = {sp.sstr(ic.value)}")
+            lines.append(f"  {lhs} = {show_expr(ic.value, problem)}")
     if problem.exact:
         lines.append("exact solutions")
         for name, value in problem.exact.items():
-            lines.append(f"  {name} = {sp.sstr(value)}")
+            lines.append(f"  {name} = {show_expr(value, problem)}")
     lines.append("")
     lines.append("analysis")
     for c in classify(problem):

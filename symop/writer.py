@@ -3,9 +3,14 @@
 :func:`write_problem` gives a ``.pde`` document that :func:`symop.parse` reads
 back to an equal problem (same equations, conditions, initial data and exact
 solutions); :func:`expr_text` prints one SymPy expression in the language:
-``dt(u)``, ``d(u, x, 2)``, ``d(u, x, y)``, ``dn(u)``, ``^`` for powers,
-``if(cond, a, b)`` for piecewise values.  Numbers print exactly (rationals as
-``p/q``), so nothing is lost on the way.
+``dt(u)``, ``dx(u)``, ``d(u, x, 2)``, ``d(u, x, y)``, ``lap(u)`` and
+``biharm(u)`` for the sums of derivatives they expand to, ``dn(u)``, ``^`` for
+powers, ``e``, ``abs``, ``min``, ``max``, ``if(cond, a, b)`` for piecewise
+values with ``< <= > >= == != and or``.  It is the one printer of the language:
+``symop show`` and the methods' messages print expressions with it too.
+Numbers print exactly (a rational as a decimal where that is exact and no
+longer, else as ``p/q``; a float as the shortest text that reads back to it),
+so nothing is lost on the way.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 from typing import Any
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from symop.errors import SymopError
 from symop.model.domains import Domain
@@ -29,6 +35,24 @@ _FUNCTION_NAMES = {
     sp.tanh: "tanh", sp.sinh: "sinh", sp.cosh: "cosh", sp.asin: "asin", sp.acos: "acos",
     sp.atan: "atan", sp.Abs: "abs", sp.sign: "sign",
 }
+
+
+def _decimal(value: sp.Rational) -> str | None:
+    """``value`` as the shortest decimal text that reads back to exactly it (``2e-05`` for 1/50000), or None
+    when it has no finite decimal of float precision (1/3)."""
+    text = repr(float(value))
+    try:
+        return text if sp.Rational(text) == value else None
+    except (TypeError, ValueError):  # pragma: no cover - inf/nan
+        return None
+
+
+def _lap_pattern(dimension: int, power: int) -> dict[tuple[int, ...], int]:
+    """The derivatives of ``lap`` to the ``power`` in ``dimension`` coordinates, with their weights:
+    ``{(2, 0): 1, (0, 2): 1}`` for lap in 2D, ``{(4, 0): 1, (2, 2): 2, (0, 4): 1}`` for biharm."""
+    s = sp.symbols(f"s0:{dimension}")
+    poly = sp.Poly(sp.Add(*[v**2 for v in s]) ** power, *s)
+    return {tuple(int(k) for k in monomial): int(weight) for monomial, weight in poly.terms()}
 
 
 class WriteError(SymopError):
@@ -56,6 +80,10 @@ class _Printer:
             self.time = problem.t
             if not problem.space.is_indexed:
                 self.coords = list(problem.space.coords)
+            # a parameter that is a random field is a function of space while the file is read: ``k(x, y)``
+            for name, symbol in problem.param_symbols.items():
+                if isinstance(symbol, AppliedUndef):
+                    self.fields.setdefault(symbol, name)
 
     # ------------------------------------------------------------- entry
     def text(self, expr: Any) -> str:
@@ -76,15 +104,26 @@ class _Printer:
         if isinstance(e, NormalDerivative):
             return f"dn({self.text(e.args[0])})", _ATOM
         if isinstance(e, Laplacian):
+            if isinstance(e.args[0], Laplacian):
+                return f"biharm({self.text(e.args[0].args[0])})", _ATOM
             return f"lap({self.text(e.args[0])})", _ATOM
         if isinstance(e, Partial):
             base = self.problem.space.indexed if self.problem is not None and self.problem.space.is_indexed else "x"
-            idx = ", ".join(f"{base}[{i}]" for i in e.indices)
+            runs: list[list[int]] = []
+            for i in e.indices:
+                if runs and runs[-1][0] == i:
+                    runs[-1][1] += 1
+                else:
+                    runs.append([i, 1])
+            idx = ", ".join(f"{base}[{i}]" + (f", {c}" if c > 1 else "") for i, c in runs)
             return f"d({self.text(e.expr)}, {idx})", _ATOM
         if isinstance(e, sp.Integer):
             v = int(e)
             return (str(v), _ATOM) if v >= 0 else (str(v), _UNARY)
         if isinstance(e, sp.Rational):
+            decimal = _decimal(e)
+            if decimal is not None and len(decimal) <= len(f"{e.p}/{e.q}") + 1:  # 0.5, 1.25, 2e-05; 1/3, 3/8
+                return decimal, _ATOM if e.p > 0 else _UNARY
             return f"{e.p}/{e.q}", _MUL if e.p > 0 else _UNARY
         if isinstance(e, sp.Float):
             s = number_text(float(e))
@@ -100,6 +139,9 @@ class _Printer:
         if isinstance(e, (sp.Symbol, sp.Dummy)):
             return str(e), _ATOM
         if isinstance(e, sp.Add):
+            collected = self.laplacians(e)
+            if collected is not e:
+                return self.p(collected)
             return self.add(e), _ADD
         if isinstance(e, sp.Mul):
             return self.mul(e)
@@ -113,6 +155,8 @@ class _Printer:
         if isinstance(e, sp.Sum):
             body, (i, lo, hi) = e.args[0], e.args[1]
             return f"sum({i}, {self.text(lo)}, {self.text(hi)}, {self.text(body)})", _ATOM
+        if isinstance(e, AppliedUndef):  # a field of no given problem: by its name, as the language writes it
+            return type(e).__name__, _ATOM
         if isinstance(e, sp.Function) and type(e) in _FUNCTION_NAMES:
             return f"{_FUNCTION_NAMES[type(e)]}({self.text(e.args[0])})", _ATOM
         if isinstance(e, sp.core.relational.Relational):
@@ -122,6 +166,16 @@ class _Printer:
             return " and ".join(self.wrap(a, _CMP) for a in e.args), _AND
         if isinstance(e, sp.Or):
             return " or ".join(self.wrap(a, _AND) for a in e.args), _OR
+        if isinstance(e, sp.Not):
+            inner = e.args[0]
+            if isinstance(inner, sp.core.relational.Relational):
+                return self.p(inner.negated)
+            return self.p(sp.to_nnf(e, simplify=False))
+        if isinstance(e, sp.Heaviside):
+            # the step of max, min or abs differentiated: 1 above zero, 0 below, its own value at zero
+            arg = self.text(e.args[0])
+            at_zero = self.text(e.args[1]) if len(e.args) > 1 else "0.5"
+            return f"if({arg} > 0, 1, if({arg} < 0, 0, {at_zero}))", _ATOM
         if e is sp.true or e is sp.false:
             raise WriteError("a constant truth value has no form in the language")
         if isinstance(e, sp.Function):
@@ -130,8 +184,26 @@ class _Printer:
         raise WriteError(f"cannot write `{e}` ({type(e).__name__}) in the equation language")
 
     # -------------------------------------------------------------- forms
+    def _rank(self, e: sp.Expr) -> tuple[int, int, int]:
+        """``(time order, space order, 1)`` of the highest derivative of a field in ``e`` (``(0, 0, 1)`` for a
+        field without derivatives, ``(0, 0, 0)`` for none): terms print highest derivatives first."""
+        if not self.fields or not e.has(*self.fields):
+            return (0, 0, 0)
+        best = (0, 0, 1)
+        for node in sp.preorder_traversal(e):
+            if isinstance(node, sp.Derivative) and node.has(*self.fields):
+                time = sum(int(c) for v, c in node.variable_count if v == self.time)
+                space = sum(int(c) for v, c in node.variable_count if v != self.time)
+                best = max(best, (time, space, 1))
+            elif isinstance(node, (Laplacian, Partial, NormalDerivative)) and node.has(*self.fields):
+                order = {Laplacian: 2, NormalDerivative: 1}.get(type(node), len(node.args) - 1)
+                inner = self._rank(node.args[0])
+                best = max(best, (inner[0], inner[1] + order, 1))
+        return best
+
     def add(self, e: sp.Add) -> str:
-        terms = list(e.as_ordered_terms())
+        # highest derivatives first, then SymPy's order (the sort is stable)
+        terms = sorted(e.as_ordered_terms(), key=lambda t: self._rank(t)[:2], reverse=True)
         out = ""
         for k, term in enumerate(terms):
             negative = term.could_extract_minus_sign() and not (isinstance(term, sp.Add))
@@ -152,7 +224,14 @@ class _Printer:
             return "-" + s, _UNARY
         num: list[sp.Expr] = []
         den: list[sp.Expr] = []
-        for f in sp.Mul.make_args(e):
+        if isinstance(coeff, sp.Rational) and not isinstance(coeff, sp.Integer):
+            decimal = _decimal(coeff)
+            fraction = (len(f"{coeff.p}*") if coeff.p != 1 else 0) + len(f"/{coeff.q}")
+            if decimal is not None and len(decimal) + 1 < fraction:  # 0.3*x and 0.07*x, but x/2 and x/10
+                return f"{decimal}*{self.wrap(rest, _MUL)}", _MUL
+        # known factors first, then fields, then their derivatives: a*u*dx(u)
+        factors = sorted(e.as_ordered_factors(), key=lambda f: (self._rank(f)[2], self._rank(f)[:2] > (0, 0)))
+        for f in factors:
             if isinstance(f, sp.Pow) and f.exp.is_Rational and f.exp.is_negative and not f.base.is_Number:
                 den.append(f.base ** (-f.exp))
             elif isinstance(f, sp.Rational) and not isinstance(f, sp.Integer):
@@ -164,8 +243,9 @@ class _Printer:
         top = "*".join(self.wrap(f, _MUL) for f in num) if num else "1"
         if not den:
             return top, _MUL
-        bottom = "/".join(self.wrap(f, _MUL, strict=True) for f in den)
-        return f"{top}/{bottom}", _MUL
+        if len(den) > 1:  # 1/(2*sqrt(x)), not 1/2/sqrt(x)
+            return f"{top}/({'*'.join(self.wrap(f, _MUL) for f in den)})", _MUL
+        return f"{top}/{self.wrap(den[0], _MUL, strict=True)}", _MUL
 
     def pow(self, e: sp.Pow) -> tuple[str, int]:
         base, ex = e.args
@@ -193,13 +273,77 @@ class _Printer:
             out = f"if({self.text(cond)}, {self.text(value)}, {out})"
         return out
 
+    def laplacians(self, e: sp.Add) -> sp.Expr:
+        """``e`` with each sum of a field's derivatives that ``lap`` or ``biharm`` expands to (with one
+        coefficient) written as that operator, so ``-d(u, x, 2) - d(u, y, 2)`` prints ``-lap(u)``; ``e``
+        itself when there is none.  Only in a space of two or more named coordinates."""
+        if len(self.coords) < 2:
+            return e
+        terms = list(sp.Add.make_args(e))
+        found = {}
+        for i, term in enumerate(terms):
+            parts = self._coefficient_derivative(term)
+            if parts is not None:
+                found[i] = parts
+        if len(found) < len(self.coords):
+            return e
+        used: set[int] = set()
+        made: list[sp.Expr] = []
+        for power in (2, 1):
+            pattern = _lap_pattern(len(self.coords), power)
+            first = (2 * power,) + (0,) * (len(self.coords) - 1)
+            for i, (c, fld, index) in sorted(found.items()):
+                if i in used or index != first:
+                    continue
+                take = [i]
+                for other, weight in pattern.items():
+                    if other == first:
+                        continue
+                    match = next((j for j, (c2, f2, i2) in found.items()
+                                  if j not in used and j not in take and f2 == fld and i2 == other
+                                  and sp.expand(c2 - weight * c) == 0), None)
+                    if match is None:
+                        break
+                    take.append(match)
+                else:
+                    used.update(take)
+                    op = fld
+                    for _ in range(power):
+                        op = Laplacian(op)
+                    # -(a*x + 1)*lap(u), not (-a*x - 1)*lap(u)
+                    made.append(sp.Mul(-1, -c, op) if c.could_extract_minus_sign() else c * op)
+        if not used:
+            return e
+        return sp.Add(*made, *[t for i, t in enumerate(terms) if i not in used])
+
+    def _coefficient_derivative(self, term: sp.Expr) -> tuple[sp.Expr, sp.Expr, tuple[int, ...]] | None:
+        """``(c, u, counts)`` when ``term`` is ``c`` times a spatial derivative of the field ``u`` (``counts``:
+        the orders per coordinate) with ``c`` free of fields, else None."""
+        factors = sp.Mul.make_args(term)
+        found = [f for f in factors if isinstance(f, sp.Derivative) and f.expr in self.fields]
+        if len(found) != 1:
+            return None
+        d = found[0]
+        c = sp.Mul(*[f for f in factors if f is not d])
+        if c.has(*self.fields) or c.has(sp.Derivative):
+            return None
+        counts = {v: int(k) for v, k in d.variable_count}
+        if any(v not in self.coords for v in counts):
+            return None
+        return c, d.expr, tuple(counts.get(v, 0) for v in self.coords)
+
     def derivative(self, e: sp.Derivative) -> str:
         inner = self.text(e.expr)
         counts = list(e.variable_count)
         t = self.time
+        if t is None and self.problem is None:  # no problem to tell: the language's usual name of time
+            t = next((v for v, _ in counts if str(v) == "t"), None)
         tcount = sum(int(c) for v, c in counts if v == t)
         space = [(v, int(c)) for v, c in counts if v != t]
-        if space:
+        if len(space) == 1 and space[0][1] == 1 and str(space[0][0]) in ("x", "y", "z") \
+                and isinstance(space[0][0], sp.Symbol) and (not self.coords or space[0][0] in self.coords):
+            inner = f"d{space[0][0]}({inner})"
+        elif space:
             args = []
             for v, c in space:
                 args.append(self.text(v))
@@ -212,8 +356,22 @@ class _Printer:
 
 
 def expr_text(expr: Any, problem: Problem | None = None) -> str:
-    """One expression in the equation language (fields by name when ``problem`` is given)."""
+    """One expression in the equation language (fields by name; with ``problem``, derivatives in its
+    coordinates and time and the sums ``lap`` expands to as ``lap``).  Raises :class:`WriteError` for
+    what the language cannot write (infinity, a piecewise value with no otherwise branch)."""
     return _Printer(problem).text(expr)
+
+
+def language_text(expr: Any, problem: Problem | None = None) -> str:
+    """``expr`` as a message or a display shows it: :func:`expr_text`, or SymPy's own text where the
+    language has no form for it.  Never raises, so that an error message can always quote an expression::
+
+        raise SomeError(f"`{language_text(node, problem)}` is of order 4.")
+    """
+    try:
+        return expr_text(expr, problem)
+    except Exception:  # an odd node must not turn an error message into another error
+        return sp.sstr(expr)
 
 
 # ------------------------------------------------------------------ problems

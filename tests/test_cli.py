@@ -19,7 +19,7 @@ def test_check_reports_each_file(capsys):
 def test_show_prints_the_model_as_mathematics(capsys):
     assert main(["show", str(EXAMPLES / "heat.pde")]) == 0
     out = capsys.readouterr().out
-    assert "[u]  u_t = kappa*(u_xx + u_yy)" in out
+    assert "[u]  dt(u) = kappa*lap(u)" in out
     assert "top: dn(u) + 2*u" in out and "(robin)" in out
     assert "u: order 1 in time, 2 in space, linear, parabolic" in out
     assert "diffusion" in out

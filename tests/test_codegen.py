@@ -230,7 +230,7 @@ def test_default_node_names_and_value():
     }
     code = [line for line in fn.source.splitlines() if not line.lstrip().startswith("#")]
     assert "Derivative" not in "\n".join(code) and "kappa" not in fn.source
-    assert "    # u_xx = Derivative(u(x, y, t), (x, 2))" in fn.source  # the legend of node arguments
+    assert "    # u_xx = d(u, x, 2)" in fn.source  # the legend of node arguments, in the language
     vals = [torch.rand(6, dtype=torch.float64) for _ in range(6)]
     xs, ys, ts, uu, uxx, uyy = vals
     torch.testing.assert_close(fn(*vals), 0.1 * (uxx + uyy) + uu**2, rtol=1e-14, atol=1e-14)
@@ -463,9 +463,8 @@ def test_cse_removes_repeated_work():
 GOLDEN = '''\
 def residual(x, t, u, u_t, u_xx):
     """Inputs: x, t, u, u_t, u_xx. Outputs: r, energy, g."""
-    # u = u(x, t)
-    # u_t = Derivative(u(x, t), t)
-    # u_xx = Derivative(u(x, t), (x, 2))
+    # u_t = dt(u)
+    # u_xx = d(u, x, 2)
     _t0 = torch.sin(math.pi*x)
     return (
         -0.5*_t0*torch.exp(-t) + u_t - 0.25*u_xx,  # r

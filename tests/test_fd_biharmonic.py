@@ -120,8 +120,6 @@ def _fourth(conditions: str, equation: str = "biharm(u) = 1") -> str:
 
 @pytest.mark.parametrize("text, words", [
     (_fourth("boundary all: dn(u) = 0\nboundary all: dn(u) + u = 0\n"), "a Neumann and a Robin condition"),
-    (_fourth("boundary all: u = 0\nboundary all: u = x\n"), "2 Dirichlet conditions"),
-    (_fourth("boundary all: u = 0\nboundary all: dn(u) = 0\nboundary left: u = 1\n"), "side `left`"),
     ("space x\ndomain interval(x: [0, 1])\nfield u\nequation d(u, x, 6) = 1\n"
      "boundary all: u = 0\nboundary all: dn(u) = 0\n", "up to fourth order in space"),
 ])
@@ -131,6 +129,16 @@ def test_unsupported_conditions_are_refused_up_front(text, words):
     assert reason is not None and words in reason
     with pytest.raises(SymopError, match="fd"):
         symop.solve(problem, "fd", n=8)
+
+
+@pytest.mark.parametrize("text, words", [
+    (_fourth("boundary all: u = 0\nboundary all: u = x\n"), "already"),
+    (_fourth("boundary all: u = 0\nboundary all: dn(u) = 0\nboundary left: u = 1\n"), "side `left`"),
+])
+def test_conditions_no_fourth_order_closure_takes_are_refused_when_read(text, words):
+    # two Dirichlet conditions on one side, or a third condition: an error of the file, before any method
+    with pytest.raises(SymopError, match=words):
+        symop.parse(text)
 
 
 def test_simply_supported_sides_are_refused_up_front():

@@ -206,6 +206,26 @@ def test_show_weak_stage(capsys):
     assert "∫_{hole}" in out and "robin" in out and "strongly" in out
 
 
+def test_show_code_prints_the_constant_terms(tmp_path, capsys):
+    """A source term that is the same everywhere (``-lap(u) = 22``) is kept as a constant, not generated: the
+    code stage printed only the F0/F1 fluxes, and the 22 was nowhere."""
+    from symop.cli import main
+
+    path = tmp_path / "const.pde"
+    path.write_text("space x, y\ndomain box(x: [0, 1], y: [0, 1])\nfield u\nequation -lap(u) = 22\n"
+                    "boundary all: u = 0\n")
+    assert main(["show", str(path), "--code", "-m", "fem"]) == 0
+    out = capsys.readouterr().out
+    assert "# u_cell_coefficients: the same at every point (not generated)\nS = -22.0\n" in out
+    assert "dF0_dP0_0 = -1.0" in out and "# and 0 for " in out and "def u_cell_coefficients(" in out
+
+
+def test_a_fourth_order_refusal_quotes_the_derivative_in_the_language():
+    reason = discretizations()["fem"].accepts(symop.load("examples/plate.pde"))
+    assert reason == ("the finite-element method handles equations of second order in space; `d(w, x, 4)` is of "
+                      "order 4.")
+
+
 def test_stiffness_matches_scikit_fem():
     skfem = pytest.importorskip("skfem")
     from skfem.models.poisson import laplace, mass

@@ -31,7 +31,8 @@ expressions.  So the order, as the code is:
    ``symop.integrate`` (time schemes), ``symop.training``,
    ``symop.resources``, ``symop.devices``, ``symop.provenance``, and the shared numerical homes ``symop.discrete``,
    ``symop.nn`` and ``symop.interpolate`` (with ``symop.evaluation``, which
-   evaluates a solution through it);
+   evaluates a solution through it), and ``symop.wellposed`` (what a classical
+   solver checks before it solves: one solution, finite data);
 5. front ends: ``symop`` itself (its lazy ``__init__``), ``symop.__main__``,
    ``symop.api``, ``symop.cli`` and its sub-commands (``symop.mms_cli``,
    ``symop.bench``, ``symop.converge``), ``symop.display``, the conformance
@@ -74,6 +75,7 @@ LAYERS: dict[str, int] = {
     "symop.nn": 4,
     "symop.interpolate": 4,
     "symop.evaluation": 4,
+    "symop.wellposed": 4,
     "symop": 5,
     "symop.__main__": 5,
     "symop.api": 5,

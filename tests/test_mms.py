@@ -225,7 +225,8 @@ def test_expr_text_forms():
     p = symop.parse(CASES["mixed"][0])
     eq = p.equations[0]
     text = expr_text(eq.lhs, p)
-    assert "d(u, x, y)" in text and "d(u, x, 2)" in text
+    assert "d(u, x, y)" in text and "lap(u)" in text  # d(u, x, 2) + d(u, y, 2) is written as lap(u)
+    assert expr_text(sp.Derivative(p.field("u").applied, (p.space.coords[0], 2)), p) == "d(u, x, 2)"
     x, y = p.space.coords
     assert expr_text(x ** 3 / 7 - sp.sqrt(y) * sp.pi) in ("x^3/7 - pi*sqrt(y)", "-pi*sqrt(y) + x^3/7")
 

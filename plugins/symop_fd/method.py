@@ -22,6 +22,38 @@ def _refuse_unused_solver(problem, options: Mapping[str, Any]) -> None:
                           f"split, or leave solver out.")
 
 
+def check_grid_data(problem, low) -> None:
+    """Refuse known data that are not finite at the grid nodes where fd evaluates them
+    (:func:`symop.wellposed.check_data`): an equation's at every node but its field's Dirichlet nodes, a
+    condition's at the nodes of its side; in slabs along the first axis, so that no whole-grid array of
+    points is made."""
+    import numpy as np
+
+    from symop.wellposed import CHUNK, check_data
+
+    grid = low.grid
+    names = [c.name for c in low.comps]
+    d = grid.dimension
+
+    def slabs(fixed: dict[int, float] | None = None, mask=None):
+        lines = [np.array([fixed[k]]) if fixed and k in fixed else grid.axis(k) for k in range(d)]
+        step = max(1, CHUNK // max(1, int(np.prod([len(a) for a in lines[1:]]))))
+        for i in range(0, len(lines[0]), step):
+            mesh = np.meshgrid(lines[0][i:i + step], *lines[1:], indexing="ij")
+            points = np.stack([m.ravel() for m in mesh], axis=1)
+            yield points if mask is None else points[~mask[i:i + step].ravel()]
+
+    def interior(field: str):
+        return slabs(mask=low.dirichlet_mask[names.index(field)])
+
+    def boundary(field: str, side: str):
+        axis, sign = problem.domain.axis_of_side(side)
+        axis = grid.names.index(axis) if isinstance(axis, str) else int(axis)
+        return slabs({axis: grid.lo[axis] if sign < 0 else grid.hi[axis]})
+
+    check_data(problem, "fd", interior, boundary)
+
+
 class FDProgram(Program):
     #: set by :func:`symop.plugins.lower` under torchrun: the grid is split over these processes
     processes = None
@@ -64,6 +96,9 @@ class FDProgram(Program):
         from symop.solution import Grid, Solution
 
         start = time.perf_counter()
+        if not getattr(self, "_data_checked", False):
+            check_grid_data(self.problem, self._lowered["cpu"])
+            self._data_checked = True
         if self.processes is not None and self.processes.is_distributed:
             from symop.training import device_for
 
@@ -193,9 +228,11 @@ class FiniteDifferences(Discretization):
             if bc.kind not in ("dirichlet", "neumann", "robin"):
                 return (f"fd needs boundary conditions of the form alpha*u + beta*dn(u) = g; the condition on "
                         f"{', '.join(bc.parts)} is not")
+        from symop.wellposed import constant_refusal
+
         from .lowering import fourth_order_refusal
 
-        return fourth_order_refusal(problem)
+        return fourth_order_refusal(problem) or constant_refusal(problem, "fd")
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
         _refuse_unused_solver(problem, options)

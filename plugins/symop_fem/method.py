@@ -63,7 +63,8 @@ REACTION_SCHEME = {"lie": "euler", "strang": "rk4"}
 
 
 class Kernel:
-    """Named expressions in (coords, t, U, P) evaluated at points: constants stay floats."""
+    """Named expressions in (coords, t, U, P) evaluated at points: constants stay floats, and :attr:`source`
+    shows them (as assignments) before the generated function of the others."""
 
     def __init__(self, exprs: Mapping[str, sp.Expr], args: list[sp.Symbol], name: str) -> None:
         import sympy as sp
@@ -71,6 +72,7 @@ class Kernel:
         from .weakform import WeakFormError
 
         from symop.codegen import generate
+        from symop.writer import language_text
 
         self.args = args
         self.constants: dict[str, float] = {}
@@ -83,10 +85,22 @@ class Kernel:
                 try:
                     self.constants[k] = float(e)
                 except TypeError as exc:
-                    raise WeakFormError(f"the coefficient `{e}` cannot be evaluated: {exc}") from None
+                    raise WeakFormError(f"the coefficient `{language_text(e)}` cannot be evaluated: {exc}") from None
         self.names = list(varying)
         self.fn = generate(varying, args, name=name) if varying else None
-        self.source = self.fn.source if self.fn is not None else ""
+        self.source = "\n".join(filter(None, [self.constants_source(name), self.fn.source if self.fn else ""]))
+
+    def constants_source(self, name: str) -> str:
+        """The outputs that are the same at every point (a source term ``-lap(u) = 22``, the coefficient of a
+        Laplacian), which no generated function computes: Python assignments, the zero ones in one comment."""
+        if not self.constants:
+            return ""
+        lines = [f"# {name}: the same at every point (not generated)"]
+        lines += [f"{k} = {v!r}" for k, v in self.constants.items() if v != 0.0]
+        zero = [k for k, v in self.constants.items() if v == 0.0]
+        if zero:
+            lines.append("# and 0 for " + ", ".join(zero))
+        return "\n".join(lines) + "\n"
 
     def __call__(self, values: list[Any]) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.constants)
@@ -238,6 +252,37 @@ class FEMProgram(Program):
                            self.wf.arguments, f"{wf.field}_dirichlet"))
             for a, wf in enumerate(self.wfs) for dc in wf.dirichlet
         ]
+        self._check_data()
+
+    def _check_data(self) -> None:
+        """Refuse known data that are not finite where fem evaluates them (:func:`symop.wellposed.check_data`):
+        an equation's at the cells' quadrature points, a Dirichlet value at the dofs of its side, a flux or
+        Robin datum at the side's facet quadrature points."""
+        import numpy as np
+
+        from symop.discrete.elements import Lagrange, quadrature
+        from symop.wellposed import check_data
+
+        from .assembly import FacetSpace
+
+        d, q = self.d, 2 * self.degree + 1
+        lam, _ = Lagrange(d, 1).eval(quadrature(d, q)[0])
+        cells = np.asarray(self.dofs.cells)[:, : d + 1]
+        coords = np.asarray(self.dofs.coords, dtype=np.float64)
+
+        def interior(field: str):
+            for start in range(0, cells.shape[0], ASSEMBLY_CHUNK):
+                yield np.einsum("qk,eka->eqa", lam, coords[cells[start:start + ASSEMBLY_CHUNK]]).reshape(-1, d)
+
+        def boundary(field: str, side: str):
+            kinds = {bc.kind for bc in self.problem.conditions_for(field)
+                     if side in bc.parts or "all" in bc.parts}
+            if "dirichlet" in kinds:
+                yield coords[self.dofs.side_dofs([side])]
+            if kinds - {"dirichlet"}:
+                yield FacetSpace(self.dofs, d, (side,), q).xq.numpy().reshape(-1, d)
+
+        check_data(self.problem, "fem", interior, boundary)
 
     def block(self, u: np.ndarray, a: int) -> np.ndarray:
         """Field ``a``'s part of a block vector of unknowns."""
@@ -1065,6 +1110,8 @@ class FiniteElements(Discretization):
         )
 
     def accepts(self, problem) -> str | None:
+        from symop.wellposed import constant_refusal
+
         from .weakform import derive_all
 
         if problem.space.is_indexed:
@@ -1079,7 +1126,7 @@ class FiniteElements(Discretization):
             forms = derive_all(problem)
         except SymopError as exc:
             return str(exc)
-        return _time_orders_reason(problem, forms)
+        return _time_orders_reason(problem, forms) or constant_refusal(problem, "the fem method")
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
         if options.get("n") is not None and options.get("h") is not None:

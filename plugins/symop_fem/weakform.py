@@ -40,6 +40,7 @@ import sympy as sp
 from symop.errors import SymopError
 from symop.model.analysis import evolution, field_nodes, has_normal_data, normal_data
 from symop.model.operators import NormalDerivative
+from symop.writer import language_text
 
 
 class WeakFormError(SymopError):
@@ -192,11 +193,13 @@ def _freeze(expr: sp.Expr, problem, sym: _Symbols) -> sp.Expr:
             repl[node] = sym.U[by_applied[node]]
             continue
         if not isinstance(node, sp.Derivative) or node.expr not in by_applied:
-            raise WeakFormError(f"the finite-element method cannot write `{node}` in a weak form.")
+            raise WeakFormError(f"the finite-element method cannot write `{language_text(node, problem)}` in a "
+                                "weak form.")
         name = by_applied[node.expr]
         counts = dict(node.variable_count)
         if t is not None and counts.get(t, 0):
-            raise WeakFormError(f"a time derivative `{node}` appears where the method expects none.")
+            raise WeakFormError(f"a time derivative `{language_text(node, problem)}` appears where the method "
+                                "expects none.")
         idx = []
         for v, c in node.variable_count:
             idx += [coords.index(v)] * int(c)
@@ -207,12 +210,13 @@ def _freeze(expr: sp.Expr, problem, sym: _Symbols) -> sp.Expr:
             repl[node] = sym.W[name][(i, j)]
         else:
             raise WeakFormError(
-                f"the finite-element method handles equations of second order in space; `{node}` is of order {len(idx)}."
+                f"the finite-element method handles equations of second order in space; "
+                f"`{language_text(node, problem)}` is of order {len(idx)}."
             )
     out = sp.expand(expr).xreplace(repl)
     left = field_nodes(out, problem)
     if left:
-        raise WeakFormError(f"cannot handle `{next(iter(left))}` in the weak form.")
+        raise WeakFormError(f"cannot handle `{language_text(next(iter(left)), problem)}` in the weak form.")
     return out
 
 

@@ -31,6 +31,7 @@ from sympy.core.function import AppliedUndef
 from symop.model.analysis import has_normal_data, normal_data
 from symop.model.operators import Laplacian, NormalDerivative, Partial
 from symop.model.problem import Problem
+from symop.writer import language_text
 from symop_hypino.errors import UnsupportedProblem
 
 #: derivative multi-indices (order in z0, order in z1), in channel order
@@ -112,7 +113,8 @@ def operator(problem: Problem) -> tuple[tuple[sp.Expr, ...], sp.Expr]:
         for var, c in d.variable_count:
             counts[z.index(var)] += int(c)
         if sum(counts) > 2:
-            raise UnsupportedProblem(f"the hypino method handles derivatives up to second order, not `{sp.sstr(d)}`.")
+            raise UnsupportedProblem(f"the hypino method handles derivatives up to second order, not "
+                                     f"`{language_text(d, problem)}`.")
         swap[d] = holders[tuple(counts)]
     expr = residual.xreplace(swap).xreplace({u: holders[(0, 0)]})
     if any(a.has(problem.fields[0].function) for a in expr.atoms(AppliedUndef)) or expr.has(problem.fields[0].function):

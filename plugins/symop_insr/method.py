@@ -24,6 +24,7 @@ from symop.model import analysis
 from symop.nn import ACTIVATIONS
 from symop.plugins import Discretization, OnlyWith, Option, Program
 from symop.training import get_optimizer, optimizer_names
+from symop.writer import language_text
 
 if TYPE_CHECKING:  # pragma: no cover - the options are read without torch (`symop plugins`)
     import torch
@@ -436,7 +437,8 @@ class INSR(Discretization):
                 if t in d.variables and d.atoms(sp.core.function.AppliedUndef) and \
                         not (k == 2 and d.expr == problem.field(f).applied and dict(d.variable_count).get(t) == 1
                              and len(d.variable_count) == 1):
-                    return (f"the equation of `{f}` has `{sp.sstr(d)}`, a time derivative insr cannot step "
+                    return (f"the equation of `{f}` has `{language_text(d, problem)}`, a time derivative insr "
+                            "cannot step "
                             "(only dt of the field itself in a second-order equation)")
             for order in range(k):
                 if problem.initial_for(f, order) is None:

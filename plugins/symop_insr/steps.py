@@ -51,6 +51,7 @@ from symop.errors import OptionError
 from symop.integrate import ExplicitRK, Stepper
 from symop.model import analysis
 from symop.training import DistInfo, Phase, Schedule, optimize, wrap
+from symop.writer import language_text
 
 from .physics import Points, StepPhysics
 from .state import Combination, Live, Rate, Snapshot, State
@@ -426,7 +427,8 @@ class SemiLagrangian(Stepper):
             if a is None:
                 raise OptionError(f"advection: semi-lagrangian needs advection terms of the form -a·grad({f}) with "
                                   f"a free of derivatives, and the equation of `{f}` has "
-                                  f"`{sp.sstr(analysis.split(problem, f).advection)}`; use advection: scheme.")
+                                  f"`{language_text(analysis.split(problem, f).advection, problem)}`; "
+                                  "use advection: scheme.")
             self.velocity.append([generate(problem.numeric(ak), loss.base, name=f"velocity_{f}_{k}",
                                            constants=loss.constants) for k, ak in enumerate(a)])
         lo, hi = problem.domain.bounding_box()

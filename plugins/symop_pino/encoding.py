@@ -30,6 +30,7 @@ import torch
 from symop.errors import SymopError
 from symop.model.analysis import has_normal_data, normal_data
 from symop.model.family import fixed_constants
+from symop.writer import language_text
 
 from .grid import SpaceTimeGrid
 
@@ -109,7 +110,8 @@ class Encoder:
         symbols = list(self.grid.symbols)
         leftover = expr.free_symbols - set(symbols)
         if leftover:
-            raise EncodingError(f"the expression `{sp.sstr(expr)}` depends on {sp.sstr(sorted(leftover, key=str)[0])}, "
+            raise EncodingError(f"the expression `{language_text(expr, self.problem)}` depends on "
+                                f"{sp.sstr(sorted(leftover, key=str)[0])}, "
                                 "which has no value on the grid.")
         mesh = list(self.mesh)
         if initial and self.grid.time:

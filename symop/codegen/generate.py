@@ -429,7 +429,9 @@ def _source(
     inputs = ", ".join(params) if params else "none"
     lines = [f"def {fname}({', '.join(params)}):", f'    """Inputs: {inputs}. {label}: {outputs}."""']
     for node, nm in sorted(nodes.items(), key=lambda kv: kv[1]):  # what each node argument stands for
-        lines.append(f"    # {nm} = {_one_line(describe(node))}")
+        text = _one_line(describe(node))
+        if text != nm:  # a field is its own name: `u`, not `u = u`
+            lines.append(f"    # {nm} = {text}")
     lines += [f"    {n} = {c}" for n, c in statements]
     if single:
         lines.append(f"    return {returns[0]}")

@@ -21,6 +21,7 @@ from sympy.core.function import AppliedUndef
 
 from symop.codegen.errors import CodegenError
 from symop.model.operators import Laplacian, NormalDerivative, Partial
+from symop.writer import language_text
 
 #: Types whose instances become arguments of the generated function.
 NODE_TYPES: tuple[type, ...] = (AppliedUndef, sp.Derivative, sp.Subs, Laplacian, Partial, NormalDerivative)
@@ -30,9 +31,10 @@ RESERVED_NAMES = frozenset({"torch", "math", "sum", "range", "float", "min", "ma
 
 
 def describe(expr: sp.Basic) -> str:
-    """``sympy.sstr(expr)``, or a plain ``Name(args)`` form where a node's printer fails."""
+    """``expr`` in the equation language (:func:`symop.writer.language_text`), or a plain ``Name(args)``
+    form where no printer can write a node."""
     try:
-        return sp.sstr(expr)
+        return language_text(expr)
     except Exception:  # e.g. Partial with a symbolic index
         if not expr.args:
             return str(expr)

@@ -254,7 +254,7 @@ class Builder:
         try:
             subs = {s: as_number(self.scope.param_values[str(s)]) for s in value.free_symbols
                     if str(s) in self.scope.param_values}
-            precise = float(sp.N(value.xreplace(subs)))
+            precise = float(sp.N(value.xreplace(subs), 30))  # 15 digits first would round 2e-5 to 1.9999999999999998e-05
         except (TypeError, ValueError, ArithmeticError):
             precise = number
         return precise if math.isfinite(precise) else number

@@ -28,6 +28,7 @@ import torch
 from sympy.core.function import AppliedUndef
 
 from symop.errors import MethodError
+from symop.writer import language_text
 from symop.model.operators import Laplacian, NormalDerivative, Partial
 
 from . import stde
@@ -125,11 +126,12 @@ class Evaluation:
         if isinstance(node, NormalDerivative):
             k = _field_of(node.args[0], L)
             if self.normals is None:
-                raise EngineError(f"`{sp.sstr(node)}` is only meaningful on the boundary, where normals are known.")
+                raise EngineError(f"`{language_text(node)}` is only meaningful on the boundary, where normals are "
+                                  "known.")
             if k is None:
                 return self._aux(node.args[0], "normal", node)
             return self.engine.normal(self, k)
-        raise EngineError(f"the pinn method cannot evaluate `{sp.sstr(node)}`.")
+        raise EngineError(f"the pinn method cannot evaluate `{language_text(node)}`.")
 
     def _partial(self, expr: sp.Expr, cols: tuple[int, ...], node: sp.Expr) -> torch.Tensor:
         k = _field_of(expr, self.layout)
@@ -141,7 +143,7 @@ class Evaluation:
         L = self.layout
         if _has_field(expr) or L.aux is None:
             raise EngineError(
-                f"the pinn method cannot evaluate `{sp.sstr(node)}`: derivatives of expressions of fields "
+                f"the pinn method cannot evaluate `{language_text(node)}`: derivatives of expressions of fields "
                 "are not supported; write them in terms of derivatives of the fields."
             )
         key = ("aux", expr, what)

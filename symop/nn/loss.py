@@ -33,6 +33,7 @@ from symop.errors import OptionError
 from symop.codegen.nodes import collect_nodes
 from symop.model.operators import Laplacian
 from symop.model.problem import Problem
+from symop.writer import language_text
 
 from .engines import Engine, Layout
 
@@ -82,14 +83,15 @@ def unsupported(problem: Problem) -> str | None:
         if isinstance(node, AppliedUndef):
             continue
         if isinstance(node, sp.Subs):
-            return f"the network methods cannot evaluate `{sp.sstr(node)}`"
+            return f"the network methods cannot evaluate `{language_text(node, problem)}`"
         inner = node.args[0]
         if isinstance(node, Laplacian) and isinstance(inner, Laplacian):
             inner = inner.args[0]
         if isinstance(inner, AppliedUndef) and inner.func.__name__ in fields:
             continue
         if inner.atoms(AppliedUndef):
-            return (f"the network methods cannot evaluate `{sp.sstr(node)}`: derivatives of expressions of fields "
+            return (f"the network methods cannot evaluate `{language_text(node, problem)}`: derivatives of "
+                    "expressions of fields "
                     "are not supported; write them in terms of derivatives of the fields")
     return None
 

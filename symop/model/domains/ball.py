@@ -117,7 +117,8 @@ class Ball(Domain):
             where = "(" + ", ".join(_fmt(v) for v in self.center) + ")"
         else:
             where = "a point"
-        return f"ball in {self.dimension_} dimensions centred at {where} with radius {_fmt(self.radius)}"
+        dims = f"{self.dimension_} dimension{'s' if self.dimension_ != 1 else ''}"
+        return f"ball in {dims} centred at {where} with radius {_fmt(self.radius)}"
 
     def sample_interior(self, n: int, seed: Any = None) -> np.ndarray:
         """``n`` uniform points: Gaussian direction times ``r·U^(1/d)``."""
