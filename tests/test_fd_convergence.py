@@ -242,10 +242,12 @@ exact u = (1 + x + x^2)*cos(2*t) + x*sin(3*t)
 """
 
 
-@pytest.mark.parametrize("scheme, expected", [("backward-euler", 1), ("crank-nicolson", 2)])
-def test_time_dependent_coefficient_and_data_implicit(scheme, expected):
-    # quadratic in x: the 2nd-order stencils and closures are exact, the error is the time error alone
+@pytest.mark.parametrize("scheme, expected, dts", [("backward-euler", 1, [0.0125, 0.00625, 0.003125]),
+                                                   ("crank-nicolson", 2, [0.1, 0.05, 0.025])])
+def test_time_dependent_coefficient_and_data_implicit(scheme, expected, dts):
+    # quadratic in x: the 2nd-order stencils and closures are exact, the error is the time error alone.  The
+    # Dirichlet row holds g(t + dt) itself, so backward Euler's error is the interior's, whose O(dt) term takes
+    # over below dt = 0.02 (local orders 1.49, 1.35, 1.22, 1.13, 1.07 from dt = 0.1 on)
     problem = symop.parse(TIME_DEPENDENT)
-    dts = [0.1, 0.05, 0.025]
     errs = [symop.solve(problem, "fd", n=8, scheme=scheme, dt=dt).errors()["u"]["max"] for dt in dts]
     assert float(np.polyfit(np.log(dts), np.log(errs), 1)[0]) == pytest.approx(expected, abs=0.15)

@@ -97,6 +97,7 @@ CASES = {
     2: [("mixed", dict(n=13, order=2)),                              # auto: 2x1 of 14 x 14 nodes
         ("mixed", dict(n=16, order=4, blocks="1x2", scheme="crank-nicolson")),  # distributed CG / BiCGSTAB
         ("drift", dict(n=12, order=2, blocks="2x1", scheme="ars222")),  # IMEX: c^2 explicit
+        ("mixed", dict(n=13, order=2, blocks="1x2", scheme="ars222")),  # IMEX: the flux data of bottom/top implicit
         ("drift", dict(n=12, order=4, split="strang", dt=0.01)),     # implicit diffusion, explicit rest
         ("box3", dict(n=8, order=2, blocks="1x1x2", scheme="crank-nicolson")),
         ("slower", dict(n=16, scheme="crank-nicolson")),               # refused: re-assembles every step

@@ -13,7 +13,8 @@ the nodes 0..4 whose derivative satisfies the condition
 stencils stay O(h^4) next to the side.
 
 Dirichlet sides set their boundary nodes to ``g`` (the time derivative ``dg/dt``
-in evolution problems) and extrapolate ghosts polynomially.
+in the stages of evolution problems, ``g`` again at the end of every step:
+:class:`symop_fd.timestep.DirichletAtStepEnd`) and extrapolate ghosts polynomially.
 
 A side of a field of fourth order in space holds two conditions (clamped:
 ``u = g0`` and ``alpha*u + beta*dn(u) = g1``, :class:`SideCondition` with a

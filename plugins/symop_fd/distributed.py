@@ -403,11 +403,16 @@ def dot(a: torch.Tensor, b: torch.Tensor) -> float:
 def krylov(apply, b: torch.Tensor, diag: torch.Tensor, symmetric: bool, tol: float, limit: int,
            what: str) -> torch.Tensor:
     """x with ``apply(x) = b`` over all blocks, to ``||b - A x|| <= tol ||b||``: Jacobi-preconditioned CG when
-    ``symmetric``, else BiCGSTAB; starts from ``b``; raises :class:`SolveError` naming ``what`` past ``limit`` steps."""
+    ``symmetric``, else BiCGSTAB; starts from ``b``; raises :class:`SolveError` naming ``what`` past ``limit`` steps
+    (:class:`symop.integrate.NonFiniteStage` at once when ``b`` holds NaN or infinite values)."""
     from symop.errors import SolveError
 
     inv = 1.0 / torch.where(diag == 0, torch.ones_like(diag), diag)
     bnorm = math.sqrt(dot(b, b))
+    if not math.isfinite(bnorm):  # summed over every block: every process stops here
+        from symop.integrate import NonFiniteStage
+
+        raise NonFiniteStage(f"the right-hand side of {what} holds NaN or infinite values: the solution blew up")
     if bnorm == 0.0:
         return torch.zeros_like(b)
     target = tol * bnorm

@@ -5,7 +5,8 @@ For ``u' = F(t, u)`` and a tableau ``(A, b, c)`` the step
     k_i = F(t + c_i dt, u + dt sum_{j<i} a_ij k_j),    u^{n+1} = u + dt sum_i b_i k_i
 
 is written per component, with stencils by index arithmetic on periodic grids
-(:func:`symop.discrete.stencils.apply_periodic`) and Dirichlet nodes set by ``slice_scatter``, so
+(:func:`symop.discrete.stencils.apply_periodic`) and Dirichlet nodes set by ``slice_scatter`` (to dg/dt in
+the stages, to g(t + dt) at the end of the step, as :class:`symop_fd.timestep.DirichletAtStepEnd`), so
 that inductor fuses stencils, point-wise terms and the update into a few loops:
 no padded copies, no stacked right-hand side, no eager update.
 
@@ -206,6 +207,8 @@ class FusedExplicitRK(Stepper):
         for bi, ki in zip(tab.b, ks):
             if bi != 0.0:
                 new = [a + (dt * bi) * b for a, b in zip(new, ki)]
+        # the step ends with the Dirichlet nodes at g(t + dt) (symop_fd.timestep.DirichletAtStepEnd)
+        new = [b.with_dirichlet(o, t + dt, rate=False) if b.dirichlet else o for o, b in zip(new, self.low.bsets)]
         return torch.stack(new)
 
     def step(self, t: float, u: torch.Tensor, dt: float) -> torch.Tensor:

@@ -192,7 +192,8 @@ class FiniteDifferences(Discretization):
             Option("scheme", str, "rk4", "time scheme", scheme_names(), time_dependent=True),
             Option("split", str, "none", "operator splitting: implicit diffusion vs explicit rest", SPLITS,
                    time_dependent=True),
-            Option("dt", float, None, "time step (default: from the stability limit)", minimum=0, exclusive=True,
+            Option("dt", float, None, "time step (default: from the stability limit, the smallest over 9 times "
+                   "of the time interval when a coefficient changes in time)", minimum=0, exclusive=True,
                    time_dependent=True),
             Option("save", int, None, "snapshots kept from t0 to the end: N equally spaced times; default 21 "
                    "of the steps, about equally spaced (fewer past 256 MiB); 0: the final state only", minimum=0,

@@ -7,7 +7,9 @@ For ``u' = L(t) u + s(t)`` (Dirichlet rows of L zero, their rates in s) one step
 
 backward Euler for theta = 1 (order 1), Crank–Nicolson for theta = 1/2 (order 2).
 ``L(t)`` is assembled from the symbolic Jacobian at each new time level (the last
-one is kept, so a step assembles once).
+one is kept, so a step assembles once).  The Dirichlet rows of the system are
+rows of the identity; with ``fixed`` their right-hand side is the data
+``g(t + dt)`` itself, so u^1_b = g(t + dt) (as :class:`symop.integrate.ThetaMethod`'s ``fixed``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ class TimeDependentTheta(Stepper):
     """Theta steps with ``L(t)`` re-assembled per time level and a sparse solve per step."""
 
     def __init__(self, low: Lowered, exprs, source: Callable[[float], torch.Tensor], theta: float,
-                 solver: str = "auto") -> None:
+                 solver: str = "auto", fixed: Callable[[float, torch.Tensor], torch.Tensor] | None = None) -> None:
         self.low = low
+        self.fixed = fixed
         self.parts = low.jacobian_parts(exprs)
         self.source = source
         self.theta = float(theta)
@@ -55,6 +58,8 @@ class TimeDependentTheta(Stepper):
             rhs += (1.0 - th) * dt * (self.L(t) @ flat)
             rhs += (1.0 - th) * dt * self.source(t).reshape(-1).cpu().numpy()
         rhs += th * dt * self.source(t + dt).reshape(-1).cpu().numpy()
+        if self.fixed is not None:
+            rhs = self.fixed(t + dt, torch.as_tensor(rhs).reshape(u.shape)).reshape(-1).numpy()
         A = sps.identity(flat.size, format="csr") - th * dt * self.L(t + dt)
         x = solve_sparse(A, rhs, solver=self.solver)
         return torch.as_tensor(x, dtype=u.dtype).to(u.device).reshape(u.shape)

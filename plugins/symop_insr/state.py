@@ -111,7 +111,7 @@ class Combination(State):
         self.terms = tuple(flat)
 
     def _sum(self, part: Callable[[State], Sequence[torch.Tensor]]) -> list[torch.Tensor]:
-        """:math:`\sum_i c_i` ``part(s_i)`` entry by entry, the terms with :math:`c_i = 0` skipped (all of them
+        r""":math:`\sum_i c_i` ``part(s_i)`` entry by entry, the terms with :math:`c_i = 0` skipped (all of them
         zero: ``part`` of the first state times 0)."""
         out = None
         for c, s in self.terms:

@@ -18,7 +18,8 @@ from symop.lazy import exports
 #: reading the scheme registry (a method's ``scheme`` choices in ``symop plugins``) does not import torch
 _HOMES = {
     "driver": ("Trajectory", "integrate", "step_count"),
-    "explicit": ("EXPLICIT_METHODS", "ExplicitRK", "IntegratorError", "Stepper", "Tableau", "explicit_tableau"),
+    "explicit": ("EXPLICIT_METHODS", "ExplicitRK", "IntegratorError", "NonFiniteStage", "Stepper", "Tableau",
+                 "explicit_tableau"),
     "implicit": ("IMEX", "IMEX_METHODS", "THETA_SCHEMES", "ThetaMethod", "backward_euler", "crank_nicolson"),
     "linear": ("LinearPart", "SparseLinearPart", "solve_sparse", "torch_bicgstab", "torch_cg"),
     "schemes": ("KINDS", "SPLITS", "Scheme", "get_scheme", "make_stepper", "register_scheme", "scheme_names",
@@ -28,7 +29,8 @@ _HOMES = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from .driver import Trajectory, integrate, step_count
-    from .explicit import EXPLICIT_METHODS, ExplicitRK, IntegratorError, Stepper, Tableau, explicit_tableau
+    from .explicit import (EXPLICIT_METHODS, ExplicitRK, IntegratorError, NonFiniteStage, Stepper, Tableau,
+                           explicit_tableau)
     from .implicit import IMEX, IMEX_METHODS, THETA_SCHEMES, ThetaMethod, backward_euler, crank_nicolson
     from .linear import LinearPart, SparseLinearPart, solve_sparse, torch_bicgstab, torch_cg
     from .schemes import (KINDS, SPLITS, Scheme, get_scheme, make_stepper, register_scheme, scheme_names, schemes,
@@ -47,6 +49,7 @@ __all__ = [
     "KINDS",
     "LieSplitting",
     "LinearPart",
+    "NonFiniteStage",
     "SPLITS",
     "Scheme",
     "SparseLinearPart",

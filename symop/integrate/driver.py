@@ -12,7 +12,7 @@ import torch
 from symop import trackers as _trackers
 from symop.errors import SolveError
 
-from .explicit import IntegratorError, Stepper
+from .explicit import IntegratorError, NonFiniteStage, Stepper
 from .monitor import GrowthMonitor
 from .monitor import max_abs as _largest
 
@@ -86,11 +86,22 @@ def _check(u: torch.Tensor, step: int, t: float, dt: float, max_abs: float,
         what = f"exceeded |u| = {max_abs:g} (max |u| = {big:.3g})"
     else:
         what = "became NaN" if math.isnan(big) else "became infinite"
-    raise SolveError(
-        f"the solution {what} at step {step} (t = {t:g}); the time step dt = {dt:g} "
-        "may exceed the stability limit: try a smaller dt or an implicit scheme "
-        "such as --set scheme=crank-nicolson"
-    )
+    raise SolveError(_unstable(what, step, t, dt))
+
+
+def _unstable(what: str, step: int, t: float, dt: float) -> str:
+    """The driver's stability sentence: the solution ``what`` at ``step`` (time ``t``) with the step ``dt``."""
+    return (f"the solution {what} at step {step} (t = {t:g}); the time step dt = {dt:g} "
+            "may exceed the stability limit: try a smaller dt or an implicit scheme "
+            "such as --set scheme=crank-nicolson")
+
+
+def _step(stepper: Stepper, t: float, u: torch.Tensor, dt: float, step: int, h: float) -> torch.Tensor:
+    """``stepper.step(t, u, dt)``; a blow-up inside it (:class:`NonFiniteStage`) becomes the stability sentence."""
+    try:
+        return stepper.step(t, u, dt)
+    except NonFiniteStage:
+        raise SolveError(_unstable("became NaN or infinite inside a time step", step, t + dt, h)) from None
 
 
 def integrate(
@@ -165,12 +176,12 @@ def integrate(
         # snapshots strictly inside (t_prev, t): partial steps from t_prev
         while idx < len(wanted) and wanted[idx] < t - eps:
             s = wanted[idx]
-            v = stepper.step(t_prev, u_prev, s - t_prev)
+            v = _step(stepper, t_prev, u_prev, s - t_prev, k, h)
             _check(v, k, s, h, max_abs, measure)
             traj.times.append(s)
             traj.states.append(v)
             idx += 1
-        u = stepper.step(t_prev, u, h)
+        u = _step(stepper, t_prev, u, h, k, h)
         if k % check_every == 0 or k == n:
             _check(u, k, t, h, max_abs, measure)
         if watch is not None and (every_step or k % check_every == 0 or k == n):

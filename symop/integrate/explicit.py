@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from symop.errors import SymopError
+from symop.errors import SolveError, SymopError
 
 if TYPE_CHECKING:  # pragma: no cover - the scheme names and tableaux are read without torch
     import torch
@@ -27,6 +27,12 @@ RHS = Callable[[float, "torch.Tensor"], "torch.Tensor"]
 
 class IntegratorError(SymopError):
     """A time-integration method is unknown or configured inconsistently."""
+
+
+class NonFiniteStage(SolveError):
+    """A time step met NaN or infinite values inside it (a stage's linear solve got them on its right-hand
+    side): the solution blew up within the step.  :func:`symop.integrate.integrate` turns it into its
+    stability sentence naming the step, the time and dt."""
 
 
 class Stepper(ABC):

@@ -28,7 +28,7 @@ import torch
 
 from symop.errors import SolveError
 
-from .explicit import IntegratorError
+from .explicit import IntegratorError, NonFiniteStage
 
 #: "direct": sparse LU; "amg": CG (symmetric) or GMRES with a pyamg preconditioner;
 #: "cg" / "gmres": that Krylov method with the pyamg preconditioner; "auto": see below.
@@ -579,6 +579,19 @@ def solve_sparse(
 # linear parts
 
 
+def check_finite(rhs: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteStage` when the right-hand side of a time step's solve holds NaN or infinite values.
+
+    Such values come from the state, not the matrix (an explicit part, or the
+    explicit sub-flow of a splitting, overflowed within the step); the solve
+    would report a singular or badly scaled matrix, or a Krylov method that
+    does not converge, instead of the instability.
+    """
+    if not bool(torch.isfinite(rhs).all()):
+        raise NonFiniteStage("the right-hand side of an implicit solve holds NaN or infinite values: "
+                             "the solution blew up within the time step")
+
+
 class LinearPart(ABC):
     """The linear operators of ``M u' = L u + N(t, u)`` acting on a state tensor."""
 
@@ -698,10 +711,11 @@ class SparseLinearPart(LinearPart):
         return self._from_numpy(self.mass @ self._to_numpy(u), u)
 
     def solve_shifted(self, alpha: float, rhs: torch.Tensor) -> torch.Tensor:
-        """x with (M - alpha L) x = rhs."""
+        """x with (M - alpha L) x = rhs; :class:`NonFiniteStage` when ``rhs`` holds NaN or infinite values."""
         alpha = float(alpha)
         if alpha == 0.0 and self.mass is None:
             return rhs
+        check_finite(rhs)
         if rhs.is_cuda:
             A = self._torch_op("S", alpha, rhs)
             x = _torch_krylov(A, rhs.reshape(-1), self.solver, self.symmetric, self.tol)

@@ -20,6 +20,16 @@ zero) it makes that probe from the current state, and stops the run with a
 factors when they disagree by more than :attr:`~GrowthMonitor.tolerance`.
 Otherwise the growth is accepted and the reference moves up to :math:`M_k`,
 so a really growing solution costs one probe (seven extra steps) per decade.
+
+A probe whose steps fail (an implicit stage's solve meets the overflowing
+values, a :class:`~symop.errors.SolveError`) cannot finish its measurement.  A
+failure that follows a measured factor of :attr:`~GrowthMonitor.blow_up`
+(``1e5``) or more, or factors that already disagree, is itself the
+instability and stops the run with the same sentence (ARS(2,2,2) on Burgers'
+equation beyond its step grew max|u| by 1.8e5 in one step and 3e24 in two
+half steps before the solves of four quarter steps failed; accepting it ended
+the run at max|u| = 2.6e7).  A failure with no such measurement still counts
+as "cannot measure", and the growth is accepted.
 """
 
 from __future__ import annotations
@@ -55,6 +65,9 @@ class GrowthMonitor:
     :param substeps: the substep counts of the probe.
     :param max_probes: probes per run at most (one per decade of accepted growth),
         so that a run from a tiny initial state costs a bounded number of extra steps.
+    :param blow_up: a growth factor of one probe measurement past which a failure of
+        the probe's further steps counts as numerical growth (a resolved solution does
+        not grow 10^5-fold within one step, and its finer steps do not fail).
     """
 
     stepper: Stepper
@@ -63,10 +76,13 @@ class GrowthMonitor:
     tolerance: float = 2.0
     substeps: tuple[int, ...] = (1, 2, 4)
     max_probes: int = 24
+    blow_up: float = 1e5
     reference: float = 0.0
     initial: float = 0.0
     probes: int = 0
     history: list[tuple[int, float, float]] = field(default_factory=list)
+    #: why the last probe's steps failed (None: they did not)
+    failure: str | None = None
 
     def start(self, u0: torch.Tensor) -> None:
         """Take :math:`M_0 = \\max|u^0|` as the reference."""
@@ -97,8 +113,14 @@ class GrowthMonitor:
 
     def probe(self, t: float, u: torch.Tensor, m: float) -> list[float] | None:
         """The growth factors of one step ``dt`` made as 1, 2, 4 substeps from ``u`` at ``t``,
-        when they disagree (numerical growth); ``None`` when they agree or cannot be measured."""
+        when they disagree (numerical growth); ``None`` when they agree or cannot be measured.
+
+        When the steps of a substep count fail after a factor of :attr:`blow_up` or more, or after factors
+        that disagree already, the factors measured so far are returned (numerical growth, :attr:`failure`
+        says why the rest failed); a failure before any such evidence gives ``None``.
+        """
         self.probes += 1
+        self.failure = None
         factors: list[float] = []
         try:
             with torch.no_grad():
@@ -108,24 +130,38 @@ class GrowthMonitor:
                     for j in range(count):
                         v = self.stepper.step(t + j * h, v, h)
                     factors.append(self._measure(v) / m)
-        except (SymopError, ArithmeticError, RuntimeError):
+        except (SymopError, ArithmeticError, RuntimeError) as e:
+            if factors and (max(factors) >= self.blow_up or not math.isfinite(max(factors))
+                            or self._disagree(factors)):
+                self.failure = str(e).strip() or type(e).__name__
+                return factors
             return None
         high = max(factors)
         if not math.isfinite(high):
             return factors
-        low = min(factors)
-        if high > 1.0 and high > self.tolerance * max(low, 1e-300):
+        if self._disagree(factors):
             return factors
         return None
+
+    def _disagree(self, factors: list[float]) -> bool:
+        """Whether growth factors differ by more than :attr:`tolerance` (and some growth is measured)."""
+        high, low = max(factors), min(factors)
+        return high > 1.0 and high > self.tolerance * max(low, 1e-300)
 
     def _message(self, step: int, t: float, m: float, growth: list[float]) -> str:
         factors = [f"{g:.3g} in one step" if c == 1 else f"{g:.3g} in {c} steps of dt/{c}"
                    for c, g in zip(self.substeps, growth)]
         start = f"{self.initial:.3g}" if self.initial > 0 else "0"
+        measured = factors[0] if len(factors) == 1 else ", by ".join(factors[:-1]) + f" and by {factors[-1]}"
+        if len(growth) < len(self.substeps):  # the probe's further steps failed
+            c = self.substeps[len(growth)]
+            reason = (self.failure or "").rstrip(".")
+            measured += f", and {'one step' if c == 1 else f'{c} steps of dt/{c}'} failed" + (
+                f" ({reason})" if reason else "")
         return (
             f"the solution grew from max |u| = {start} to {m:.3g} at step {step} (t = {t:.6g}), and the growth "
             f"depends on the time step dt = {self.dt:.3g}: from there max |u| grows by "
-            + ", by ".join(factors[:-1]) + f" and by {factors[-1]}. "
+            + measured + ". "
             "The scheme is unstable at this dt (or does not resolve the growth), so the result would be wrong: "
             "try a smaller dt (the default dt follows the stability limit) or an implicit scheme such as "
             "--set scheme=crank-nicolson"
