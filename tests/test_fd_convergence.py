@@ -109,8 +109,11 @@ def test_advection_diffusion_periodic_order_2():
 
 
 def test_order_4_dirichlet_poisson():
+    """From n = 16: the one-sided row next to a Dirichlet side (:meth:`BoundarySet.dirichlet_degree`) adds an
+    O(h^5) error that lowers the error at n = 8 (6.5e-6 where the degree-6 closure gave 1.2e-5), so a fit from
+    n = 8 reads 3.55; from n = 16 on the errors match that closure's (3.1e-9 at n = 64) and the slope is 3.9."""
     text = POISSON_2D.split("boundary bottom")[0] + "boundary bottom, top: u = exact(u)\nexact u = sin(2*x + 1)*cos(y) + x*y^2\n"
-    assert observed_order(text, [8, 16, 32], order=4) == pytest.approx(4.0, abs=0.2)
+    assert observed_order(text, [16, 32, 64], order=4) == pytest.approx(4.0, abs=0.2)
 
 
 def test_order_4_periodic_advection_diffusion():

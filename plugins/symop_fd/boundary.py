@@ -14,7 +14,8 @@ stencils stay O(h^4) next to the side.
 
 Dirichlet sides set their boundary nodes to ``g`` (the time derivative ``dg/dt``
 in the stages of evolution problems, ``g`` again at the end of every step:
-:class:`symop_fd.timestep.DirichletAtStepEnd`) and extrapolate ghosts polynomially.
+:class:`symop_fd.timestep.DirichletAtStepEnd`) and extrapolate ghosts polynomially
+(:meth:`BoundarySet.dirichlet_degree`).
 
 A side of a field of fourth order in space holds two conditions (clamped:
 ``u = g0`` and ``alpha*u + beta*dn(u) = g1``, :class:`SideCondition` with a
@@ -67,8 +68,10 @@ class BoundarySet:
     """Ghost padding and Dirichlet data of one component on the grid."""
 
     def __init__(self, grid: FDGrid, conditions: dict[str, SideCondition], side_axes: dict[str, tuple[int, int]],
-                 coords, t, order: int, dtype, device) -> None:
+                 coords, t, order: int, dtype, device, space_order: int = 2) -> None:
         self.grid = grid
+        #: the highest derivative along one axis that a stencil takes of this component
+        self.space_order = space_order
         self.g = grid.ghost
         self.order = order
         self.dtype = dtype
@@ -132,12 +135,29 @@ class BoundarySet:
         """
         return 4 if self.order <= 2 else 7
 
+    def dirichlet_degree(self) -> int:
+        """Degree ``D`` of the polynomial through the nodes ``0..D`` that extrapolates a Dirichlet side's ghosts.
+
+        Order 2 takes D = 4.  Order 4 takes D = 5: the row next to the side is then the
+        one-sided six-point second difference, O(h^4) like the interior, and the closed
+        1-D Laplacian has real negative eigenvalues (checked for n = 4..129 and up to 512,
+        eigenvectors conditioned below 5).  D = 6 (O(h^5) there) gives it two pairs of complex
+        eigenvalues, about -10565 ± 2064i at n = 64 (-2644 ± 520i at n = 32): harmless to
+        diffusion, which damps them, but a wave ``dt(u, 2) = lap(u)`` grows like
+        ``exp(Re sqrt(lambda) t)``, about ``exp(0.16 t/h)``, a growth no time step removes.
+        A component differentiated three times along an axis keeps D = 6 (its third
+        difference divides the ghost error by h^3).
+        """
+        if self.order <= 2 or self.space_order > 2:
+            return self.order + 2
+        return self.order + 1
+
     def _closure(self, a: int, s: int, cond: SideCondition) -> dict[str, Any]:
         n = self.grid.shape[a]
         h = self.grid.h[a]
         layers = []
         if cond.kind == "dirichlet" and cond.flux is None:
-            deg = min(self.order + 2, n - 1)
+            deg = min(self.dirichlet_degree(), n - 1)
             for k in range(1, self.g + 1):
                 w = extrapolation(deg, k)
                 layers.append({"terms": [(i, float(w[i])) for i in range(deg + 1)], "affine": None})

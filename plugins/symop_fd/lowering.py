@@ -95,6 +95,68 @@ def fourth_order_refusal(problem) -> str | None:
     return None
 
 
+def _named(parts) -> str:
+    return ", ".join(f"`{p}`" for p in parts)
+
+
+def mixed_condition_refusal(problem) -> str | None:
+    """Why fd cannot take a boundary condition that involves another field than its own, or None.
+
+    fd closes each field's ghost layers from that field's conditions alone; a
+    condition such as ``dn(u) - v = g`` would need ``v`` on the side as data.
+    """
+    for bc in problem.boundary:
+        expr = sp.sympify(bc.lhs) - sp.sympify(bc.rhs)
+        others = [f.name for f in problem.fields if f.name != bc.field and expr.has(f.applied.func)]
+        if others:
+            return (f"the condition on {_named(bc.parts)} for `{bc.field}` involves the field `{others[0]}`; fd takes "
+                    f"conditions on one field at a time: write it in `{bc.field}` and given data only, or use "
+                    "another method")
+    return None
+
+
+def _differentiated_axes(problem, name: str) -> set:
+    """The coordinates along which some equation differentiates the field ``name``."""
+    f = problem.field(name)
+    coords = set(problem.space.coords)
+    out: set = set()
+    for eq in problem.equations:
+        for node in sp.preorder_traversal(sp.sympify(eq.residual)):
+            if isinstance(node, sp.Derivative) and node.expr == f.applied:
+                out.update(v for v, _ in node.variable_count if v in coords)
+    return out
+
+
+def missing_side_refusal(problem) -> str | None:
+    """Why fd cannot close a side without a condition, or None.
+
+    A field differentiated along an axis that is not periodic needs a condition on
+    both sides of it (the ghost layers there come from it); the language lets a
+    first-order (transport) field go without one on its outflow side, and fd has no
+    outflow closure of its own, so it refuses rather than impose ``dn(u) = 0``.
+    """
+    dom = problem.domain
+    if not hasattr(dom, "axis_of_side"):
+        return None
+    names = [a[0] for a in dom.axes]
+    for f in problem.fields:
+        axes = {str(v) for v in _differentiated_axes(problem, f.name)} - set(problem.periodic)
+        given = {p for bc in problem.conditions_for(f.name) for p in _sides(problem, bc.parts)}
+        for side in dom.sides:
+            a = dom.axis_of_side(side)[0]
+            axis = a if isinstance(a, str) else names[a]
+            if axis in axes and side not in given:
+                return (f"fd needs a condition on every side that is not periodic; side `{side}` has none for "
+                        f"`{f.name}` (fd has no outflow closure of its own): give one there, make `{axis}` "
+                        "periodic, or use another method")
+    return None
+
+
+def boundary_refusal(problem) -> str | None:
+    """Why fd cannot close this problem's sides, or None: conditions mixing fields, missing sides, fourth order."""
+    return mixed_condition_refusal(problem) or missing_side_refusal(problem) or fourth_order_refusal(problem)
+
+
 def _side_conditions(problem, name: str, differentiate: bool) -> dict[str, SideCondition]:
     out: dict[str, SideCondition] = {}
     fourth = space_order(problem, name) >= 4
@@ -267,9 +329,9 @@ class Lowered:
 
     def __init__(self, problem, n: int, order: int, dtype, device) -> None:
         self.problem = problem
-        refusal = fourth_order_refusal(problem)
+        refusal = boundary_refusal(problem)
         if refusal is not None:
-            raise LoweringError(refusal)
+            raise LoweringError(refusal if refusal.endswith(".") else refusal + ".")
         self.comps = components(problem)
         self.coords = tuple(problem.space.coords)
         self.t = problem.t
@@ -297,8 +359,9 @@ class Lowered:
             if isinstance(a, str):
                 a = self.grid.names.index(a)
             fixed[s] = (int(a), int(sg))
-        self.bsets = [BoundarySet(self.grid, c.conditions, fixed, self.coords, self.t, order, dtype, device)
-                      for c in self.comps]
+        along = {ci: max([*mi, 0]) for ci, mi in mis}
+        self.bsets = [BoundarySet(self.grid, c.conditions, fixed, self.coords, self.t, order, dtype, device,
+                                  space_order=along.get(ci, 0)) for ci, c in enumerate(self.comps)]
         self.rhs = self.evaluator({c.name: c.rhs for c in self.comps}, "rhs")
         self.dirichlet_mask = np.stack([b.mask for b in self.bsets])
 

@@ -270,6 +270,12 @@ def derive(problem, name: str) -> WeakForm:
     fa = problem.field(name).applied
     isotropic = None
     for bc, parts, alpha, beta, g in _resolved_conditions(problem, name):
+        others = [b for b in names if b != name and any(sp.sympify(e).has(problem.field(b).applied)
+                                                         for e in (alpha, beta, g))]
+        if others:
+            raise WeakFormError(f"the condition on {', '.join(f'`{p}`' for p in parts)} for `{name}` involves the "
+                                f"field `{others[0]}`; fem takes conditions on one field at a time: write it in "
+                                f"`{name}` and given data only, or use another method.")
         if bc.kind == "dirichlet":
             if g.has(*fields_applied) or alpha.has(*fields_applied):
                 raise WeakFormError(f"the Dirichlet value of `{name}` on {', '.join(parts)} must be known data, "
