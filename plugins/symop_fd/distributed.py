@@ -162,7 +162,7 @@ def make_layout(low, world: int, blocks: str | None) -> Layout:
     grid = low.grid
     layout = Layout(tuple(low.shape), process_grid(tuple(low.shape), world, blocks), tuple(grid.periodic))
     g = grid.ghost
-    closure = low.order + 3  # nodes a side's closure reads: Dirichlet extrapolation of degree order + 2
+    closure = low.order + 3  # nodes a side's closure reads: Dirichlet extrapolation of degree at most order + 2 (BoundarySet.dirichlet_degree)
     for k in range(grid.dimension):
         sizes = [b - a for a, b in layout.split(k)]
         ends = [] if grid.periodic[k] or layout.procs[k] == 1 else [sizes[0], sizes[-1]]

@@ -33,9 +33,9 @@ as "cannot measure", and the growth is accepted.
 
 What it cannot see is growth that the time step does not cause: an eigenvalue
 of the spatial operator itself in the wrong place (a boundary closure whose
-complex eigenvalues make a wave grow like :math:`e^{\mu t}` at any
-:math:`\Delta t`) is resolved by the scheme, so the probe's factors agree (to
-1 % in such a run, where :math:`\max|u|` grew by 10^8) and the growth passes as
+complex eigenvalues make a wave grow like :math:`e^{\\mu t}` at any
+:math:`\\Delta t`) is resolved by the scheme, so the probe's factors agree (to
+1 % in such a run, where :math:`\\max|u|` grew by 10^8) and the growth passes as
 the solution's.  Such operators have to be stable by construction.
 """
 
