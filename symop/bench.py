@@ -184,7 +184,7 @@ class _Task:
 def solve_entry(task: _Task) -> dict[str, Any]:
     """The result row of one suite problem: status pass/fail/error/skipped, errors, its own wall time."""
     from symop.api import load, solve
-    from symop.plugins import get_discretization
+    from symop.plugins import get_discretization, refusal
 
     disc = get_discretization(task.method)
     entry = task.entry
@@ -193,7 +193,7 @@ def solve_entry(task: _Task) -> dict[str, Any]:
     start = time.perf_counter()
     try:
         problem = load(task.directory / entry["file"])
-        reason = disc.accepts(problem)
+        reason = refusal(task.method, problem)
         if reason:
             row.update(status="skipped", reason=reason, rel_l2=None, max=None, time=0.0)
             return row

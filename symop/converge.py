@@ -217,7 +217,7 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     workers; the study is the serial one but for the times.
     """
     from symop.api import load, method_and_options, refuse_checkpoint
-    from symop.plugins import get_discretization
+    from symop.plugins import get_discretization, refusal
     from symop.sweep import run_tasks
 
     if refine not in ("space", "time", "both"):
@@ -239,7 +239,7 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     method, merged = method_and_options(problem, method, given)
     refuse_checkpoint(merged, "a convergence study solves each level")
     disc = get_discretization(method)
-    reason = disc.accepts(problem)
+    reason = refusal(method, problem)
     if reason:
         raise SymopError(f"{method} cannot solve {problem.name}: {reason}" + ("" if reason.endswith(".") else "."))
     plans = []

@@ -945,6 +945,14 @@ def _returned(method: str, origin: PluginOrigin | None, stage: str, value: Any, 
     raise PluginError(message)
 
 
+def refusal(name: str, problem: "Problem", pm: pluggy.PluginManager | None = None) -> str | None:
+    """Why the method ``name`` refuses ``problem``, or None when it accepts it: its ``accepts``, checked as
+    :func:`lower` checks it (another package's method that fails there, or answers with something other than a
+    string, is a :class:`PluginError` that names it and the stage)."""
+    disc, origin = _lookup(name, pm)
+    return _accepts(disc, origin, problem)
+
+
 def _accepts(disc: Discretization, origin: PluginOrigin | None, problem: "Problem") -> str | None:
     """``disc.accepts(problem)``, checked: None (or "") to accept, else the reason as a string."""
     reason = _stage(disc.name, origin, "accepts", disc.accepts, problem)

@@ -344,7 +344,7 @@ def test_a_failure_inside_a_plugin_method_blames_the_plugin_and_names_the_stage(
 
 
 def test_a_plugin_failure_outside_the_guarded_stages_is_blamed_on_the_plugin(installed, capsys):
-    """``converge`` asks ``accepts`` itself: the command line's last resort names the plugin and the stage."""
+    """``converge`` on the command line: a failure in the plugin's ``accepts`` names the plugin and the stage."""
     installed(provider(Zero("broken", {"accepts": KeyError("boom in accepts")})))
     assert main(["converge", str(ROOT / "examples" / "heat.pde"), "--method", "broken", "--levels", "2"]) == 1
     err = capsys.readouterr().err
@@ -400,3 +400,21 @@ def test_converge_refusal_ends_with_a_full_stop_as_run_does(installed, capsys):
 
 def test_plugin_errors_are_symop_errors():
     assert issubclass(PluginError, SymopError)
+
+
+def test_converge_and_bench_from_python_blame_a_plugin_whose_accepts_fails(installed, tmp_path):
+    """converge and bench ask ``accepts`` themselves, before any solve: from Python too, another package's
+    failure there is a PluginError naming the method, its plugin and the stage (it was the plugin's own
+    KeyError, or a result row that read as an error of the problem)."""
+    from symop import bench
+    from symop.converge import converge
+
+    installed(provider(Zero("broken", {"accepts": KeyError("boom in accepts")})))
+    expected = (f"the method `broken` (plugin {__name__}.provider.<locals>.ThirdParty) failed in accepts: "
+                "KeyError: 'boom in accepts'.")
+    with pytest.raises(PluginError) as err:
+        converge(str(ROOT / "examples" / "heat.pde"), "broken", levels=2)
+    assert str(err.value) == expected
+    bench.generate("poisson", 1, 0, tmp_path / "suite", domains=["box"])
+    rows = bench.run(tmp_path / "suite", "broken")["results"]
+    assert rows[0]["status"] == "error" and expected in rows[0]["reason"]
