@@ -1,6 +1,6 @@
 """What a classical solver checks before it solves: that the problem has one solution, and data it can evaluate.
 
-Two checks that fd and fem share (and any method that solves a discrete system
+Checks that fd and fem share (and any method that solves a discrete system
 may use):
 
 * :func:`constant_refusal`: a steady problem in which a field appears only
@@ -16,6 +16,8 @@ may use):
   says how to fix it (a Dirichlet or Robin condition on one side, or a term
   in ``u`` itself).  Methods that minimise a loss (pinn) pick one solution
   and need not refuse.
+* :func:`mixed_condition_refusal`: a boundary condition of one field that
+  involves another (``dn(u) - v = g``), which neither closes.
 * :func:`check_data`: every piece of known data — each field-free term of an
   equation, the coefficients of its field nodes, boundary values and
   coefficients, initial values — evaluated at the points where the method
@@ -135,6 +137,27 @@ def constant_refusal(problem: Problem, method: str) -> str | None:
                f"({balance}), so does ({moved}) for every constant c")
         fixes.append("terms in the fields themselves that do not cancel under that shift")
     return f"{method} needs a problem with one solution, and this one {why}. Add " + ", or ".join(fixes) + "."
+
+
+def mixed_condition_refusal(problem: Problem, method: str, field: str | None = None) -> str | None:
+    """Why ``method`` refuses a boundary condition that involves another field than its own (of ``field`` only,
+    when given), or None.
+
+    fd closes each field's ghost layers, and fem each field's boundary terms,
+    from that field's conditions alone: a condition such as ``dn(u) - v = g``
+    would need ``v`` on the side as data.
+    """
+    for bc in problem.boundary:
+        if field is not None and bc.field != field:
+            continue
+        expr = sp.sympify(bc.lhs) - sp.sympify(bc.rhs)
+        others = [f.name for f in problem.fields if f.name != bc.field and expr.has(f.applied.func)]
+        if others:
+            sides = ", ".join(f"`{p}`" for p in bc.parts)
+            return (f"the condition on {sides} for `{bc.field}` involves the field `{others[0]}`; {method} takes "
+                    f"conditions on one field at a time: write it in `{bc.field}` and given data only, or use "
+                    "another method")
+    return None
 
 
 # --------------------------------------------------------------------------- finite data

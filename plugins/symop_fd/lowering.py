@@ -95,26 +95,6 @@ def fourth_order_refusal(problem) -> str | None:
     return None
 
 
-def _named(parts) -> str:
-    return ", ".join(f"`{p}`" for p in parts)
-
-
-def mixed_condition_refusal(problem) -> str | None:
-    """Why fd cannot take a boundary condition that involves another field than its own, or None.
-
-    fd closes each field's ghost layers from that field's conditions alone; a
-    condition such as ``dn(u) - v = g`` would need ``v`` on the side as data.
-    """
-    for bc in problem.boundary:
-        expr = sp.sympify(bc.lhs) - sp.sympify(bc.rhs)
-        others = [f.name for f in problem.fields if f.name != bc.field and expr.has(f.applied.func)]
-        if others:
-            return (f"the condition on {_named(bc.parts)} for `{bc.field}` involves the field `{others[0]}`; fd takes "
-                    f"conditions on one field at a time: write it in `{bc.field}` and given data only, or use "
-                    "another method")
-    return None
-
-
 def _differentiated_axes(problem, name: str) -> set:
     """The coordinates along which some equation differentiates the field ``name``."""
     f = problem.field(name)
@@ -154,7 +134,10 @@ def missing_side_refusal(problem) -> str | None:
 
 def boundary_refusal(problem) -> str | None:
     """Why fd cannot close this problem's sides, or None: conditions mixing fields, missing sides, fourth order."""
-    return mixed_condition_refusal(problem) or missing_side_refusal(problem) or fourth_order_refusal(problem)
+    from symop.wellposed import mixed_condition_refusal
+
+    return (mixed_condition_refusal(problem, "fd") or missing_side_refusal(problem)
+            or fourth_order_refusal(problem))
 
 
 def _side_conditions(problem, name: str, differentiate: bool) -> dict[str, SideCondition]:

@@ -225,18 +225,18 @@ class FiniteDifferences(Discretization):
             return f"fd needs a box domain; this problem's domain is a {problem.domain.describe()}"
         if problem.dimension > 3:
             return f"fd handles 1, 2 or 3 dimensions; this problem has {problem.dimension}"
-        from .lowering import boundary_refusal, mixed_condition_refusal
+        from symop.wellposed import constant_refusal, mixed_condition_refusal
 
-        mixed = mixed_condition_refusal(problem)
+        from .lowering import fourth_order_refusal, missing_side_refusal
+
+        mixed = mixed_condition_refusal(problem, "fd")  # before the form: `dn(u) - v = g` is of no form fd knows
         if mixed is not None:
             return mixed
         for bc in problem.boundary:
             if bc.kind not in ("dirichlet", "neumann", "robin"):
                 return (f"fd needs boundary conditions of the form alpha*u + beta*dn(u) = g; the condition on "
                         f"{', '.join(bc.parts)} is not")
-        from symop.wellposed import constant_refusal
-
-        return boundary_refusal(problem) or constant_refusal(problem, "fd")
+        return missing_side_refusal(problem) or fourth_order_refusal(problem) or constant_refusal(problem, "fd")
 
     def lower(self, problem, options: Mapping[str, Any]) -> Program:
         _refuse_unused_solver(problem, options)

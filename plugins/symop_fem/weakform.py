@@ -40,6 +40,7 @@ import sympy as sp
 from symop.errors import SymopError
 from symop.model.analysis import evolution, field_nodes, has_normal_data, normal_data
 from symop.model.operators import NormalDerivative
+from symop.wellposed import mixed_condition_refusal
 from symop.writer import language_text
 
 
@@ -269,13 +270,10 @@ def derive(problem, name: str) -> WeakForm:
     fields_applied = [problem.field(n).applied for n in names]
     fa = problem.field(name).applied
     isotropic = None
+    mixed = mixed_condition_refusal(problem, "fem", name)
+    if mixed is not None:
+        raise WeakFormError(mixed + ".")
     for bc, parts, alpha, beta, g in _resolved_conditions(problem, name):
-        others = [b for b in names if b != name and any(sp.sympify(e).has(problem.field(b).applied)
-                                                         for e in (alpha, beta, g))]
-        if others:
-            raise WeakFormError(f"the condition on {', '.join(f'`{p}`' for p in parts)} for `{name}` involves the "
-                                f"field `{others[0]}`; fem takes conditions on one field at a time: write it in "
-                                f"`{name}` and given data only, or use another method.")
         if bc.kind == "dirichlet":
             if g.has(*fields_applied) or alpha.has(*fields_applied):
                 raise WeakFormError(f"the Dirichlet value of `{name}` on {', '.join(parts)} must be known data, "
