@@ -1009,7 +1009,7 @@ def lower(problem: "Problem", method: str, options: Mapping[str, Any] | None = N
     disc, origin = _lookup(method, pm)
     reason = _accepts(disc, origin, problem)
     if reason:
-        raise MethodError(reason if reason.endswith(".") else reason + ".")
+        raise MethodError(_sentence(reason))
     resolved = resolve_options(method, disc.options, options or {}, problem)
     several = processes is not None and processes.is_distributed
     if several and (reason := _stage(method, origin, "processes", disc.processes, problem, resolved)):
@@ -1043,7 +1043,7 @@ def train(problem: "Problem", method: str, options: Mapping[str, Any] | None = N
         raise not_trainable(method, pm)
     reason = _accepts(disc, origin, problem)
     if reason:
-        raise MethodError(reason if reason.endswith(".") else reason + ".")
+        raise MethodError(_sentence(reason))
     if samples < 1:
         raise OptionError(f"training needs at least one sample, not {samples}.")
     resolved = resolve_options(method, tuple(disc.options) + tuple(disc.train_options), options or {})

@@ -279,13 +279,18 @@ def initial_state(low: Lowered, t0: float, blocks=None) -> torch.Tensor:
     return U0
 
 
-def dirichlet_values(U: torch.Tensor, t, bsets) -> torch.Tensor:
-    """A copy of the state ``U`` whose Dirichlet nodes hold the data g(t) (``bsets``: each component's boundary)."""
-    out = U.clone()
+def set_dirichlet_values(U: torch.Tensor, t, bsets) -> torch.Tensor:
+    """Set the Dirichlet nodes of the state ``U`` to the data g(t), in place (``bsets``: each component's
+    boundary); returns ``U``."""
     for ci, b in enumerate(bsets):
         if b.dirichlet:
-            b.set_dirichlet(out[ci], t, rate=False)
-    return out
+            b.set_dirichlet(U[ci], t, rate=False)
+    return U
+
+
+def dirichlet_values(U: torch.Tensor, t, bsets) -> torch.Tensor:
+    """A copy of the state ``U`` whose Dirichlet nodes hold the data g(t)."""
+    return set_dirichlet_values(U.clone(), t, bsets)
 
 
 class DirichletAtStepEnd(Stepper):
@@ -315,13 +320,7 @@ class DirichletAtStepEnd(Stepper):
 
     def step(self, t: float, u: torch.Tensor, dt: float) -> torch.Tensor:
         v = self.inner.step(t, u, dt)
-        if v is u:
-            v = v.clone()
-        tt = self.low.time_tensor(t + dt)
-        for ci, b in enumerate(self.bsets):
-            if b.dirichlet:
-                b.set_dirichlet(v[ci], tt, rate=False)
-        return v
+        return set_dirichlet_values(v.clone() if v is u else v, self.low.time_tensor(t + dt), self.bsets)
 
 
 class LastTimes:
