@@ -131,11 +131,8 @@ def check_solve_line(problem: Problem, given: Mapping[str, Any] | None = None) -
         try:
             _plugins.resolve_options(method, disc.options, {k: v for k, v in spec.options.items() if k in table},
                                      problem)
-        except OptionError as err:
-            import re
-
-            named = re.match(r"`(\w+)`", str(err))  # "`dt` acts only on ...": the option it names
-            raise error(spec.option_positions.get(named.group(1)) if named else None, str(err)) from None
+        except OptionError as err:  # an option that would not act: at its place on the line
+            raise error(spec.option_positions.get(err.option) if err.option else None, str(err)) from None
 
 
 def refuse_checkpoint(options: Mapping[str, Any], study: str) -> None:

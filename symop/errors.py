@@ -29,7 +29,12 @@ class SymopError(Exception):
 
 
 class OptionError(SymopError):
-    """A method option has an unknown name or a value of the wrong type."""
+    """A method option has an unknown name or a value of the wrong type; ``option`` names the option at fault
+    where the error knows it (for a caller that points at where it was given)."""
+
+    def __init__(self, message: str = "", option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class MethodError(SymopError):

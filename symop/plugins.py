@@ -270,10 +270,10 @@ def _refuse_inert(given: Mapping[str, Any], table: Mapping[str, Option], out: Ma
         cond = option.only_with
         if cond is not None and cond.option in out and not cond.holds(out[cond.option]):
             raise OptionError(f"`{key}` acts only with {cond.words()}, and this run has {cond.option} "
-                              f"{out[cond.option]}: change {cond.option}, or leave {key} out.")
+                              f"{out[cond.option]}: change {cond.option}, or leave {key} out.", option=key)
         if option.time_dependent and problem is not None and problem.is_steady:
             raise OptionError(f"`{key}` acts only on a time-dependent problem, and `{problem.name}` is steady "
-                              f"(it has no time): leave {key} out.")
+                              f"(it has no time): leave {key} out.", option=key)
 
 
 # ------------------------------------------------------------- protocol
