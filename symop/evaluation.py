@@ -225,7 +225,8 @@ def evaluate(solution: "Solution", args: tuple[Any, ...], t: float | None, field
             if mask.any():
                 values[mask] = interpolant(source, pts[mask])
             out[n] = values
-    shaped = {n: (float(v[0]) if scalar else v.reshape(shape)) for n, v in out.items()}
+    # one point, as numbers or as one list of d coordinates: a float, as the docstring promises
+    shaped = {n: (float(v[0]) if scalar or shape == () else v.reshape(shape)) for n, v in out.items()}
     if field is not None or len(shaped) == 1:
         return next(iter(shaped.values()))
     return shaped

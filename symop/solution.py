@@ -267,6 +267,8 @@ class Solution:
     dofs: dict[str, np.ndarray] | None = field(default=None, repr=False)
     dof_history: dict[str, np.ndarray] | None = field(default=None, repr=False)
     network: Any = field(default=None, repr=False)
+    #: a network's solution drawn on a grid: the points where the run measured its errors, and its values there
+    samples: tuple[np.ndarray, dict[str, np.ndarray]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._init_evaluation()
@@ -448,11 +450,16 @@ class Solution:
         elif isinstance(self.geometry, PointCloud):
             geometry = {"kind": "points", "points": self.geometry.size, "names": list(self.geometry.names)}
         else:
+            names = tuple(getattr(self.geometry, "names", ()) or ()) or tuple(self.problem.space.names)
             geometry = {
                 "kind": "mesh",
                 "points": int(len(self.geometry.points)),
                 "cells": int(len(self.geometry.cells)),
+                "names": list(names),
             }
+        samples = self.samples
+        if samples is not None:  # a network's solution written on a grid: where its errors were measured
+            geometry["samples"] = int(len(samples[0]))
         return _json_safe(
             {
                 "problem": self.problem.name,
@@ -521,10 +528,22 @@ class Solution:
         written does not stop the others: an
         :class:`~symop.output.files.OutputError` at the end names the failures
         and lists the files that were written.
+
+        A network's solution (pinn, insr, hypino) in one to three dimensions is
+        written on the grid :meth:`plot` draws (:attr:`PICTURE_NODES` nodes per
+        axis over the domain's bounding box, NaN outside the domain), not at its
+        scattered sample points, and a time-dependent one with
+        :data:`symop.evaluation.DEFAULT_SNAPSHOTS` snapshots equally spaced in
+        time; the errors written are those the run measured at its sample
+        points, which ``fields.npz`` keeps as ``sample_points`` and
+        ``sample_<field>`` (the ``.h5`` under ``/samples``).
         """
         from symop.output.files import OutputFiles, prepare_directory
 
         out = prepare_directory(directory, "save")
+        gridded = self._picture(snapshots=True)
+        if gridded is not self:
+            return gridded.save(out)
         files = OutputFiles()
         files.attempt("fields.npz", lambda: self._write_npz(out / "fields.npz"))
         dim = self.geometry.dimension if hasattr(self.geometry, "dimension") else _nodes(self.geometry).shape[1]
@@ -557,14 +576,28 @@ class Solution:
             exact = self.exact_values(name)
             if exact is not None:
                 arrays[f"exact_{name}"] = np.asarray(exact)
+        samples = self.samples
+        if samples is not None:  # a network's values where the run measured its errors
+            arrays["sample_points"] = samples[0]
+            for name, values in samples[1].items():
+                arrays[f"sample_{name}"] = values
         np.savez(path, **arrays)
         return path
 
     def _write_vtk_files(self, out: Path, files: "OutputFiles") -> None:
-        from symop.output.files import file_stem
+        """The ``.vtu`` file(s) and ``.pvd`` collection; those of an earlier save of this problem into ``out``
+        that were not rewritten are removed (:func:`~symop.output.files.remove_stale_vtk`)."""
+        from symop.output.files import file_stem, remove_stale_vtk
 
         ext = ".vtu"
         stem = file_stem(self.problem.name)
+        before = len(files.written)
+        try:
+            self._write_vtk_series(out, files, stem, ext)
+        finally:
+            remove_stale_vtk(out, stem, files.written[before:])
+
+    def _write_vtk_series(self, out: Path, files: "OutputFiles", stem: str, ext: str) -> None:
         if self.history and self.times is not None and len(self.times):
             entries = []
             width = max(4, len(str(len(self.times) - 1)))
@@ -588,11 +621,12 @@ class Solution:
         """The fields of a grid solution as an ``xarray.Dataset`` (coordinates and time as dimensions).
 
         See :func:`symop.output.dataset.to_xarray`; needs the optional
-        package xarray.
+        package xarray.  A network's solution is given on the grid and at the
+        times :meth:`save` writes.
         """
         from symop.output.dataset import to_xarray
 
-        return to_xarray(self)
+        return to_xarray(self._picture(snapshots=True))
 
     # ------------------------------------------------------------ figures
     def _select(self, field: str | Sequence[str] | None) -> list[str]:
@@ -659,10 +693,19 @@ class Solution:
     #: nodes per axis of the grid a network's solution is drawn on (1-D, 2-D, 3-D)
     PICTURE_NODES = {1: 201, 2: 101, 3: 33}
 
-    def _picture(self) -> "Solution":
-        """What :meth:`plot` draws: this solution, or for a network its values at the final time on a
-        grid over the domain's bounding box (NaN outside the domain)."""
+    def _picture(self, snapshots: bool = False) -> "Solution":
+        """This solution, or for a network its values on a grid over the domain's bounding box (NaN outside
+        the domain), which :meth:`plot`, :meth:`save` and :meth:`animate` use instead of the scattered
+        sample points.
+
+        The grid has :attr:`PICTURE_NODES` nodes per axis.  With ``snapshots`` a time-dependent network is
+        also evaluated at :data:`symop.evaluation.DEFAULT_SNAPSHOTS` equally spaced times of its interval
+        (the history); the errors stay those measured at the method's own points (kept as
+        :attr:`norms`), so that a file reports what the run reported.
+        """
         import dataclasses
+
+        from symop.evaluation import DEFAULT_SNAPSHOTS, inside, network_values
 
         d = self.geometry.dimension if isinstance(self.geometry, PointCloud) else 0
         if self.network is None or d not in self.PICTURE_NODES:
@@ -671,10 +714,29 @@ class Solution:
         n = self.PICTURE_NODES[d]
         grid = Grid(tuple(np.linspace(a, b, n) for a, b in zip(lo, hi)), self.geometry.names)
         points = grid.points()
-        fields = {name: np.asarray(self(points, field=name, outside="nan"), dtype=np.float64).reshape(grid.shape)
-                  for name in self.fields}
-        return dataclasses.replace(self, geometry=grid, fields=fields, times=None, history=None, norms=None,
-                                   interpolant=None, network=None, dofs=None, dof_history=None)
+        mask = inside(self.problem.domain, points)
+        columns = [self.problem.field_names.index(name) for name in self.fields]
+
+        def state(t: float | None) -> dict[str, np.ndarray]:
+            values = np.full((len(points), len(columns)), np.nan)
+            if mask.any():
+                values[mask] = network_values(self, points[mask], t)[:, columns]
+            return {name: values[:, k].reshape(grid.shape) for k, name in enumerate(self.fields)}
+
+        steady = self.problem.time is None
+        when = None if steady else (self.time if self.time is not None else float(self.problem.time.end))
+        fields = state(when)
+        times = history = None
+        if snapshots and not steady:
+            times = np.linspace(float(self.problem.time.start), when, DEFAULT_SNAPSHOTS)
+            states = [state(float(t)) for t in times[:-1]] + [fields]
+            history = {name: np.stack([s[name] for s in states]) for name in self.fields}
+        return dataclasses.replace(self, geometry=grid, fields=fields, time=when, times=times, history=history,
+                                   norms=self.errors() if snapshots else None, interpolant=None, network=None,
+                                   dofs=None, dof_history=None,
+                                   # where the run measured its errors, and its values there, written beside the grid
+                                   samples=(_nodes(self.geometry), dict(self.fields)))
+        return view
 
     def animate(
         self, path: str | Path | None = None, field: str | Sequence[str] | None = None, fps: int = 10
@@ -682,18 +744,18 @@ class Solution:
         """Draw every saved time into a GIF animation and return its path.
 
         Needs a :attr:`history` and a geometry of one or two coordinates; the
-        value range is fixed over all frames.  ``path`` defaults to
+        value range is fixed over all frames.  A time-dependent network is
+        drawn on the grid and at the times :meth:`save` writes.  ``path`` defaults to
         ``<problem name>.gif``.
         """
         from matplotlib.animation import PillowWriter
 
         from symop.output import plotting
 
-        if (not self.history or self.times is None or len(self.times) == 0) and self.network is not None \
-                and self.problem.time is not None:
-            raise SymopError(f"animate() draws the saved snapshots of a grid or mesh, and this {self.method} solution "
-                             "is a network with none saved: draw it at chosen times with s.at(t).plot(...), or "
-                             "evaluate it with s(points, t=...).")
+        if self.network is not None and self.problem.time is not None:
+            gridded = self._picture(snapshots=True)
+            if gridded is not self:
+                return gridded.animate(path, field, fps)
         if not self.history or self.times is None or len(self.times) == 0:
             raise SymopError(
                 "the solution has no history to animate; run a time-dependent problem with saved steps."

@@ -376,8 +376,8 @@ def test_network_and_grid_solutions_evaluate_on_cuda():
 
 
 def test_pictures_refuse_what_they_cannot_draw_with_a_sentence(tmp_path):
-    """plot() to an extension matplotlib does not write, and animate() of a network solution (no saved snapshots),
-    end in sentences; fields.npz carries the exact values as the .h5 does."""
+    """plot() to an extension matplotlib does not write, and animate() of a steady network solution (no time to
+    animate), end in sentences; fields.npz carries the exact values as the .h5 does."""
     p = symop.load(ROOT / "examples/heat.pde")
     fd = symop.solve(p, method="fd", n=8)
     with pytest.raises(SymopError, match=r"plot\(\) cannot write `u.xyz`: .* use one of .*\.png"):
@@ -386,10 +386,10 @@ def test_pictures_refuse_what_they_cannot_draw_with_a_sentence(tmp_path):
     fd.save(tmp_path / "out")
     with np.load(tmp_path / "out" / "fields.npz") as saved:
         np.testing.assert_allclose(saved["exact_u"], fd.exact_values("u"))
-    net = symop.solve(p, method="pinn", steps=2, width=4, depth=1, points=16, boundary_points=4, eval_points=10)
-    with pytest.raises(SymopError, match=r"animate\(\) draws the saved snapshots of a grid or mesh, and this pinn "
-                                         r"solution is a network"):
-        net.animate(tmp_path / "u.gif")
+    steady = symop.solve(symop.load(ROOT / "examples/poisson.pde"), method="pinn", steps=2, width=4, depth=1,
+                         points=16, boundary_points=4, eval_points=10)
+    with pytest.raises(SymopError, match="the solution has no history to animate"):
+        steady.animate(tmp_path / "u.gif")
 
 
 def test_at_its_own_time_a_solution_keeps_the_methods_error_measures():

@@ -118,6 +118,29 @@ def file_stem(name: str, limit: int = MAX_STEM) -> str:
     return stem[: limit - 9] + "_" + digest
 
 
+def remove_stale_vtk(folder: str | Path, stem: str, written: list[Path]) -> list[Path]:
+    """Remove the VTK files of an earlier save of ``stem`` in ``folder`` that this save did not rewrite.
+
+    A folder keeps one run's files: ``<stem>.vtu``, ``<stem>.pvd`` and the
+    numbered snapshots ``<stem>_<k>.vtu`` not in ``written`` are deleted, so
+    that ParaView, which groups numbered files into one series, does not mix
+    the snapshots of two runs.  Other files are left alone; returns those
+    removed.
+    """
+    folder = Path(folder)
+    keep = {Path(p).name for p in written}
+    pattern = re.compile(re.escape(stem) + r"(_[0-9]{4,})?\.vtu|" + re.escape(stem) + r"\.pvd")
+    removed: list[Path] = []
+    for path in folder.iterdir():
+        if path.name not in keep and pattern.fullmatch(path.name) and path.is_file():
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            removed.append(path)
+    return removed
+
+
 @dataclass
 class OutputFiles:
     """Writes files one by one; a failure is recorded and the others are still written.

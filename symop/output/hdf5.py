@@ -16,6 +16,8 @@ Layout of ``<name>.h5`` (every array float64 unless said otherwise)::
     /diagnostics/<name>     scalars recorded by trackers, one per recorded step
     /dofs/<f>               every degree of freedom when there are more than nodes (P2 elements)
     /dof_history/<f>        the degrees of freedom at every saved time
+    /samples/points         a network's solution (written on a grid): the (N, d) points where the run
+    /samples/<f>            measured its errors, and its final values there
 
 :func:`read_hdf5` reads such a file back into plain arrays and dictionaries.
 """
@@ -108,6 +110,12 @@ def write_hdf5(path: str | Path, solution: "Solution") -> Path:
                 group = f.create_group(group_name)
                 for name, values in arrays.items():
                     group.create_dataset(name, data=np.asarray(values, dtype=np.float64), compression="gzip")
+        samples = solution.samples
+        if samples is not None:
+            group = f.create_group("samples")
+            group.create_dataset("points", data=np.asarray(samples[0], dtype=np.float64), compression="gzip")
+            for name, values in samples[1].items():
+                group.create_dataset(name, data=np.asarray(values, dtype=np.float64), compression="gzip")
         diagnostics = getattr(solution, "diagnostics", None)
         if diagnostics:
             group = f.create_group("diagnostics")
@@ -126,32 +134,52 @@ def read_hdf5(path: str | Path) -> dict[str, Any]:
 
     Keys: ``attrs`` (options, info and errors decoded from JSON), ``geometry``
     (its datasets and ``kind``, ``names``), ``fields``, ``exact``, ``times``
-    (or ``None``), ``history``, ``diagnostics``, ``dofs`` and ``dof_history``
-    (dictionaries of arrays).
+    (or ``None``), ``history``, ``diagnostics``, ``dofs``, ``dof_history`` and
+    ``samples`` (dictionaries of arrays).
     """
     h5py = _h5py()
-    with h5py.File(Path(path), "r") as f:
-        if f.attrs.get("format") != FORMAT:
-            raise SymopError(f"`{path}` is not a symop solution file (no format attribute `{FORMAT}`).")
-        attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
-        for key in ("options", "info", "errors"):
-            attrs[key] = json.loads(attrs[key])
-        geo = f["geometry"]
-        geometry: dict[str, Any] = {k: geo[k][()] for k in geo}
-        geometry["kind"] = str(geo.attrs["kind"])
-        geometry["names"] = [str(n) for n in geo.attrs["names"]]
+    target = Path(path).expanduser()
+    if not target.exists():
+        raise SymopError(f"`{path}`: no such file; give the .h5 file that symop run -o or Solution.save wrote.")
+    if target.is_dir():
+        raise SymopError(f"`{path}` is a folder; give the .h5 file in it that symop run -o or Solution.save wrote.")
+    try:
+        handle = h5py.File(target, "r")
+    except OSError as err:
+        why = str(err).split("(", 1)[-1].rstrip(")") if "(" in str(err) else str(err)
+        raise SymopError(f"`{path}` cannot be read as an HDF5 file ({why}): it is damaged, truncated or of "
+                         "another kind.") from None
+    try:
+        with handle as f:
+            return _read(f, path)
+    except (KeyError, ValueError, TypeError, OSError) as err:
+        raise SymopError(f"`{path}` is a damaged symop solution file: {err}.") from None
 
-        def group(name: str) -> dict[str, np.ndarray]:
-            return {k: f[name][k][()] for k in f[name]} if name in f else {}
 
-        return {
-            "attrs": attrs,
-            "geometry": geometry,
-            "fields": group("fields"),
-            "exact": group("exact"),
-            "times": f["times"][()] if "times" in f else None,
-            "history": group("history"),
-            "diagnostics": group("diagnostics"),
-            "dofs": group("dofs"),
-            "dof_history": group("dof_history"),
-        }
+def _read(f: Any, path: str | Path) -> dict[str, Any]:
+    """The contents of an open solution file ``f`` (see :func:`read_hdf5`)."""
+    if f.attrs.get("format") != FORMAT:
+        raise SymopError(f"`{path}` is not a symop solution file (no format attribute `{FORMAT}`).")
+    attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
+    for key in ("options", "info", "errors"):
+        attrs[key] = json.loads(attrs[key])
+    geo = f["geometry"]
+    geometry: dict[str, Any] = {k: geo[k][()] for k in geo}
+    geometry["kind"] = str(geo.attrs["kind"])
+    geometry["names"] = [str(n) for n in geo.attrs["names"]]
+
+    def group(name: str) -> dict[str, np.ndarray]:
+        return {k: f[name][k][()] for k in f[name]} if name in f else {}
+
+    return {
+        "attrs": attrs,
+        "geometry": geometry,
+        "fields": group("fields"),
+        "exact": group("exact"),
+        "times": f["times"][()] if "times" in f else None,
+        "history": group("history"),
+        "diagnostics": group("diagnostics"),
+        "dofs": group("dofs"),
+        "dof_history": group("dof_history"),
+        "samples": group("samples"),
+    }
