@@ -130,6 +130,12 @@ def generate(family: str, count: int, seed: int, out: str | Path, *, domains: Se
         if d not in DOMAINS:
             raise SymopError(f"unknown domain kind `{d}`; the kinds are " + ", ".join(DOMAINS))
     dims = tuple(dims or (1, 2))
+    for d in dims:
+        if d not in (1, 2):
+            raise SymopError(f"benchmark problems are 1D or 2D: --dims takes 1, 2 or 1,2, not {d}")
+    if not (isinstance(bound, (int, float)) and np.isfinite(bound) and bound > 0):
+        raise SymopError(f"--bound is a relative L2 error that a problem must stay below: a number > 0, not {bound}")
+    _check_cells(dict(options or {}).get("n"), "--set n")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -156,15 +162,41 @@ def generate(family: str, count: int, seed: int, out: str | Path, *, domains: Se
     return Suite(out, data)
 
 
+def _check_cells(value: Any, where: str) -> None:
+    """Refuse a suite resolution ``n`` that is not a whole number of cells ≥ 1."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SymopError(f"{where} is the number of cells per axis of every problem: a whole number ≥ 1, "
+                         f"not `{value}`")
+
+
 def load_suite(directory: str | Path) -> Suite:
+    """The suite in ``directory``, its ``suite.json`` checked (a sentence, not a traceback, when it is malformed)."""
     directory = Path(directory)
     path = directory / "suite.json"
     if not path.exists():
         raise SymopError(f"{directory} has no suite.json; write one with `symop bench generate`")
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise SymopError(f"{path} is not valid JSON: {err}") from None
+    hint = "; write the suite again with `symop bench generate`"
+    if not isinstance(data, dict):
+        raise SymopError(f"{path} is not a benchmark suite: it holds {type(data).__name__}, not an object{hint}")
+    problems = data.get("problems")
+    if not isinstance(problems, list):
+        raise SymopError(f"{path} is not a benchmark suite: it has no list `problems`{hint}")
+    for k, entry in enumerate(problems):
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(key), str) and entry.get(key)
+                                                  for key in ("file", "name")):
+            raise SymopError(f"{path}: problem {k} needs a `file` and a `name` (text){hint}")
+        bound = entry.get("bound", data.get("bound", DEFAULT_BOUND))
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not bound > 0:
+            raise SymopError(f"{path}: the bound of problem `{entry['name']}` must be a number > 0, not `{bound}`")
+    if not isinstance(data.get("options", {}), dict):
+        raise SymopError(f"{path}: `options` must be an object of NAME: VALUE{hint}")
+    _check_cells(data.get("options", {}).get("n"), f"{path}: the option `n`")
     return Suite(directory, data)
 
 

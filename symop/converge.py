@@ -123,7 +123,8 @@ class Study:
         ax.set_xlabel("dt" if use_dt else "h")
         ax.set_ylabel("error")
         ax.set_title(f"{self.problem}: {self.method}")
-        ax.legend()
+        if good:  # a study whose levels all failed has nothing to label
+            ax.legend()
         ax.grid(True, which="both", alpha=0.3)
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,6 +240,8 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     method, merged = method_and_options(problem, method, given)
     refuse_checkpoint(merged, "a convergence study solves each level")
     disc = get_discretization(method)
+    declared_options = {o.name: o for o in disc.options}  # typed, so the levels (and their JSON) hold numbers
+    merged = {k: declared_options[k].convert(v, method) if k in declared_options else v for k, v in merged.items()}
     reason = refusal(method, problem)
     if reason:
         raise SymopError(f"{method} cannot solve {problem.name}: {reason}" + ("" if reason.endswith(".") else "."))
@@ -251,8 +254,11 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     out = run_tasks(solve_level, plans, workers,
                     started=None if starting is None else lambda k: starting(k, plans[k].options),
                     done=None if progress is None else lambda k, lv: progress(k, lv))
-    if all(lv.error for lv in out) and len({lv.error for lv in out}) == 1:  # refused alike: no study to show
-        raise SymopError(f"{method} refused every level of the study: {out[0].error}")
+    if all(lv.error for lv in out):  # no level measured: no study to show, and no success to report
+        if len({lv.error for lv in out}) == 1:
+            raise SymopError(f"{method} refused every level of the study: {out[0].error}")
+        raise SymopError(f"{method} failed at every level of the study, so no error was measured; "
+                         f"at level 0: {out[0].error}")
     try:
         accuracy = disc.declared_accuracy(merged)
     except SymopError:  # options no level could run with (each level recorded why)

@@ -29,7 +29,7 @@ import numpy as np
 import sympy as sp
 
 from symop.errors import SymopError
-from symop.model.analysis import classify_condition, time_order_in
+from symop.model.analysis import classify_condition, space_order_in, time_order_in
 from symop.model.domains import Domain
 from symop.model.domains.base import as_rational as _rational
 from symop.model.operators import Laplacian, NormalDerivative, Partial
@@ -110,7 +110,19 @@ def evaluate(problem: Problem, expr: sp.Expr, values: Mapping[str, sp.Expr]) -> 
     out = expr.xreplace(derivs).xreplace(mapping)
     if out.has(sp.Derivative):
         out = out.doit()
-    return out
+    return _resolve_deltas(out)
+
+
+def _resolve_deltas(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every ``Sum`` that holds a ``KroneckerDelta`` carried out.
+
+    Differentiating ``sum(i, 1, d, f(x[i]))`` by ``x[k]`` gives
+    ``Sum(f'(x[i])*KroneckerDelta(k, i))``, which the language cannot write;
+    carried out it is ``f'(x[k])``.
+    """
+    if not expr.has(sp.KroneckerDelta):
+        return expr
+    return expr.replace(lambda e: isinstance(e, sp.Sum) and e.has(sp.KroneckerDelta), lambda e: e.doit())
 
 
 def outward_normal(domain: Domain, side: str, coords: Sequence[sp.Expr]) -> list[sp.Expr]:
@@ -118,11 +130,49 @@ def outward_normal(domain: Domain, side: str, coords: Sequence[sp.Expr]) -> list
     return domain.symbolic_normal(side, coords)
 
 
-def _replace_dn(problem: Problem, expr: sp.Expr, normal: Sequence[sp.Expr]) -> sp.Expr:
+def _radial(problem: Problem, normal: Sequence[sp.Expr]) -> tuple[sp.Expr, sp.Expr] | None:
+    """``(s, c)`` when ``normal`` is ``s*(x_k - c)`` for every coordinate (one centre value ``c``), else None."""
     coords = _coords(problem)
+    scale, centre = None, None
+    for nk, xk in zip(normal, coords):
+        s = sp.diff(nk, xk)
+        rest = sp.expand(nk - s * xk)
+        if s == 0 or s.has(*coords) or rest.has(*coords):
+            return None
+        c = -rest / s if rest != 0 else sp.S.Zero
+        if scale is None:
+            scale, centre = s, c
+        elif (s != scale and sp.simplify(s - scale) != 0) or (c != centre and sp.simplify(c - centre) != 0):
+            return None
+    return (scale, centre) if scale is not None else None
 
+
+def _normal_derivative(problem: Problem, value: sp.Expr, normal: Sequence[sp.Expr]) -> sp.Expr:
+    """The derivative of the field-free ``value`` along ``normal``.
+
+    In an indexed space (``x[1..d]``) with a radial normal ``s*(x - c)`` (a
+    ball) it is ``s`` times the derivative of ``value(c + (1 + ε)(x - c))`` in
+    ``ε`` at 0: an expression with the ``sum`` nodes of ``value`` kept, of a
+    size that does not grow with ``d``.  Otherwise it is ``Σ n_k ∂_k value``.
+    """
+    coords = _coords(problem)
+    if problem.space.is_indexed:
+        radial = _radial(problem, normal)
+        if radial is not None:
+            s, c = radial
+            base = problem.space.indexed
+            eps = sp.Dummy("eps")
+            scaled = value.replace(lambda e: isinstance(e, sp.Indexed) and e.base == base,
+                                   lambda e: c + (1 + eps) * (e - c))
+            return s * sp.diff(scaled, eps).subs(eps, 0)
+    out = sp.Add(*[nk * sp.diff(value, xk) for nk, xk in zip(normal, coords) if nk != 0])
+    return _resolve_deltas(out)
+
+
+def _replace_dn(problem: Problem, expr: sp.Expr, normal: Sequence[sp.Expr], exact: Mapping[str, sp.Expr]) -> sp.Expr:
+    """``expr`` with each ``dn(e)`` replaced by the normal derivative of ``e`` at the ``exact`` solutions."""
     def dn(e):
-        return sp.Add(*[nk * sp.Derivative(e.args[0], xk) for nk, xk in zip(normal, coords) if nk != 0])
+        return _normal_derivative(problem, evaluate(problem, e.args[0], exact), normal)
 
     return expr.replace(lambda e: isinstance(e, NormalDerivative), dn)
 
@@ -207,6 +257,47 @@ def boundary_pieces(problem: Problem, bc: BoundaryCondition) -> list[tuple[tuple
     return [(tuple(names), n) for names, n in groups]
 
 
+def _periodic_axes(problem: Problem) -> list[tuple[int, sp.Expr, sp.Expr]]:
+    """``(axis, lower, upper)`` of every periodic coordinate, bounds as rationals."""
+    names = list(problem.space.names)
+    if not problem.periodic:
+        return []
+    lo, hi = problem.domain.bounding_box()
+    return [(names.index(c), _rational(float(lo[names.index(c)])), _rational(float(hi[names.index(c)])))
+            for c in problem.periodic if c in names]
+
+
+def _check_periodic(problem: Problem, exact: Mapping[str, sp.Expr]) -> None:
+    """Refuse solutions that do not repeat across a periodic direction.
+
+    The value and the derivatives below the field's spatial order must agree
+    on the two opposite sides, else the periodic problem's solution is not
+    the given function (the manufactured file would silently disagree with
+    its ``exact`` line).
+    """
+    coords = _coords(problem)
+    for axis, lo, hi in _periodic_axes(problem):
+        x = coords[axis]
+        for fld in problem.fields:
+            order = max([space_order_in(eq.residual, fld.applied, problem.t) for eq in problem.equations] or [0])
+            value = exact[fld.name]
+            for k in range(max(order, 1)):
+                jump = value.subs(x, hi) - value.subs(x, lo)
+                if not _is_zero(_reduce(jump), problem):
+                    what = "the solution" if k == 0 else f"its {_ordinal(k)} derivative in `{x}`"
+                    period = hi - lo
+                    example = f"sin(2*pi*{x})" if period == 1 else f"sin(2*pi*{x}/{period})"
+                    raise ManufactureError(
+                        f"the solution for `{fld.name}` is not periodic in `{x}`: {what} differs between "
+                        f"{x} = {lo} and {x} = {hi}; the problem is periodic in `{x}`, so choose a function of "
+                        f"period {period} in `{x}` (for example {example})")
+                value = sp.diff(value, x)
+
+
+def _ordinal(k: int) -> str:
+    return {1: "first", 2: "second", 3: "third"}.get(k, f"{k}th")
+
+
 def manufacture(problem: Problem, solutions: Mapping[str, Any], *, simplify: bool = True) -> Problem:
     """``problem`` changed so that ``solutions`` (field name → expression or text) solve it exactly.
 
@@ -221,6 +312,7 @@ def manufacture(problem: Problem, solutions: Mapping[str, Any], *, simplify: boo
     * the functions become the ``exact`` solutions.
     """
     exact = _solutions(problem, solutions)
+    _check_periodic(problem, exact)
     tidy = _tidy if simplify else (lambda e: e)
 
     equations: list[Equation] = []
@@ -234,7 +326,7 @@ def manufacture(problem: Problem, solutions: Mapping[str, Any], *, simplify: boo
     for bc in problem.boundary:
         fld = problem.field(bc.field)
         for parts, normal in boundary_pieces(problem, bc):
-            residual = bc.residual if normal is None else _replace_dn(problem, bc.residual, normal)
+            residual = bc.residual if normal is None else _replace_dn(problem, bc.residual, normal, exact)
             residual = evaluate(problem, residual, exact)
             with_f, without = _split_fields(problem, bc.rhs)
             value = tidy(without + residual)
@@ -287,7 +379,7 @@ def boundary_residuals(problem: Problem, solutions: Mapping[str, Any] | None = N
         for parts, normal in boundary_pieces(problem, bc):
             if normal is None and bc.residual.has(NormalDerivative):  # pragma: no cover
                 continue
-            r = bc.residual if normal is None else _replace_dn(problem, bc.residual, normal)
+            r = bc.residual if normal is None else _replace_dn(problem, bc.residual, normal, exact)
             r = _reduce(evaluate(problem, r, exact))
             out.append((", ".join(parts), sp.S.Zero if _is_zero(r, problem) else r))
     return out
@@ -312,7 +404,9 @@ def random_solution(problem: Problem, seed: int = 0, *, modes: int = 3,
     in coordinates ξ scaled to [-1, 1] on the bounding box.  Time-dependent
     problems multiply each term by ``exp(-r (t - t0))`` or ``cos(ω (t - t0))``.
     All coefficients are rationals and Σ|a| ≤ ``amplitude``, so
-    ``|u| ≤ amplitude`` on the bounding box for t ≥ t0.
+    ``|u| ≤ amplitude`` on the bounding box for t ≥ t0.  Along a periodic
+    coordinate the functions repeat: Fourier modes take whole periods there,
+    and Gaussians and polynomials do not depend on it.
     """
     kinds = tuple(kinds)
     bad = [k for k in kinds if k not in ("fourier", "gaussian", "polynomial")]
@@ -320,6 +414,8 @@ def random_solution(problem: Problem, seed: int = 0, *, modes: int = 3,
         raise ManufactureError(f"unknown kind of random function `{bad[0] if bad else ''}`; use fourier, gaussian or polynomial")
     if modes < 1:
         raise ManufactureError("random solutions need at least one mode")
+    if max_frequency < 0:
+        raise ManufactureError(f"the largest wave number of random solutions must be 0 or more, not {max_frequency}")
     rng = np.random.default_rng(seed)
     coords = _coords(problem)
     if len(coords) > 8:
@@ -332,6 +428,8 @@ def random_solution(problem: Problem, seed: int = 0, *, modes: int = 3,
     hi = [float(hi[int(i)]) for i in picks]
     mid = [_rational(round((a + b) / 2, 6)) for a, b in zip(lo, hi)]
     half = [_rational(round((b - a) / 2, 6)) for a, b in zip(lo, hi)]
+    names = list(problem.space.names)
+    periodic = [names[int(i)] in problem.periodic for i in picks]
     amp = _rational(amplitude)
     t = problem.t
     t0 = _rational(problem.time.start) if problem.time is not None else 0
@@ -347,23 +445,25 @@ def random_solution(problem: Problem, seed: int = 0, *, modes: int = 3,
             if rng.random() < 0.5:
                 a = -a
             kind = kinds[int(rng.integers(len(kinds)))]
+            if kind != "fourier" and all(periodic):  # nothing but a Fourier mode repeats in every direction
+                kind = "fourier"
             if kind == "fourier":
                 arg = sp.S.Zero
-                for x, h in zip(coords, half):
+                for x, h, per in zip(coords, half, periodic):
                     k = int(rng.integers(0, max_frequency + 1))
-                    if k:
-                        arg += sp.Rational(k, 2) * sp.pi * x / h
+                    if k:  # a periodic direction takes whole periods (2h is its period)
+                        arg += (k if per else sp.Rational(k, 2)) * sp.pi * x / h
                 if arg == 0:
-                    arg = sp.pi * coords[0] / half[0] / 2
+                    arg = sp.pi * coords[0] / half[0] / (1 if periodic[0] else 2)
                 phase = sp.pi * sp.Rational(int(rng.integers(0, 8)), 8)
                 term = sp.sin(arg + phase)
-            elif kind == "gaussian":
+            elif kind == "gaussian":  # constant along periodic directions
                 center = [c + h * _frac(rng, -0.5, 0.5) for c, h in zip(mid, half)]
                 width = _frac(rng, 0.5, 2.0, 4)
-                r2 = sp.Add(*[((x - c) / h) ** 2 for x, c, h in zip(coords, center, half)])
+                r2 = sp.Add(*[((x - c) / h) ** 2 for x, c, h, per in zip(coords, center, half, periodic) if not per])
                 term = sp.exp(-width * r2)
             else:
-                xi = [(x - c) / h for x, c, h in zip(coords, mid, half)]
+                xi = [(x - c) / h for x, c, h, per in zip(coords, mid, half, periodic) if not per]
                 cs = [_frac(rng, -1, 1) for _ in range(len(xi) + 2)]
                 pairs = (xi[int(rng.integers(len(xi)))] * xi[int(rng.integers(len(xi)))])
                 total = sum(abs(float(c)) for c in cs) or 1.0

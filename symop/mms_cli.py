@@ -280,7 +280,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.bench_command == "generate":
         prepare_directory(args.output)
         domains = [d.strip() for d in args.domains.split(",")] if args.domains else None
-        dims = [int(d) for d in args.dims.split(",")] if args.dims else None
+        try:
+            dims = [int(d) for d in args.dims.split(",")] if args.dims else None
+        except ValueError:
+            raise SymopError(f"--dims takes comma-separated dimensions among 1, 2 (e.g. 1,2), not `{args.dims}`") from None
         options = {k: _number(v) for k, v in parse_settings(args.set).items()} or None
         suite = bench.generate(args.family, args.count, args.seed, args.output, domains=domains, dims=dims,
                                bound=args.bound, options=options)
