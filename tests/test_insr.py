@@ -217,6 +217,21 @@ def test_the_solution_is_every_step_evaluable_anywhere_with_its_memory(tmp_path)
                     points=32, width=8, depth=1, checkpoint=str(tmp_path / "steps"), tol=1e30)
 
 
+def test_a_checkpoint_folder_of_another_problem_or_network_is_refused_not_resumed(tmp_path):
+    """Same dt, time interval and scheme, but another equation (or activation): its steps are not this run's."""
+    folder = str(tmp_path / "steps")
+    quick = dict(progress=False, dt=0.5, iterations=1, initial_iterations=2, points=16, width=4, depth=1,
+                 checkpoint=folder)
+    symop.solve(symop.parse(HEAT), "insr", **quick)
+    with pytest.raises(SymopError, match="was written for another problem"):
+        symop.solve(symop.parse(HEAT.replace("d(u, x, 2)", "2*d(u, x, 2)")), "insr", **quick)
+    with pytest.raises(SymopError, match="written with activation `tanh`, but this run uses `sin`"):
+        symop.solve(symop.parse(HEAT), "insr", activation="sin", **quick)
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(OptionError, match="checkpoint folder .* cannot be made"):
+        symop.solve(symop.parse(HEAT), "insr", **{**quick, "checkpoint": str(blocked / "steps")})
+
 def test_an_exact_steady_initial_state_stays_put():
     """``u = 1 + 2x`` solves dt(u) = u_xx with its own Dirichlet data: five steps leave the fitted state alone."""
     text = HEAT.replace("u = 0\n", "u = 1 + 2*x\n").replace("sin(pi*x)", "1 + 2*x")
@@ -354,3 +369,51 @@ def test_a_run_fits_with_the_points_seed_and_resampling_its_options_give(monkeyp
                     resample=False, width=4, depth=1)
     s = caught.value.args[0]
     assert (s.points, s.boundary_points, s.seed, s.resample) == (24, 12, 7, False)
+
+
+# ------------------------------------------------------------------ a time step too large for accuracy
+class _Mode(torch.nn.Module):
+    """The "network" ``amplitude * sin(pi x)`` (no parameters)."""
+
+    def __init__(self, amplitude: float) -> None:
+        super().__init__()
+        self.amplitude = float(amplitude)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.amplitude * torch.sin(math.pi * X[:, :1])
+
+
+@pytest.mark.parametrize("ratio", [0.5, 0.9, -0.2])
+def test_the_time_residual_is_half_the_relative_change_of_the_rate(ratio):
+    """States ``r^k sin(pi x)`` of dt(u) = u_xx/4: every rate is ``-pi^2/4`` times its state, so the measured
+    residual at the step ends is (1 - r)/2 of the largest rate, exactly."""
+    from symop_insr.accuracy import time_residual
+
+    physics = program(symop.parse(DECAY)).physics("cpu")
+    nets = [_Mode(ratio ** k) for k in range(4)]
+    rho = time_residual(physics, nets, [0.1 * k for k in range(4)], 64, 0)
+    assert rho == pytest.approx((1 - ratio) / 2, rel=1e-6)
+
+
+def test_a_steady_run_measures_no_time_residual():
+    from symop_insr.accuracy import time_residual
+
+    physics = program(symop.parse(DECAY.replace("sin(pi*x)", "1").replace("d(u, x, 2)/4", "d(u, x, 2)/4 + 1e-9")
+                                  )).physics("cpu")
+    assert time_residual(physics, [_Mode(0.0)] * 3, [0.0, 0.1, 0.2], 64, 0) == 0.0
+
+
+def test_a_time_step_too_large_for_accuracy_warns_with_the_measured_residual():
+    """Midpoint steps of 0.2 on a mode decaying at pi^2/4 (lambda dt = 0.49) leave it 2 % off per step: the run
+    warns with the residual it measured; steps of 0.05 (lambda dt = 0.12) do not."""
+    options = dict(progress=False, scheme="midpoint", width=8, depth=1, points=64, boundary_points=8, iterations=2,
+                   initial_iterations=30, dtype="float64")
+    with pytest.warns(UserWarning, match=r"dt = 0.2 is too large for accuracy.* is 0\.2\d? of the largest rate"):
+        s = symop.solve(symop.parse(DECAY), "insr", dt=0.2, **options)
+    assert s.info["time_residual"] > 0.1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        s = symop.solve(symop.parse(DECAY), "insr", dt=0.05, **options)
+    assert s.info["time_residual"] < 0.1

@@ -285,3 +285,41 @@ def test_errors_read_as_sentences(poisson, files, trained):
                        "boundary all: u = 0\n")
     with pytest.raises(MethodError, match="pino needs a box domain .* domain is a disk"):
         symop.solve(disk, method="pino", model=str(trained[5].path))
+
+
+@pytest.mark.parametrize("source, n, nt, order, words", [
+    ("poisson", 2, None, 4, "2 cells along x, .*order 4.* set n to at least 4"),
+    ("poisson", 1, None, 2, "1 cell along x, .* set n to at least 2"),
+    ("heat", 8, 1, 2, "1 cell along t, .* set nt to at least 2"),
+])
+def test_a_grid_too_coarse_for_the_stencils_is_refused_before_training(files, source, n, nt, order, words):
+    """Without the check these crash inside a tensor narrow, or train on a nan loss and blame the learning rate."""
+    from symop_pino.physics import PhysicsError
+
+    problem = symop.load(files[source])
+    with pytest.raises(PhysicsError, match=words):
+        GridPhysics(problem, build(problem, n, nt), order)
+    with pytest.raises(PhysicsError, match=words):
+        symop.train(problem, "pino", samples=2, output=files["root"] / "coarse.pt", steps=1, n=n, nt=nt or 0,
+                    order=order, width=4, modes=1, layers=1, data="none")
+
+
+def test_auto_data_that_fd_cannot_solve_fall_back_to_physics_with_a_warning(poisson, monkeypatch):
+    """fd accepts the family but fails on a member (as on abs(u) today): data auto trains on the physics and
+    says so; data fd, asked for by name, stops with fd's sentence."""
+    from symop_pino import reference
+
+    def failing(*args, **kwargs):
+        raise SymopError("fd cannot evaluate this.")
+
+    monkeypatch.setattr(reference, "fd_references", failing)
+    grid = build(poisson, 8)
+    physics = GridPhysics(poisson, grid)
+    drawn = family.members(poisson, 2, seed=0)
+    encoded = Encoder(poisson, grid).encode([v for v, _ in drawn])
+    with pytest.warns(UserWarning, match=r"physics alone: the fd references \(data: auto\) could not be made "
+                                         r"\(fd cannot evaluate this\)"):
+        assert reference.attach("auto", encoded, physics, [m for _, m in drawn]) == "none"
+    assert encoded.reference is None
+    with pytest.raises(SymopError, match="fd cannot evaluate this"):
+        reference.attach("fd", encoded, physics, [m for _, m in drawn])

@@ -12,6 +12,7 @@ with the stored floats in its summary.
 from __future__ import annotations
 
 import time as _time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -190,6 +191,7 @@ class INSRProgram(Program):
         import torch
 
         from symop.integrate import step_count
+        from symop.model.family import family_hash
         from symop.solution import PointCloud, Solution
         from symop.training import progress_bar
         from .network import SteppedField
@@ -221,7 +223,9 @@ class INSRProgram(Program):
         h = (t1 - t0) / n
         folder = Path(o["checkpoint"]) if o["checkpoint"] else None
         stamps = [t1 if k == n else t0 + k * h for k in range(n + 1)]  # the time each step's state stands for
-        scheme = {"scheme": o["scheme"], "split": o["split"]}
+        # what a stored step depends on beyond its time: a folder written for another problem or network is refused
+        scheme = {"scheme": o["scheme"], "split": o["split"], "problem": family_hash(problem, []),
+                  "activation": o["activation"], "output_scale": float(o["output_scale"]), "hard": bool(o["hard"])}
         nets, times, losses, iterations = self._resume(folder, live, device, procs, stamps, scheme)
         with progress_bar("insr", n + 1, progress and procs.is_main, completed=len(nets), t=t0,
                           loss=float("nan")) as update:
@@ -239,6 +243,12 @@ class INSRProgram(Program):
                 self._keep(folder, k + 1, stamps[k + 1], state, fitter.records[first:], nets, times, losses,
                            iterations, procs, scheme)
                 update(k + 2, t=times[-1], loss=losses[-1])
+        from .accuracy import time_residual, warning
+
+        rho = time_residual(physics, nets, times, o["points"], o["seed"])
+        said = warning(rho, h, o["points"])
+        if said and procs.is_main:
+            warnings.warn(said, UserWarning, stacklevel=2)
         field = SteppedField(nets, times, physics.dim, len(problem.fields))
         pts = problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
         X = np.concatenate([pts, np.full((len(pts), 1), t1)], axis=1)
@@ -250,7 +260,7 @@ class INSRProgram(Program):
                   "bytes": per * itemsize * len(nets)}
         info = {"memory": memory, "steps": n, "dt": h, "step_losses": losses, "step_iterations": iterations,
                 "final_loss": losses[-1], "train_time": _time.perf_counter() - began,
-                "scheme": o["scheme"], "split": o["split"]}
+                "scheme": o["scheme"], "split": o["split"], "time_residual": rho}
         if procs.is_distributed:
             info["processes"] = procs.world
         return Solution(problem=problem, method="insr", options=o, geometry=PointCloud(pts, problem.space.names),
@@ -288,7 +298,11 @@ class INSRProgram(Program):
         if folder is None:
             return nets, times, losses, iterations
         if procs.is_main:
-            folder.mkdir(parents=True, exist_ok=True)
+            try:  # before any fit: a folder that cannot be made loses no work
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise OptionError(f"the checkpoint folder `{folder}` cannot be made ({error.strerror or error}); "
+                                  "give a folder you can write with --set checkpoint=DIR.") from None
         k = 0
         while procs.is_main and k < len(stamps) and (folder / f"step{k:06d}.pt").exists():
             data = load_checkpoint(folder / f"step{k:06d}.pt", device)
@@ -462,13 +476,18 @@ class INSR(Discretization):
 
 def _same_run(path, data: dict, k: int, stamp: float, scheme: dict) -> None:
     """Refuse the checkpoint ``path`` of step ``k`` unless it stands for the time ``stamp`` and was made by
-    ``scheme`` (a checkpoint that does not say its scheme is taken as it is)."""
+    ``scheme`` (the time scheme and splitting, the problem's hash, the network's activation, output scale and hard
+    transform; a checkpoint that does not record one of them is taken as it is)."""
     written = float(data.get("time", float("nan")))
     if not abs(written - stamp) <= 1e-9 * max(1.0, abs(stamp)):
         raise SymopError(f"the checkpoint `{path}` holds step {k} at time {written:g}, but step {k} of this run is "
                          f"at time {stamp:g}: the folder was written with another dt or time interval; delete it "
                          "or run as before.")
     for key, value in scheme.items():
+        if key == "problem" and key in data and data[key] != value:
+            raise SymopError(f"the checkpoint `{path}` was written for another problem (its equations, conditions, "
+                             "domain, time interval or parameter values differ); delete the folder or give this run "
+                             "its own with --set checkpoint=DIR.")
         if key in data and str(data[key]) != str(value):
             raise SymopError(f"the checkpoint `{path}` was written with {key} `{data[key]}`, but this run uses "
                              f"`{value}`; delete the folder or run as before.")

@@ -108,6 +108,7 @@ class GridPhysics:
         self.exact = {}
         for name, expr in (problem.exact or {}).items():
             self.exact[name] = self._generate(expr, f"exact_{name}")
+        self._check_cells()
         self._coords = [torch.as_tensor(m, dtype=dtype, device=self.device) for m in grid.mesh()]
 
     # ---------------------------------------------------------------- set-up
@@ -140,6 +141,25 @@ class GridPhysics:
                     if not self.grid.periodic[k]:
                         g[k] = max(g[k], stencils.half_width(m, self.order))
         return tuple(g)
+
+    def _check_cells(self) -> None:
+        """Refuse a grid too coarse for the terms: every axis must keep a residual node inside its stencils'
+        reach (a periodic axis: nodes for a stencil's distinct points), and an axis with a one-sided
+        derivative (``dn(u)`` on a side, ``dt(u)`` initially) three nodes."""
+        need = [1] * self.grid.dimension
+        for t in self.terms:
+            for _, mi in t.plan:
+                for k, m in enumerate(mi):
+                    r = stencils.half_width(m, self.order)
+                    need[k] = max(need[k], 2 * r + (1 if self.grid.periodic[k] else 0))
+            if (t.kind == "boundary" and t.normal) or (t.kind == "initial" and t.order > 0):
+                need[t.axis] = max(need[t.axis], 2)
+        for k, (cells, wanted) in enumerate(zip(self.grid.cells, need)):
+            if cells < wanted:
+                option = "nt" if self.grid.time and k == self.grid.dimension - 1 else "n"
+                raise PhysicsError(f"the grid has {cells} cell{'s' if cells != 1 else ''} along "
+                                   f"{self.grid.names[k]}, too few for the physics loss: its finite differences "
+                                   f"(order {self.order}) reach {wanted} cells; set {option} to at least {wanted}.")
 
     # ------------------------------------------------------------- evaluation
     def _interior(self, a: torch.Tensor) -> torch.Tensor:

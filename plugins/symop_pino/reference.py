@@ -2,7 +2,7 @@ r"""Reference solutions for the data term: the exact solution, or finite differe
 
 ``data: auto`` uses the family's ``exact`` lines when every field has one, else
 finite-difference references when ``fd`` accepts the problem, else none
-(physics alone); ``exact`` insists on exact solutions; ``fd``
+(physics alone, also with a warning when ``fd`` accepted the family but fails on a member); ``exact`` insists on exact solutions; ``fd``
 solves every member with the ``fd`` method on the same grid (steady problems
 directly, time-dependent ones with one snapshot per time node), which is the
 discrete solution the physics loss is minimised by; ``none`` trains on physics
@@ -11,6 +11,7 @@ alone.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -85,7 +86,14 @@ def attach(kind: str, encoded: Encoded, physics: GridPhysics, members: Sequence[
             return "none"
         if not members or fd.accepts(members[0]) is not None:
             return "none"
-        kind = "fd"
+        try:  # auto: fd accepted the family, but a member it cannot solve leaves physics alone, said aloud
+            refs = fd_references(list(members), physics.grid, order, info)
+        except SymopError as error:
+            warnings.warn(f"pino trains on the physics alone: the fd references (data: auto) could not be made "
+                          f"({str(error).rstrip('.')}); set data: none to skip them.", UserWarning, stacklevel=2)
+            return "none"
+        encoded.reference = torch.as_tensor(np.stack(refs), dtype=encoded.inputs.dtype, device=encoded.inputs.device)
+        return "fd"
     if kind == "fd":
         if not members:
             raise ReferenceError("`data: fd` needs the family members to solve.")
