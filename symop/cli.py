@@ -21,7 +21,9 @@ Every sub-command is a :class:`~symop.plugins.Command` from the
 its own the same way.
 
 Errors print as ``file:line:col: error: ...`` with the line and a caret, and
-never as a traceback (``--traceback`` shows one for debugging).
+never as a traceback (``--traceback`` shows one for debugging).  Warnings of
+any command print as ``warning: ...`` lines on standard error
+(:class:`WarningLines`), never in Python's own form.
 """
 
 from __future__ import annotations
@@ -121,6 +123,47 @@ class Feedback:
         """Count one piece as done and show its row."""
         self.done += 1
         self.say(f"{self.bar()} {row}  [{time.perf_counter() - self.started:.1f} s so far]")
+
+
+class WarningLines:
+    """Python warnings raised inside a ``with`` block, shown as ``warning: MESSAGE`` lines on standard error.
+
+    The one home of how symop's commands show a warning: :func:`main` runs
+    every command inside one (so a warning of ``train``, ``converge``,
+    ``compare``, ``bench`` or a plugin's command never prints in Python's raw
+    form, with file, line and source), and a command that wants its warnings
+    before its own closing lines (``run``, ``train``) puts its work in an inner
+    one.  Every :class:`UserWarning` is caught, also one raised before at the
+    same place; a message shown once is not repeated.  With ``show`` false (a
+    process of a ``torchrun`` run that does not report) nothing is printed.
+    """
+
+    def __init__(self, show: bool = True) -> None:
+        self.show = show
+        self.caught: list[warnings.WarningMessage] = []
+        self._catcher: Any = None
+
+    def __enter__(self) -> "WarningLines":
+        self._catcher = warnings.catch_warnings(record=True)
+        self.caught = self._catcher.__enter__()
+        warnings.simplefilter("always", UserWarning)
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        self._catcher.__exit__(*exc)
+        if self.show:
+            self.flush()
+        return False
+
+    def messages(self) -> list[str]:
+        """The distinct messages caught so far, in the order they were raised."""
+        return list(dict.fromkeys(str(w.message).strip() for w in self.caught))
+
+    def flush(self) -> None:
+        """Print the messages caught so far as ``warning: ...`` lines, and forget them."""
+        for message in self.messages():
+            print(f"warning: {message}", file=sys.stderr, flush=True)
+        self.caught.clear()
 
 
 def settings_text(settings: dict[str, Any]) -> str:
@@ -268,15 +311,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         from symop.training import distributed
 
         processes = distributed(args.device)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
+    with WarningLines(show=processes is None or processes.is_main):  # shown before the "solved" line
         sol = solve(problem, args.method, device=args.device, progress=not args.quiet, callbacks=callbacks,
                     processes=processes, **parse_settings(args.set))
     if processes is not None and not processes.is_main:  # rank 0 holds the whole solution and reports
         return 0
     out = console()
-    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
-        print(f"warning: {message}", file=sys.stderr)
     if args.every is not None and "snapshot_every" not in sol.info:
         print(f"warning: --every {args.every} keeps snapshots of time steps, and this {sol.method} run took none "
               "(a steady problem, or a method that does not step in time).", file=sys.stderr)
@@ -313,9 +353,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     problem = load(args.file)
     prepare_file(args.output)  # before training: a model that cannot be saved is refused now
-    report = train(problem, args.method, samples=args.samples, output=args.output, device=args.device,
-                   progress=not args.quiet, resume=args.resume, seed=args.seed, **parse_settings(args.set))
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, one process reports
+    reports = _reports()  # under torchrun, one process reports
+    with WarningLines(show=reports):  # shown before the "trained" line
+        report = train(problem, args.method, samples=args.samples, output=args.output, device=args.device,
+                       progress=not args.quiet, resume=args.resume, seed=args.seed, **parse_settings(args.set))
+    if not reports:
         return 0
     out = console()
     last = f", final loss {report.losses[-1]:.3e}" if report.losses else ""
@@ -443,9 +485,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "json", False):  # one JSON document on stdout; everything else on stderr
             args.json_stdout = sys.stdout
-            with contextlib.redirect_stdout(sys.stderr):
+            with contextlib.redirect_stdout(sys.stderr), WarningLines(show=_reports()):
                 return table[args.command].run(args)
-        return table[args.command].run(args)
+        with WarningLines(show=_reports()):  # every command's warnings as `warning: ...` lines
+            return table[args.command].run(args)
     except SymopError as err:
         if args.traceback:
             raise
@@ -467,6 +510,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(message, file=sys.stderr)
         _json_error(args, message)
         return 1
+
+
+def _reports() -> bool:
+    """Whether this process reports: always, but for the processes of a ``torchrun`` run other than rank 0."""
+    return int(os.environ.get("RANK", "0") or 0) == 0
 
 
 def _json_error(args: argparse.Namespace, message: str) -> None:

@@ -7,7 +7,10 @@ declaration (:meth:`~symop.plugins.Discretization.refine`): fd doubles ``n``,
 fem halves ``h`` or doubles ``n``, mesh-free methods (``pinn``) grow their
 training budget.  The :class:`Study` holds the table, the observed orders
 ``log2(e_{k-1}/e_k)``, the order the method declares, and writes JSON and a
-log-log plot.
+log-log plot.  Where the method measures relative H1 errors (fem) the study
+has their orders too; where the error stops falling far below the declared
+order, :attr:`Study.notes` says which axis likely holds it (a fixed mesh in a
+time study, a fixed time step in a space study) and how to refine it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ class Level:
     fields: dict[str, dict[str, float]] = field(default_factory=dict)
     error: str | None = None
 
+    @property
+    def rel_h1(self) -> float | None:
+        """The largest relative H1 error over the fields, where the method measured one for every field (fem)."""
+        values = [v.get("rel_h1") for v in self.fields.values()]
+        if self.error is not None or not values or any(v is None for v in values):
+            return None
+        return float(max(values))
+
 
 @dataclass
 class Study:
@@ -49,6 +60,9 @@ class Study:
     levels: list[Level]
     #: the order the method declares for this study (:meth:`~symop.plugins.Discretization.accuracy`)
     declared_order: float | None = None
+    #: the options that set the mesh (``n`` or ``h``) and the time step (``dt``), for the :attr:`notes`
+    space_option: str | None = None
+    time_option: str | None = None
 
     @property
     def orders(self) -> list[float | None]:
@@ -71,18 +85,68 @@ class Study:
         orders = self.orders
         return orders[-1] if orders else None
 
+    @property
+    def has_h1(self) -> bool:
+        """Whether the method measured relative H1 errors (fem), at some level."""
+        return any(lv.rel_h1 is not None for lv in self.levels)
+
+    @property
+    def h1_orders(self) -> list[float | None]:
+        """Observed order of the relative H1 error between consecutive levels, one fewer than levels."""
+        return [_order(a.rel_h1, b.rel_h1, _ratio(a, b, self.refine)) for a, b in zip(self.levels, self.levels[1:])]
+
+    @property
+    def observed_h1_order(self) -> float | None:
+        """The H1 order between the last two levels (None without H1 errors)."""
+        orders = self.h1_orders
+        return orders[-1] if orders else None
+
+    @property
+    def notes(self) -> list[str]:
+        """Sentences that explain a study whose observed order falls far short of the declared one.
+
+        When the error stops falling (last observed order within ±:data:`STALL`)
+        while the method declares an order above twice that, one axis is refined
+        and the other holds the error: refining time at a fixed mesh, the
+        spatial error dominates; refining space at a fixed time step, the time
+        error does.
+        """
+        order, declared = self.observed_order, self.declared_order
+        if order is None or declared is None or not (-STALL < order < min(STALL, declared / 2)):
+            return []
+        last = self.levels[-1].options
+        stalled = f"the error stopped falling (observed order {_fmt_order(order)}, declared {declared:g})"
+        if self.refine == "time":
+            where = _option_text(self.space_option, last.get(self.space_option))
+            finer = _finer(self.space_option, last.get(self.space_option), self.space_option == "h")
+            return [f"{stalled} as dt was halved at a fixed mesh{where}: the spatial error likely dominates; "
+                    f"rerun with a finer mesh{finer}, or with --refine both."]
+        if self.refine == "space" and all(lv.dt is not None for lv in self.levels) \
+                and len({lv.dt for lv in self.levels}) == 1:
+            where = _option_text(self.time_option or "dt", self.levels[-1].dt)
+            finer = _finer(self.time_option or "dt", self.levels[-1].dt, True)
+            return [f"{stalled} as the mesh was refined at a fixed time step{where}: the time error likely "
+                    f"dominates; rerun with a smaller time step{finer}, or with --refine both."]
+        return []
+
     def rows(self) -> list[dict[str, Any]]:
         out = []
         orders = [None] + self.orders
-        for lv, p in zip(self.levels, orders):
-            out.append({"h": lv.h, "dt": lv.dt, "rel_l2": lv.rel_l2, "max": lv.max_error, "order": p,
-                        "wall_time": lv.wall_time, "options": lv.options, "fields": lv.fields, "error": lv.error})
+        h1 = [None] + self.h1_orders
+        for lv, p, q in zip(self.levels, orders, h1):
+            row = {"h": lv.h, "dt": lv.dt, "rel_l2": lv.rel_l2, "max": lv.max_error, "order": p,
+                   "wall_time": lv.wall_time, "options": lv.options, "fields": lv.fields, "error": lv.error}
+            if self.has_h1:
+                row.update(rel_h1=lv.rel_h1, h1_order=q)
+            out.append(row)
         return out
 
     def to_json(self, path: str | Path | None = None) -> str:
         data = {"problem": self.problem, "method": self.method, "refine": self.refine,
                 "levels": self.rows(), "orders": self.orders, "observed_order": self.observed_order,
-                "declared_order": self.declared_order}
+                "declared_order": self.declared_order, "notes": self.notes}
+        if self.has_h1:
+            data.update(h1_orders=self.h1_orders, observed_h1_order=self.observed_h1_order)
         text = json.dumps(data, indent=2, default=_jsonable)
         if path is not None:
             Path(path).write_text(text + "\n")
@@ -92,13 +156,27 @@ class Study:
         from rich.table import Table
 
         declared = "" if self.declared_order is None else f"; declared order {self.declared_order:g}"
-        t = Table(title=f"convergence of {self.problem} with {self.method} (refine {self.refine}{declared})")
-        for col in ("level", "h", "dt", "rel L2", "max error", "order", "time [s]"):
+        notes = self.notes
+        h1 = self.has_h1
+        # the H1 columns take the room of a dt column that a steady study leaves empty and of the table's outer
+        # padding, so that 80 columns hold the table
+        dt = not h1 or any(lv.dt is not None for lv in self.levels)
+        t = Table(title=f"convergence of {self.problem} with {self.method} (refine {self.refine}{declared})",
+                  caption="\n".join(f"note: {n}" for n in notes) or None, caption_justify="left", pad_edge=not h1)
+        sep = "\n" if h1 else " "  # two-line headers where the columns are many
+        columns = ("level", "h") + (("dt",) if dt else ()) + ("rel L2", f"max{sep}error", "order") + (
+            ("rel H1", f"H1{sep}order") if h1 else ())
+        for col in columns + (f"time{sep}\\[s]",):  # `\[s]`: the unit, not rich's strike-through tag
             t.add_column(col, justify="right")
         orders = [None] + self.orders
-        for k, (lv, p) in enumerate(zip(self.levels, orders)):
-            t.add_row(str(k), _fmt(lv.h), _fmt(lv.dt), _fmt(lv.rel_l2) if lv.error is None else f"[red]{lv.error}[/red]",
-                      _fmt(lv.max_error), "—" if p is None else f"{p:.2f}", f"{lv.wall_time:.2f}")
+        h1_orders = [None] + self.h1_orders
+        for k, (lv, p, q) in enumerate(zip(self.levels, orders, h1_orders)):
+            cells = [str(k), _fmt(lv.h)] + ([_fmt(lv.dt)] if dt else []) + [
+                     _fmt(lv.rel_l2) if lv.error is None else f"[red]{lv.error}[/red]",
+                     _fmt(lv.max_error), _fmt_order(p)]
+            if h1:
+                cells += [_fmt(lv.rel_h1), _fmt_order(q)]
+            t.add_row(*cells, f"{lv.wall_time:.2f}")
         return t
 
     def plot(self, path: str | Path) -> Path:
@@ -142,6 +220,31 @@ def _jsonable(value: Any) -> Any:
 
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3e}"
+
+
+def _fmt_order(value: float | None) -> str:
+    """An observed order to two decimals (``0.00``, not ``-0.00``), or ``—``."""
+    return "—" if value is None else f"{value:.2f}".replace("-0.00", "0.00")
+
+
+#: an observed order within ±STALL: the error changes by less than 2**STALL (23 %) per halving, so it stopped falling
+STALL = 0.3
+
+
+def _option_text(name: str | None, value: Any) -> str:
+    """`` (n=8)``, or nothing when the option or its value is unknown."""
+    return "" if name is None or value is None else f" ({name}={value:g})"
+
+
+def _finer(name: str | None, value: Any, size: bool) -> str:
+    """`` (e.g. --set n=32)``: four times finer than ``value`` (a size divided, a count multiplied)."""
+    if name is None or value is None:
+        return ""
+    try:
+        finer = float(value) / 4 if size else int(value) * 4
+    except (TypeError, ValueError):
+        return ""
+    return f" (e.g. --set {name}={finer:g})"
 
 
 def _ratio(a: Level, b: Level, refine: str) -> float:
@@ -264,4 +367,7 @@ def converge(problem: Problem | str | Path, method: str | None = None, levels: i
     except SymopError:  # options no level could run with (each level recorded why)
         accuracy = None
     declared = accuracy.order(refine, steady=problem.is_steady) if accuracy is not None else None
-    return Study(problem.name, method, refine, out, declared)
+    rule = disc.refinement_for(problem, plans[0].options)
+    return Study(problem.name, method, refine, out, declared,
+                 space_option=None if rule is None else (rule.size or rule.cells),
+                 time_option=None if rule is None else rule.step)

@@ -14,12 +14,13 @@ says otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
-from symop.cli import Feedback, console, emit_json, parse_settings, settings_text
+from symop.cli import Feedback, WarningLines, console, emit_json, parse_settings, settings_text
 from symop.errors import SymopError
 from symop.plugins import Command, hookimpl
 
@@ -117,8 +118,9 @@ def cmd_converge(args: argparse.Namespace) -> int:
     workers = workers_of(args)
     if workers.parallel:
         print(f"solving the {args.levels} levels on {workers.describe()}", file=sys.stderr)
-    study = converge(problem, method, levels=args.levels, refine=args.refine, options=options,
-                     progress=finished, starting=starting, solve_progress=not args.quiet, workers=workers)
+    with WarningLines():  # the levels' warnings, before the table
+        study = converge(problem, method, levels=args.levels, refine=args.refine, options=options,
+                         progress=finished, starting=starting, solve_progress=not args.quiet, workers=workers)
     out.print(study.table())
     files = OutputFiles()  # the table is printed; a file that fails is reported, the other still written
     if outdir is not None:
@@ -249,7 +251,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 row["note"] = f"refuses: {reason}"
             else:
                 try:
-                    sol = solve(problem, m, progress=not args.quiet, **chosen[m])
+                    with WarningLines():  # this method's warnings, before its row
+                        sol = solve(problem, m, progress=not args.quiet, **chosen[m])
                     errs = sol.errors()
                     row["time"] = float(sol.wall_time)
                     if errs:
@@ -277,16 +280,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from symop.output.files import prepare_directory
 
     out = console()
-    if args.bench_command == "generate":
-        prepare_directory(args.output)
+    if args.bench_command == "generate":  # the arguments first: a refused command leaves no folder behind
         domains = [d.strip() for d in args.domains.split(",")] if args.domains else None
         try:
             dims = [int(d) for d in args.dims.split(",")] if args.dims else None
         except ValueError:
             raise SymopError(f"--dims takes comma-separated dimensions among 1, 2 (e.g. 1,2), not `{args.dims}`") from None
         options = {k: _number(v) for k, v in parse_settings(args.set).items()} or None
-        suite = bench.generate(args.family, args.count, args.seed, args.output, domains=domains, dims=dims,
-                               bound=args.bound, options=options)
+        with new_folders(args.output):  # bench.generate checks the rest: what it refuses, it refuses empty-handed
+            prepare_directory(args.output)
+            suite = bench.generate(args.family, args.count, args.seed, args.output, domains=domains, dims=dims,
+                                   bound=args.bound, options=options)
         out.print(f"wrote {len(suite.problems)} {args.family} problems and suite.json to {args.output}")
         return 0
     if args.bench_command == "run":
@@ -305,10 +309,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         workers = workers_of(args)
         if workers.parallel:
             print(f"solving the problems on {workers.describe()}", file=sys.stderr)
-        summary = bench.run(args.directory, args.method, settings, expect_order=args.expect_order, progress=finished,
-                            starting=lambda e: feedback.start(f"{e['name']} ({e.get('family')}, {e.get('domain')}, "
-                                                               f"{e.get('dimension')}D) with {args.method}"),
-                            workers=workers)
+        with WarningLines():  # the problems' warnings, before the table
+            summary = bench.run(args.directory, args.method, settings, expect_order=args.expect_order,
+                                progress=finished, workers=workers,
+                                starting=lambda e: feedback.start(f"{e['name']} ({e.get('family')}, "
+                                                                   f"{e.get('domain')}, {e.get('dimension')}D) "
+                                                                   f"with {args.method}"))
         table = Table(title=f"bench {summary.get('family')} with {args.method}")
         for col in ("problem", "domain", "rel L2", "max error", "bound", "time [s]", "status"):
             table.add_column(col, no_wrap=True)
@@ -332,6 +338,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
             emit_json(args, summary)
         return 1 if summary["failed"] else 0
     raise SymopError("use `symop bench generate ...` or `symop bench run ...`")
+
+
+@contextlib.contextmanager
+def new_folders(path: str | Path) -> Iterator[None]:
+    """Remove the folders up to ``path`` that the block created, if it fails with a :class:`SymopError` and
+    they are still empty, so that a refused command leaves the file system as it found it."""
+    made: list[Path] = []
+    folder = Path(path).expanduser()
+    while not folder.exists() and folder != folder.parent:
+        made.append(folder)
+        folder = folder.parent
+    try:
+        yield
+    except SymopError:
+        for folder in made:  # deepest first
+            try:
+                folder.rmdir()  # only an empty folder: anything written there stays
+            except OSError:
+                break
+        raise
 
 
 def _number(value: str) -> Any:

@@ -290,3 +290,20 @@ def test_options_of_a_stage_that_is_off_are_refused(family, tmp_path, given, wor
     """Fine-tuning and delta-training options do nothing while their stage is off: hypino says so up front."""
     with pytest.raises(OptionError, match=re.escape(words)):
         symop.solve(symop.load(family), method="hypino", model=str(tmp_path / "none.pt"), **given)
+
+
+def test_messages_quote_equations_in_the_language_of_the_file(family, tmp_path):
+    """A model of another family, and a boundary condition hypino cannot read, are quoted as the file writes
+    them (`-lap(u)`, `dn(u)`), not as SymPy prints them (`Derivative(u(x, y), (x, 2))`)."""
+    from symop_hypino.errors import ModelError
+
+    tiny = symop.load(family)
+    assert store.family(tiny)["equation"] == "-lap(u) + k*u = s*(x + 1)"
+    other = symop.load(ROOT / "examples/operators/helmholtz.pde")
+    with pytest.raises(ModelError, match=r"trained for the family `tiny` \(-lap\(u\) \+ k\*u = s\*\(x \+ 1\)\)") as err:
+        store.check({"family": store.family(tiny)}, other, "tiny.pt", strict=True)
+    assert "Derivative" not in str(err.value) and "u(x, y)" not in str(err.value)
+    general = symop.parse(FAMILY.replace("boundary top: dn(u) = 0", "boundary top: u*dn(u) = 0"))
+    with pytest.raises(UnsupportedProblem, match=r"not `u\*dn\(u\) = 0`") as err:
+        linear_form(general)
+    assert "Derivative" not in str(err.value)

@@ -323,3 +323,55 @@ def test_auto_data_that_fd_cannot_solve_fall_back_to_physics_with_a_warning(pois
     assert encoded.reference is None
     with pytest.raises(SymopError, match="fd cannot evaluate this"):
         reference.attach("fd", encoded, physics, [m for _, m in drawn])
+
+
+def test_a_member_outside_the_trained_range_is_solved_with_a_warning(files, capsys):
+    """kappa was drawn in [0.05, 0.2]: asking the operator about kappa = 5 extrapolates, and says so once, by
+    name, value and range; a member inside the range, or one fine-tuned on its own physics, is solved quietly."""
+    import warnings
+
+    from symop.cli import main
+
+    heat = symop.load(files["heat"])
+    path = files["root"] / "heat_range.pt"
+    symop.train(heat, "pino", samples=2, output=path, steps=1, nt=4, data="none", width=4, modes=2, layers=1, n=4)
+    with pytest.warns(UserWarning, match=r"the parameter `kappa` = 5 lies outside what the pino model .* was "
+                                         r"trained on \(\[0\.05, 0\.2\]\)") as caught:
+        symop.solve(heat, method="pino", model=str(path), kappa=5, a=0.5)
+    assert len([w for w in caught if "outside" in str(w.message)]) == 1  # `a` = 0.5 is inside [-1, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the solve
+        symop.solve(heat, method="pino", model=str(path), kappa=0.2, a=-1)  # the bounds themselves
+        symop.solve(heat, method="pino", model=str(path), kappa=5, a=0.5, finetune=1)
+    assert main(["run", str(files["heat"]), "-m", "pino", "--set", f"model={path}", "--set", "a=-3", "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the parameter `a` = -3 lies outside" in err and "[-1, 1]" in err
+
+
+def test_untrained_names_each_kind_of_range():
+    from symop.model.family import Distribution
+    from symop_pino.program import untrained
+
+    dists = {"u": Distribution("u", "uniform", (1.0, 2.0)), "l": Distribution("l", "loguniform", (0.1, 10.0)),
+             "c": Distribution("c", "choice", (1.0, 2.0, 4.0)), "n": Distribution("n", "normal", (0.0, 1.0))}
+    assert untrained(dists, {"u": 1.5, "l": 1.0, "c": 3.0, "n": 2.9}, "m.pt") == []
+    words = untrained(dists, {"u": 5.0, "l": 20.0, "c": 0.5, "n": -3.5}, "m.pt")
+    assert [w.split("`")[1] for w in words] == ["u", "l", "c", "n"]
+    assert "`u` = 5 " in words[0] and "[1, 2]" in words[0]
+    assert "the values 1, 2, 4" in words[2] and "3 standard deviations" in words[3]
+
+
+def test_symop_train_shows_a_training_warning_as_a_warning_line(files, monkeypatch, capsys):
+    """`symop train` prints what training warns of as `warning: ...`, as `symop run` does, not in Python's form."""
+    from symop.cli import main
+    from symop_pino import reference
+
+    def failing(*args, **kwargs):
+        raise SymopError("fd cannot evaluate this.")
+
+    monkeypatch.setattr(reference, "fd_references", failing)
+    rc = main(["train", str(files["poisson"]), "-m", "pino", "--samples", "2", "-o", str(files["root"] / "w.pt"),
+               "-q", "--set", "steps=1", "--set", "n=8", "--set", "width=4", "--set", "modes=2", "--set", "layers=1"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "warning: pino trains on the physics alone" in err and "UserWarning" not in err and ".py:" not in err

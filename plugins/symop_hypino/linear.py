@@ -136,7 +136,7 @@ def conditions(problem: Problem) -> tuple[Condition, ...]:
     for bc in problem.boundary:
         if bc.kind == "general":
             raise UnsupportedProblem("the hypino method needs boundary conditions of the form a*u + b*dn(u) = g, "
-                                     f"not `{sp.sstr(bc.lhs)} = {sp.sstr(bc.rhs)}`.")
+                                     f"not `{language_text(bc.lhs, problem)} = {language_text(bc.rhs, problem)}`.")
         parts = tuple(problem.domain.sides) if bc.parts in (("all",), ()) else tuple(bc.parts)
         pieces = [problem.numeric(e) for e in (bc.alpha, bc.beta, bc.value)]
         if any(has_normal_data(e) for e in pieces):  # dn(e) of a known e: grad(e).n, one condition per side

@@ -16,12 +16,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import sympy as sp
-
 from symop import training
 from symop.errors import SymopError
 from symop.model.family import family_hash, random_names
 from symop.model.problem import Problem
+from symop.writer import language_text
 from symop_hypino.encoding import Spec
 from symop_hypino.errors import ModelError
 from symop_hypino.hypernet import Config, HyperNetwork
@@ -35,7 +34,8 @@ def family(problem: Problem) -> dict[str, Any]:
     and equation for messages (:func:`symop.model.family.family_hash`)."""
     eq = problem.equations[0]
     return {"name": problem.name, "variables": [str(v) for v in variables(problem)], "timed": problem.t is not None,
-            "equation": f"{sp.sstr(eq.lhs)} = {sp.sstr(eq.rhs)}", "random": random_names(problem),
+            "equation": f"{language_text(eq.lhs, problem)} = {language_text(eq.rhs, problem)}",
+            "random": random_names(problem),
             "hash": family_hash(problem, data=False)}
 
 

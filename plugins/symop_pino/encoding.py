@@ -111,7 +111,7 @@ class Encoder:
         leftover = expr.free_symbols - set(symbols)
         if leftover:
             raise EncodingError(f"the expression `{language_text(expr, self.problem)}` depends on "
-                                f"{sp.sstr(sorted(leftover, key=str)[0])}, "
+                                f"`{language_text(sorted(leftover, key=str)[0], self.problem)}`, "
                                 "which has no value on the grid.")
         mesh = list(self.mesh)
         if initial and self.grid.time:

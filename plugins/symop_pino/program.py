@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -52,6 +53,9 @@ class PINOProgram(Program):
         self.encoder = Encoder(problem, self.grid, Encoder.distributions_from(self.data["distributions"]))
         self.random = self.encoder.random
         self.values = dict(values) if values is not None else self.encoder.values_of(problem)
+        if not self.options.get("finetune"):  # fine-tuning fits this member's physics itself
+            for sentence in untrained(self.encoder.distributions, self.values, self.path):
+                warnings.warn(sentence, UserWarning, stacklevel=2)
         self.member = _instantiate(problem, self.values)
         self.physics = self._physics("cpu")
         self.source = (f"# pino: FNO {self.data['config']} on a {' x '.join(map(str, self.grid.shape))} grid "
@@ -123,6 +127,39 @@ def predict(problem, values: Mapping[str, Any] | None = None, *, device: str = "
     from symop.plugins import resolve_options
 
     return PINOProgram(problem, resolve_options("pino", OPTIONS, options), values).run(device=device)
+
+
+def untrained(distributions: Mapping[str, Any], values: Mapping[str, Any], path: str | Path) -> list[str]:
+    """One sentence per random parameter whose value in ``values`` lies outside what the model at ``path`` was
+    trained on (``distributions``, name → :class:`~symop.model.family.Distribution`): a uniform or loguniform
+    value outside its bounds, a choice outside the smallest and largest choice, a normal value more than
+    3 standard deviations from the mean.  There the operator extrapolates, and its answer is unchecked."""
+    import sympy as sp
+
+    from symop.writer import number_text
+
+    out = []
+    for name, dist in distributions.items():
+        value = sp.sympify(values.get(name, dist.representative))
+        if not value.is_number or dist.kind not in ("uniform", "loguniform", "choice", "normal"):
+            continue  # a random field: no range to leave
+        x, args = float(value), [float(a) for a in dist.args]
+        if dist.kind == "normal":
+            lo, hi = args[0] - 3 * abs(args[1]), args[0] + 3 * abs(args[1])
+            trained = (f"drawn from {dist.describe()}, so mostly within [{number_text(lo)}, {number_text(hi)}] "
+                       "(3 standard deviations)")
+        else:
+            lo, hi = min(args), max(args)
+            trained = (f"the values {', '.join(number_text(a) for a in args)}" if dist.kind == "choice"
+                       else f"[{number_text(lo)}, {number_text(hi)}]")
+        slack = 1e-9 * max(abs(lo), abs(hi), 1e-300)
+        if lo - slack <= x <= hi + slack:
+            continue
+        out.append(f"the parameter `{name}` = {number_text(x)} lies outside what the pino model `{path}` was "
+                   f"trained on ({trained}), so the operator extrapolates and its answer there is unchecked; "
+                   f"train on a family whose `{name}` covers {number_text(x)}, or fine-tune on this member "
+                   "with `--set finetune=STEPS`.")
+    return out
 
 
 def _instantiate(problem, values: Mapping[str, Any]):
