@@ -78,7 +78,8 @@ OPTIONS = (
            only_with=STDE),
     Option("seed", int, 0, "random seed (network, points, directions)"),
     Option("eval_points", int, 2000, "held-out points where the solution is reported", minimum=1),
-    Option("checkpoint", str, "", "checkpoint file; resumed from when it exists", path=True),
+    Option("checkpoint", str, "", "checkpoint file; resumed from when it exists (one written for another problem, "
+           "network or optimizer is refused)", path=True),
     Option("boundary_weight", float, 1.0, "weight of boundary terms", minimum=0),
     Option("initial_weight", float, 1.0, "weight of initial-condition terms", minimum=0),
     Option("dtype", str, "float32", "floating-point precision", ("float32", "float64")),
@@ -209,7 +210,7 @@ class PINNProgram(Program):
         from symop.solution import PointCloud, Solution
         from symop.training import device_for, wrap
         from symop.threads import intra_op_threads
-        from symop_pinn.train import train, training_threads
+        from symop_pinn.train import run_stamp, train, training_threads
 
         o = self.options
         procs = self.processes if self.processes is not None and self.processes.is_distributed else None
@@ -227,7 +228,7 @@ class PINNProgram(Program):
             info = train(trained, loss, steps=o["steps"], lr=o["lr"], lr_decay=o["lr_decay"], lbfgs=o["lbfgs"],
                          checkpoint=o["checkpoint"], progress=progress and (procs is None or procs.is_main),
                          optimizer=o["optimizer"], warmup=o["warmup"], options=options, resample=o["resample"],
-                         info=procs)
+                         info=procs, stamp=run_stamp(self.problem, o))
         pts = self.problem.domain.sample_interior(o["eval_points"], seed=np.random.default_rng((o["seed"], 10**9)))
         X = pts
         if self.problem.time is not None:

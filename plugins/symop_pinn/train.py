@@ -58,9 +58,10 @@ def phases_for(optimizer: str = "adam", steps: int = 2000, lr: float = 1e-3, lr_
 
 def train(model, loss, *, steps: int = 2000, lr: float = 1e-3, lr_decay: float = 0.1, lbfgs: int = 0,
           checkpoint: str = "", progress: bool = False, log_every: int = 50, label: str = "pinn",
-          hint: str = "lower `lr`", callbacks: Sequence[Callable[[StepRecord], None]] = (),
+          hint: str | Callable[[Phase], str] | None = None, callbacks: Sequence[Callable[[StepRecord], None]] = (),
           optimizer: str = "adam", warmup: int = 0, options: Mapping[str, Any] | None = None,
-          resample: bool = True, info: DistInfo | None = None) -> dict[str, Any]:
+          resample: bool = True, info: DistInfo | None = None, stamp: Mapping[str, Any] | None = None
+          ) -> dict[str, Any]:
     """Minimise ``loss(model, batch)``; returns the losses, a sparse history and timings.
 
     A ``checkpoint`` file is written every tenth of the steps and after each
@@ -68,7 +69,10 @@ def train(model, loss, *, steps: int = 2000, lr: float = 1e-3, lr_decay: float =
     trains on the points of step 0.  With ``info`` of several processes
     (``model`` wrapped for DDP) each process trains on its shard of every
     term's points (:func:`shard_points`): the loss and the gradient are the
-    whole set's, averaged over the processes.
+    whole set's, averaged over the processes.  ``stamp`` (the problem, the
+    network's options, the optimizer: :func:`run_stamp`) is written into the
+    checkpoint, and a checkpoint written with another is refused, not resumed.
+    ``hint`` ends the error of a non-finite loss (by default :func:`nonfinite_hint`).
     """
     phases = phases_for(optimizer, steps, lr, lr_decay, warmup, 0, options)
     steps = sum(p.steps for p in phases)
@@ -85,13 +89,45 @@ def train(model, loss, *, steps: int = 2000, lr: float = 1e-3, lr_decay: float =
         def batch(step: int):  # noqa: F811 - this process's share of the step's points
             points, seed = whole(step)
             return shard_points(points, info), seed
-    saving = Checkpoint(checkpoint, every=max(1, steps // 10), resume=True) if checkpoint else None
+    saving = (Checkpoint(checkpoint, every=max(1, steps // 10), resume=True, extra=dict(stamp or {}))
+              if checkpoint else None)
     result = optimize(model, value, phases, batch=batch, info=info, checkpoint=saving, progress=progress, label=label,
-                      hint=hint, callbacks=callbacks)
+                      hint=nonfinite_hint if hint is None else hint, callbacks=callbacks)
     history = [(k, v) for k, v in enumerate(result.losses) if k >= steps or k % log_every == 0 or k == steps - 1]
     return {"losses": result.losses, "history": history, "final_loss": result.final_loss,
             "train_time": result.wall_time, "adam_time": result.phase_times[0], "start_step": result.start_step,
             "phase_times": result.phase_times}
+
+
+def nonfinite_hint(phase: Phase) -> str:
+    """What to change when the loss of ``phase`` became infinite or NaN: the rate of a first-order optimizer; the
+    damping, the precision or an Adam warm-up of a Gauss–Newton one (which finds its own step)."""
+    if get_optimizer(phase.optimizer).residuals:
+        return (f"raise `damping` ({phase.optimizer}'s regularisation), train in dtype float64, or warm up with adam "
+                "(`warmup`)")
+    return "lower `lr`"
+
+
+#: the options of a pinn run that its checkpoint must have been written with: those that make the network, the
+#: optimizer (whose state the checkpoint holds), and the problem (:func:`run_stamp`)
+STAMPED = ("width", "depth", "activation", "fourier", "sigma", "hard", "output_scale", "optimizer")
+
+#: the name an option has in the checkpoint, where the loop's own keys (:data:`~symop.training.loop.CHECKPOINT_KEYS`)
+#: are taken
+STAMP_NAMES = {"optimizer": "optimizer option"}
+
+
+def run_stamp(problem, options: Mapping[str, Any]) -> dict[str, Any]:
+    """What a pinn checkpoint records of its run, to refuse resuming another: the problem (the hash of its
+    equations, conditions, domain, time interval and parameter values, :func:`~symop.model.family.family_hash`)
+    and the :data:`STAMPED` options."""
+    from symop.model.family import family_hash
+
+    stamp: dict[str, Any] = {"problem": family_hash(problem, [])}
+    for name in STAMPED:
+        value = options.get(name)
+        stamp[STAMP_NAMES.get(name, name)] = float(value) if isinstance(value, float) else value
+    return stamp
 
 
 def shard_points(points: Sequence[tuple[Any, Any]], info: DistInfo) -> list[tuple[Any, Any]]:

@@ -59,8 +59,9 @@ def dirichlet_fields(problem, kinds: Sequence[str] = KINDS) -> dict[str, tuple[s
     """
     domain = problem.domain
     if domain.kind not in kinds:
+        article = "an" if domain.kind[:1] in "aeiou" else "a"
         raise HardConstraintError(f"the option hard imposes Dirichlet data on {_kinds_text(kinds)}, and this "
-                                  f"domain is a {domain.kind}; leave hard off.")
+                                  f"domain is {article} {domain.kind}; leave hard off.")
     if problem.periodic:
         raise HardConstraintError("the option hard does not combine with periodic sides (they are exact already); "
                                   "leave hard off.")

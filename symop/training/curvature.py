@@ -369,7 +369,13 @@ class KFAC(_GaussNewton):
             state = self.state[params[2 * l]]
             if layers is not None:
                 damped = [(_damp(A, lam ** 0.5), _damp(B, lam ** 0.5)) for A, B in layers[l]]
-                state["inverse"] = kronecker_basis(damped)
+                try:
+                    state["inverse"] = kronecker_basis(damped)
+                except torch.linalg.LinAlgError:
+                    precision = str(damped[0][0].dtype).replace("torch.", "")
+                    raise SolveError(f"the Kronecker factors of layer {l + 1} are singular in {precision} at kfac's "
+                                     f"damping {lam:.1e}, and kfac cannot invert them; raise `damping` (1e-8 by "
+                                     "default), or train in dtype float64.") from None
                 self.state[params[0]]["inverse_0"] = torch.tensor(1.0)
             out.append(state["inverse"])
         return out

@@ -58,7 +58,7 @@ from symop.errors import SolveError, SymopError
 
 from symop.errors import OptionError
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import _holds_tensor, _plain, load_checkpoint, save_checkpoint
 from .curvature import ResidualClosure
 from .dist import DistInfo, average_all, unwrap
 from .optimizers import OptimizerSetup, Schedule, get_optimizer, make_optimizer
@@ -107,7 +107,9 @@ class Checkpoint:
     every: int = 0
     #: continue from ``path`` when it exists
     resume: bool = False
-    #: the caller's metadata, stored in every checkpoint
+    #: the caller's metadata, stored in every checkpoint; a checkpoint that holds one of these keys with another
+    #: value (another network or optimizer; under ``problem``, a hash of another problem such as
+    #: :func:`~symop.model.family.family_hash`) is refused instead of resumed
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: the function that writes a checkpoint, ``write(path, state, info)``
     write: Callable[..., None] = save_checkpoint
@@ -165,20 +167,28 @@ def _format(terms: Mapping[str, float]) -> str:
 def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
              batch: Callable[[int], Any] | None = None, info: DistInfo | None = None,
              checkpoint: Checkpoint | None = None, progress: bool = False, label: str = "training",
-             hint: str = "lower the learning rate", callbacks: Sequence[Callable[[StepRecord], None]] = (),
+             hint: str | Callable[[Phase], str] = "lower the learning rate",
+             callbacks: Sequence[Callable[[StepRecord], None]] = (),
              until: Callable[[StepRecord], bool] | None = None) -> Result:
     """Minimise ``loss(batch(step))`` over the parameters of ``model`` through ``phases`` (see the module docstring).
 
     ``model`` is the network as the loss calls it (wrapped for DDP when
     ``info`` is distributed); ``batch`` defaults to the step number itself.
     ``label`` names the run in the progress bar and in errors, ``hint`` ends
-    the error of a non-finite loss.  ``until(record)``, when given, is asked
+    the error of a non-finite loss (a string, or a function of the failing
+    :class:`Phase` that returns one).  ``until(record)``, when given, is asked
     after every step (after the callbacks): true ends the training there (a
     stopping tolerance on the loss, say); the last checkpoint is then written.
 
     The trackers of the solve in progress (:mod:`symop.trackers`) see every
     ``every``-th step (loss, terms, the network); one that raises
     :class:`~symop.trackers.StopRun` ends the training after that step.
+
+    A ``checkpoint`` path that cannot be written is refused before the first
+    step (when there are steps left to train).  An interrupt (Ctrl-C) that
+    arrives between two steps writes the checkpoint of the last step before it
+    propagates, so that rerunning resumes there; one inside a step leaves the
+    last checkpoint written.
     """
     info = info or DistInfo()
     run = _trackers.active()
@@ -199,7 +209,9 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
     starts = [sum(p.steps for p in phases[:i]) for i in range(len(phases))]
     total_steps = sum(p.steps for p in phases)
     result = Result()
-    state = _resume(checkpoint, net, phases) if checkpoint is not None else None
+    state = _resume(checkpoint, net, phases, starts) if checkpoint is not None else None
+    if checkpoint is not None and info.is_main and (state["step"] if state else 0) < total_steps:
+        _writable(Path(checkpoint.path))  # before any step: a checkpoint that cannot be written loses no work
     if state is not None:
         if state["step"] > total_steps:
             raise CheckpointError(f"the checkpoint `{checkpoint.path}` was saved after {state['step']} steps, more "
@@ -209,50 +221,61 @@ def optimize(model: torch.nn.Module, loss: Loss, phases: Sequence[Phase], *,
         result.losses, result.terms = state["losses"], state["terms"]
     start = time.perf_counter()
     last = result.losses[-1] if result.losses else math.nan  # a resumed bar shows where the run stands
-    with progress_bar(label, total_steps, progress and info.is_main, completed=min(result.start_step, total_steps),
-                      loss=last, terms="") as update:
-        for index, (phase, first) in enumerate(zip(phases, starts)):
-            end = first + phase.steps
-            if end <= result.start_step or phase.steps <= 0:
-                result.phase_times.append(0.0)
-                continue
-            began = time.perf_counter()
-            optimizer = make_optimizer(phase.optimizer, OptimizerSetup(params, phase.lr, dict(phase.options),
-                                                                       model, loss))
-            if state is not None and state["phase"] == index and result.start_step > first:
-                optimizer.load_state_dict(state["optimizer"])
-            spec = get_optimizer(phase.optimizer)
-            closure_driven = "residuals" if spec.residuals else spec.closure
-            for step in range(max(first, result.start_step), end):
-                lr = phase.lr_at(step - first)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                check = partial(_check, step=step, lr=lr, phase=phase, info=info, label=label, hint=hint)
-                value, parts = _step(optimizer, closure_driven, loss, batch(step), params, phase.clip, check,
-                                     info.is_distributed)
-                result.losses.append(value)
-                result.terms.append(parts)
-                update(step + 1, loss=value, terms=_format(parts))
-                every = checkpoint is not None and checkpoint.every and (step + 1) % checkpoint.every == 0
-                if checkpoint is not None and (every or step + 1 == end):
-                    _save(checkpoint, net, optimizer, index, phase, step + 1, result, info)
-                record = StepRecord(step + 1, value, parts, lr, phase, net)
-                for callback in callbacks:
-                    callback(record)
-                if until is not None and until(record):
-                    if checkpoint is not None and not (every or step + 1 == end):
+    #: the last step whose weights and optimizer state are whole and not yet in the checkpoint (phase, optimizer)
+    pending: tuple[int, Phase, Any, int] | None = None
+    try:
+        with progress_bar(label, total_steps, progress and info.is_main, completed=min(result.start_step, total_steps),
+                          loss=last, terms="") as update:
+            for index, (phase, first) in enumerate(zip(phases, starts)):
+                end = first + phase.steps
+                if end <= result.start_step or phase.steps <= 0:
+                    result.phase_times.append(0.0)
+                    continue
+                began = time.perf_counter()
+                optimizer = make_optimizer(phase.optimizer, OptimizerSetup(params, phase.lr, dict(phase.options),
+                                                                           model, loss))
+                if state is not None and state["phase"] == index and result.start_step > first:
+                    optimizer.load_state_dict(state["optimizer"])
+                spec = get_optimizer(phase.optimizer)
+                closure_driven = "residuals" if spec.residuals else spec.closure
+                for step in range(max(first, result.start_step), end):
+                    lr = phase.lr_at(step - first)
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+                    check = partial(_check, step=step, lr=lr, phase=phase, info=info, label=label, hint=hint)
+                    pending = None  # inside a step the weights may be half moved (a line search's trial)
+                    value, parts = _step(optimizer, closure_driven, loss, batch(step), params, phase.clip, check,
+                                         info.is_distributed)
+                    result.losses.append(value)
+                    result.terms.append(parts)
+                    pending = (index, phase, optimizer, step + 1)
+                    update(step + 1, loss=value, terms=_format(parts))
+                    every = checkpoint is not None and checkpoint.every and (step + 1) % checkpoint.every == 0
+                    if checkpoint is not None and (every or step + 1 == end):
                         _save(checkpoint, net, optimizer, index, phase, step + 1, result, info)
-                    stopped = True
-                    break
-                last = step + 1 == total_steps
-                if run is not None and run.due(step + 1, last):
-                    stopped = run.observe(_trackers.StepState(step + 1, total_steps, None, "training", net, value,
-                                                              parts), last)
-                    if stopped:
+                        pending = None
+                    record = StepRecord(step + 1, value, parts, lr, phase, net)
+                    for callback in callbacks:
+                        callback(record)
+                    if until is not None and until(record):
+                        if pending is not None and checkpoint is not None:
+                            _save(checkpoint, net, optimizer, index, phase, step + 1, result, info)
+                            pending = None
+                        stopped = True
                         break
-            result.phase_times.append(time.perf_counter() - began)
-            if stopped:
-                break
+                    last = step + 1 == total_steps
+                    if run is not None and run.due(step + 1, last):
+                        stopped = run.observe(_trackers.StepState(step + 1, total_steps, None, "training", net,
+                                                                  value, parts), last)
+                        if stopped:
+                            break
+                result.phase_times.append(time.perf_counter() - began)
+                if stopped:
+                    break
+    except KeyboardInterrupt:
+        if checkpoint is not None and pending is not None:  # between steps: keep the work done so far
+            _save(checkpoint, net, pending[2], pending[0], pending[1], pending[3], result, info)
+        raise
     result.wall_time = time.perf_counter() - start
     return result
 
@@ -300,13 +323,14 @@ def _step(optimizer: torch.optim.Optimizer, closure_driven: bool | str, loss: Lo
 
 
 def _check(total: torch.Tensor, terms: Mapping[str, Any], step: int, lr: float, phase: Phase, info: DistInfo,
-           label: str, hint: str) -> tuple[float, dict[str, float]]:
+           label: str, hint: str | Callable[[Phase], str]) -> tuple[float, dict[str, float]]:
     """The loss and its terms averaged over the processes; a :class:`NonFiniteLoss` if any is not finite."""
     names = list(terms)
     values = average_all([float(total.detach())] + [float(_detach(terms[n])) for n in names], info)
     value, parts = values[0], dict(zip(names, values[1:]))
     if not all(math.isfinite(v) for v in values):
         listed = ", ".join(f"{n} = {v:.3e}" for n, v in parts.items()) or "none"
+        hint = hint(phase) if callable(hint) else hint
         raise NonFiniteLoss(f"the {label} loss became {value} at step {step + 1} ({phase.optimizer}, learning rate "
                             f"{lr:.3e}); its terms were {listed}. {hint[:1].upper() + hint[1:]}.", step + 1, value,
                             parts)
@@ -328,8 +352,15 @@ def _save(checkpoint: Checkpoint, net: torch.nn.Module, optimizer: torch.optim.O
     checkpoint.write(checkpoint.path, state, info)
 
 
-def _resume(checkpoint: Checkpoint, net: torch.nn.Module, phases: Sequence[Phase]) -> dict[str, Any] | None:
-    """Load ``checkpoint`` into ``net`` when it is to be resumed from and exists; its loop state, else ``None``."""
+def _resume(checkpoint: Checkpoint, net: torch.nn.Module, phases: Sequence[Phase],
+            starts: Sequence[int]) -> dict[str, Any] | None:
+    """Load ``checkpoint`` into ``net`` when it is to be resumed from and exists; its loop state, else ``None``.
+
+    The checkpoint is refused (a :class:`CheckpointError`) when it holds one of
+    the caller's ``extra`` keys with another value, when its step does not lie
+    in its phase of this run's ``phases`` (beginning at ``starts``) or that
+    phase has another optimizer, and when its network has other parameters.
+    """
     path = Path(checkpoint.path)
     if not checkpoint.resume or not path.exists():
         return None
@@ -339,18 +370,62 @@ def _resume(checkpoint: Checkpoint, net: torch.nn.Module, phases: Sequence[Phase
     if missing:
         raise CheckpointError(f"the checkpoint `{path}` lacks {', '.join(missing)}: it was not written by this "
                               "version of symop's training loop; delete it to train from the start.")
-    index, name = int(state["phase"]), state["optimizer_name"]
+    for key, value in checkpoint.extra.items():
+        if key in state and not _holds_tensor(value) and state[key] != _plain(value, key):
+            if key == "problem":
+                raise CheckpointError(f"the checkpoint `{path}` was written for another problem (its equations, "
+                                      "conditions, domain, time interval or parameter values differ); delete it, or "
+                                      "give this run a checkpoint of its own.")
+            raise CheckpointError(f"the checkpoint `{path}` was written with {key} `{_shown(state[key])}`, and this "
+                                  f"run has {key} `{_shown(value)}`: it belongs to another run (another problem or "
+                                  "other options); delete it, or run with the options it was written with.")
+    index, name, step = int(state["phase"]), state["optimizer_name"], int(state["step"])
     if index < len(phases) and phases[index].optimizer != name:
         raise CheckpointError(f"the checkpoint `{path}` was written while training with `{name}`, but this run "
                               f"trains with `{phases[index].optimizer}` there; delete it or train as before.")
+    longer = step > sum(p.steps for p in phases)  # refused by the caller, in its own words
+    if index >= len(phases) and not longer:
+        count = f"{len(phases)} phase" + ("s" if len(phases) != 1 else "")
+        raise CheckpointError(f"the checkpoint `{path}` was written at step {step}, in phase {index + 1} (`{name}`), "
+                              f"and this run has {count}: it was written with another schedule; delete it or train "
+                              "as before.")
+    if index < len(phases) and not longer and not starts[index] < step <= starts[index] + phases[index].steps:
+        lo, hi = starts[index] + 1, starts[index] + phases[index].steps
+        where = f"at step {lo}" if lo == hi else f"at steps {lo} to {hi}"
+        raise CheckpointError(f"the checkpoint `{path}` was written at step {step}, in a phase of `{name}` that this "
+                              f"run has {where}: it was written with another schedule (other steps per phase); "
+                              "delete it or train as before.")
     mismatch = _mismatch(net.state_dict(), state["model"])
     if mismatch:
         raise CheckpointError(f"the checkpoint `{path}` holds another network than this run trains ({mismatch}): it "
                               "was written with other network options or for another problem; delete it, or run "
                               "with the options it was written with.")
     net.load_state_dict(state["model"])
-    return {"step": int(state["step"]), "phase": index, "optimizer": state["optimizer"],
+    return {"step": step, "phase": index, "optimizer": state["optimizer"],
             "losses": [float(v) for v in state["losses"]], "terms": [dict(t) for t in state["terms"]]}
+
+
+def _shown(value: Any) -> str:
+    """``value`` as a checkpoint's message shows it: booleans as on/off, the rest as written."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _writable(path: Path) -> None:
+    """Refuse, before any step, a checkpoint ``path`` that cannot be written: a folder, or a place where the file
+    (and the temporary file it is written through) cannot be made."""
+    if path.is_dir():
+        raise OptionError(f"the checkpoint `{path}` is a folder; name a file in it, such as `{path / 'run.pt'}`.")
+    probe = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(probe, "ab"):
+            pass
+        probe.unlink()
+    except OSError as error:
+        raise OptionError(f"the checkpoint `{path}` cannot be written ({error.strerror or error}); give a path in a "
+                          "folder you can write.") from None
 
 
 def _mismatch(mine: dict[str, torch.Tensor], theirs: Any) -> str:
