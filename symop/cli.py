@@ -496,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _json_error(args, str(err))
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted" + _kept_checkpoint(args), file=sys.stderr)
         return 130
     except Exception as err:  # last resort: a gap in symop's checks ends in a sentence, not a traceback
         if args.traceback:
@@ -510,6 +510,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(message, file=sys.stderr)
         _json_error(args, message)
         return 1
+
+
+def _kept_checkpoint(args: argparse.Namespace) -> str:
+    """What an interrupted command leaves to resume from: the ``checkpoint`` it was given, where that exists."""
+    try:
+        path = parse_settings(getattr(args, "set", None) or []).get("checkpoint")
+    except SymopError:
+        return ""
+    if not path or not Path(str(path)).exists():
+        return ""
+    return f"; the checkpoint `{path}` keeps the steps completed so far: run the same command again to resume from it"
 
 
 def _reports() -> bool:

@@ -215,3 +215,27 @@ def test_fem_study_reports_its_h1_order(tmp_path, capsys):
     data = json.loads(out)
     assert data["observed_order"] == pytest.approx(2.0, abs=0.15)  # P1: L2 order 2, H1 order 1
     assert data["observed_h1_order"] == pytest.approx(1.0, abs=0.15)
+
+
+def test_an_interrupted_run_says_where_its_checkpoint_is(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during a run with a checkpoint: exit 130 and a sentence that the checkpoint resumes the run."""
+    import symop.api
+
+    checkpoint = tmp_path / "run.pt"
+    kept = []
+
+    def interrupted(problem, method, **kwargs):
+        if kept:
+            checkpoint.write_bytes(b"kept")  # what the training loop leaves between steps
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(symop.api, "solve", interrupted)
+    src = tmp_path / "p.pde"
+    src.write_text(POISSON_1D)
+    command = ["run", src, "-m", "pinn", "--set", f"checkpoint={checkpoint}", "-q"]
+    rc, out, err = _cli(command, capsys)  # interrupted before any checkpoint: no promise
+    assert rc == 130 and err.strip() == "interrupted", err
+    kept.append(True)
+    rc, out, err = _cli(command, capsys)
+    assert rc == 130
+    assert f"the checkpoint `{checkpoint}` keeps the steps completed so far" in err and "resume" in err, err
