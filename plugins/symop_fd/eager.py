@@ -30,6 +30,7 @@ import sympy as sp
 import torch
 
 from symop.discrete import stencils
+from symop.model.analysis import bounded_expand
 
 from .lowering import Lowered, collect, freeze, multi_index
 
@@ -63,7 +64,7 @@ def _linear_piece(term: sp.Expr, index: dict[sp.Symbol, int]) -> tuple[int, floa
         return None
     s = next(iter(present))
     coeff = sp.diff(term, s)
-    if not coeff.is_number or coeff.has(s) or not coeff.is_real or sp.expand(term - coeff * s) != 0:
+    if not coeff.is_number or coeff.has(s) or not coeff.is_real or bounded_expand(term - coeff * s) != 0:
         return None
     return index[s], float(coeff)
 
@@ -89,7 +90,7 @@ class EagerRHS:
             for top in sp.Add.make_args(frozen):
                 # a term of the right-hand side goes to the stencil when all of it, expanded, is linear in the
                 # nodes with numeric coefficients (node-free pieces stay with the rest); else it stays whole
-                pieces = sp.Add.make_args(sp.expand(top)) if top.free_symbols & index.keys() else (top,)
+                pieces = sp.Add.make_args(bounded_expand(top)) if top.free_symbols & index.keys() else (top,)
                 found = [_linear_piece(p, index) for p in pieces] if len(pieces) <= 64 else [None]
                 if any(f is None and p.free_symbols & index.keys() for f, p in zip(found, pieces)):
                     rest.append(top)

@@ -20,6 +20,7 @@ from symop.codegen import generate
 from symop.discrete import derivative_orders, stencils
 from symop.errors import SymopError
 from symop.model import analysis
+from symop.model.analysis import bounded_expand
 
 from .boundary import BoundarySet, SideCondition
 from .grid import FDGrid
@@ -281,7 +282,8 @@ class Evaluator:
 
 
 def freeze(expr: sp.Expr, nodes: list[sp.Expr]) -> tuple[sp.Expr, list[sp.Symbol]]:
-    syms = [sp.Dummy(f"n{i}") for i in range(len(nodes))]
+    # real symbols: node values are real, so d|u|/du is sign(u) (not an expression in re(u) and im(u))
+    syms = [sp.Dummy(f"n{i}", real=True) for i in range(len(nodes))]
     order = sorted(range(len(nodes)), key=lambda i: -len(str(nodes[i])))
     out = expr
     for i in order:
@@ -294,7 +296,7 @@ def linear_terms(expr: sp.Expr, nodes, syms=None) -> tuple[sp.Expr, sp.Expr]:
     frozen, syms = freeze(expr, nodes)
     lin, rest = [], []
     sset = set(syms)
-    for term in sp.Add.make_args(sp.expand(frozen)):
+    for term in sp.Add.make_args(bounded_expand(frozen)):
         present = term.free_symbols & sset
         if len(present) == 1:
             s = next(iter(present))

@@ -25,7 +25,7 @@ import sympy as sp
 import torch
 
 from symop.errors import OptionError, SymopError
-from symop.model.analysis import splitting_caveat
+from symop.model.analysis import bounded_expand, splitting_caveat
 from symop.discrete import stencils
 from symop.integrate import (EXPLICIT_METHODS, Scheme, Stepper, ThetaMethod, get_scheme, integrate, make_stepper,
                              split_order)
@@ -34,6 +34,9 @@ from symop.threads import SMALL_WORK_ELEMENTS, intra_op_threads, small_work_thre
 from .eager import EagerRHS
 from .lowering import Lowered, collect, linear_terms, multi_index
 
+
+#: the most time steps fd takes over a run: beyond, a step is refused rather than attempted
+MAX_STEPS = 1e9
 
 #: the implicit scheme of the diffusion sub-flow when fd splits
 SPLIT_DIFFUSION = "crank-nicolson"
@@ -420,7 +423,7 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None,
         diff_exprs, rest_exprs = [], []
         for c in low.comps:
             dterms, rterms = [], []
-            for term in sp.Add.make_args(sp.expand(c.rhs)):
+            for term in sp.Add.make_args(bounded_expand(c.rhs)):
                 nodes = collect([term], low.comps)
                 order = max([sum(multi_index(nd, low.comps, low.coords)[1]) for nd in nodes] + [0])
                 (dterms if order >= 2 else rterms).append(term)
@@ -501,9 +504,18 @@ def run_evolution(low: Lowered, options: dict, progress_cb=None, snapshots=None,
     dt = options.get("dt")
     if dt is None:
         dt = default_dt(low, dt_scheme if dt_exprs else "implicit", dt_exprs, U0, t0, t1, blocks)
-        if dt_exprs and split == "none" and not explicit_scheme(scheme):
+        if dt_exprs and (split != "none" or not explicit_scheme(scheme)):
+            # the stability limit of the explicit part alone (mild reactions: the whole interval) is no accuracy
+            # limit: at least 20 steps, as for the implicit schemes
             dt = min(dt, (t1 - t0) / 20)
     info["dt_default"] = options.get("dt") is None
+    steps_needed = (t1 - t0) / float(dt) if float(dt) > 0 else float("inf")
+    if not steps_needed <= MAX_STEPS:
+        where = ("the stability limit of the explicit part at the initial state gives dt = "
+                 f"{float(dt):.3g}" if options.get("dt") is None else f"dt = {float(dt):.3g}")
+        raise OptionError(f"{where}, so the interval [{t0:g}, {t1:g}] would take {steps_needed:.3g} steps (at most "
+                          f"{MAX_STEPS:.0e} are taken): a term of the equation is that stiff at the initial state, and fd "
+                          "steps nonlinear terms explicitly; check the equation's scaling and its initial data.")
     save = options.get("save")
     save_times = snapshots(t0, t1, float(dt)) if snapshots is not None else (int(save) if save else None)
     fields = (lambda t, U: {c.name: U[i] for i, c in enumerate(low.comps) if c.name in problem.field_names}) \

@@ -25,7 +25,7 @@ import time as _time
 import warnings
 from typing import TYPE_CHECKING, Any, Mapping
 
-from symop.errors import OptionError, SymopError
+from symop.errors import OptionError, SolveError, SymopError
 from symop.integrate import SPLITS, get_scheme, scheme_names, split_order
 from symop.model.analysis import splitting_caveat
 from symop.plugins import Accuracy, Discretization, Option, Program, Refinement
@@ -481,6 +481,8 @@ class FEMProgram(Program):
         are mass-like.  None for systems (the solver checks the matrix)."""
         import sympy as sp
 
+        from symop.model.analysis import bounded_expand
+
         if len(self.wfs) != 1:
             return None
         wf = self.wfs[0]
@@ -488,7 +490,7 @@ class FEMProgram(Program):
         d = self.d
 
         def same(a, b) -> bool:
-            return sp.expand(sp.sympify(a) - sp.sympify(b)) == 0
+            return bounded_expand(sp.sympify(a) - sp.sympify(b)) == 0
 
         for i in range(d):
             for j in range(i + 1, d):
@@ -643,18 +645,68 @@ class FEMProgram(Program):
         history = []
         for it in range(1, maxit + 1):
             R, J = self.residual(u)
+            if not (np.isfinite(R).all() and np.isfinite(J.data).all()):
+                raise self._not_finite(u, it)
             du = self._solve_free(J, -R)[f]
             u[f] += du
-            step = float(np.linalg.norm(du) / max(1.0, np.linalg.norm(u)))
+            with np.errstate(invalid="ignore", over="ignore"):  # an overflowing iterate: the next residual says so
+                step = float(np.linalg.norm(du) / max(1.0, np.linalg.norm(u)))
             history.append(step)
             if step <= tol:
                 info["newton_iterations"] = it
                 info["newton_steps"] = history
                 return u
-        raise SymopError(
+        raise SolveError(
             f"Newton's method did not converge in {maxit} iterations (last relative step {history[-1]:.3g}); "
-            "try a finer mesh, an `initial` guess or more iterations (maxit)."
+            "try a finer mesh or more iterations (maxit), or check that the problem has a solution."
         )
+
+    def _not_finite(self, u: np.ndarray, iteration: int) -> SolveError:
+        """The sentence for a residual or Jacobian that is not finite at Newton's iterate ``u``."""
+        guess = (f"{', '.join(self.names)} = {'their' if len(self.names) > 1 else 'its'} Dirichlet data, "
+                 "0 elsewhere")
+        when = (f"at Newton's initial guess ({guess})" if iteration == 1
+                else f"after {iteration - 1} Newton iteration(s) from the initial guess ({guess})")
+        term = self._not_finite_term(u)
+        return SolveError(
+            f"the residual of the steady problem or its Jacobian is not finite {when}"
+            + (f": {term}" if term else "")
+            + "; check the equation's scaling, or rewrite it so that its terms and their derivatives stay finite "
+            "near the Dirichlet data (Newton's method starts from them)."
+        )
+
+    def _not_finite_term(self, u: np.ndarray) -> str | None:
+        """The first term of a weak form's source or flux whose value, or derivative in a field's value or
+        gradient, is not finite at a quadrature point for the state ``u``: ``"`log(u)` is not finite at x = .."``."""
+        import sympy as sp
+        import torch
+
+        from symop.writer import language_text
+
+        from .assembly import DTYPE
+
+        back = {}
+        for n, U, P in zip(self.names, self.wf.unknowns, self.wf.gradients):
+            applied = self.problem.field(n).applied
+            back[U] = applied
+            back.update({p: sp.Derivative(applied, x) for p, x in zip(P, self.wf.coords)})
+        terms = [t for wf in self.wfs for e in (wf.source, *wf.flux) for t in sp.Add.make_args(e) if t != 0]
+        for term in terms:
+            exprs = {"v": term, **{f"d{k}": sp.diff(term, s) for k, s in enumerate(back)}}
+            ker = Kernel(exprs, self.wf.arguments, "term")
+            for _, cs in self.cell_spaces():
+                values = [cs.values(torch.as_tensor(self.dof_values(u, a), dtype=DTYPE))
+                          for a in range(len(self.names))]
+                out = ker(self._args(cs.xq, 0.0, values))
+                for key, v in out.items():
+                    v = torch.as_tensor(v, dtype=DTYPE).expand(cs.xq.shape[:-1])
+                    bad = ~torch.isfinite(v)
+                    if bool(bad.any()):
+                        e, q = (int(i) for i in torch.nonzero(bad)[0])
+                        where = ", ".join(f"{x} = {float(cs.xq[e, q, k]):.3g}" for k, x in enumerate(self.wf.coords))
+                        what = "is not finite" if key == "v" else "has no finite derivative"
+                        return f"`{language_text(term.xreplace(back), self.problem)}` {what} at {where}"
+        return None
 
     def _interpolate(self, expr, t: float) -> np.ndarray:
         """A known expression at the dofs of one field's space."""

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symop.errors import SymopError
-from symop.model.analysis import evolution, field_nodes, has_normal_data, normal_data
+from symop.model.analysis import bounded_expand, evolution, field_nodes, has_normal_data, normal_data
 from symop.model.operators import NormalDerivative
 from symop.wellposed import mixed_condition_refusal
 from symop.writer import language_text
@@ -150,7 +150,7 @@ class WeakForm:
         what = f"weak form of `{u}`" if len(self.fields) == 1 else f"weak form of the equation of `{u}`"
         lines = [f"{what} (P{degree} Lagrange, test function {test} in V_h, {test} = 0 on Dirichlet parts of {u}):"]
         lhs = {0: "0", 1: f"∫_Ω dt({u}) {test} dx"}.get(self.time_order, f"∫_Ω dt({u}, {self.time_order}) {test} dx")
-        rhs = [f"∫_Ω [ {sp.sstr(sp.expand(volume))} ] dx"]
+        rhs = [f"∫_Ω [ {sp.sstr(bounded_expand(volume))} ] dx"]
         for nc in self.natural:
             rhs.append(f"∫_{{{', '.join(nc.parts)}}} [ {sp.sstr(sp.simplify(nc.integrand.xreplace(rename)))} ] "
                        f"{test} ds   ({nc.kind})")
@@ -177,9 +177,11 @@ def _symbols(problem) -> _Symbols:
         tags = {names[0]: ""}
     else:
         tags = {n: f"{k}_" for k, n in enumerate(names)}
-    U = {n: sp.Symbol(f"U{tags[n]}_") for n in names}
-    P = {n: tuple(sp.Symbol(f"P{tags[n]}{k}_") for k in range(d)) for n in names}
-    W = {n: {(i, j): sp.Symbol(f"W{tags[n]}{i}{j}_") for i in range(d) for j in range(i, d)} for n in names}
+    # real symbols: the fields are real, so d|u|/du is sign(u) (not an expression in re(u) and im(u))
+    U = {n: sp.Symbol(f"U{tags[n]}_", real=True) for n in names}
+    P = {n: tuple(sp.Symbol(f"P{tags[n]}{k}_", real=True) for k in range(d)) for n in names}
+    W = {n: {(i, j): sp.Symbol(f"W{tags[n]}{i}{j}_", real=True) for i in range(d) for j in range(i, d)}
+         for n in names}
     return _Symbols(U, P, W)
 
 
@@ -214,7 +216,7 @@ def _freeze(expr: sp.Expr, problem, sym: _Symbols) -> sp.Expr:
                 f"the finite-element method handles equations of second order in space; "
                 f"`{language_text(node, problem)}` is of order {len(idx)}."
             )
-    out = sp.expand(expr).xreplace(repl)
+    out = bounded_expand(expr).xreplace(repl)
     left = field_nodes(out, problem)
     if left:
         raise WeakFormError(f"cannot handle `{language_text(next(iter(left)), problem)}` in the weak form.")
@@ -253,8 +255,8 @@ def derive(problem, name: str) -> WeakForm:
             else:
                 C[i, j] = C[j, i] = c / 2
         Cs[b] = C
-    Q = sp.expand(Ef.xreplace({w: 0 for w in every_W}))
-    flux = tuple(sp.expand(sum(Cs[b][i, j] * sym.P[b][j] for b in names for j in range(d))) for i in range(d))
+    Q = bounded_expand(Ef.xreplace({w: 0 for w in every_W}))
+    flux = tuple(bounded_expand(sum(Cs[b][i, j] * sym.P[b][j] for b in names for j in range(d))) for i in range(d))
     S = Q
     for b in names:
         C = Cs[b]
@@ -263,7 +265,7 @@ def derive(problem, name: str) -> WeakForm:
                 if C[i, j] != 0:
                     Dc = sp.diff(C[i, j], coords[i]) + sum(sp.diff(C[i, j], sym.U[c]) * sym.P[c][i] for c in names)
                     S -= Dc * sym.P[b][j]
-    S = sp.expand(S)
+    S = bounded_expand(S)
     wf = WeakForm(name, coords, t, sym.U[name], sym.P[name], Cs[name], flux, S, time_order=order,
                   fields=names, unknowns=tuple(sym.U[n] for n in names),
                   gradients=tuple(sym.P[n] for n in names))
@@ -301,7 +303,7 @@ def derive(problem, name: str) -> WeakForm:
         if (beta.has(*fields_applied) or g.has(*fields_applied) or alpha.has(*fields_applied)
                 or any(isinstance(a, NormalDerivative) for a in sp.preorder_traversal(g))):
             raise WeakFormError(f"the condition on {', '.join(parts)} must be linear: alpha*u + beta*dn(u) = g.")
-        B = sp.expand(isotropic * (g - alpha * sym.U[name]) / beta)
+        B = bounded_expand(isotropic * (g - alpha * sym.U[name]) / beta)
         wf.natural.append(NaturalCondition(parts, bc.kind, B))
     return wf
 

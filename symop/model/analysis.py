@@ -21,6 +21,27 @@ class AnalysisError(SymopError):
     """A problem does not have the form an analysis needs."""
 
 
+#: an integer power of a sum whose multinomial expansion would have more terms than this is kept whole
+EXPAND_TERMS = 256
+
+
+def bounded_expand(expr: sp.Expr) -> sp.Expr:
+    """``sp.expand(expr)``, keeping whole every integer power of a sum whose expansion would exceed
+    :data:`EXPAND_TERMS` terms: ``(x + y + u)^1000`` has 501501 of them, which SymPy takes hours to write."""
+    from math import comb
+
+    expr = sp.sympify(expr)
+    big: dict[sp.Expr, sp.Dummy] = {}
+    for p in expr.atoms(sp.Pow):
+        base, ex = p.as_base_exp()
+        if base.is_Add and ex.is_Integer and abs(int(ex)) > 1 \
+                and comb(len(base.args) + abs(int(ex)) - 1, abs(int(ex))) > EXPAND_TERMS:
+            big[p] = sp.Dummy()
+    if not big:
+        return sp.expand(expr)
+    return sp.expand(expr.xreplace(big)).xreplace({d: p for p, d in big.items()})
+
+
 def field_nodes(expr: sp.Expr, problem: Problem) -> set[sp.Expr]:
     """Every occurrence of a field or a derivative of a field in ``expr``."""
     applied = {f.applied for f in problem.fields}
@@ -129,7 +150,7 @@ def principal_matrix(problem: Problem, field: str) -> tuple[sp.Matrix, list[sp.S
     variables = list(problem.space.coords) + ([problem.t] if problem.t is not None else [])
     n = len(variables)
     A = sp.zeros(n, n)
-    expr = sp.expand(eq.residual)
+    expr = bounded_expand(eq.residual)
     for i, a in enumerate(variables):
         for j, b in enumerate(variables):
             if j < i:
@@ -214,12 +235,12 @@ def evolution(problem: Problem, field: str) -> tuple[int, sp.Expr]:
         return 0, eq.residual
     f = problem.field(field).applied
     d = sp.diff(f, problem.t, k)
-    expr = sp.expand(eq.residual)
+    expr = bounded_expand(eq.residual)
     coeff = expr.coeff(d)
-    rest = sp.expand(expr - coeff * d)
+    rest = bounded_expand(expr - coeff * d)
     if coeff == 0 or rest.has(d) or coeff.has(d):
         raise AnalysisError(f"the equation of `{field}` is not linear in its highest time derivative.")
-    return k, sp.expand(-rest / coeff)
+    return k, bounded_expand(-rest / coeff)
 
 
 def split(problem: Problem, field: str) -> Split:
@@ -231,7 +252,7 @@ def split(problem: Problem, field: str) -> Split:
     """
     k, rhs = evolution(problem, field)
     groups = {"diffusion": [], "advection": [], "reaction": [], "source": []}
-    for term in sp.Add.make_args(sp.expand(rhs)):
+    for term in sp.Add.make_args(bounded_expand(rhs)):
         nodes = field_nodes(term, problem)
         if not nodes:
             groups["source"].append(term)
