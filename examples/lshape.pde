@@ -11,3 +11,5 @@ equation -lap(u) = 0
 boundary side1, side2, side3: u = exact(u)
 boundary side4, side5: u = exact(u)
 boundary side6: dn(u) = -dx(exact(u))
+
+solve fem(h: 0.1)

@@ -9,3 +9,5 @@ exact w = (x*(1 - x)*y*(1 - y))^2
 equation biharm(w) = biharm(exact(w))
 boundary all: w = 0
 boundary all: dn(w) = 0
+
+solve fd(n: 32)   # fem takes second-order equations only; fd and pinn solve this one

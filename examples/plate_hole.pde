@@ -9,3 +9,5 @@ exact u = sin(x)*cos(y)
 equation -lap(u) + u = 3*sin(x)*cos(y)
 boundary left, right, bottom, top: u = exact(u)
 boundary hole: dn(u) + u = -((x - 0.5)*cos(x)*cos(y) - (y - 0.5)*sin(x)*sin(y))/0.2 + exact(u)
+
+solve fem(h: 0.05)   # fd needs a box; fem meshes the hole's circle

@@ -13,3 +13,5 @@ boundary left, right: u = 0
 initial u = sin(pi*x)
 initial dt(u) = 0
 exact u = cos(pi*c*t)*sin(pi*x)
+
+solve fd(n: 64)
