@@ -8,8 +8,12 @@ batched assembly (:mod:`symop_fem.assembly`) → sparse solves.
 * steady nonlinear problems: Newton's method with the symbolic Jacobian;
 * time-dependent problems ``dt(u) = E``: ``M u' = J u + r(t)`` with the theta
   method (backward Euler, Crank–Nicolson) of :mod:`symop.integrate`; nonlinear
-  terms go explicit (IMEX, or Lie/Strang splitting with the ``split`` option);
-  ``dt(u, 2) = E`` through the first-order system of (u, dt(u)).
+  terms of first order in space go explicit (IMEX, or Lie/Strang splitting with
+  the ``split`` option); a nonlinear term of second order in space (a diffusion
+  coefficient that depends on the solution) or a coefficient that depends on t
+  makes every term implicit, with Newton's method in each step of the theta
+  method (:mod:`symop_fem.newton`); ``dt(u, 2) = E`` through the first-order
+  system of (u, dt(u)).
 
 A system of fields is one block system: one Lagrange space per field on the
 same mesh, the unknowns of the fields one block after another, the residual
@@ -169,9 +173,30 @@ class FEMProgram(Program):
         if reason:
             raise WeakFormError(reason[0].upper() + reason[1:] + ".")
         self.linear = all(wf.is_linear() for wf in self.wfs)
+        transient = not problem.is_steady
+        principal = transient and any(wf.principal_is_nonlinear() for wf in self.wfs)
+        timed = transient and any(wf.operator_depends_on_time() for wf in self.wfs)
+        #: a nonlinear term of second order in space, or a coefficient in front of an unknown that depends on
+        #: time: the whole right-hand side is stepped implicitly, with Newton's method in each step
+        #: (:mod:`symop_fem.newton`), instead of a linear part assembled once with IMEX or a splitting
+        self.newton_in_time = principal or timed
+        split = options.get("split", "none")
+        if timed and not self.linear and split != "none":
+            raise OptionError("a coefficient in front of the unknown depends on time: fem then steps every term "
+                              "implicitly, with Newton's method in each step, which the split option would undo; "
+                              "use split: none.")
+        scheme = options.get("scheme")
+        if self.newton_in_time and scheme is not None and get_scheme(scheme).theta is None:
+            raise OptionError(f"fem steps this problem with a theta method and Newton's method in each step; the "
+                              f"scheme `{scheme}` is not one: choose backward-euler or crank-nicolson.")
+        if principal and split != "none":
+            raise OptionError(
+                f"the split option puts the nonlinear terms into an explicit reaction sub-step, and "
+                f"{_principal_term(problem, self.wfs)} depends on the solution: a nonlinear diffusion, which an "
+                "explicit step resolves only at dt ~ h^2; fem steps it implicitly, with Newton's method in each "
+                "step: use split: none."
+            )
         self.symmetric = self._symmetric()
-        if not problem.is_steady and any(wf.operator_depends_on_time() for wf in self.wfs):
-            raise WeakFormError("time-dependent coefficients in front of the unknown are not supported by fem yet.")
         self.source = "\n\n".join(
             [k.source for k in self.cell_kernels] + [k.source for _, _, k in self.facet_kernels if k.source]
         ).strip()
@@ -518,20 +543,24 @@ class FEMProgram(Program):
             solver = "amg" if big else "direct"
         return solver, tol
 
-    def _solve(self, A, b):
-        """Solve ``A x = b``: SciPy on the CPU, torch CG/BiCGSTAB on the device when it is CUDA."""
+    def _solve(self, A, b, symmetric: bool | None = None, tol: float | None = None):
+        """Solve ``A x = b``: SciPy on the CPU, torch CG/BiCGSTAB on the device when it is CUDA.
+        ``symmetric``: whether ``A`` is (None: :attr:`symmetric`, that of the problem's Jacobian); ``tol``: the
+        iterative solvers' relative residual (None: :meth:`solver_choice`'s)."""
         import numpy as np
 
         from symop.integrate import solve_sparse
 
-        solver, tol = self.solver_choice()
+        symmetric = self.symmetric if symmetric is None else symmetric
+        solver, steady_tol = self.solver_choice()
+        tol = steady_tol if tol is None else tol
         if self.device.startswith("cuda"):
-            x = solve_sparse(A, b, solver=solver, device=self.device, tol=tol, symmetric=self.symmetric)
+            x = solve_sparse(A, b, solver=solver, device=self.device, tol=tol, symmetric=symmetric)
             return x.detach().cpu().numpy().astype(np.float64, copy=False)
-        amg = self.amg_hierarchy()
+        amg = self.amg_hierarchy() if symmetric else None
         if solver == "amg" and amg == "ruge-stuben":  # P1: direct interpolation first (AMG_HIERARCHIES)
             amg = "ruge-stuben-direct"
-        return solve_sparse(A, b, solver=solver, tol=tol, symmetric=self.symmetric, amg=amg)
+        return solve_sparse(A, b, solver=solver, tol=tol, symmetric=symmetric, amg=amg)
 
     def solver_record(self, solver: str, tol: float) -> str:
         """What ``info["solver"]`` says: the resolved ``solver`` and its relative residual on the CPU; on CUDA,
@@ -817,6 +846,22 @@ class FEMProgram(Program):
         split = self.options["split"]
         if any(wf.time_order == 2 for wf in self.wfs):
             return self._run_second_order(info, progress, u0, J, M, Md, source, nonlinear_part, full, nonlinear, tol)
+        if self.newton_in_time:
+            evaluate = self._implicit_right_side()
+
+            def rhs(t: float, y: np.ndarray, jacobian: bool):
+                R, Jt, dg = evaluate(t, y, jacobian)
+                return R - Md @ dg[D], Jt
+
+            stepper = self._newton_stepper(M, rhs, self.symmetric, tol)
+            y0 = u0.copy()
+            y0[D] = 0.0
+            y0 = torch.as_tensor(y0, dtype=DTYPE, device=self.device)
+            info["scheme"] = f"{scheme} (every term implicit, Newton's method in each step)"
+            out = self._integrate(stepper, y0, full, info, progress)
+            info["newton_iterations"] = stepper.iterations
+            info["newton_most_per_step"] = stepper.most
+            return out
         lin = SparseLinearPart(J, shape=self.size, mass=M, solver=solver, tol=tol, symmetric=self.symmetric,
                                amg=self.amg_hierarchy())
         if split != "none" and nonlinear:
@@ -844,6 +889,43 @@ class FEMProgram(Program):
         else:
             info["scheme"] = f"{split}({scheme}, explicit)"
         return self._integrate(stepper, y0, full, info, progress)
+
+    def _implicit_right_side(self):
+        """``evaluate(t, y, jacobian) -> (R, J, g')`` for the Newton steps: the weak form's residual ``R`` at
+        the state ``y`` with the Dirichlet values ``g(t)`` added (0 in the Dirichlet rows), its Jacobian with
+        the Dirichlet rows and columns zeroed (None unless ``jacobian``) and ``g'(t)`` at every dof."""
+        D, f = self.dir_dofs, self.free
+
+        def evaluate(t: float, y: np.ndarray, jacobian: bool):
+            g, dg = self.dirichlet_values(t)
+            u = g.copy()
+            u[f] = y[f]
+            R, Jt = self.residual(u, t, jacobian=jacobian)
+            R[D] = 0.0
+            if Jt is not None and not self._eliminate(Jt, 0.0):  # (a Dirichlet dof without a stored diagonal)
+                Jt = self._zero_dirichlet(Jt)
+            return R, Jt, dg
+
+        return evaluate
+
+    def _zero_dirichlet(self, A):
+        """``A`` with its Dirichlet rows and columns zeroed (a copy)."""
+        import numpy as np
+        import scipy.sparse as sps
+
+        keep = np.ones(A.shape[0])
+        keep[self.dir_dofs] = 0.0
+        K = sps.diags(keep)
+        return (K @ A @ K).tocsr()
+
+    def _newton_stepper(self, mass, rhs, symmetric: bool | None, tol: float):
+        """The theta method of ``scheme`` for ``mass y' = rhs(t, y)`` with Newton's method in each step
+        (:class:`~symop_fem.newton.NewtonTheta`; the options ``tol`` and ``maxit`` bound Newton)."""
+        from .newton import NewtonTheta
+
+        entry = get_scheme(self.options["scheme"])  # a theta scheme (checked when the problem was lowered)
+        return NewtonTheta(mass, rhs, lambda A, b: self._solve(A, b, symmetric=symmetric, tol=tol), entry.theta,
+                           entry.name, entry.order, tol=float(self.options["tol"]), maxit=int(self.options["maxit"]))
 
     def _vertex_fields(self, u: np.ndarray) -> dict[str, np.ndarray]:
         """Each field's values at the mesh vertices, from a block dof vector."""
@@ -945,6 +1027,24 @@ class FEMProgram(Program):
             return full(y[:n], t)
 
         scheme = self.options["scheme"]
+        if self.newton_in_time:
+            evaluate = self._implicit_right_side()
+
+            def rhs2(t: float, y: np.ndarray, jacobian: bool):
+                R, Jt, dg = evaluate(t, y[:n], jacobian)
+                top = first * (R - Md @ dg[D]) + S2.T @ y[n:]
+                bottom = S2 @ (R - Md @ ddg(t)[D])
+                Jy = sps.bmat([[D1 @ Jt, S2.T], [S2 @ Jt, None]], format="csr") if jacobian else None
+                return np.concatenate([top, bottom]), Jy
+
+            stepper = self._newton_stepper(mass, rhs2, False, tol)
+            y0 = torch.as_tensor(np.concatenate([u0, v0[second]]), dtype=DTYPE, device=self.device)
+            info["scheme"] = f"{scheme} (every term implicit, Newton's method in each step), first-order " \
+                             "system in u, dt(u)"
+            out = self._integrate(stepper, y0, full2, info, progress)
+            info["newton_iterations"] = stepper.iterations
+            info["newton_most_per_step"] = stepper.most
+            return out
         if nonlinear:
             stepper = make_stepper(scheme, linear=lin, source=source2, explicit=nonlinear2)
         else:
@@ -1106,6 +1206,25 @@ class FEMProgram(Program):
             dofs={name: self.dof_values(u, a) for a, name in enumerate(self.names)} if p2 else None,
             dof_history=dof_history,
         )
+
+
+def _principal_term(problem, forms: list[WeakForm]) -> str:
+    """The first coefficient of second derivatives that depends on a field, in words: "the coefficient
+    `0.1 + u^2` of the second derivatives in the equation of `u`"."""
+    import sympy as sp
+
+    from symop.writer import language_text
+
+    for wf in forms:
+        back = {U: problem.field(n).applied for n, U in zip(wf.fields, wf.unknowns)}
+        for f in wf.flux:
+            for P in wf.gradients:
+                for p in P:
+                    c = sp.diff(f, p)
+                    if c.free_symbols & set(wf.unknowns):
+                        return (f"the coefficient `{language_text(c.xreplace(back), problem)}` of the second "
+                                f"derivatives in the equation of `{wf.field}`")
+    return "a coefficient of the second derivatives"
 
 
 def _time_orders_reason(problem, forms: list[WeakForm]) -> str | None:

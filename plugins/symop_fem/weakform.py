@@ -113,6 +113,13 @@ class WeakForm:
                     return False
         return True
 
+    def principal_is_nonlinear(self) -> bool:
+        """Whether a coefficient of the second derivatives depends on a field's value (``u^2*lap(u)``,
+        ``div((1 + u^2)*grad(u))``): the flux is then nonlinear, a diffusion that an explicit step only
+        resolves at ``dt ~ h^2``."""
+        unknowns = set(self.unknowns)
+        return any(sp.diff(f, s).free_symbols & unknowns for f in self.flux for s in self._all_unknowns())
+
     def operator_depends_on_time(self) -> bool:
         """Whether a coefficient in front of an unknown depends on ``t``."""
         if self.t is None:
