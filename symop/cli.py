@@ -395,7 +395,7 @@ def args_run(r: argparse.ArgumentParser) -> None:
     r.add_argument("file", metavar="FILE", help="an equation file, e.g. examples/heat.pde")
     r.add_argument("--method", "-m", help="discretization (default: the file's `solve` line)")
     r.add_argument("--device", default="cpu", help="cpu or cuda")
-    r.add_argument("-o", "--output", metavar="DIR", help="write fields, VTK files and summary.json here")
+    r.add_argument("-o", "--output", metavar="DIR", help="write fields.npz, VTK files, an HDF5 file and summary.json here")
     r.add_argument("--plot", action="store_true", help="write a PNG plot")
     r.add_argument("--every", type=int, metavar="K",
                    help="keep a snapshot every K time steps (and the first and last), written with -o")
@@ -498,6 +498,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted" + _kept_checkpoint(args), file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout closed it (`symop show F | head -1`): nothing left to say
+        _quiet_stdout()
+        return 0
     except Exception as err:  # last resort: a gap in symop's checks ends in a sentence, not a traceback
         if args.traceback:
             raise
@@ -510,6 +513,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(message, file=sys.stderr)
         _json_error(args, message)
         return 1
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at the null device, so that Python's own flush at exit does not fail again on a pipe
+    its reader closed."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _kept_checkpoint(args: argparse.Namespace) -> str:

@@ -239,3 +239,19 @@ def test_an_interrupted_run_says_where_its_checkpoint_is(tmp_path, capsys, monke
     rc, out, err = _cli(command, capsys)
     assert rc == 130
     assert f"the checkpoint `{checkpoint}` keeps the steps completed so far" in err and "resume" in err, err
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly():
+    """`symop show FILE | head -1`: the pipe closed by its reader is no internal error and no traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    heat = Path(__file__).resolve().parent.parent / "examples" / "heat.pde"
+    proc = subprocess.Popen([sys.executable, "-m", "symop", "show", str(heat)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "internal error" not in err and "Traceback" not in err, err

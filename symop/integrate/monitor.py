@@ -170,6 +170,6 @@ class GrowthMonitor:
             f"depends on the time step dt = {self.dt:.3g}: from there max |u| grows by "
             + measured + ". "
             "The scheme is unstable at this dt (or does not resolve the growth), so the result would be wrong: "
-            "try a smaller dt (the default dt follows the stability limit) or an implicit scheme such as "
+            "try a smaller dt or an implicit scheme such as "
             "--set scheme=crank-nicolson"
         )
