@@ -113,14 +113,11 @@ class Suite:
         return self.data["problems"]
 
 
-def generate(family: str, count: int, seed: int, out: str | Path, *, domains: Sequence[str] | None = None,
-             dims: Sequence[int] | None = None, bound: float = DEFAULT_BOUND,
-             options: Mapping[str, Any] | None = None, max_frequency: int = 2) -> Suite:
-    """Write ``count`` manufactured problems of ``family`` and ``suite.json`` into ``out``."""
-    from symop.api import parse
-    from symop.mms import manufacture, random_solution
-    from symop.writer import write_problem
-
+def check_generate(family: str, count: int, *, domains: Sequence[str] | None = None,
+                   dims: Sequence[int] | None = None, bound: float = DEFAULT_BOUND,
+                   options: Mapping[str, Any] | None = None) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Refuse, with a sentence, arguments :func:`generate` cannot use; the domain kinds and dimensions it will
+    draw from (the defaults where none are given).  Nothing is written, so a caller checks before making folders."""
     if family not in FAMILIES:
         raise SymopError(f"unknown benchmark family `{family}`; the families are " + ", ".join(FAMILIES))
     if count < 1:
@@ -136,6 +133,18 @@ def generate(family: str, count: int, seed: int, out: str | Path, *, domains: Se
     if not (isinstance(bound, (int, float)) and np.isfinite(bound) and bound > 0):
         raise SymopError(f"--bound is a relative L2 error that a problem must stay below: a number > 0, not {bound}")
     _check_cells(dict(options or {}).get("n"), "--set n")
+    return domains, dims
+
+
+def generate(family: str, count: int, seed: int, out: str | Path, *, domains: Sequence[str] | None = None,
+             dims: Sequence[int] | None = None, bound: float = DEFAULT_BOUND,
+             options: Mapping[str, Any] | None = None, max_frequency: int = 2) -> Suite:
+    """Write ``count`` manufactured problems of ``family`` and ``suite.json`` into ``out``."""
+    from symop.api import parse
+    from symop.mms import manufacture, random_solution
+    from symop.writer import write_problem
+
+    domains, dims = check_generate(family, count, domains=domains, dims=dims, bound=bound, options=options)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

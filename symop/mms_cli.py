@@ -14,11 +14,10 @@ says otherwise.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from symop.cli import Feedback, WarningLines, console, emit_json, parse_settings, settings_text
 from symop.errors import SymopError
@@ -287,10 +286,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         except ValueError:
             raise SymopError(f"--dims takes comma-separated dimensions among 1, 2 (e.g. 1,2), not `{args.dims}`") from None
         options = {k: _number(v) for k, v in parse_settings(args.set).items()} or None
-        with new_folders(args.output):  # bench.generate checks the rest: what it refuses, it refuses empty-handed
-            prepare_directory(args.output)
-            suite = bench.generate(args.family, args.count, args.seed, args.output, domains=domains, dims=dims,
-                                   bound=args.bound, options=options)
+        bench.check_generate(args.family, args.count, domains=domains, dims=dims, bound=args.bound, options=options)
+        prepare_directory(args.output)
+        suite = bench.generate(args.family, args.count, args.seed, args.output, domains=domains, dims=dims,
+                               bound=args.bound, options=options)
         out.print(f"wrote {len(suite.problems)} {args.family} problems and suite.json to {args.output}")
         return 0
     if args.bench_command == "run":
@@ -338,26 +337,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
             emit_json(args, summary)
         return 1 if summary["failed"] else 0
     raise SymopError("use `symop bench generate ...` or `symop bench run ...`")
-
-
-@contextlib.contextmanager
-def new_folders(path: str | Path) -> Iterator[None]:
-    """Remove the folders up to ``path`` that the block created, if it fails with a :class:`SymopError` and
-    they are still empty, so that a refused command leaves the file system as it found it."""
-    made: list[Path] = []
-    folder = Path(path).expanduser()
-    while not folder.exists() and folder != folder.parent:
-        made.append(folder)
-        folder = folder.parent
-    try:
-        yield
-    except SymopError:
-        for folder in made:  # deepest first
-            try:
-                folder.rmdir()  # only an empty folder: anything written there stays
-            except OSError:
-                break
-        raise
 
 
 def _number(value: str) -> Any:
