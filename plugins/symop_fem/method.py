@@ -647,9 +647,8 @@ class FEMProgram(Program):
         return x
 
     def run_steady(self, info: dict) -> np.ndarray:
-        import numpy as np
+        from .newton import newton
 
-        f = self.free
         g, _ = self.dirichlet_values()
         u = g.copy()
         t0 = _time.perf_counter()
@@ -671,20 +670,12 @@ class FEMProgram(Program):
             if init is not None:
                 self.block(u, a)[:] = self._interpolate(init.value, 0.0)
         u[self.dir_dofs] = g[self.dir_dofs]
-        history = []
-        for it in range(1, maxit + 1):
-            R, J = self.residual(u)
-            if not (np.isfinite(R).all() and np.isfinite(J.data).all()):
-                raise self._not_finite(u, it)
-            du = self._solve_free(J, -R)[f]
-            u[f] += du
-            with np.errstate(invalid="ignore", over="ignore"):  # an overflowing iterate: the next residual says so
-                step = float(np.linalg.norm(du) / max(1.0, np.linalg.norm(u)))
-            history.append(step)
-            if step <= tol:
-                info["newton_iterations"] = it
-                info["newton_steps"] = history
-                return u
+        # the correction is 0 on the Dirichlet dofs (_solve_free), so they keep their data
+        u, history, converged = newton(self.residual, self._solve_free, u, tol, maxit, not_finite=self._not_finite)
+        if converged:
+            info["newton_iterations"] = len(history)
+            info["newton_steps"] = history
+            return u
         raise SolveError(
             f"Newton's method did not converge in {maxit} iterations (last relative step {history[-1]:.3g}); "
             "try a finer mesh or more iterations (maxit), or check that the problem has a solution."

@@ -32,6 +32,31 @@ RightHandSide = Callable[[float, "np.ndarray", bool], "tuple[np.ndarray, sps.spm
 LinearSolve = Callable[["sps.csr_matrix", "np.ndarray"], "np.ndarray"]
 
 
+def newton(system: Callable[["np.ndarray"], "tuple[np.ndarray, sps.spmatrix]"], solve: LinearSolve, y: "np.ndarray",
+           tol: float, maxit: int, not_finite: Callable[["np.ndarray", int], Exception] | None = None):
+    """Newton's method on ``G(y) = 0`` from ``y``: ``(y, relative steps, converged)``.
+
+    ``system(y)`` gives ``G`` and its Jacobian ``A``; each iteration takes ``y + solve(A, -G)`` and stops once
+    the relative step ``|dy| / max(1, |y|)`` is at most ``tol``, or after ``maxit`` iterations (not converged).
+    Where ``G`` or ``A`` is not finite, ``not_finite(y, iteration)`` is raised (a caller's ``system`` may
+    raise its own sentence first).
+    """
+    import numpy as np
+
+    steps: list[float] = []
+    for it in range(1, maxit + 1):
+        G, A = system(y)
+        if not_finite is not None and not (np.isfinite(G).all() and np.isfinite(A.data).all()):
+            raise not_finite(y, it)
+        dy = solve(A, -G)
+        y = y + dy
+        with np.errstate(invalid="ignore", over="ignore"):  # an overflowing iterate: the next check says so
+            steps.append(float(np.linalg.norm(dy) / max(1.0, np.linalg.norm(y))))
+        if steps[-1] <= tol:
+            return y, steps, True
+    return y, steps, False
+
+
 class NewtonTheta(Stepper):
     """The theta method for ``M y' = F(t, y)`` with Newton's method in each step.
 
@@ -67,24 +92,19 @@ class NewtonTheta(Stepper):
             F0, _ = self.rhs(t, y0, False)
             self._finite(F0, None, t, t, dt)
             b = b + ((1.0 - th) * dt) * F0
-        y = y0.copy()
-        last = float("nan")
-        for it in range(1, self.maxit + 1):
+        def system(y):
             F, J = self.rhs(t + dt, y, True)
             self._finite(F, J, t + dt, t, dt)
-            G = self.mass @ y - (th * dt) * F - b
-            A = (self.mass - (th * dt) * J).tocsr()
-            dy = self.solve(A, -G)
-            y = y + dy
-            with np.errstate(invalid="ignore", over="ignore"):  # an overflowing iterate: the next check says so
-                last = float(np.linalg.norm(dy) / max(1.0, np.linalg.norm(y)))
-            if last <= self.tol:
-                self.iterations += it
-                self.most = max(self.most, it)
-                return torch.as_tensor(y, dtype=u.dtype, device=u.device).reshape(u.shape)
+            return self.mass @ y - (th * dt) * F - b, (self.mass - (th * dt) * J).tocsr()
+
+        y, steps, converged = newton(system, self.solve, y0.copy(), self.tol, self.maxit)
+        if converged:
+            self.iterations += len(steps)
+            self.most = max(self.most, len(steps))
+            return torch.as_tensor(y, dtype=u.dtype, device=u.device).reshape(u.shape)
         raise SolveError(
             f"Newton's method of the implicit time step from t = {t:.6g} to {t + dt:.6g} did not converge in "
-            f"{self.maxit} iterations (last relative step {last:.3g}); try a smaller dt or more iterations "
+            f"{self.maxit} iterations (last relative step {steps[-1]:.3g}); try a smaller dt or more iterations "
             "(maxit), or check that the problem has a solution."
         )
 
